@@ -1,0 +1,148 @@
+//! Turning secrets into what the store keeps: argon2id hashes, and SCRAM keys (RFC 5802 / RFC 7677).
+
+use crate::model::{Credentials, ScramKeys};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+/// Hashes a new password and derives its SCRAM keys with a fresh salt. CPU-heavy: call off the async
+/// threads.
+pub fn derive_credentials(password: &str, scram_iterations: u32) -> Credentials {
+    let salt = SaltString::generate(&mut OsRng);
+    let password_hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any input")
+        .to_string();
+    let mut scram_salt = vec![0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut scram_salt);
+    Credentials {
+        password_hash,
+        scram: scram_keys(password, &scram_salt, scram_iterations),
+    }
+}
+
+/// Checks a password against an argon2id PHC string. CPU-heavy.
+pub fn verify_password(password: &str, password_hash: &str) -> bool {
+    PasswordHash::new(password_hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// StoredKey and ServerKey of `secret` for SHA-1 and SHA-256 under one salt and iteration count.
+pub fn scram_keys(secret: &str, salt: &[u8], iterations: u32) -> ScramKeys {
+    let (sha1_stored_key, sha1_server_key) = scram_sha1_keys(secret, salt, iterations);
+    let (sha256_stored_key, sha256_server_key) = scram_sha256_keys(secret, salt, iterations);
+    ScramKeys {
+        salt: salt.to_vec(),
+        iterations,
+        sha1_stored_key,
+        sha1_server_key,
+        sha256_stored_key,
+        sha256_server_key,
+    }
+}
+
+/// (StoredKey, ServerKey) for SCRAM-SHA-1.
+pub fn scram_sha1_keys(secret: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
+    let mut salted = [0u8; 20];
+    pbkdf2::pbkdf2_hmac::<Sha1>(secret.as_bytes(), salt, iterations, &mut salted);
+    let client_key = hmac_sha1(&salted, b"Client Key");
+    let server_key = hmac_sha1(&salted, b"Server Key");
+    (Sha1::digest(client_key).to_vec(), server_key)
+}
+
+/// (StoredKey, ServerKey) for SCRAM-SHA-256.
+pub fn scram_sha256_keys(secret: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
+    let mut salted = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(secret.as_bytes(), salt, iterations, &mut salted);
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let server_key = hmac_sha256(&salted, b"Server Key");
+    (Sha256::digest(client_key).to_vec(), server_key)
+}
+
+pub fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// SHA-256 of a session token, hex: what the store keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn argon2_hash_verifies_only_the_right_password() {
+        let creds = derive_credentials("correct horse", 4096);
+        assert!(creds.password_hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &creds.password_hash));
+        assert!(!verify_password("wrong horse", &creds.password_hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    /// RFC 5802 §5: user "user", password "pencil", salt QSXCR+Q6sek8bf92, 4096 iterations.
+    #[test]
+    fn scram_sha1_keys_match_rfc5802() {
+        let salt = base64::engine::general_purpose::STANDARD
+            .decode("QSXCR+Q6sek8bf92")
+            .unwrap();
+        let (stored, server) = scram_sha1_keys("pencil", &salt, 4096);
+        // ServerSignature in the RFC is HMAC(ServerKey, AuthMessage) = rmF9pqV8S7suAoZWja4dJRkFsKQ=
+        let auth_message = "n=user,r=fyko+d2lbbFgONRv9qkxdawL,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096,c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j";
+        assert_eq!(
+            b64(&hmac_sha1(&server, auth_message.as_bytes())),
+            "rmF9pqV8S7suAoZWja4dJRkFsKQ="
+        );
+        // ClientProof v0X8v3Bz2T0CJGbJQyF0X+HI4Ts= is ClientKey XOR HMAC(StoredKey, AuthMessage).
+        let signature = hmac_sha1(&stored, auth_message.as_bytes());
+        let proof = base64::engine::general_purpose::STANDARD
+            .decode("v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=")
+            .unwrap();
+        let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        assert_eq!(Sha1::digest(&client_key).to_vec(), stored);
+    }
+
+    /// RFC 7677 §3: the same exchange with SCRAM-SHA-256.
+    #[test]
+    fn scram_sha256_keys_match_rfc7677() {
+        let salt = base64::engine::general_purpose::STANDARD
+            .decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+            .unwrap();
+        let (stored, server) = scram_sha256_keys("pencil", &salt, 4096);
+        let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+        assert_eq!(
+            b64(&hmac_sha256(&server, auth_message.as_bytes())),
+            "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
+        let signature = hmac_sha256(&stored, auth_message.as_bytes());
+        let proof = base64::engine::general_purpose::STANDARD
+            .decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+            .unwrap();
+        let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        assert_eq!(Sha256::digest(&client_key).to_vec(), stored);
+    }
+}

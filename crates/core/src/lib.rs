@@ -1,0 +1,79 @@
+//! Palaver's domain core: applications, users and sessions, the rules about who may do what, and the
+//! `Store` trait that the storage crate implements. It knows nothing of HTTP or XML: the REST API and the
+//! XMPP server call the same services here.
+
+pub mod apps;
+pub mod clock;
+pub mod credentials;
+pub mod error;
+pub mod model;
+pub mod sessions;
+pub mod signature;
+pub mod store;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{CoreError, CoreResult};
+pub use store::{Store, StoreError};
+
+/// Tunables of the domain rules.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// How long a session token lives without use; every use extends it again (ConnectyCube: 2 hours).
+    pub session_ttl: Duration,
+    /// How long a guest's session lives; the guest account goes with it.
+    pub guest_session_ttl: Duration,
+    /// How far a signed session request's `timestamp` may be from now.
+    pub signature_window: Duration,
+    /// PBKDF2 iterations for the SCRAM keys derived from passwords and tokens.
+    pub scram_iterations: u32,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            session_ttl: Duration::from_secs(2 * 60 * 60),
+            guest_session_ttl: Duration::from_secs(24 * 60 * 60),
+            signature_window: Duration::from_secs(60 * 60),
+            scram_iterations: 4096,
+        }
+    }
+}
+
+/// Everything a service needs: the store, the clock and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<CoreSettings>,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>, settings: CoreSettings) -> Core {
+        Core {
+            store,
+            clock: Arc::new(SystemClock),
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Core {
+        self.clock = clock;
+        self
+    }
+
+    pub fn apps(&self) -> apps::AppService {
+        apps::AppService::new(self.clone())
+    }
+
+    pub fn sessions(&self) -> sessions::SessionService {
+        sessions::SessionService::new(self.clone())
+    }
+
+    pub fn users(&self) -> users::UserService {
+        users::UserService::new(self.clone())
+    }
+}

@@ -1,0 +1,90 @@
+//! The records the domain works with, as the store keeps them. Times are Unix milliseconds.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct App {
+    pub id: i64,
+    pub name: String,
+    pub auth_key: String,
+    pub auth_secret: String,
+    pub created_at: i64,
+}
+
+/// A user's public profile. Which fields exist and their meaning follow ConnectyCube's User object.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct User {
+    pub id: i64,
+    pub app_id: i64,
+    pub profile: Profile,
+    pub is_guest: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_request_at: Option<i64>,
+}
+
+/// The fields a user (or the sign-up request) sets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Profile {
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub custom_data: Option<String>,
+    pub avatar: Option<String>,
+    pub blob_id: Option<i64>,
+    pub external_user_id: Option<i64>,
+    pub external_id: Option<String>,
+    pub facebook_id: Option<String>,
+    pub twitter_id: Option<String>,
+    /// Comma-separated, as ConnectyCube returns `user_tags`.
+    pub user_tags: Option<String>,
+    pub timezone: Option<i64>,
+}
+
+/// What verifying a secret needs: an argon2id hash for plain checks, and SCRAM keys for XMPP logins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Credentials {
+    /// PHC string of an argon2id hash.
+    pub password_hash: String,
+    pub scram: ScramKeys,
+}
+
+/// SCRAM StoredKey/ServerKey pairs (RFC 5802) for SHA-1 and SHA-256, derived with one salt.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScramKeys {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub sha1_stored_key: Vec<u8>,
+    pub sha1_server_key: Vec<u8>,
+    pub sha256_stored_key: Vec<u8>,
+    pub sha256_server_key: Vec<u8>,
+}
+
+/// A REST session. Only a hash of the token is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: i64,
+    pub app_id: i64,
+    pub user_id: Option<i64>,
+    /// SHA-256 of the token, hex.
+    pub token_hash: String,
+    /// SCRAM keys of the token under the user's salt, so the token also works as an XMPP password.
+    pub token_scram: Option<ScramKeys>,
+    pub nonce: Option<i64>,
+    pub ts: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    /// Milliseconds each use extends the session by (guests live longer).
+    pub ttl: i64,
+}
+
+/// A session with the token that was handed out (only known at creation).
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub session: Session,
+    pub token: String,
+    pub user: Option<User>,
+}

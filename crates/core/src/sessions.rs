@@ -1,0 +1,349 @@
+//! Sessions: creating them (application, user, guest; plain or v3-signed), resolving a token to a caller
+//! with the sliding expiry, logging a user in and out of a session, destroying it.
+
+use crate::credentials::{scram_keys, token_hash, verify_password};
+use crate::model::{App, IssuedSession, Profile, Session, User};
+use crate::signature::signature_matches;
+use crate::{Core, CoreError, CoreResult};
+use palaver_proto::random_hex_token;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+/// Who is calling: the application of the token and, for a user session, the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub app_id: i64,
+    pub session_id: i64,
+    pub user_id: Option<i64>,
+}
+
+impl Caller {
+    /// The user of a user session; an application session gets "Forbidden. Need user.".
+    pub fn user_id(&self) -> CoreResult<i64> {
+        self.user_id.ok_or(CoreError::NeedUser)
+    }
+}
+
+/// How a session request names its user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserCredentials {
+    Login { login: String, password: String },
+    Email { email: String, password: String },
+    Guest { full_name: Option<String> },
+}
+
+/// The v3 SDK's signature and the exact parameters it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedRequest {
+    pub nonce: i64,
+    pub timestamp: i64,
+    pub signature: String,
+    pub params: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRequest {
+    pub application_id: i64,
+    pub auth_key: String,
+    pub signed: Option<SignedRequest>,
+    pub user: Option<UserCredentials>,
+    /// Social or phone providers need outside verification, which this server does not do.
+    pub provider: Option<String>,
+}
+
+pub struct SessionService {
+    core: Core,
+}
+
+impl SessionService {
+    pub(crate) fn new(core: Core) -> SessionService {
+        SessionService { core }
+    }
+
+    /// `POST /session`: checks the application, the signature if any and the user's credentials, then
+    /// hands out a new token.
+    pub async fn create(&self, request: SessionRequest) -> CoreResult<IssuedSession> {
+        let now = self.core.clock.now_millis();
+        let app = self.check_app(&request).await?;
+        if let Some(signed) = &request.signed {
+            self.check_signature(&app, signed, now).await?;
+        }
+        if let Some(provider) = &request.provider {
+            return Err(CoreError::Rejected(format!(
+                "Provider '{provider}' is not supported by this server"
+            )));
+        }
+        let (user, ttl) = match &request.user {
+            None => (None, self.core.settings.session_ttl),
+            Some(UserCredentials::Guest { full_name }) => (
+                Some(self.create_guest(app.id, full_name.clone()).await?),
+                self.core.settings.guest_session_ttl,
+            ),
+            Some(credentials) => (
+                Some(self.check_user(app.id, credentials).await?),
+                self.core.settings.session_ttl,
+            ),
+        };
+        let ts = request
+            .signed
+            .as_ref()
+            .map(|s| s.timestamp)
+            .unwrap_or(now / 1000);
+        let nonce = request.signed.as_ref().map(|s| s.nonce);
+        self.issue(app.id, user, ts, nonce, ttl.as_millis() as i64, now)
+            .await
+    }
+
+    /// Resolves a `CB-Token` to its caller and slides the expiry forward.
+    pub async fn authenticate(&self, token: &str) -> CoreResult<Caller> {
+        let now = self.core.clock.now_millis();
+        let session = self
+            .core
+            .store
+            .session_by_token_hash(&token_hash(token))
+            .await?
+            .filter(|s| s.expires_at > now)
+            .ok_or(CoreError::SessionRequired)?;
+        let ttl = session.ttl;
+        // Writing on every request would make reads write; a minute of slack is invisible to clients.
+        if now + ttl - session.expires_at > 60_000 {
+            self.core
+                .store
+                .extend_session(session.id, now, now + ttl)
+                .await?;
+            if let Some(user_id) = session.user_id {
+                self.core
+                    .store
+                    .touch_user(session.app_id, user_id, now)
+                    .await?;
+            }
+        }
+        Ok(Caller {
+            app_id: session.app_id,
+            session_id: session.id,
+            user_id: session.user_id,
+        })
+    }
+
+    /// The session behind a token, as `GET /session` shows it.
+    pub async fn current(&self, token: &str) -> CoreResult<(Session, Option<User>)> {
+        let caller = self.authenticate(token).await?;
+        let session = self
+            .core
+            .store
+            .session_by_token_hash(&token_hash(token))
+            .await?
+            .ok_or(CoreError::SessionRequired)?;
+        let user = match caller.user_id {
+            Some(id) => self.core.store.user(caller.app_id, id).await?,
+            None => None,
+        };
+        Ok((session, user))
+    }
+
+    /// `POST /login`: attaches a user to the caller's session.
+    pub async fn login(&self, token: &str, credentials: UserCredentials) -> CoreResult<User> {
+        let caller = self.authenticate(token).await?;
+        let user = self.check_user(caller.app_id, &credentials).await?;
+        let scram = self.token_scram(caller.app_id, user.id, token).await?;
+        let now = self.core.clock.now_millis();
+        self.core
+            .store
+            .set_session_user(caller.session_id, Some(user.id), scram.as_ref(), now)
+            .await?;
+        Ok(user)
+    }
+
+    /// `DELETE /login`: back to an application session.
+    pub async fn logout(&self, token: &str) -> CoreResult<()> {
+        let caller = self.authenticate(token).await?;
+        let now = self.core.clock.now_millis();
+        self.core
+            .store
+            .set_session_user(caller.session_id, None, None, now)
+            .await?;
+        Ok(())
+    }
+
+    /// `DELETE /session`.
+    pub async fn destroy(&self, token: &str) -> CoreResult<()> {
+        let caller = self.authenticate(token).await?;
+        self.core.store.delete_session(caller.session_id).await?;
+        Ok(())
+    }
+
+    /// Drops expired sessions, their guests and old nonces. Run periodically.
+    pub async fn purge_expired(&self) -> CoreResult<()> {
+        let now = self.core.clock.now_millis();
+        let sessions = self.core.store.delete_expired_sessions(now).await?;
+        let guest_life = self.core.settings.guest_session_ttl.as_millis() as i64;
+        let guests = self
+            .core
+            .store
+            .delete_stale_guests(now - guest_life)
+            .await?;
+        let window = self.core.settings.signature_window.as_millis() as i64;
+        self.core.store.purge_nonces(now - 2 * window).await?;
+        if sessions + guests > 0 {
+            tracing::debug!(sessions, guests, "purged expired sessions");
+        }
+        Ok(())
+    }
+
+    async fn check_app(&self, request: &SessionRequest) -> CoreResult<App> {
+        let unknown = || CoreError::Rejected("Unknown application or wrong auth_key".into());
+        let app = self
+            .core
+            .store
+            .app(request.application_id)
+            .await?
+            .ok_or_else(unknown)?;
+        let key_matches: bool = app
+            .auth_key
+            .as_bytes()
+            .ct_eq(request.auth_key.as_bytes())
+            .into();
+        if key_matches {
+            Ok(app)
+        } else {
+            Err(unknown())
+        }
+    }
+
+    async fn check_signature(&self, app: &App, signed: &SignedRequest, now: i64) -> CoreResult<()> {
+        let unexpected = || CoreError::Rejected("Unexpected signature".into());
+        if !signature_matches(&signed.params, &app.auth_secret, &signed.signature) {
+            return Err(unexpected());
+        }
+        let window = self.core.settings.signature_window.as_secs() as i64;
+        if (signed.timestamp - now / 1000).abs() > window {
+            return Err(unexpected());
+        }
+        if !self
+            .core
+            .store
+            .claim_nonce(app.id, signed.timestamp, signed.nonce, now)
+            .await?
+        {
+            return Err(unexpected());
+        }
+        Ok(())
+    }
+
+    /// Checks login/e-mail and password. Guests never log in this way.
+    async fn check_user(&self, app_id: i64, credentials: &UserCredentials) -> CoreResult<User> {
+        let (user, password) = match credentials {
+            UserCredentials::Login { login, password } => (
+                self.core.store.user_by_login(app_id, login).await?,
+                password,
+            ),
+            UserCredentials::Email { email, password } => (
+                self.core.store.user_by_email(app_id, email).await?,
+                password,
+            ),
+            UserCredentials::Guest { .. } => return Err(CoreError::Unauthorized),
+        };
+        let user = user
+            .filter(|u| !u.is_guest)
+            .ok_or(CoreError::Unauthorized)?;
+        let credentials = self
+            .core
+            .store
+            .credentials(app_id, user.id)
+            .await?
+            .ok_or(CoreError::Unauthorized)?;
+        let password = password.clone();
+        let valid = tokio::task::spawn_blocking(move || {
+            verify_password(&password, &credentials.password_hash)
+        })
+        .await
+        .unwrap_or(false);
+        if valid {
+            Ok(user)
+        } else {
+            Err(CoreError::Unauthorized)
+        }
+    }
+
+    async fn create_guest(&self, app_id: i64, full_name: Option<String>) -> CoreResult<User> {
+        let profile = Profile {
+            login: Some(format!("guest_login_{}", random_hex_token(8))),
+            full_name,
+            ..Profile::default()
+        };
+        // Guests never log in with a password; a random one keeps the credentials row uniform.
+        let secret = random_hex_token(16);
+        let iterations = self.core.settings.scram_iterations;
+        let credentials = tokio::task::spawn_blocking(move || {
+            crate::credentials::derive_credentials(&secret, iterations)
+        })
+        .await
+        .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        let now = self.core.clock.now_millis();
+        Ok(self
+            .core
+            .store
+            .create_user(app_id, &profile, &credentials, true, now)
+            .await?)
+    }
+
+    async fn issue(
+        &self,
+        app_id: i64,
+        user: Option<User>,
+        ts: i64,
+        nonce: Option<i64>,
+        ttl: i64,
+        now: i64,
+    ) -> CoreResult<IssuedSession> {
+        let token = random_hex_token(20);
+        let token_scram = match &user {
+            Some(user) => self.token_scram(app_id, user.id, &token).await?,
+            None => None,
+        };
+        let session = self
+            .core
+            .store
+            .create_session(&Session {
+                id: 0,
+                app_id,
+                user_id: user.as_ref().map(|u| u.id),
+                token_hash: token_hash(&token),
+                token_scram,
+                nonce,
+                ts,
+                created_at: now,
+                updated_at: now,
+                expires_at: now + ttl,
+                ttl,
+            })
+            .await?;
+        if let Some(user) = &user {
+            self.core.store.touch_user(app_id, user.id, now).await?;
+        }
+        Ok(IssuedSession {
+            session,
+            token,
+            user,
+        })
+    }
+
+    /// The token's SCRAM keys under the user's salt, so an XMPP login can prove the token.
+    async fn token_scram(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        token: &str,
+    ) -> CoreResult<Option<crate::model::ScramKeys>> {
+        let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
+            return Ok(None);
+        };
+        let token = token.to_owned();
+        let salt = credentials.scram.salt.clone();
+        let iterations = credentials.scram.iterations;
+        let keys = tokio::task::spawn_blocking(move || scram_keys(&token, &salt, iterations))
+            .await
+            .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        Ok(Some(keys))
+    }
+}

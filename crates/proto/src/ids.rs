@@ -1,0 +1,109 @@
+//! ObjectId-style ids (dialogs, server-made messages) and opaque random tokens.
+
+use rand::{Rng, RngCore};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A 24-hex-character id in the BSON ObjectId layout: 4 bytes of Unix seconds, 5 random bytes fixed per
+/// process, and a 3-byte counter.
+///
+/// The SDKs treat an all-digit target as a user id, so a generated id always holds at least one a–f letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(String);
+
+impl ObjectId {
+    /// Accepts any 24-character lowercase hex string that is not made only of digits.
+    pub fn parse(text: &str) -> Option<ObjectId> {
+        let valid = text.len() == 24
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && text.bytes().any(|b| b.is_ascii_alphabetic());
+        valid.then(|| ObjectId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn process_unique() -> &'static [u8; 5] {
+    static UNIQUE: std::sync::OnceLock<[u8; 5]> = std::sync::OnceLock::new();
+    UNIQUE.get_or_init(|| rand::thread_rng().gen())
+}
+
+static COUNTER: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+
+/// A fresh ObjectId for the current second.
+pub fn new_object_id() -> ObjectId {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    object_id_at(seconds)
+}
+
+fn object_id_at(seconds: u32) -> ObjectId {
+    let counter =
+        COUNTER.get_or_init(|| AtomicU32::new(rand::thread_rng().gen_range(0..0x00ff_ffff)));
+    loop {
+        let count = counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+        bytes[4..9].copy_from_slice(process_unique());
+        bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+        if let Some(id) = ObjectId::parse(&hex::encode(bytes)) {
+            return id;
+        }
+        // All 24 characters came out as digits (rare): take the next counter value.
+    }
+}
+
+/// `bytes` random bytes as lowercase hex, from the operating system's CSPRNG.
+pub fn random_hex_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_24_hex_with_a_letter_and_unique() {
+        let a = new_object_id();
+        let b = new_object_id();
+        assert_eq!(a.as_str().len(), 24);
+        assert!(a.as_str().bytes().any(|c| c.is_ascii_alphabetic()));
+        assert_ne!(a, b);
+        assert_eq!(ObjectId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn timestamp_leads_the_id() {
+        let id = object_id_at(0x5c09_4c0c);
+        assert!(id.as_str().starts_with("5c094c0c"), "{id}");
+    }
+
+    #[test]
+    fn parse_rejects_digit_only_and_malformed_ids() {
+        assert!(ObjectId::parse("123456789012345678901234").is_none());
+        assert!(ObjectId::parse("5c094c0ce588ce6856f8742").is_none());
+        assert!(ObjectId::parse("5C094C0CE588CE6856F87422").is_none());
+        assert!(ObjectId::parse("5c094c0ce588ce6856f87422").is_some());
+    }
+
+    #[test]
+    fn random_tokens_have_the_requested_length() {
+        let token = random_hex_token(20);
+        assert_eq!(token.len(), 40);
+        assert_ne!(token, random_hex_token(20));
+    }
+}

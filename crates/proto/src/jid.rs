@@ -1,0 +1,105 @@
+//! ConnectyCube JIDs: users are `{uid}-{app}@{domain}`, dialog rooms `{app}_{dialog}@muc.{domain}`.
+
+use std::fmt;
+
+/// The bare JID of a user of an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserJid {
+    pub user_id: i64,
+    pub app_id: i64,
+}
+
+impl UserJid {
+    /// The node (local part): `{uid}-{app}`.
+    pub fn node(&self) -> String {
+        format!("{}-{}", self.user_id, self.app_id)
+    }
+
+    /// Parses a node such as `42-1`. Both numbers must be positive.
+    pub fn parse_node(node: &str) -> Option<UserJid> {
+        let (user, app) = node.split_once('-')?;
+        let user_id: i64 = parse_positive(user)?;
+        let app_id: i64 = parse_positive(app)?;
+        Some(UserJid { user_id, app_id })
+    }
+
+    pub fn bare(&self, domain: &str) -> String {
+        format!("{}@{}", self.node(), domain)
+    }
+}
+
+/// The JID of a dialog's room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomJid {
+    pub app_id: i64,
+    pub dialog_id: String,
+}
+
+impl RoomJid {
+    pub fn node(&self) -> String {
+        format!("{}_{}", self.app_id, self.dialog_id)
+    }
+
+    pub fn parse_node(node: &str) -> Option<RoomJid> {
+        let (app, dialog) = node.split_once('_')?;
+        Some(RoomJid {
+            app_id: parse_positive(app)?,
+            dialog_id: dialog.to_owned(),
+        })
+        .filter(|room| !room.dialog_id.is_empty())
+    }
+
+    pub fn bare(&self, domain: &str) -> String {
+        format!("{}@{}", self.node(), muc_domain(domain))
+    }
+}
+
+/// The multi-user-chat service domain for a chat domain.
+pub fn muc_domain(domain: &str) -> String {
+    format!("muc.{domain}")
+}
+
+fn parse_positive(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|n: &i64| *n > 0)
+}
+
+impl fmt::Display for UserJid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.node())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_nodes_round_trip() {
+        let jid = UserJid {
+            user_id: 4711,
+            app_id: 3,
+        };
+        assert_eq!(jid.bare("chat.example.com"), "4711-3@chat.example.com");
+        assert_eq!(UserJid::parse_node("4711-3"), Some(jid));
+        assert_eq!(UserJid::parse_node("4711"), None);
+        assert_eq!(UserJid::parse_node("0-3"), None);
+        assert_eq!(UserJid::parse_node("a-3"), None);
+    }
+
+    #[test]
+    fn room_nodes_round_trip() {
+        let room = RoomJid {
+            app_id: 3,
+            dialog_id: "5c094c0ce588ce6856f87422".into(),
+        };
+        assert_eq!(
+            room.bare("localhost"),
+            "3_5c094c0ce588ce6856f87422@muc.localhost"
+        );
+        assert_eq!(RoomJid::parse_node(&room.node()), Some(room));
+        assert_eq!(RoomJid::parse_node("3_"), None);
+    }
+}

@@ -1,0 +1,51 @@
+//! The schema versions, embedded in the binary, one list per backend.
+
+use crate::Backend;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use std::borrow::Cow;
+
+type Script = (i64, &'static str, &'static str);
+
+const SQLITE: &[Script] = &[(
+    1,
+    "accounts",
+    include_str!("../migrations/sqlite/0001_accounts.sql"),
+)];
+const POSTGRES: &[Script] = &[(
+    1,
+    "accounts",
+    include_str!("../migrations/postgres/0001_accounts.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded(&'static [Script]);
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+pub(crate) async fn migrator(backend: Backend) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    Migrator::new(Embedded(match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    }))
+    .await
+}

@@ -1,0 +1,98 @@
+//! Reading model records out of rows. Column lists live here next to the readers that depend on them.
+
+use palaver_core::model::{App, Credentials, Profile, ScramKeys, Session, User};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+pub(crate) const APP_COLUMNS: &str = "id, name, auth_key, auth_secret, created_at";
+
+pub(crate) const USER_COLUMNS: &str = "id, app_id, login, email, full_name, phone, website, custom_data, avatar, \
+    blob_id, external_user_id, external_id, facebook_id, twitter_id, user_tags, timezone, is_guest, created_at, \
+    updated_at, last_request_at";
+
+pub(crate) const CREDENTIAL_COLUMNS: &str =
+    "password_hash, scram_salt, scram_iterations, sha1_stored_key, \
+    sha1_server_key, sha256_stored_key, sha256_server_key";
+
+pub(crate) const SESSION_COLUMNS: &str = "id, app_id, user_id, token_hash, scram_salt, scram_iterations, \
+    sha1_stored_key, sha1_server_key, sha256_stored_key, sha256_server_key, nonce, ts, created_at, updated_at, \
+    expires_at, ttl";
+
+pub(crate) fn app(row: &AnyRow) -> sqlx::Result<App> {
+    Ok(App {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        auth_key: row.try_get("auth_key")?,
+        auth_secret: row.try_get("auth_secret")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn user(row: &AnyRow) -> sqlx::Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        profile: Profile {
+            login: row.try_get("login")?,
+            email: row.try_get("email")?,
+            full_name: row.try_get("full_name")?,
+            phone: row.try_get("phone")?,
+            website: row.try_get("website")?,
+            custom_data: row.try_get("custom_data")?,
+            avatar: row.try_get("avatar")?,
+            blob_id: row.try_get("blob_id")?,
+            external_user_id: row.try_get("external_user_id")?,
+            external_id: row.try_get("external_id")?,
+            facebook_id: row.try_get("facebook_id")?,
+            twitter_id: row.try_get("twitter_id")?,
+            user_tags: row.try_get("user_tags")?,
+            timezone: row.try_get("timezone")?,
+        },
+        is_guest: row.try_get::<i64, _>("is_guest")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_request_at: row.try_get("last_request_at")?,
+    })
+}
+
+pub(crate) fn credentials(row: &AnyRow) -> sqlx::Result<Credentials> {
+    Ok(Credentials {
+        password_hash: row.try_get("password_hash")?,
+        scram: ScramKeys {
+            salt: row.try_get("scram_salt")?,
+            iterations: row.try_get::<i64, _>("scram_iterations")? as u32,
+            sha1_stored_key: row.try_get("sha1_stored_key")?,
+            sha1_server_key: row.try_get("sha1_server_key")?,
+            sha256_stored_key: row.try_get("sha256_stored_key")?,
+            sha256_server_key: row.try_get("sha256_server_key")?,
+        },
+    })
+}
+
+pub(crate) fn session(row: &AnyRow) -> sqlx::Result<Session> {
+    let salt: Option<Vec<u8>> = row.try_get("scram_salt")?;
+    let token_scram = match salt {
+        Some(salt) => Some(ScramKeys {
+            salt,
+            iterations: row.try_get::<i64, _>("scram_iterations")? as u32,
+            sha1_stored_key: row.try_get("sha1_stored_key")?,
+            sha1_server_key: row.try_get("sha1_server_key")?,
+            sha256_stored_key: row.try_get("sha256_stored_key")?,
+            sha256_server_key: row.try_get("sha256_server_key")?,
+        }),
+        None => None,
+    };
+    Ok(Session {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        user_id: row.try_get("user_id")?,
+        token_hash: row.try_get("token_hash")?,
+        token_scram,
+        nonce: row.try_get("nonce")?,
+        ts: row.try_get("ts")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        expires_at: row.try_get("expires_at")?,
+        ttl: row.try_get("ttl")?,
+    })
+}

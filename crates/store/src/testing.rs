@@ -1,0 +1,42 @@
+//! Throw-away databases for tests: each call gets a schema of its own on the PostgreSQL server named by
+//! `PALAVER_TEST_POSTGRES_URL` (default: the local `test` database), so concurrent runs never collide.
+
+use sqlx::Connection;
+
+pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub fn test_postgres_url() -> String {
+    std::env::var("PALAVER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned())
+}
+
+/// Creates an empty schema and returns a URL whose connections use it, plus the schema's name.
+pub async fn fresh_postgres_schema() -> Result<(String, String), sqlx::Error> {
+    let base = test_postgres_url();
+    let schema = format!("palaver_test_{}", palaver_core_free_token());
+    let mut conn = sqlx::PgConnection::connect(&base).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Ok((
+        format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+        schema,
+    ))
+}
+
+/// Drops a schema made by `fresh_postgres_schema`.
+pub async fn drop_postgres_schema(schema: &str) -> Result<(), sqlx::Error> {
+    let mut conn = sqlx::PgConnection::connect(&test_postgres_url()).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await
+}
+
+fn palaver_core_free_token() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
+}

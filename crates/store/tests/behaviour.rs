@@ -1,0 +1,474 @@
+//! One set of behaviour tests, run against both backends: the embedded SQLite database and PostgreSQL.
+
+use palaver_core::clock::ManualClock;
+use palaver_core::model::Profile;
+use palaver_core::sessions::{SessionRequest, UserCredentials};
+use palaver_core::store::{FilterOp, FilterValue, UserCondition, UserField, UserQuery};
+use palaver_core::users::UserUpdate;
+use palaver_core::{Core, CoreError, CoreSettings, Store};
+use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema};
+use std::future::Future;
+use std::sync::Arc;
+
+const START: i64 = 1_700_000_000_000;
+
+struct Fixture {
+    core: Core,
+    clock: Arc<ManualClock>,
+}
+
+async fn with_both<F, Fut>(test: F)
+where
+    F: Fn(Fixture) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = palaver_store::open(&palaver_store::sqlite_url(dir.path()))
+        .await
+        .expect("open sqlite");
+    test(fixture(Arc::new(sqlite))).await;
+
+    let (url, schema) = fresh_postgres_schema()
+        .await
+        .expect("PostgreSQL at PALAVER_TEST_POSTGRES_URL");
+    let postgres = palaver_store::open(&url).await.expect("open postgres");
+    test(fixture(Arc::new(postgres.clone()))).await;
+    postgres.close().await;
+    drop_postgres_schema(&schema).await.unwrap();
+}
+
+fn fixture(store: Arc<dyn Store>) -> Fixture {
+    let clock = Arc::new(ManualClock::new(START));
+    let core = Core::new(store, CoreSettings::default()).with_clock(clock.clone());
+    Fixture { core, clock }
+}
+
+fn profile(login: &str, email: Option<&str>) -> Profile {
+    Profile {
+        login: Some(login.into()),
+        email: email.map(str::to_owned),
+        full_name: Some(format!("{login} full")),
+        ..Profile::default()
+    }
+}
+
+fn app_session(app: &palaver_core::model::App) -> SessionRequest {
+    SessionRequest {
+        application_id: app.id,
+        auth_key: app.auth_key.clone(),
+        signed: None,
+        user: None,
+        provider: None,
+    }
+}
+
+#[tokio::test]
+async fn apps_are_created_and_listed() {
+    with_both(|f| async move {
+        let a = f.core.apps().create("First").await.unwrap();
+        let b = f.core.apps().create("Second").await.unwrap();
+        assert_eq!(a.auth_key.len(), 15);
+        assert_eq!(a.auth_secret.len(), 32);
+        assert_ne!(a.auth_key, b.auth_key);
+        let names: Vec<String> = f
+            .core
+            .apps()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["First", "Second"]);
+        assert_eq!(f.core.apps().get(b.id).await.unwrap(), b);
+        assert!(matches!(
+            f.core.apps().get(b.id + 100).await,
+            Err(CoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signup_rejects_duplicates_per_app_only() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let other = f.core.apps().create("B").await.unwrap();
+        let users = f.core.users();
+        let bob = users
+            .signup(
+                app.id,
+                profile("bob", Some("bob@example.com")),
+                Some("password1".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(bob.profile.login.as_deref(), Some("bob"));
+        assert_eq!(bob.created_at, START);
+
+        let again = users
+            .signup(app.id, profile("BOB", None), Some("password1".into()))
+            .await;
+        match again {
+            Err(CoreError::Invalid(errors)) => assert_eq!(
+                errors,
+                vec![("login".into(), "has already been taken".into())]
+            ),
+            other => panic!("expected a login conflict, got {other:?}"),
+        }
+        let email_clash = users
+            .signup(
+                app.id,
+                profile("bob2", Some("Bob@Example.com")),
+                Some("password1".into()),
+            )
+            .await;
+        assert!(matches!(email_clash, Err(CoreError::Invalid(e)) if e[0].0 == "email"));
+
+        // Another application has its own namespace.
+        let other_bob = users
+            .signup(other.id, profile("bob", None), Some("password1".into()))
+            .await
+            .unwrap();
+        assert_ne!(other_bob.id, bob.id);
+        assert!(matches!(
+            users.get(other.id, bob.id).await,
+            Err(CoreError::NotFound)
+        ));
+
+        let short = users
+            .signup(app.id, profile("carol", None), Some("short".into()))
+            .await;
+        assert!(matches!(short, Err(CoreError::Invalid(e)) if e[0].0 == "password"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn user_sessions_log_in_by_login_and_email_and_expire_sliding() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        f.core
+            .users()
+            .signup(
+                app.id,
+                profile("alice", Some("alice@example.com")),
+                Some("secret123".into()),
+            )
+            .await
+            .unwrap();
+        let sessions = f.core.sessions();
+        let mut request = app_session(&app);
+        request.user = Some(UserCredentials::Login {
+            login: "ALICE".into(),
+            password: "secret123".into(),
+        });
+        let issued = sessions.create(request.clone()).await.unwrap();
+        assert_eq!(issued.token.len(), 40);
+        let alice = issued.user.clone().unwrap();
+        assert_eq!(issued.session.user_id, Some(alice.id));
+        assert!(
+            issued.session.token_scram.is_some(),
+            "token usable as an XMPP password"
+        );
+
+        request.user = Some(UserCredentials::Email {
+            email: "alice@example.com".into(),
+            password: "secret123".into(),
+        });
+        let by_email = sessions.create(request.clone()).await.unwrap();
+        assert_eq!(by_email.user.unwrap().id, alice.id);
+
+        request.user = Some(UserCredentials::Login {
+            login: "alice".into(),
+            password: "wrong-pass".into(),
+        });
+        assert!(matches!(
+            sessions.create(request.clone()).await,
+            Err(CoreError::Unauthorized)
+        ));
+
+        // Used within two hours, the token lives on; two idle hours end it.
+        let caller = sessions.authenticate(&issued.token).await.unwrap();
+        assert_eq!(caller.user_id, Some(alice.id));
+        f.clock.advance(90 * 60 * 1000);
+        sessions.authenticate(&issued.token).await.unwrap();
+        f.clock.advance(90 * 60 * 1000);
+        sessions.authenticate(&issued.token).await.unwrap();
+        f.clock.advance(2 * 60 * 60 * 1000 + 1);
+        assert!(matches!(
+            sessions.authenticate(&issued.token).await,
+            Err(CoreError::SessionRequired)
+        ));
+        assert!(matches!(
+            sessions.authenticate("nonsense").await,
+            Err(CoreError::SessionRequired)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn app_sessions_upgrade_with_login_and_are_destroyed() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let dave = f
+            .core
+            .users()
+            .signup(app.id, profile("dave", None), Some("secret123".into()))
+            .await
+            .unwrap();
+        let sessions = f.core.sessions();
+        let issued = sessions.create(app_session(&app)).await.unwrap();
+        assert_eq!(issued.session.user_id, None);
+        let caller = sessions.authenticate(&issued.token).await.unwrap();
+        assert!(matches!(caller.user_id(), Err(CoreError::NeedUser)));
+
+        let user = sessions
+            .login(
+                &issued.token,
+                UserCredentials::Login {
+                    login: "dave".into(),
+                    password: "secret123".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(user.id, dave.id);
+        assert_eq!(
+            sessions.authenticate(&issued.token).await.unwrap().user_id,
+            Some(dave.id)
+        );
+        let (session, current_user) = sessions.current(&issued.token).await.unwrap();
+        assert_eq!(session.user_id, Some(dave.id));
+        assert_eq!(current_user.unwrap().id, dave.id);
+        assert_eq!(
+            f.core
+                .store
+                .user_sessions(app.id, dave.id, START)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        sessions.logout(&issued.token).await.unwrap();
+        assert_eq!(
+            sessions.authenticate(&issued.token).await.unwrap().user_id,
+            None
+        );
+        sessions.destroy(&issued.token).await.unwrap();
+        assert!(matches!(
+            sessions.authenticate(&issued.token).await,
+            Err(CoreError::SessionRequired)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_auth_key_and_signatures_are_refused_and_nonces_single_use() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let sessions = f.core.sessions();
+        let mut bad_key = app_session(&app);
+        bad_key.auth_key = "nope".into();
+        assert!(matches!(sessions.create(bad_key).await, Err(CoreError::Rejected(_))));
+
+        let timestamp = START / 1000;
+        let mut params = serde_json::json!({"application_id": app.id, "auth_key": app.auth_key, "nonce": 42,
+            "timestamp": timestamp}).as_object().unwrap().clone();
+        let message = palaver_core::signature::string_to_sign(&params);
+        let signature = hex::encode(palaver_core::credentials::hmac_sha1(app.auth_secret.as_bytes(), message.as_bytes()));
+        params.insert("signature".into(), signature.clone().into());
+        let signed = |signature: &str| {
+            let mut request = app_session(&app);
+            request.signed = Some(palaver_core::sessions::SignedRequest {
+                nonce: 42,
+                timestamp,
+                signature: signature.to_owned(),
+                params: params.clone(),
+            });
+            request
+        };
+        assert!(matches!(sessions.create(signed("00ff")).await, Err(CoreError::Rejected(m)) if m == "Unexpected signature"));
+        let issued = sessions.create(signed(&signature)).await.unwrap();
+        assert_eq!(issued.session.nonce, Some(42));
+        assert_eq!(issued.session.ts, timestamp);
+        // The same (timestamp, nonce) again is a replay.
+        assert!(matches!(sessions.create(signed(&signature)).await, Err(CoreError::Rejected(_))));
+        // A stale timestamp is refused even with a fresh nonce.
+        f.clock.advance(2 * 60 * 60 * 1000);
+        assert!(matches!(sessions.create(signed(&signature)).await, Err(CoreError::Rejected(_))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn guests_get_a_login_and_are_purged_after_their_session() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let sessions = f.core.sessions();
+        let mut request = app_session(&app);
+        request.user = Some(UserCredentials::Guest {
+            full_name: Some("Olof".into()),
+        });
+        let issued = sessions.create(request).await.unwrap();
+        let guest = issued.user.unwrap();
+        assert!(guest.is_guest);
+        assert!(guest
+            .profile
+            .login
+            .as_deref()
+            .unwrap()
+            .starts_with("guest_login_"));
+        assert_eq!(guest.profile.full_name.as_deref(), Some("Olof"));
+        assert_eq!(issued.session.expires_at - START, 24 * 60 * 60 * 1000);
+
+        f.clock.advance(24 * 60 * 60 * 1000 + 1);
+        sessions.purge_expired().await.unwrap();
+        assert!(matches!(
+            f.core.users().get(app.id, guest.id).await,
+            Err(CoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn profile_updates_and_password_change_need_the_old_password() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let users = f.core.users();
+        let erin = users.signup(app.id, profile("erin", None), Some("first-pass".into())).await.unwrap();
+        let frank = users.signup(app.id, profile("frank", None), Some("first-pass".into())).await.unwrap();
+        let mut request = app_session(&app);
+        request.user = Some(UserCredentials::Login { login: "erin".into(), password: "first-pass".into() });
+        let issued = f.core.sessions().create(request.clone()).await.unwrap();
+        let caller = f.core.sessions().authenticate(&issued.token).await.unwrap();
+
+        f.clock.advance(1000);
+        let mut update = UserUpdate::default();
+        update.patch.full_name = Some(Some("Erin Q".into()));
+        update.patch.user_tags = Some(Some("vip, accountant".into()));
+        let updated = users.update(&caller, erin.id, update).await.unwrap();
+        assert_eq!(updated.profile.full_name.as_deref(), Some("Erin Q"));
+        assert_eq!(updated.profile.user_tags.as_deref(), Some("vip,accountant"));
+        assert_eq!(updated.updated_at, START + 1000);
+
+        assert!(matches!(users.update(&caller, frank.id, UserUpdate::default()).await, Err(CoreError::Forbidden(_))));
+        let mut taken = UserUpdate::default();
+        taken.patch.login = Some(Some("Frank".into()));
+        assert!(matches!(users.update(&caller, erin.id, taken).await, Err(CoreError::Invalid(e)) if e[0].0 == "login"));
+
+        let wrong_old = UserUpdate { password: Some("second-pass".into()), old_password: Some("nope".into()), ..Default::default() };
+        assert!(matches!(users.update(&caller, erin.id, wrong_old).await, Err(CoreError::Invalid(e)) if e[0].0 == "old_password"));
+        let change = UserUpdate { password: Some("second-pass".into()), old_password: Some("first-pass".into()), ..Default::default() };
+        users.update(&caller, erin.id, change).await.unwrap();
+        assert!(matches!(f.core.sessions().create(request.clone()).await, Err(CoreError::Unauthorized)));
+        request.user = Some(UserCredentials::Login { login: "erin".into(), password: "second-pass".into() });
+        f.core.sessions().create(request).await.unwrap();
+
+        users.delete(&caller, erin.id).await.unwrap();
+        assert!(matches!(users.get(app.id, erin.id).await, Err(CoreError::NotFound)));
+        assert!(matches!(f.core.sessions().authenticate(&issued.token).await, Err(CoreError::SessionRequired)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn user_lists_filter_sort_and_page() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let other = f.core.apps().create("B").await.unwrap();
+        let users = f.core.users();
+        let mut ids = Vec::new();
+        for (i, login) in ["anna", "annabel", "bert", "carl"].iter().enumerate() {
+            let mut p = profile(login, None);
+            p.user_tags = Some(if i % 2 == 0 {
+                "vip,red".into()
+            } else {
+                "blue".into()
+            });
+            f.clock.advance(1000);
+            ids.push(
+                users
+                    .signup(app.id, p, Some("password1".into()))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        users
+            .signup(other.id, profile("anna2", None), Some("password1".into()))
+            .await
+            .unwrap();
+        let query = |conditions: Vec<UserCondition>| UserQuery {
+            app_id: app.id,
+            conditions,
+            sort: None,
+            limit: 10,
+            skip: 0,
+        };
+        let logins = |found: Vec<palaver_core::model::User>| -> Vec<String> {
+            found
+                .into_iter()
+                .map(|u| u.profile.login.unwrap())
+                .collect()
+        };
+
+        let (found, total) = users
+            .list(&query(vec![UserCondition {
+                field: UserField::Id,
+                op: FilterOp::In,
+                values: vec![FilterValue::Int(ids[0]), FilterValue::Int(ids[2])],
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (logins(found), total),
+            (vec!["anna".to_string(), "bert".to_string()], 2)
+        );
+
+        let (found, _) = users
+            .list(&query(vec![UserCondition {
+                field: UserField::Login,
+                op: FilterOp::StartsWith,
+                values: vec![FilterValue::Text("ANNA".into())],
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(logins(found), ["anna", "annabel"]);
+
+        let (found, _) = users
+            .list(&query(vec![UserCondition {
+                field: UserField::UserTags,
+                op: FilterOp::HasTag,
+                values: vec![FilterValue::Text("red".into())],
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(logins(found), ["anna", "bert"]);
+
+        let (found, _) = users
+            .list(&query(vec![UserCondition {
+                field: UserField::CreatedAt,
+                op: FilterOp::Gt,
+                values: vec![FilterValue::Int(START + 2000)],
+            }]))
+            .await
+            .unwrap();
+        assert_eq!(logins(found), ["bert", "carl"]);
+
+        let mut sorted = query(vec![]);
+        sorted.sort = Some((UserField::Login, false));
+        sorted.limit = 2;
+        sorted.skip = 1;
+        let (found, total) = users.list(&sorted).await.unwrap();
+        assert_eq!(
+            (logins(found), total),
+            (vec!["bert".to_string(), "annabel".to_string()], 4)
+        );
+    })
+    .await;
+}
