@@ -1,1 +1,162 @@
+//! The ConnectyCube-compatible REST API and Palaver's admin API, as one axum service.
 
+pub mod error;
+pub mod extract;
+pub mod params;
+pub mod render;
+pub mod routes;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderName, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use palaver_core::Core;
+use routes::{admin, session, users};
+use std::time::Duration;
+use tower::ServiceExt as _;
+use tower_http::cors::{Any, CorsLayer};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub core: Core,
+    /// Bearer token of the admin API.
+    pub admin_token: String,
+}
+
+/// The routes, written without the `.json` suffix; `service` adds the URL normalisation around them.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/session",
+            post(session::create).get(session::show).delete(session::destroy),
+        )
+        .route("/login", post(session::login).delete(session::logout))
+        .route(
+            "/users",
+            post(users::signup)
+                .get(users::list_v1)
+                .put(|| async { error::ApiError::NotFound }),
+        )
+        .route("/users/v2", get(users::list_v2))
+        .route("/users/by_login", get(users::by_login))
+        .route("/users/by_email", get(users::by_email))
+        .route("/users/by_full_name", get(users::by_full_name))
+        .route("/users/by_facebook_id", get(users::by_facebook_id))
+        .route("/users/by_twitter_id", get(users::by_twitter_id))
+        .route("/users/by_tags", get(users::by_tags))
+        .route("/users/phone", get(users::by_phone))
+        .route("/users/external/{id}", get(users::by_external_id))
+        .route(
+            "/users/password/reset",
+            post(users::reset_password).get(users::reset_password),
+        )
+        .route(
+            "/users/{id}",
+            get(users::show).put(users::update).delete(users::delete),
+        )
+        .route("/admin/apps", get(admin::list_apps).post(admin::create_app))
+        .fallback(|| async { error::ApiError::NotFound })
+        .with_state(state)
+        .layer(cors())
+}
+
+/// The whole HTTP service: URL normalisation in front of the router.
+pub fn service(
+    state: ApiState,
+) -> impl tower::Service<
+    Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    router(state).map_request(normalize)
+}
+
+/// Browser apps call cross-origin with custom headers, which forces a preflight.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            HeaderName::from_static("cb-token"),
+            HeaderName::from_static("cb-authkey"),
+            HeaderName::from_static("cb-sdk"),
+            HeaderName::from_static("connectycube-rest-api-version"),
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+        ])
+        .expose_headers([HeaderName::from_static("cb-token-expirationdate"), header::DATE])
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// Accepts every route with or without `.json`, with a trailing slash, and `Dialog`/`Message` in any case.
+fn normalize(mut request: Request) -> Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let mut normalized = path
+        .strip_suffix(".json")
+        .unwrap_or(path)
+        .trim_end_matches('/')
+        .to_owned();
+    if normalized.is_empty() {
+        normalized.push('/');
+    }
+    for (lower, canonical) in [
+        ("/chat/dialog", "/chat/Dialog"),
+        ("/chat/message", "/chat/Message"),
+    ] {
+        if normalized.len() >= lower.len() && normalized[..lower.len()].eq_ignore_ascii_case(lower) {
+            normalized.replace_range(..lower.len(), canonical);
+        }
+    }
+    if normalized != path {
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{normalized}?{query}"),
+            None => normalized,
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(new_uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = new_uri;
+            }
+        }
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(path: &str) -> String {
+        let request = Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        normalize(request).uri().to_string()
+    }
+
+    #[test]
+    fn paths_lose_json_suffix_and_trailing_slash() {
+        assert_eq!(normalized("/users/5.json?"), "/users/5?");
+        assert_eq!(normalized("/users/v2.json?id[in][]=1"), "/users/v2?id[in][]=1");
+        assert_eq!(normalized("/session/"), "/session");
+        assert_eq!(
+            normalized("/chat/dialog/abc/subscribe.json"),
+            "/chat/Dialog/abc/subscribe"
+        );
+        assert_eq!(normalized("/"), "/");
+    }
+}

@@ -32,11 +32,16 @@ impl AppService {
     }
 
     pub async fn get(&self, app_id: i64) -> CoreResult<App> {
+        self.core.store.app(app_id).await?.ok_or(CoreError::NotFound)
+    }
+
+    /// The application whose auth key this is (v6 sign-up sends only `CB-AuthKey`).
+    pub async fn by_auth_key(&self, auth_key: &str) -> CoreResult<App> {
         self.core
             .store
-            .app(app_id)
+            .app_by_auth_key(auth_key)
             .await?
-            .ok_or(CoreError::NotFound)
+            .ok_or(CoreError::SessionRequired)
     }
 
     pub async fn list(&self) -> CoreResult<Vec<App>> {

@@ -51,11 +51,7 @@ pub fn parse_date_millis(text: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
         return Some(dt.timestamp_millis());
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M:%S UTC",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S UTC"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, format) {
             return Some(dt.and_utc().timestamp_millis());
         }
@@ -74,10 +70,7 @@ mod tests {
     fn formats_and_parses_dates() {
         assert_eq!(iso8601(1_700_000_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(parse_date_millis("1700000000"), Some(1_700_000_000_000));
-        assert_eq!(
-            parse_date_millis("2023-11-14T22:13:20Z"),
-            Some(1_700_000_000_000)
-        );
+        assert_eq!(parse_date_millis("2023-11-14T22:13:20Z"), Some(1_700_000_000_000));
         assert_eq!(
             parse_date_millis("2023-11-14T22:13:20.000Z"),
             Some(1_700_000_000_000)

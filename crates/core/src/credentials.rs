@@ -1,9 +1,7 @@
 //! Turning secrets into what the store keeps: argon2id hashes, and SCRAM keys (RFC 5802 / RFC 7677).
 
 use crate::model::{Credentials, ScramKeys};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
 use rand::RngCore;

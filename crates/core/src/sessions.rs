@@ -84,11 +84,7 @@ impl SessionService {
                 self.core.settings.session_ttl,
             ),
         };
-        let ts = request
-            .signed
-            .as_ref()
-            .map(|s| s.timestamp)
-            .unwrap_or(now / 1000);
+        let ts = request.signed.as_ref().map(|s| s.timestamp).unwrap_or(now / 1000);
         let nonce = request.signed.as_ref().map(|s| s.nonce);
         self.issue(app.id, user, ts, nonce, ttl.as_millis() as i64, now)
             .await
@@ -107,15 +103,9 @@ impl SessionService {
         let ttl = session.ttl;
         // Writing on every request would make reads write; a minute of slack is invisible to clients.
         if now + ttl - session.expires_at > 60_000 {
-            self.core
-                .store
-                .extend_session(session.id, now, now + ttl)
-                .await?;
+            self.core.store.extend_session(session.id, now, now + ttl).await?;
             if let Some(user_id) = session.user_id {
-                self.core
-                    .store
-                    .touch_user(session.app_id, user_id, now)
-                    .await?;
+                self.core.store.touch_user(session.app_id, user_id, now).await?;
             }
         }
         Ok(Caller {
@@ -177,11 +167,7 @@ impl SessionService {
         let now = self.core.clock.now_millis();
         let sessions = self.core.store.delete_expired_sessions(now).await?;
         let guest_life = self.core.settings.guest_session_ttl.as_millis() as i64;
-        let guests = self
-            .core
-            .store
-            .delete_stale_guests(now - guest_life)
-            .await?;
+        let guests = self.core.store.delete_stale_guests(now - guest_life).await?;
         let window = self.core.settings.signature_window.as_millis() as i64;
         self.core.store.purge_nonces(now - 2 * window).await?;
         if sessions + guests > 0 {
@@ -198,11 +184,7 @@ impl SessionService {
             .app(request.application_id)
             .await?
             .ok_or_else(unknown)?;
-        let key_matches: bool = app
-            .auth_key
-            .as_bytes()
-            .ct_eq(request.auth_key.as_bytes())
-            .into();
+        let key_matches: bool = app.auth_key.as_bytes().ct_eq(request.auth_key.as_bytes()).into();
         if key_matches {
             Ok(app)
         } else {
@@ -233,19 +215,15 @@ impl SessionService {
     /// Checks login/e-mail and password. Guests never log in this way.
     async fn check_user(&self, app_id: i64, credentials: &UserCredentials) -> CoreResult<User> {
         let (user, password) = match credentials {
-            UserCredentials::Login { login, password } => (
-                self.core.store.user_by_login(app_id, login).await?,
-                password,
-            ),
-            UserCredentials::Email { email, password } => (
-                self.core.store.user_by_email(app_id, email).await?,
-                password,
-            ),
+            UserCredentials::Login { login, password } => {
+                (self.core.store.user_by_login(app_id, login).await?, password)
+            }
+            UserCredentials::Email { email, password } => {
+                (self.core.store.user_by_email(app_id, email).await?, password)
+            }
             UserCredentials::Guest { .. } => return Err(CoreError::Unauthorized),
         };
-        let user = user
-            .filter(|u| !u.is_guest)
-            .ok_or(CoreError::Unauthorized)?;
+        let user = user.filter(|u| !u.is_guest).ok_or(CoreError::Unauthorized)?;
         let credentials = self
             .core
             .store
@@ -253,11 +231,10 @@ impl SessionService {
             .await?
             .ok_or(CoreError::Unauthorized)?;
         let password = password.clone();
-        let valid = tokio::task::spawn_blocking(move || {
-            verify_password(&password, &credentials.password_hash)
-        })
-        .await
-        .unwrap_or(false);
+        let valid =
+            tokio::task::spawn_blocking(move || verify_password(&password, &credentials.password_hash))
+                .await
+                .unwrap_or(false);
         if valid {
             Ok(user)
         } else {
@@ -274,11 +251,10 @@ impl SessionService {
         // Guests never log in with a password; a random one keeps the credentials row uniform.
         let secret = random_hex_token(16);
         let iterations = self.core.settings.scram_iterations;
-        let credentials = tokio::task::spawn_blocking(move || {
-            crate::credentials::derive_credentials(&secret, iterations)
-        })
-        .await
-        .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        let credentials =
+            tokio::task::spawn_blocking(move || crate::credentials::derive_credentials(&secret, iterations))
+                .await
+                .map_err(|e| CoreError::Rejected(e.to_string()))?;
         let now = self.core.clock.now_millis();
         Ok(self
             .core
@@ -321,11 +297,7 @@ impl SessionService {
         if let Some(user) = &user {
             self.core.store.touch_user(app_id, user.id, now).await?;
         }
-        Ok(IssuedSession {
-            session,
-            token,
-            user,
-        })
+        Ok(IssuedSession { session, token, user })
     }
 
     /// The token's SCRAM keys under the user's salt, so an XMPP login can prove the token.

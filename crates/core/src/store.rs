@@ -55,9 +55,7 @@ impl UserField {
     pub fn kind(self) -> FieldKind {
         match self {
             UserField::Id => FieldKind::Integer,
-            UserField::LastRequestAt | UserField::CreatedAt | UserField::UpdatedAt => {
-                FieldKind::Date
-            }
+            UserField::LastRequestAt | UserField::CreatedAt | UserField::UpdatedAt => FieldKind::Date,
             _ => FieldKind::Text,
         }
     }
@@ -81,6 +79,8 @@ pub enum FilterOp {
     In,
     Nin,
     StartsWith,
+    /// Case-insensitive substring.
+    Contains,
     /// Comma-separated tags: matches a user having any of the values as one of its tags.
     HasTag,
 }
@@ -157,15 +157,10 @@ impl ProfilePatch {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Applications.
-    async fn create_app(
-        &self,
-        name: &str,
-        auth_key: &str,
-        auth_secret: &str,
-        now: i64,
-    ) -> StoreResult<App>;
+    async fn create_app(&self, name: &str, auth_key: &str, auth_secret: &str, now: i64) -> StoreResult<App>;
     async fn app(&self, app_id: i64) -> StoreResult<Option<App>>;
     async fn apps(&self) -> StoreResult<Vec<App>>;
+    async fn app_by_auth_key(&self, auth_key: &str) -> StoreResult<Option<App>>;
 
     // Users. Login and e-mail are unique per application, compared without case.
     async fn create_user(
@@ -193,24 +188,14 @@ pub trait Store: Send + Sync + 'static {
     /// The matching page and the total number of matches.
     async fn list_users(&self, query: &UserQuery) -> StoreResult<(Vec<User>, i64)>;
     async fn credentials(&self, app_id: i64, user_id: i64) -> StoreResult<Option<Credentials>>;
-    async fn set_credentials(
-        &self,
-        app_id: i64,
-        user_id: i64,
-        credentials: &Credentials,
-    ) -> StoreResult<()>;
+    async fn set_credentials(&self, app_id: i64, user_id: i64, credentials: &Credentials) -> StoreResult<()>;
     /// Deletes guest accounts that were created before `created_before` and have no session left.
     async fn delete_stale_guests(&self, created_before: i64) -> StoreResult<u64>;
 
     // Sessions.
     async fn create_session(&self, session: &Session) -> StoreResult<Session>;
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
-    async fn extend_session(
-        &self,
-        session_id: i64,
-        updated_at: i64,
-        expires_at: i64,
-    ) -> StoreResult<()>;
+    async fn extend_session(&self, session_id: i64, updated_at: i64, expires_at: i64) -> StoreResult<()>;
     async fn set_session_user(
         &self,
         session_id: i64,
@@ -220,17 +205,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     async fn delete_session(&self, session_id: i64) -> StoreResult<()>;
     /// Live sessions of a user (for token-as-password logins).
-    async fn user_sessions(&self, app_id: i64, user_id: i64, now: i64)
-        -> StoreResult<Vec<Session>>;
+    async fn user_sessions(&self, app_id: i64, user_id: i64, now: i64) -> StoreResult<Vec<Session>>;
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
 
     /// Records a signed request's (timestamp, nonce); false when the pair was used before.
-    async fn claim_nonce(
-        &self,
-        app_id: i64,
-        timestamp: i64,
-        nonce: i64,
-        now: i64,
-    ) -> StoreResult<bool>;
+    async fn claim_nonce(&self, app_id: i64, timestamp: i64, nonce: i64, now: i64) -> StoreResult<bool>;
     async fn purge_nonces(&self, used_before: i64) -> StoreResult<u64>;
 }

@@ -30,12 +30,7 @@ impl UserService {
     }
 
     /// Creates a user with a password. Needs a login or an e-mail.
-    pub async fn signup(
-        &self,
-        app_id: i64,
-        profile: Profile,
-        password: Option<String>,
-    ) -> CoreResult<User> {
+    pub async fn signup(&self, app_id: i64, profile: Profile, password: Option<String>) -> CoreResult<User> {
         let mut profile = normalized(profile);
         let mut errors = Vec::new();
         if profile.login.is_none() && profile.email.is_none() {
@@ -56,10 +51,9 @@ impl UserService {
         profile.user_tags = profile.user_tags.map(|t| normalize_tags(&t));
         let password = password.unwrap_or_default();
         let iterations = self.core.settings.scram_iterations;
-        let credentials =
-            tokio::task::spawn_blocking(move || derive_credentials(&password, iterations))
-                .await
-                .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        let credentials = tokio::task::spawn_blocking(move || derive_credentials(&password, iterations))
+            .await
+            .map_err(|e| CoreError::Rejected(e.to_string()))?;
         let now = self.core.clock.now_millis();
         self.core
             .store
@@ -101,12 +95,7 @@ impl UserService {
     }
 
     /// Updates the caller's own profile. Changing the password needs the old one.
-    pub async fn update(
-        &self,
-        caller: &Caller,
-        user_id: i64,
-        update: UserUpdate,
-    ) -> CoreResult<User> {
+    pub async fn update(&self, caller: &Caller, user_id: i64, update: UserUpdate) -> CoreResult<User> {
         let own_id = caller.user_id()?;
         if own_id != user_id {
             return Err(CoreError::Forbidden(
@@ -176,16 +165,12 @@ impl UserService {
         let old = old.ok_or_else(|| CoreError::invalid("old_password", "can't be blank"))?;
         let iterations = self.core.settings.scram_iterations;
         let fresh = tokio::task::spawn_blocking(move || {
-            verify_password(&old, &stored.password_hash)
-                .then(|| derive_credentials(&password, iterations))
+            verify_password(&old, &stored.password_hash).then(|| derive_credentials(&password, iterations))
         })
         .await
         .map_err(|e| CoreError::Rejected(e.to_string()))?
         .ok_or_else(|| CoreError::invalid("old_password", "is incorrect"))?;
-        self.core
-            .store
-            .set_credentials(app_id, user_id, &fresh)
-            .await?;
+        self.core.store.set_credentials(app_id, user_id, &fresh).await?;
         Ok(())
     }
 }
@@ -218,10 +203,7 @@ fn normalized(mut profile: Profile) -> Profile {
 fn validate_profile(profile: &Profile, errors: &mut Vec<(String, String)>) {
     if let Some(login) = &profile.login {
         if login.chars().count() > 50 {
-            errors.push((
-                "login".into(),
-                "is too long (maximum is 50 characters)".into(),
-            ));
+            errors.push(("login".into(), "is too long (maximum is 50 characters)".into()));
         }
     }
     if let Some(email) = &profile.email {
@@ -277,9 +259,6 @@ mod tests {
             ..Profile::default()
         };
         validate_profile(&profile, &mut errors);
-        assert_eq!(
-            errors,
-            vec![("email".to_string(), "is invalid".to_string())]
-        );
+        assert_eq!(errors, vec![("email".to_string(), "is invalid".to_string())]);
     }
 }

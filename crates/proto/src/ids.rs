@@ -50,8 +50,7 @@ pub fn new_object_id() -> ObjectId {
 }
 
 fn object_id_at(seconds: u32) -> ObjectId {
-    let counter =
-        COUNTER.get_or_init(|| AtomicU32::new(rand::thread_rng().gen_range(0..0x00ff_ffff)));
+    let counter = COUNTER.get_or_init(|| AtomicU32::new(rand::thread_rng().gen_range(0..0x00ff_ffff)));
     loop {
         let count = counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
         let mut bytes = [0u8; 12];

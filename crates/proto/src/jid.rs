@@ -95,10 +95,7 @@ mod tests {
             app_id: 3,
             dialog_id: "5c094c0ce588ce6856f87422".into(),
         };
-        assert_eq!(
-            room.bare("localhost"),
-            "3_5c094c0ce588ce6856f87422@muc.localhost"
-        );
+        assert_eq!(room.bare("localhost"), "3_5c094c0ce588ce6856f87422@muc.localhost");
         assert_eq!(RoomJid::parse_node(&room.node()), Some(room));
         assert_eq!(RoomJid::parse_node("3_"), None);
     }

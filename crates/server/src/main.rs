@@ -1,1 +1,24 @@
-fn main() {}
+//! `palaver`: the chat server and its administration commands.
+
+mod cli;
+mod config;
+mod http;
+mod serve;
+mod tls;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime");
+    match runtime.block_on(cli::run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("palaver: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -47,10 +47,7 @@ pub enum OpenError {
 
 /// The URL of the embedded database inside a data directory.
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("palaver.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("palaver.db").display())
 }
 
 /// Opens the database at `url` and brings its schema up to date.
@@ -67,8 +64,7 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
     let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
     let pool = match backend {
         Backend::Sqlite => {
-            if let Some(parent) =
-                sqlite_file(url).and_then(|f| Path::new(f).parent().map(Path::to_path_buf))
+            if let Some(parent) = sqlite_file(url).and_then(|f| Path::new(f).parent().map(Path::to_path_buf))
             {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(&parent)

@@ -22,9 +22,7 @@ const POSTGRES: &[Script] = &[(
 struct Embedded(&'static [Script]);
 
 impl MigrationSource<'static> for Embedded {
-    fn resolve(
-        self,
-    ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+    fn resolve(self) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
         let migrations = self
             .0
             .iter()

@@ -10,8 +10,7 @@ pub(crate) const USER_COLUMNS: &str = "id, app_id, login, email, full_name, phon
     blob_id, external_user_id, external_id, facebook_id, twitter_id, user_tags, timezone, is_guest, created_at, \
     updated_at, last_request_at";
 
-pub(crate) const CREDENTIAL_COLUMNS: &str =
-    "password_hash, scram_salt, scram_iterations, sha1_stored_key, \
+pub(crate) const CREDENTIAL_COLUMNS: &str = "password_hash, scram_salt, scram_iterations, sha1_stored_key, \
     sha1_server_key, sha256_stored_key, sha256_server_key";
 
 pub(crate) const SESSION_COLUMNS: &str = "id, app_id, user_id, token_hash, scram_salt, scram_iterations, \

@@ -32,10 +32,7 @@ impl SqlStore {
 
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        migrations::migrator(self.backend)
-            .await?
-            .run(&self.pool)
-            .await
+        migrations::migrator(self.backend).await?.run(&self.pool).await
     }
 
     pub async fn close(&self) {
@@ -134,13 +131,7 @@ fn bind_filter<'q>(
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn create_app(
-        &self,
-        name: &str,
-        auth_key: &str,
-        auth_secret: &str,
-        now: i64,
-    ) -> StoreResult<App> {
+    async fn create_app(&self, name: &str, auth_key: &str, auth_secret: &str, now: i64) -> StoreResult<App> {
         let sql = format!(
             "INSERT INTO apps (name, auth_key, auth_secret, created_at) VALUES ($1, $2, $3, $4) RETURNING {APP_COLUMNS}"
         );
@@ -162,10 +153,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref()
-            .map(rows::app)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::app).transpose().map_err(backend_error)
     }
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
@@ -181,6 +169,16 @@ impl Store for SqlStore {
             .map_err(backend_error)
     }
 
+    async fn app_by_auth_key(&self, auth_key: &str) -> StoreResult<Option<App>> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE auth_key = $1");
+        let row = sqlx::query(&sql)
+            .bind(auth_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::app).transpose().map_err(backend_error)
+    }
+
     async fn create_user(
         &self,
         app_id: i64,
@@ -190,9 +188,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<User> {
         let mut tx = self.pool.begin().await.map_err(backend_error)?;
-        let placeholders: Vec<String> = (1..=PROFILE_COLUMNS.len() + 4)
-            .map(|i| format!("${i}"))
-            .collect();
+        let placeholders: Vec<String> = (1..=PROFILE_COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
         let sql = format!(
             "INSERT INTO users (app_id, is_guest, created_at, updated_at, {}) VALUES ({}) RETURNING {USER_COLUMNS}",
             PROFILE_COLUMNS.join(", "),
@@ -208,7 +204,9 @@ impl Store for SqlStore {
             .await
             .map_err(user_write_error)?;
         let user = rows::user(&row).map_err(backend_error)?;
-        let sql = format!("INSERT INTO credentials (user_id, {CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql = format!(
+            "INSERT INTO credentials (user_id, {CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
         let query = sqlx::query(&sql)
             .bind(user.id)
             .bind(credentials.password_hash.clone());
@@ -235,40 +233,29 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref()
-            .map(rows::user)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>> {
-        let sql =
-            format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND login_lower = $2");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND login_lower = $2");
         let row = sqlx::query(&sql)
             .bind(app_id)
             .bind(login.to_lowercase())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref()
-            .map(rows::user)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
     async fn user_by_email(&self, app_id: i64, email: &str) -> StoreResult<Option<User>> {
-        let sql =
-            format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND email_lower = $2");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND email_lower = $2");
         let row = sqlx::query(&sql)
             .bind(app_id)
             .bind(email.to_lowercase())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref()
-            .map(rows::user)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
     async fn update_user(
@@ -298,10 +285,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(user_write_error)?;
-        row.as_ref()
-            .map(rows::user)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
     async fn touch_user(&self, app_id: i64, user_id: i64, last_request_at: i64) -> StoreResult<()> {
@@ -323,12 +307,14 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
-        sqlx::query("DELETE FROM credentials WHERE user_id IN (SELECT id FROM users WHERE app_id = $1 AND id = $2)")
-            .bind(app_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
+        sqlx::query(
+            "DELETE FROM credentials WHERE user_id IN (SELECT id FROM users WHERE app_id = $1 AND id = $2)",
+        )
+        .bind(app_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
         let deleted = sqlx::query("DELETE FROM users WHERE app_id = $1 AND id = $2")
             .bind(app_id)
             .bind(user_id)
@@ -396,12 +382,7 @@ impl Store for SqlStore {
             .map_err(backend_error)
     }
 
-    async fn set_credentials(
-        &self,
-        app_id: i64,
-        user_id: i64,
-        credentials: &Credentials,
-    ) -> StoreResult<()> {
+    async fn set_credentials(&self, app_id: i64, user_id: i64, credentials: &Credentials) -> StoreResult<()> {
         let scram = &credentials.scram;
         sqlx::query(
             "UPDATE credentials SET password_hash = $1, scram_salt = $2, scram_iterations = $3, sha1_stored_key = $4, \
@@ -427,13 +408,11 @@ impl Store for SqlStore {
         let stale = "SELECT id FROM users WHERE is_guest = 1 AND created_at < $1 \
                      AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.user_id = users.id)";
         let mut tx = self.pool.begin().await.map_err(backend_error)?;
-        sqlx::query(&format!(
-            "DELETE FROM credentials WHERE user_id IN ({stale})"
-        ))
-        .bind(created_before)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
+        sqlx::query(&format!("DELETE FROM credentials WHERE user_id IN ({stale})"))
+            .bind(created_before)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
         let deleted = sqlx::query(&format!("DELETE FROM users WHERE id IN ({stale})"))
             .bind(created_before)
             .execute(&mut *tx)
@@ -474,18 +453,10 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref()
-            .map(rows::session)
-            .transpose()
-            .map_err(backend_error)
+        row.as_ref().map(rows::session).transpose().map_err(backend_error)
     }
 
-    async fn extend_session(
-        &self,
-        session_id: i64,
-        updated_at: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    async fn extend_session(&self, session_id: i64, updated_at: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET updated_at = $1, expires_at = $2 WHERE id = $3")
             .bind(updated_at)
             .bind(expires_at)
@@ -526,12 +497,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn user_sessions(
-        &self,
-        app_id: i64,
-        user_id: i64,
-        now: i64,
-    ) -> StoreResult<Vec<Session>> {
+    async fn user_sessions(&self, app_id: i64, user_id: i64, now: i64) -> StoreResult<Vec<Session>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE app_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY id"
         );
@@ -558,13 +524,7 @@ impl Store for SqlStore {
         Ok(result.rows_affected())
     }
 
-    async fn claim_nonce(
-        &self,
-        app_id: i64,
-        timestamp: i64,
-        nonce: i64,
-        now: i64,
-    ) -> StoreResult<bool> {
+    async fn claim_nonce(&self, app_id: i64, timestamp: i64, nonce: i64, now: i64) -> StoreResult<bool> {
         let result = sqlx::query(
             "INSERT INTO nonces (app_id, ts, nonce, used_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )

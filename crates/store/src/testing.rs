@@ -6,8 +6,7 @@ use sqlx::Connection;
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 pub fn test_postgres_url() -> String {
-    std::env::var("PALAVER_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned())
+    std::env::var("PALAVER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned())
 }
 
 /// Creates an empty schema and returns a URL whose connections use it, plus the schema's name.

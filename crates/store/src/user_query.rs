@@ -29,9 +29,7 @@ fn column(field: UserField) -> &'static str {
 /// Logins and e-mails compare without case: their lower-cased columns meet lower-cased values.
 fn value_for(field: UserField, value: &FilterValue) -> FilterValue {
     match (field, value) {
-        (UserField::Login | UserField::Email, FilterValue::Text(t)) => {
-            FilterValue::Text(t.to_lowercase())
-        }
+        (UserField::Login | UserField::Email, FilterValue::Text(t)) => FilterValue::Text(t.to_lowercase()),
         _ => value.clone(),
     }
 }
@@ -89,16 +87,15 @@ fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> St
             let list: Vec<String> = values.into_iter().map(&mut bind).collect();
             format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
         }
-        FilterOp::StartsWith => {
-            let prefix = match first() {
+        FilterOp::StartsWith | FilterOp::Contains => {
+            let text = match first() {
                 FilterValue::Text(t) => t,
                 FilterValue::Int(i) => i.to_string(),
             };
-            let pattern = prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-                + "%";
+            let pattern = match condition.op {
+                FilterOp::Contains => format!("%{}%", like_escape(&text)),
+                _ => format!("{}%", like_escape(&text)),
+            };
             format!(
                 "lower({col}) LIKE lower({}) ESCAPE '\\'",
                 bind(FilterValue::Text(pattern))
@@ -112,12 +109,7 @@ fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> St
                         FilterValue::Text(t) => t,
                         FilterValue::Int(i) => i.to_string(),
                     };
-                    let pattern = format!(
-                        "%,{},%",
-                        tag.replace('\\', "\\\\")
-                            .replace('%', "\\%")
-                            .replace('_', "\\_")
-                    );
+                    let pattern = format!("%,{},%", like_escape(&tag));
                     format!(
                         "(',' || {col} || ',') LIKE {} ESCAPE '\\'",
                         bind(FilterValue::Text(pattern))
@@ -131,6 +123,11 @@ fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> St
             }
         }
     }
+}
+
+/// Escapes LIKE's wildcards so user text matches literally.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 pub(crate) fn order_by(query: &UserQuery) -> String {
@@ -168,10 +165,7 @@ mod tests {
             skip: 0,
         };
         let clause = where_clause(&query);
-        assert_eq!(
-            clause.sql,
-            "app_id = $1 AND id IN ($2, $3) AND login_lower = $4"
-        );
+        assert_eq!(clause.sql, "app_id = $1 AND id IN ($2, $3) AND login_lower = $4");
         assert_eq!(clause.params[3], FilterValue::Text("bob".into()));
         assert_eq!(order_by(&query), "created_at DESC, id DESC");
     }

@@ -110,10 +110,9 @@ async fn signup_rejects_duplicates_per_app_only() {
             .signup(app.id, profile("BOB", None), Some("password1".into()))
             .await;
         match again {
-            Err(CoreError::Invalid(errors)) => assert_eq!(
-                errors,
-                vec![("login".into(), "has already been taken".into())]
-            ),
+            Err(CoreError::Invalid(errors)) => {
+                assert_eq!(errors, vec![("login".into(), "has already been taken".into())])
+            }
             other => panic!("expected a login conflict, got {other:?}"),
         }
         let email_clash = users
@@ -253,10 +252,7 @@ async fn app_sessions_upgrade_with_login_and_are_destroyed() {
         );
 
         sessions.logout(&issued.token).await.unwrap();
-        assert_eq!(
-            sessions.authenticate(&issued.token).await.unwrap().user_id,
-            None
-        );
+        assert_eq!(sessions.authenticate(&issued.token).await.unwrap().user_id, None);
         sessions.destroy(&issued.token).await.unwrap();
         assert!(matches!(
             sessions.authenticate(&issued.token).await,
@@ -411,10 +407,7 @@ async fn user_lists_filter_sort_and_page() {
             skip: 0,
         };
         let logins = |found: Vec<palaver_core::model::User>| -> Vec<String> {
-            found
-                .into_iter()
-                .map(|u| u.profile.login.unwrap())
-                .collect()
+            found.into_iter().map(|u| u.profile.login.unwrap()).collect()
         };
 
         let (found, total) = users

@@ -1,0 +1,176 @@
+//! Command-line interface. Every command reads the same configuration as `serve`; the admin commands
+//! print JSON on stdout (logs go to stderr) and work while a server is running.
+
+use crate::config::Config;
+use crate::{serve, tls};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use palaver_core::model::Profile;
+use palaver_core::Core;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "palaver",
+    version,
+    about = "A self-hosted chat server that speaks the ConnectyCube protocol"
+)]
+pub struct Cli {
+    /// TOML configuration file (PALAVER_* environment variables override it).
+    #[arg(long, global = true, env = "PALAVER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Make sure the TLS certificate exists (generating a self-signed one) and print its paths.
+    Cert,
+    /// Manage applications.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an application and print it (id, auth_key, auth_secret) as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Print every application as a JSON array.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user in an application and print it as JSON.
+    Create {
+        #[arg(long)]
+        app: i64,
+        #[arg(long)]
+        login: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long)]
+        password: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Migrate => {
+            let store = palaver_store::open(&config.database_url()).await?;
+            store.close().await;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Cert => {
+            let files = tls::ensure_certificate(
+                config.tls_cert.as_deref(),
+                config.tls_key.as_deref(),
+                &config.data_dir,
+                &config.domain,
+            )?;
+            print_json(&serde_json::json!({ "cert": absolute(&files.cert), "key": absolute(&files.key) }))
+        }
+        Command::App { command } => {
+            let core = open_core(&config).await?;
+            match command {
+                AppCommand::Create { name } => {
+                    print_json(&palaver_api::render::app(&core.apps().create(&name).await?))
+                }
+                AppCommand::List => {
+                    let apps = core.apps().list().await?;
+                    print_json(&serde_json::Value::Array(
+                        apps.iter().map(palaver_api::render::app).collect(),
+                    ))
+                }
+            }
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    app,
+                    login,
+                    email,
+                    full_name,
+                    password,
+                },
+        } => {
+            let core = open_core(&config).await?;
+            core.apps()
+                .get(app)
+                .await
+                .with_context(|| format!("no application {app}"))?;
+            let profile = Profile {
+                login,
+                email,
+                full_name,
+                ..Profile::default()
+            };
+            let user = core
+                .users()
+                .signup(app, profile, Some(password))
+                .await
+                .map_err(describe)?;
+            print_json(&palaver_api::render::user(&user))
+        }
+    }
+}
+
+async fn open_core(config: &Config) -> anyhow::Result<Core> {
+    let store = palaver_store::open(&config.database_url()).await?;
+    Ok(Core::new(Arc::new(store), config.core_settings()))
+}
+
+fn describe(error: palaver_core::CoreError) -> anyhow::Error {
+    match error {
+        palaver_core::CoreError::Invalid(fields) => {
+            let text: Vec<String> = fields.iter().map(|(f, m)| format!("{f} {m}")).collect();
+            anyhow::anyhow!(text.join(", "))
+        }
+        other => other.into(),
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{value}");
+    Ok(())
+}
+
+fn absolute(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,141 @@
+//! `palaver serve`: opens the store, makes first-run credentials, and runs every listener until a
+//! shutdown signal.
+
+use crate::config::Config;
+use crate::{http, tls};
+use anyhow::Context;
+use palaver_api::ApiState;
+use palaver_core::Core;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let database_url = config.database_url();
+    let store = palaver_store::open(&database_url).await?;
+    let core = Core::new(Arc::new(store.clone()), config.core_settings());
+    tracing::info!(data_dir = %config.data_dir.display(), database = %describe_database(&database_url), "storage ready");
+
+    let admin_token = admin_token(&config)?;
+    first_run_app(&core).await?;
+    let tls_files = tls::ensure_certificate(
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+        &config.data_dir,
+        &config.domain,
+    )?;
+    if tls_files.generated {
+        tracing::info!(cert = %tls_files.cert.display(), "generated a self-signed TLS certificate; clients must trust it");
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&tls_files)?);
+
+    let service = palaver_api::service(ApiState {
+        core: core.clone(),
+        admin_token,
+    });
+    let http_listener = bind(config.http_addr, "HTTP").await?;
+    let https_listener = bind(config.https_addr, "HTTPS").await?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
+    tasks.spawn(http::serve(
+        https_listener,
+        Some(acceptor),
+        service,
+        stopped.clone(),
+    ));
+    tasks.spawn(purge_loop(core.clone(), stopped.clone()));
+    tracing::info!(
+        http = %config.http_addr,
+        https = %config.https_addr,
+        domain = %config.domain,
+        cert = %tls_files.cert.display(),
+        "palaver is ready"
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// The configured admin token, or the one stored in the data directory (made on first run).
+fn admin_token(config: &Config) -> anyhow::Result<String> {
+    if let Some(token) = config.admin_token.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join("admin_token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        if !token.trim().is_empty() {
+            return Ok(token.trim().to_owned());
+        }
+    }
+    let token = palaver_proto::random_hex_token(24);
+    tls::write_private(&path, token.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(admin_token = %token, file = %path.display(), "generated the admin API token");
+    Ok(token)
+}
+
+/// On a fresh database, creates a default application and prints its credentials once.
+async fn first_run_app(core: &Core) -> anyhow::Result<()> {
+    if !core.apps().list().await?.is_empty() {
+        return Ok(());
+    }
+    let app = core.apps().create("Default").await?;
+    tracing::info!(
+        application_id = app.id,
+        auth_key = %app.auth_key,
+        auth_secret = %app.auth_secret,
+        "created the default application (shown once; `palaver app list` shows it again)"
+    );
+    Ok(())
+}
+
+async fn purge_loop(core: Core, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(error) = core.sessions().purge_expired().await {
+                    tracing::warn!(%error, "purging expired sessions failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+fn describe_database(url: &str) -> String {
+    match url.split_once('@') {
+        // Keep credentials out of the log.
+        Some((_, host)) if url.starts_with("postgres") => format!("postgres://…@{host}"),
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("cannot listen for SIGTERM");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,225 @@
+// Test harness: runs a real `palaver serve` on free loopback ports with a
+// throw-away data directory (and, for PostgreSQL, a throw-away schema), and
+// drives the `palaver` CLI against the same configuration.
+//
+// Environment read here:
+//   PALAVER_BIN          path of the binary (default: <repo>/target/debug/palaver)
+//   PALAVER_TEST_DB      sqlite (default) | postgres
+//   PALAVER_TEST_PG_URL  base PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
+//   PALAVER_TLS_CERT / PALAVER_TLS_KEY  certificate every server must use (set by run.mjs,
+//                        which also points NODE_EXTRA_CA_CERTS at it so HTTPS is verified)
+//   PALAVER_TEST_KEEP    keep data dirs / schemas and print where they are (debugging)
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, rm, open, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(HERE, '..', '..', '..');
+
+export function palaverBin() {
+  const bin = process.env.PALAVER_BIN || join(REPO_ROOT, 'target', 'debug', 'palaver');
+  if (!existsSync(bin)) {
+    throw new Error(`palaver binary not found at ${bin} (build it with \`cargo build -p palaver\` or set PALAVER_BIN)`);
+  }
+  return bin;
+}
+
+export function testDb() {
+  const db = (process.env.PALAVER_TEST_DB || 'sqlite').toLowerCase();
+  if (db !== 'sqlite' && db !== 'postgres') {
+    throw new Error(`PALAVER_TEST_DB must be sqlite or postgres, not ${JSON.stringify(db)}`);
+  }
+  return db;
+}
+
+const PG_BASE_URL = () => process.env.PALAVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A free TCP port on 127.0.0.1 (bound and released; the OS will not hand it out again soon). */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function freePorts(n) {
+  const ports = new Set();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+function run(cmd, args, { env, input, timeoutMs = 30_000 } = {}) {
+  return new Promise((resolveRun, reject) => {
+    const child = execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        err.message += `\n$ ${cmd} ${args.join(' ')}\nstdout: ${stdout}\nstderr: ${stderr}`;
+        reject(err);
+      } else {
+        resolveRun({ stdout, stderr });
+      }
+    });
+    if (input !== undefined) child.stdin.end(input);
+  });
+}
+
+async function psql(sql) {
+  try {
+    return await run('psql', ['-v', 'ON_ERROR_STOP=1', '-X', '-q', PG_BASE_URL(), '-c', sql]);
+  } catch (e) {
+    if (e.code === 'ENOENT') throw new Error('psql is needed for PALAVER_TEST_DB=postgres but was not found on PATH');
+    throw e;
+  }
+}
+
+/** Parses the single JSON object a CLI command prints on stdout. */
+export function parseCliJson(stdout, what) {
+  const text = stdout.trim();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what}: expected exactly one JSON object on stdout, got:\n${stdout}`);
+  }
+}
+
+/**
+ * Starts `palaver serve`. Options:
+ *   sessionTtlSecs — PALAVER_SESSION_TTL_SECS
+ *   env            — extra environment
+ * Returns a Server with httpUrl, httpsHost ('127.0.0.1:PORT'), createApp(), createUser(), stop().
+ */
+export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver' } = {}) {
+  const bin = palaverBin();
+  const db = testDb();
+  const dataDir = await mkdtemp(join(tmpdir(), 'palaver-sdk-'));
+  const [http, https, ws, wss, c2s, c2sTls] = await freePorts(6);
+
+  let schema = null;
+  let databaseUrl;
+  if (db === 'postgres') {
+    schema = `palaver_sdk_${process.pid}_${randomBytes(4).toString('hex')}`;
+    await psql(`CREATE SCHEMA ${schema}`);
+    const sep = PG_BASE_URL().includes('?') ? '&' : '?';
+    databaseUrl = `${PG_BASE_URL()}${sep}options=-c%20search_path%3D${schema}`;
+  }
+
+  const env = {
+    ...process.env,
+    PALAVER_DATA_DIR: dataDir,
+    PALAVER_HTTP_ADDR: `127.0.0.1:${http}`,
+    PALAVER_HTTPS_ADDR: `127.0.0.1:${https}`,
+    PALAVER_WS_ADDR: `127.0.0.1:${ws}`,
+    PALAVER_WSS_ADDR: `127.0.0.1:${wss}`,
+    PALAVER_C2S_ADDR: `127.0.0.1:${c2s}`,
+    PALAVER_C2S_TLS_ADDR: `127.0.0.1:${c2sTls}`,
+    ...extraEnv,
+  };
+  delete env.PALAVER_DATABASE_URL;
+  if (databaseUrl) env.PALAVER_DATABASE_URL = databaseUrl;
+  if (sessionTtlSecs !== undefined) env.PALAVER_SESSION_TTL_SECS = String(sessionTtlSecs);
+  // Tests must not depend on the developer's own log level noise, but keep RUST_LOG if set.
+
+  const logPath = join(dataDir, 'server.log');
+  const logFile = await open(logPath, 'a');
+  const child = spawn(bin, ['serve'], { env, stdio: ['ignore', logFile.fd, logFile.fd] });
+  let exited = null;
+  const exitPromise = new Promise((res) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      res(exited);
+    });
+    child.on('error', (err) => {
+      exited = { code: null, signal: null, error: err };
+      res(exited);
+    });
+  });
+
+  const httpUrl = `http://127.0.0.1:${http}`;
+  const server = {
+    name,
+    db,
+    dataDir,
+    schema,
+    databaseUrl,
+    env,
+    ports: { http, https, ws, wss, c2s, c2sTls },
+    httpUrl,
+    httpsUrl: `https://127.0.0.1:${https}`,
+    httpsHost: `127.0.0.1:${https}`,
+    child,
+    log: () => readFile(logPath, 'utf8').catch(() => ''),
+    cli: (args) => run(bin, args, { env }),
+    async createApp(appName = `app-${randomBytes(3).toString('hex')}`) {
+      const { stdout } = await run(bin, ['app', 'create', '--name', appName], { env });
+      const app = parseCliJson(stdout, 'palaver app create');
+      for (const k of ['id', 'name', 'auth_key', 'auth_secret']) {
+        if (app[k] === undefined || app[k] === null || app[k] === '') {
+          throw new Error(`palaver app create: field ${k} missing in ${stdout}`);
+        }
+      }
+      return app;
+    },
+    async createUser(appId, login, password) {
+      const { stdout } = await run(bin, ['user', 'create', '--app', String(appId), '--login', login, '--password', password], { env });
+      return parseCliJson(stdout, 'palaver user create');
+    },
+    async stop() {
+      if (exited === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exitPromise;
+        clearTimeout(timer);
+      }
+      await logFile.close().catch(() => {});
+      if (process.env.PALAVER_TEST_KEEP) {
+        process.stderr.write(`[harness] kept ${name} data dir ${dataDir}${schema ? ` and schema ${schema}` : ''}\n`);
+        return exited;
+      }
+      if (schema) await psql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((e) => process.stderr.write(`[harness] ${e.message}\n`));
+      await rm(dataDir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+
+  // Wait for GET /health == 200.
+  const deadline = Date.now() + 30_000;
+  let lastErr = null;
+  for (;;) {
+    if (exited !== null) {
+      const log = await server.log();
+      await server.stop();
+      throw new Error(`palaver serve exited early (${JSON.stringify(exited)}); log:\n${log}`);
+    }
+    try {
+      const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+      lastErr = new Error(`GET /health -> ${res.status}`);
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      const log = await server.log();
+      await server.stop();
+      throw new Error(`palaver serve not healthy after 30 s (${lastErr && lastErr.message}); log:\n${log}`);
+    }
+    await sleep(100);
+  }
+  return server;
+}
+
+/** Random lowercase alphanumeric tag, to keep logins/emails unique across tests and runs. */
+export function uniq(n = 6) {
+  return randomBytes(n).toString('hex').slice(0, n);
+}
