@@ -49,7 +49,7 @@ impl Default for Config {
 
 impl Config {
     /// Defaults, then the file (if given), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -76,6 +76,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail works with its own error type
 mod tests {
     use super::*;
 
@@ -88,7 +89,7 @@ mod tests {
             )?;
             jail.set_env("PALAVER_HTTP_ADDR", "127.0.0.1:9001");
             jail.set_env("PALAVER_SESSION_TTL_SECS", "60");
-            let config = Config::load(Some(Path::new("palaver.toml")))?;
+            let config = Config::load(Some(Path::new("palaver.toml"))).map_err(|e| *e)?;
             assert_eq!(config.domain, "chat.example.com");
             assert_eq!(config.http_addr.to_string(), "127.0.0.1:9001");
             assert_eq!(config.session_ttl_secs, 60);

@@ -77,6 +77,23 @@ export function accountsSuite(sdk) {
       assert.equal((await CB.getSession()).token, b.token);
     });
 
+    test('a wrong auth key is refused and leaves the SDK without a session', async () => {
+      useApp(ctx.main, { ...ctx.app, auth_key: 'not-the-auth-key' });
+      try {
+        let err;
+        try {
+          await CB.createSession();
+        } catch (e) {
+          err = e;
+        }
+        assert.ok(err && err.code >= 400 && err.code < 500, `expected a 4xx, got ${JSON.stringify(err)}`);
+        assert.notDeepEqual(err.info, SESSION_EXPIRED_BODY);
+        assert.equal(CB.service.sdkInstance.session, null);
+      } finally {
+        useApp(ctx.main, ctx.app);
+      }
+    });
+
     test('an init with an existing token makes calls with it', async () => {
       const { creds, user } = await signUpUser(CB, ctx.app.id, 'tokenuser');
       const s = await CB.createSession({ login: creds.login, password: creds.password });

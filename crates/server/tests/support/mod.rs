@@ -1,0 +1,182 @@
+//! Runs the real `palaver` binary on free loopback ports with a temporary data directory.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Server {
+    pub http: String,
+    pub https: String,
+    pub data_dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+    pub schema: Option<String>,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    pub async fn start(db: Db) -> Server {
+        Server::start_with(db, &[]).await
+    }
+
+    pub async fn start_with(db: Db, extra_env: &[(&str, &str)]) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        let (http_port, https_port) = (free_port(), free_port());
+        let mut env = vec![
+            (
+                "PALAVER_DATA_DIR".to_owned(),
+                data_dir.path().display().to_string(),
+            ),
+            ("PALAVER_HTTP_ADDR".to_owned(), format!("127.0.0.1:{http_port}")),
+            ("PALAVER_HTTPS_ADDR".to_owned(), format!("127.0.0.1:{https_port}")),
+            ("PALAVER_LOG".to_owned(), "info".to_owned()),
+        ];
+        let mut schema = None;
+        if let Db::Postgres = db {
+            let (url, name) = palaver_store::testing::fresh_postgres_schema()
+                .await
+                .expect("PostgreSQL for tests");
+            env.push(("PALAVER_DATABASE_URL".to_owned(), url));
+            schema = Some(name);
+        }
+        for (key, value) in extra_env {
+            env.push((key.to_string(), value.to_string()));
+        }
+        let log = data_dir.path().join("server.log");
+        let mut server = Server {
+            http: format!("http://127.0.0.1:{http_port}"),
+            https: format!("https://127.0.0.1:{https_port}"),
+            data_dir,
+            env,
+            schema,
+            child: None,
+            log,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts the process and waits for `/health`.
+    pub async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_palaver"))
+            .arg("serve")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn palaver");
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = client.get(format!("{}/health", self.http)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not become healthy:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs a CLI command with the server's configuration and parses its JSON output.
+    pub fn cli(&self, args: &[&str]) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_palaver"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "palaver {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("one JSON value on stdout")
+    }
+
+    /// An HTTPS client that trusts the server's generated certificate.
+    pub fn https_client(&self) -> reqwest::Client {
+        let pem = std::fs::read(self.data_dir.path().join("tls/cert.pem")).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    pub fn create_app(&self, name: &str) -> (i64, String, String) {
+        let app = self.cli(&["app", "create", "--name", name]);
+        (
+            app["id"].as_i64().unwrap(),
+            app["auth_key"].as_str().unwrap().to_owned(),
+            app["auth_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(schema) = self.schema.take() {
+            // Best effort: a leftover schema is harmless, each run uses a new name.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Runtime::new()
+                    .unwrap()
+                    .block_on(palaver_store::testing::drop_postgres_schema(&schema))
+            })
+            .join();
+        }
+    }
+}
