@@ -57,6 +57,7 @@ impl Config {
         figment
             .merge(Env::prefixed("PALAVER_").ignore(&["config"]))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL in effect.
