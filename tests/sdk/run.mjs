@@ -77,7 +77,7 @@ async function ensureNodeModules() {
 /** Runs `node --test` on the test files for one database; returns {code, pass, fail, skipped, tests}. */
 function runNodeTest(db, files, env) {
   return new Promise((res) => {
-    const args = ['--test', '--test-reporter=spec', '--test-timeout=120000', ...files];
+    const args = ['--test', '--test-reporter=spec', '--test-timeout=60000', ...files];
     const child = spawn(process.execPath, args, { cwd: HERE, env: { ...env, PALAVER_TEST_DB: db }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => {

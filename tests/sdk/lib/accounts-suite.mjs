@@ -10,7 +10,7 @@
 // It returns an object whose fields (main server, app, hook, useApp) are
 // filled in by the suite's before() hook, for the version-specific tests.
 
-import { describe, test, before, after, beforeEach } from 'node:test';
+import { describe as nodeDescribe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, uniq } from './server.mjs';
@@ -34,6 +34,7 @@ const sortedTags = (s) => (s ?? '').split(',').map((t) => t.trim()).filter(Boole
 
 export function accountsSuite(sdk) {
   const { CB } = sdk;
+  const describe = (title, fn) => nodeDescribe(`${sdk.version}: ${title}`, fn);
   const hook = makeExpiryHook();
   const ctx = { main: null, shortTtl: null, app: null, hook, useApp: null };
   const useApp = (server, app) => sdk.init(server, app, hook.dispatch);
@@ -496,9 +497,19 @@ export function accountsSuite(sdk) {
       const s = await CB.createSession({ login: account.creds.login, password: account.creds.password });
       token = s.token;
       // 5 calls 1 s apart: longer than the lifetime, never idle for that long
+      const started = Date.now();
       for (let i = 0; i < 5; i++) {
         await sleep(1000);
-        const { user } = await CB.users.get(account.user.id);
+        let user;
+        try {
+          ({ user } = await CB.users.get(account.user.id));
+        } catch (err) {
+          assert.fail(
+            `GET /users/${account.user.id}.json #${i + 1}, ${((Date.now() - started) / 1000).toFixed(1)} s after createSession ` +
+              `(previous call ~1 s earlier, TTL ${SHORT_TTL_SECS} s) answered ${err.code} ${JSON.stringify(err.info)}: ` +
+              'every authenticated request must extend the session (rest-api.md §3.1)'
+          );
+        }
         assert.equal(user.id, account.user.id);
       }
       assert.equal((await CB.getSession()).token, token);

@@ -40,7 +40,7 @@ const sdk = {
 
 const ctx = accountsSuite(sdk);
 
-describe('v3 only', () => {
+describe('v3: specific to v3', () => {
   test('users.signup needs a session: without one it is the session-expired 401 (and the hook fires)', async () => {
     ctx.useApp(ctx.main, ctx.app); // fresh SDK instance, no token
     const creds = newCreds('v3nosession');

@@ -32,7 +32,7 @@ const sdk = {
 
 const ctx = accountsSuite(sdk);
 
-describe('v6 only', () => {
+describe('v6: specific to v6', () => {
   test('users.signup without any session (CB-AuthKey), then log in', async () => {
     ctx.useApp(ctx.main, ctx.app); // a fresh SDK instance holds no token
     assert.equal(CB.service.sdkInstance.session, null);
