@@ -3,10 +3,13 @@
 //! XMPP server call the same services here.
 
 pub mod apps;
+pub mod chat_auth;
 pub mod clock;
 pub mod credentials;
 pub mod error;
+pub mod messages;
 pub mod model;
+pub mod offline;
 pub mod sessions;
 pub mod signature;
 pub mod store;
@@ -75,5 +78,17 @@ impl Core {
 
     pub fn users(&self) -> users::UserService {
         users::UserService::new(self.clone())
+    }
+
+    pub fn chat_auth(&self) -> chat_auth::ChatAuthService {
+        chat_auth::ChatAuthService::new(self.clone())
+    }
+
+    pub fn messages(&self) -> messages::MessageService {
+        messages::MessageService::new(self.clone())
+    }
+
+    pub fn offline(&self) -> offline::OfflineService {
+        offline::OfflineService::new(self.clone())
     }
 }

@@ -88,3 +88,60 @@ pub struct IssuedSession {
     pub token: String,
     pub user: Option<User>,
 }
+
+/// ConnectyCube dialog types.
+pub mod dialog_type {
+    pub const BROADCAST: i64 = 1;
+    pub const GROUP: i64 = 2;
+    pub const PRIVATE: i64 = 3;
+    pub const PUBLIC: i64 = 4;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dialog {
+    /// ObjectId-style, never all digits.
+    pub id: String,
+    pub app_id: i64,
+    pub kind: i64,
+    /// The owner.
+    pub user_id: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub photo: Option<String>,
+    pub occupants: Vec<i64>,
+    pub last_message: Option<String>,
+    pub last_message_id: Option<String>,
+    pub last_message_user_id: Option<i64>,
+    pub last_message_date_sent: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A message in a dialog's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    /// The client's stanza id for messages sent over XMPP.
+    pub id: String,
+    pub app_id: i64,
+    pub dialog_id: String,
+    pub sender_id: i64,
+    /// The other user of a private dialog; 0 otherwise.
+    pub recipient_id: i64,
+    pub body: Option<String>,
+    /// A JSON array of attachment objects.
+    pub attachments: serde_json::Value,
+    /// Custom parameters: a JSON object.
+    pub custom: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds.
+    pub date_sent: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A stanza kept for a user who had no session when it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineMessage {
+    pub seq: i64,
+    pub payload: String,
+    pub created_at: i64,
+}

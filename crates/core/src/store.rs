@@ -1,7 +1,9 @@
 //! The persistence boundary. `palaver-store` implements it for SQLite and PostgreSQL; the services in this
 //! crate are its only callers.
 
-use crate::model::{App, Credentials, Profile, ScramKeys, Session, User};
+use crate::model::{
+    App, ChatMessage, Credentials, Dialog, OfflineMessage, Profile, ScramKeys, Session, User,
+};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +197,7 @@ pub trait Store: Send + Sync + 'static {
     // Sessions.
     async fn create_session(&self, session: &Session) -> StoreResult<Session>;
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    async fn session_by_id(&self, session_id: i64) -> StoreResult<Option<Session>>;
     async fn extend_session(&self, session_id: i64, updated_at: i64, expires_at: i64) -> StoreResult<()>;
     async fn set_session_user(
         &self,
@@ -211,4 +214,37 @@ pub trait Store: Send + Sync + 'static {
     /// Records a signed request's (timestamp, nonce); false when the pair was used before.
     async fn claim_nonce(&self, app_id: i64, timestamp: i64, nonce: i64, now: i64) -> StoreResult<bool>;
     async fn purge_nonces(&self, used_before: i64) -> StoreResult<u64>;
+
+    // Dialogs and history.
+    async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>>;
+    /// The private dialog of two users, created (with `new_id`) if they have none yet.
+    async fn private_dialog(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<Dialog>;
+    /// Stores a message, moves the dialog's last message and counts it unread for every other occupant, in
+    /// one transaction. False (and nothing changed) when the sender already stored this id in this dialog.
+    async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool>;
+    async fn message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<ChatMessage>>;
+
+    // Offline delivery of 1-1 stanzas.
+    async fn push_offline(&self, app_id: i64, user_id: i64, payload: &str, now: i64) -> StoreResult<i64>;
+    /// Oldest first, at most `limit`.
+    async fn offline_messages(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OfflineMessage>>;
+    async fn count_offline(&self, app_id: i64, user_id: i64) -> StoreResult<i64>;
+    async fn delete_offline(&self, app_id: i64, user_id: i64, seqs: &[i64]) -> StoreResult<()>;
 }

@@ -2,6 +2,7 @@
 //! database (the default) and on PostgreSQL, through sqlx's `Any` driver. Each backend has its own
 //! migrations; the queries are written once in the SQL both understand.
 
+mod chat_sql;
 mod migrations;
 mod rows;
 mod sql_store;

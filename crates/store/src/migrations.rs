@@ -7,16 +7,22 @@ use std::borrow::Cow;
 
 type Script = (i64, &'static str, &'static str);
 
-const SQLITE: &[Script] = &[(
-    1,
-    "accounts",
-    include_str!("../migrations/sqlite/0001_accounts.sql"),
-)];
-const POSTGRES: &[Script] = &[(
-    1,
-    "accounts",
-    include_str!("../migrations/postgres/0001_accounts.sql"),
-)];
+const SQLITE: &[Script] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/sqlite/0001_accounts.sql"),
+    ),
+    (2, "chat", include_str!("../migrations/sqlite/0002_chat.sql")),
+];
+const POSTGRES: &[Script] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/postgres/0001_accounts.sql"),
+    ),
+    (2, "chat", include_str!("../migrations/postgres/0002_chat.sql")),
+];
 
 #[derive(Debug)]
 struct Embedded(&'static [Script]);

@@ -1,6 +1,6 @@
 //! Reading model records out of rows. Column lists live here next to the readers that depend on them.
 
-use palaver_core::model::{App, Credentials, Profile, ScramKeys, Session, User};
+use palaver_core::model::{App, ChatMessage, Credentials, Dialog, Profile, ScramKeys, Session, User};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -93,5 +93,50 @@ pub(crate) fn session(row: &AnyRow) -> sqlx::Result<Session> {
         updated_at: row.try_get("updated_at")?,
         expires_at: row.try_get("expires_at")?,
         ttl: row.try_get("ttl")?,
+    })
+}
+
+pub(crate) const DIALOG_COLUMNS: &str = "id, app_id, type, user_id, name, description, photo, last_message, \
+    last_message_id, last_message_user_id, last_message_date_sent, created_at, updated_at";
+
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, \
+    date_sent, created_at, updated_at";
+
+/// A dialog row; occupants are loaded separately.
+pub(crate) fn dialog(row: &AnyRow, occupants: Vec<i64>) -> sqlx::Result<Dialog> {
+    Ok(Dialog {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        kind: row.try_get("type")?,
+        user_id: row.try_get("user_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        photo: row.try_get("photo")?,
+        occupants,
+        last_message: row.try_get("last_message")?,
+        last_message_id: row.try_get("last_message_id")?,
+        last_message_user_id: row.try_get("last_message_user_id")?,
+        last_message_date_sent: row.try_get("last_message_date_sent")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) fn message(row: &AnyRow) -> sqlx::Result<ChatMessage> {
+    let attachments: String = row.try_get("attachments")?;
+    let custom: String = row.try_get("custom")?;
+    Ok(ChatMessage {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        dialog_id: row.try_get("dialog_id")?,
+        sender_id: row.try_get("sender_id")?,
+        recipient_id: row.try_get("recipient_id")?,
+        body: row.try_get("body")?,
+        attachments: serde_json::from_str(&attachments).unwrap_or(serde_json::Value::Array(Vec::new())),
+        custom: serde_json::from_str(&custom).unwrap_or_default(),
+        date_sent: row.try_get("date_sent")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }

@@ -2,9 +2,11 @@
 
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
-use crate::{migrations, Backend};
+use crate::{chat_sql, migrations, Backend};
 use async_trait::async_trait;
-use palaver_core::model::{App, Credentials, Profile, ScramKeys, Session, User};
+use palaver_core::model::{
+    App, ChatMessage, Credentials, Dialog, OfflineMessage, Profile, ScramKeys, Session, User,
+};
 use palaver_core::store::{FilterValue, Store, StoreError, StoreResult, UserQuery};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -40,7 +42,7 @@ impl SqlStore {
     }
 }
 
-fn backend_error(error: sqlx::Error) -> StoreError {
+pub(crate) fn backend_error(error: sqlx::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
@@ -456,6 +458,16 @@ impl Store for SqlStore {
         row.as_ref().map(rows::session).transpose().map_err(backend_error)
     }
 
+    async fn session_by_id(&self, session_id: i64) -> StoreResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::session).transpose().map_err(backend_error)
+    }
+
     async fn extend_session(&self, session_id: i64, updated_at: i64, expires_at: i64) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET updated_at = $1, expires_at = $2 WHERE id = $3")
             .bind(updated_at)
@@ -545,5 +557,57 @@ impl Store for SqlStore {
             .await
             .map_err(backend_error)?;
         Ok(result.rows_affected())
+    }
+
+    async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>> {
+        chat_sql::dialog(&self.pool, app_id, dialog_id).await
+    }
+
+    async fn private_dialog(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<Dialog> {
+        chat_sql::private_dialog(&self.pool, app_id, a, b, new_id, now).await
+    }
+
+    async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
+        chat_sql::save_message(&self.pool, message).await
+    }
+
+    async fn message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<ChatMessage>> {
+        chat_sql::message(&self.pool, app_id, dialog_id, message_id).await
+    }
+
+    async fn push_offline(&self, app_id: i64, user_id: i64, payload: &str, now: i64) -> StoreResult<i64> {
+        chat_sql::push_offline(&self.pool, app_id, user_id, payload, now).await
+    }
+
+    async fn offline_messages(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OfflineMessage>> {
+        chat_sql::offline_messages(&self.pool, app_id, user_id, limit).await
+    }
+
+    async fn count_offline(&self, app_id: i64, user_id: i64) -> StoreResult<i64> {
+        chat_sql::count_offline(&self.pool, app_id, user_id).await
+    }
+
+    async fn delete_offline(&self, app_id: i64, user_id: i64, seqs: &[i64]) -> StoreResult<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        chat_sql::delete_offline(&self.pool, app_id, user_id, seqs).await
     }
 }

@@ -465,3 +465,206 @@ async fn user_lists_filter_sort_and_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn private_dialogs_are_made_once_and_messages_counted_unread() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let users = f.core.users();
+        let a = users
+            .signup(app.id, profile("amy", None), Some("password1".into()))
+            .await
+            .unwrap()
+            .id;
+        let b = users
+            .signup(app.id, profile("ben", None), Some("password1".into()))
+            .await
+            .unwrap()
+            .id;
+        let message = |id: &str, save: bool, dialog: Option<String>| palaver_core::messages::PrivateMessage {
+            app_id: app.id,
+            sender_id: a,
+            recipient_id: b,
+            id: id.to_owned(),
+            dialog_id: dialog,
+            body: Some(format!("body {id}")),
+            attachments: serde_json::json!([{"type": "image", "uid": "u1"}]),
+            custom: serde_json::json!({"country": "NL"}).as_object().unwrap().clone(),
+            date_sent: None,
+            save_to_history: save,
+        };
+        let first = f
+            .core
+            .messages()
+            .accept_private(message("6b068f315f6662378a000001", true, None))
+            .await
+            .unwrap();
+        assert!(first.stored_now);
+        assert_eq!(first.date_sent, START / 1000);
+        assert_eq!(first.dialog.kind, 3);
+        assert_eq!(first.dialog.occupants, vec![a, b]);
+        assert!(first.dialog.id.bytes().any(|c| c.is_ascii_alphabetic()));
+
+        // The same pair, either direction, is the same dialog; a resend is not stored twice.
+        let again = f
+            .core
+            .messages()
+            .accept_private(message("6b068f315f6662378a000001", true, None))
+            .await
+            .unwrap();
+        assert_eq!(again.dialog.id, first.dialog.id);
+        assert!(!again.stored_now);
+        let reverse = f
+            .core
+            .store
+            .private_dialog(app.id, b, a, "ffffffffffffffffffffffff", START)
+            .await
+            .unwrap();
+        assert_eq!(reverse.id, first.dialog.id);
+
+        f.core
+            .messages()
+            .accept_private(message(
+                "6b068f315f6662378a000002",
+                false,
+                Some(first.dialog.id.clone()),
+            ))
+            .await
+            .unwrap();
+        let stored = f
+            .core
+            .store
+            .message(app.id, &first.dialog.id, "6b068f315f6662378a000001")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.body.as_deref(), Some("body 6b068f315f6662378a000001"));
+        assert_eq!(stored.attachments[0]["uid"], "u1");
+        assert_eq!(stored.custom["country"], "NL");
+        assert_eq!(stored.recipient_id, b);
+        assert!(f
+            .core
+            .store
+            .message(app.id, &first.dialog.id, "6b068f315f6662378a000002")
+            .await
+            .unwrap()
+            .is_none());
+        let dialog = f
+            .core
+            .store
+            .dialog(app.id, &first.dialog.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            dialog.last_message_id.as_deref(),
+            Some("6b068f315f6662378a000001")
+        );
+        assert_eq!(dialog.last_message_user_id, Some(a));
+
+        // Unknown recipients and foreign dialogs are refused.
+        let mut stranger = message("6b068f315f6662378a000003", true, None);
+        stranger.recipient_id = b + 1000;
+        assert!(matches!(
+            f.core.messages().accept_private(stranger).await,
+            Err(CoreError::NotFound)
+        ));
+        let wrong = message(
+            "6b068f315f6662378a000004",
+            true,
+            Some("aaaaaaaaaaaaaaaaaaaaaaaa".into()),
+        );
+        assert!(matches!(
+            f.core.messages().accept_private(wrong).await,
+            Err(CoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn offline_stanzas_come_back_in_order_and_go_once_acknowledged() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let offline = f.core.offline();
+        for n in 0..3 {
+            offline
+                .store(app.id, 7, &format!("<message id='{n}'/>"))
+                .await
+                .unwrap();
+        }
+        offline.store(app.id, 8, "<message id='other'/>").await.unwrap();
+        let pending = offline.pending(app.id, 7, 2).await.unwrap();
+        let payloads: Vec<&str> = pending.iter().map(|m| m.payload.as_str()).collect();
+        assert_eq!(payloads, ["<message id='0'/>", "<message id='1'/>"]);
+        offline
+            .acknowledge(app.id, 7, &pending.iter().map(|m| m.seq).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let rest = offline.pending(app.id, 7, 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].payload, "<message id='2'/>");
+        assert_eq!(offline.pending(app.id, 8, 10).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chat_logins_accept_the_password_or_a_live_token() {
+    with_both(|f| async move {
+        let app = f.core.apps().create("A").await.unwrap();
+        let user = f
+            .core
+            .users()
+            .signup(app.id, profile("tom", None), Some("password1".into()))
+            .await
+            .unwrap();
+        let auth = f.core.chat_auth();
+        assert_eq!(
+            auth.check_secret(app.id, user.id, "password1").await.unwrap(),
+            Some(None)
+        );
+        assert_eq!(
+            auth.check_secret(app.id, user.id, "password2").await.unwrap(),
+            None
+        );
+
+        let mut request = app_session(&app);
+        request.user = Some(UserCredentials::Login {
+            login: "tom".into(),
+            password: "password1".into(),
+        });
+        let issued = f.core.sessions().create(request).await.unwrap();
+        assert_eq!(
+            auth.check_secret(app.id, user.id, &issued.token).await.unwrap(),
+            Some(Some(issued.session.id))
+        );
+
+        let secrets = auth.secrets(app.id, user.id).await.unwrap().unwrap();
+        assert_eq!(secrets.tokens.len(), 1);
+        assert_eq!(secrets.tokens[0].0, issued.session.id);
+        let (stored, _) = palaver_core::credentials::scram_sha1_keys(
+            &issued.token,
+            &secrets.password.salt,
+            secrets.password.iterations,
+        );
+        assert_eq!(secrets.tokens[0].1.sha1_stored_key, stored);
+        assert!(auth.secrets(app.id, user.id + 99).await.unwrap().is_none());
+
+        // The token stays valid while chat uses it, and stops working once destroyed.
+        f.clock.advance(110 * 60 * 1000);
+        assert!(auth.keep_token_alive(issued.session.id).await.unwrap());
+        f.clock.advance(110 * 60 * 1000);
+        assert_eq!(
+            auth.check_secret(app.id, user.id, &issued.token).await.unwrap(),
+            Some(Some(issued.session.id))
+        );
+        f.core.sessions().destroy(&issued.token).await.unwrap();
+        assert_eq!(
+            auth.check_secret(app.id, user.id, &issued.token).await.unwrap(),
+            None
+        );
+        assert!(!auth.keep_token_alive(issued.session.id).await.unwrap());
+    })
+    .await;
+}

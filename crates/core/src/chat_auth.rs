@@ -1,0 +1,99 @@
+//! What the XMPP login needs from the accounts domain: a user's password may be the password itself or any
+//! live REST session token of that user (the "custom authentication provider" path of the chat guide).
+
+use crate::credentials::{token_hash, verify_password};
+use crate::model::{ScramKeys, Session};
+use crate::{Core, CoreError, CoreResult};
+
+/// Every secret a user may log in to chat with, as SCRAM keys under the user's one salt.
+#[derive(Debug, Clone)]
+pub struct ChatSecrets {
+    pub password: ScramKeys,
+    /// (REST session id, the token's keys) for each live token.
+    pub tokens: Vec<(i64, ScramKeys)>,
+}
+
+pub struct ChatAuthService {
+    core: Core,
+}
+
+impl ChatAuthService {
+    pub(crate) fn new(core: Core) -> ChatAuthService {
+        ChatAuthService { core }
+    }
+
+    /// The SCRAM material of a user of an existing application; None for unknown apps or users.
+    pub async fn secrets(&self, app_id: i64, user_id: i64) -> CoreResult<Option<ChatSecrets>> {
+        if self.core.store.user(app_id, user_id).await?.is_none() {
+            return Ok(None);
+        }
+        let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
+            return Ok(None);
+        };
+        let now = self.core.clock.now_millis();
+        let tokens = self
+            .core
+            .store
+            .user_sessions(app_id, user_id, now)
+            .await?
+            .into_iter()
+            .filter_map(|session| session.token_scram.map(|keys| (session.id, keys)))
+            .filter(|(_, keys)| {
+                keys.salt == credentials.scram.salt && keys.iterations == credentials.scram.iterations
+            })
+            .collect();
+        Ok(Some(ChatSecrets {
+            password: credentials.scram,
+            tokens,
+        }))
+    }
+
+    /// Checks a plain secret. `Some(None)`: the password; `Some(Some(id))`: the live token of session `id`;
+    /// `None`: neither.
+    pub async fn check_secret(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        secret: &str,
+    ) -> CoreResult<Option<Option<i64>>> {
+        let now = self.core.clock.now_millis();
+        if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
+            return Ok(Some(Some(session.id)));
+        }
+        let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
+            return Ok(None);
+        };
+        let secret = secret.to_owned();
+        let valid = tokio::task::spawn_blocking(move || verify_password(&secret, &credentials.password_hash))
+            .await
+            .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        Ok(valid.then_some(None))
+    }
+
+    /// Keeps a REST session alive while a chat session that logged in with its token is up. False when the
+    /// session is gone (destroyed or expired), so the chat session should end too.
+    pub async fn keep_token_alive(&self, session_id: i64) -> CoreResult<bool> {
+        let now = self.core.clock.now_millis();
+        match self.core.store.session_by_id(session_id).await? {
+            Some(session) if session.expires_at > now => {
+                self.core
+                    .store
+                    .extend_session(session.id, now, now + session.ttl)
+                    .await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn live_token(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        secret: &str,
+        now: i64,
+    ) -> CoreResult<Option<Session>> {
+        let session = self.core.store.session_by_token_hash(&token_hash(secret)).await?;
+        Ok(session.filter(|s| s.app_id == app_id && s.user_id == Some(user_id) && s.expires_at > now))
+    }
+}

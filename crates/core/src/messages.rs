@@ -1,0 +1,112 @@
+//! Chat messages entering the system (over XMPP now, over REST later): which dialog they belong to, who
+//! may send them, and their place in history.
+
+use crate::model::{dialog_type, ChatMessage, Dialog};
+use crate::{Core, CoreError, CoreResult};
+use palaver_proto::new_object_id;
+use serde_json::{Map, Value};
+
+/// A 1-1 message as the sender submitted it.
+#[derive(Debug, Clone)]
+pub struct PrivateMessage {
+    pub app_id: i64,
+    pub sender_id: i64,
+    pub recipient_id: i64,
+    /// The client's message id.
+    pub id: String,
+    /// The dialog the client named, if any.
+    pub dialog_id: Option<String>,
+    pub body: Option<String>,
+    pub attachments: Value,
+    pub custom: Map<String, Value>,
+    /// The client's `date_sent`, if it gave one.
+    pub date_sent: Option<i64>,
+    pub save_to_history: bool,
+}
+
+/// What became of an accepted message.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub dialog: Dialog,
+    /// Unix seconds: the client's value or the server's receive time.
+    pub date_sent: i64,
+    /// False when history already had this message (a resend).
+    pub stored_now: bool,
+}
+
+pub struct MessageService {
+    core: Core,
+}
+
+impl MessageService {
+    pub(crate) fn new(core: Core) -> MessageService {
+        MessageService { core }
+    }
+
+    /// Accepts a 1-1 message: the recipient must be a user of the app; the dialog is the one named (which
+    /// must be the pair's private dialog) or the pair's private dialog, created on first use. Saved to
+    /// history when asked.
+    pub async fn accept_private(&self, message: PrivateMessage) -> CoreResult<Accepted> {
+        let store = &self.core.store;
+        if message.recipient_id == message.sender_id {
+            return Err(CoreError::Forbidden(
+                "You cannot send a message to yourself".into(),
+            ));
+        }
+        if store.user(message.app_id, message.recipient_id).await?.is_none() {
+            return Err(CoreError::NotFound);
+        }
+        let now = self.core.clock.now_millis();
+        let dialog = match &message.dialog_id {
+            Some(id) => {
+                let dialog = store
+                    .dialog(message.app_id, id)
+                    .await?
+                    .ok_or(CoreError::NotFound)?;
+                let pair = [message.sender_id, message.recipient_id];
+                if dialog.kind != dialog_type::PRIVATE || !pair.iter().all(|u| dialog.occupants.contains(u)) {
+                    return Err(CoreError::Forbidden(
+                        "The dialog is not the private dialog of these users".into(),
+                    ));
+                }
+                dialog
+            }
+            None => {
+                let new_id = new_object_id().to_string();
+                store
+                    .private_dialog(
+                        message.app_id,
+                        message.sender_id,
+                        message.recipient_id,
+                        &new_id,
+                        now,
+                    )
+                    .await?
+            }
+        };
+        let date_sent = message.date_sent.unwrap_or(now / 1000);
+        let mut stored_now = false;
+        if message.save_to_history {
+            stored_now = store
+                .save_message(&ChatMessage {
+                    id: message.id,
+                    app_id: message.app_id,
+                    dialog_id: dialog.id.clone(),
+                    sender_id: message.sender_id,
+                    recipient_id: message.recipient_id,
+                    body: message.body,
+                    attachments: message.attachments,
+                    custom: message.custom,
+                    date_sent,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
+        }
+        Ok(Accepted {
+            dialog,
+            date_sent,
+            stored_now,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! The chat half of `SqlStore`: dialogs, history and offline stanzas.
+
+use crate::rows::{self, DIALOG_COLUMNS, MESSAGE_COLUMNS};
+use crate::sql_store::backend_error;
+use palaver_core::model::{dialog_type, ChatMessage, Dialog, OfflineMessage};
+use palaver_core::store::StoreResult;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+pub(crate) async fn occupants(conn: &mut AnyConnection, dialog_id: &str) -> StoreResult<Vec<i64>> {
+    let found =
+        sqlx::query("SELECT user_id FROM dialog_occupants WHERE dialog_id = $1 ORDER BY joined_at, user_id")
+            .bind(dialog_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend_error)?;
+    found
+        .iter()
+        .map(|r| r.try_get::<i64, _>("user_id"))
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
+}
+
+pub(crate) async fn dialog(pool: &AnyPool, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>> {
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE app_id = $1 AND id = $2");
+    let Some(row) = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(dialog_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend_error)?
+    else {
+        return Ok(None);
+    };
+    let occupants = occupants(&mut conn, dialog_id).await?;
+    rows::dialog(&row, occupants).map(Some).map_err(backend_error)
+}
+
+pub(crate) async fn private_dialog(
+    pool: &AnyPool,
+    app_id: i64,
+    a: i64,
+    b: i64,
+    new_id: &str,
+    now: i64,
+) -> StoreResult<Dialog> {
+    let (low, high) = (a.min(b), a.max(b));
+    let key = format!("{app_id}:{low}:{high}");
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let inserted = sqlx::query(
+        "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(new_id)
+    .bind(app_id)
+    .bind(dialog_type::PRIVATE)
+    .bind(a)
+    .bind(&key)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?
+    .rows_affected();
+    if inserted == 1 {
+        for user in [a, b] {
+            sqlx::query("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ($1, $2, $3)")
+                .bind(new_id)
+                .bind(user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        }
+    }
+    let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE private_key = $1");
+    let row = sqlx::query(&sql)
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    let id: String = row.try_get("id").map_err(backend_error)?;
+    let occupants = occupants(&mut tx, &id).await?;
+    let dialog = rows::dialog(&row, occupants).map_err(backend_error)?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(dialog)
+}
+
+pub(crate) async fn save_message(pool: &AnyPool, m: &ChatMessage) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, date_sent, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.id)
+    .bind(m.app_id)
+    .bind(&m.dialog_id)
+    .bind(m.sender_id)
+    .bind(m.recipient_id)
+    .bind(m.body.clone())
+    .bind(m.attachments.to_string())
+    .bind(serde_json::Value::Object(m.custom.clone()).to_string())
+    .bind(m.date_sent)
+    .bind(m.created_at)
+    .bind(m.updated_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    // Single statements, so concurrent writers cannot lose an update.
+    sqlx::query(
+        "UPDATE dialogs SET last_message = $1, last_message_id = $2, last_message_user_id = $3, \
+         last_message_date_sent = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(m.body.clone())
+    .bind(&m.id)
+    .bind(m.sender_id)
+    .bind(m.date_sent)
+    .bind(m.created_at)
+    .bind(&m.dialog_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
+    sqlx::query(
+        "UPDATE dialog_occupants SET unread_count = unread_count + 1 WHERE dialog_id = $1 AND user_id <> $2",
+    )
+    .bind(&m.dialog_id)
+    .bind(m.sender_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(true)
+}
+
+pub(crate) async fn message(
+    pool: &AnyPool,
+    app_id: i64,
+    dialog_id: &str,
+    id: &str,
+) -> StoreResult<Option<ChatMessage>> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND dialog_id = $2 AND id = $3 ORDER BY seq LIMIT 1");
+    let row = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(dialog_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend_error)?;
+    row.as_ref().map(rows::message).transpose().map_err(backend_error)
+}
+
+pub(crate) async fn push_offline(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    payload: &str,
+    now: i64,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO offline_messages (app_id, user_id, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .bind(payload)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .map_err(backend_error)?;
+    row.try_get("seq").map_err(backend_error)
+}
+
+pub(crate) async fn offline_messages(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    limit: i64,
+) -> StoreResult<Vec<OfflineMessage>> {
+    let found = sqlx::query(
+        "SELECT seq, payload, created_at FROM offline_messages WHERE app_id = $1 AND user_id = $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(backend_error)?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(OfflineMessage {
+                seq: row.try_get("seq")?,
+                payload: row.try_get("payload")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
+}
+
+pub(crate) async fn count_offline(pool: &AnyPool, app_id: i64, user_id: i64) -> StoreResult<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM offline_messages WHERE app_id = $1 AND user_id = $2")
+        .bind(app_id)
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("n"))
+        .map_err(backend_error)
+}
+
+pub(crate) async fn delete_offline(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    seqs: &[i64],
+) -> StoreResult<()> {
+    let placeholders: Vec<String> = (0..seqs.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "DELETE FROM offline_messages WHERE app_id = $1 AND user_id = $2 AND seq IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(app_id).bind(user_id);
+    for seq in seqs {
+        query = query.bind(*seq);
+    }
+    query.execute(pool).await.map_err(backend_error)?;
+    Ok(())
+}
