@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(HERE, '..', '..');
-const PG_URL = process.env.PALAVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.env.PALAVER_TEST_POSTGRES_URL || process.env.PALAVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 function log(line) {
   process.stdout.write(`${line}\n`);

@@ -101,8 +101,10 @@ impl SessionService {
             .filter(|s| s.expires_at > now)
             .ok_or(CoreError::SessionRequired)?;
         let ttl = session.ttl;
-        // Writing on every request would make reads write; a minute of slack is invisible to clients.
-        if now + ttl - session.expires_at > 60_000 {
+        // Writing on every request would make every read a write: extend only once the gain is worth it
+        // (a minute, or a tenth of a short lifetime).
+        let slack = (ttl / 10).min(60_000);
+        if now + ttl - session.expires_at > slack {
             self.core.store.extend_session(session.id, now, now + ttl).await?;
             if let Some(user_id) = session.user_id {
                 self.core.store.touch_user(session.app_id, user_id, now).await?;

@@ -28,6 +28,26 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set.
     pub log: String,
+    /// XMPP over WebSocket, plain (for local use or behind a TLS proxy) and TLS.
+    pub ws_addr: SocketAddr,
+    pub wss_addr: SocketAddr,
+    /// XMPP over TCP with STARTTLS, and with direct TLS.
+    pub c2s_addr: SocketAddr,
+    pub c2s_tls_addr: SocketAddr,
+    /// Other host names clients may use in the stream header (comma-separated), besides the domain,
+    /// `localhost` and the loopback addresses.
+    pub domain_aliases: String,
+    /// Let non-loopback TCP clients skip STARTTLS.
+    pub xmpp_allow_plaintext: bool,
+    /// Seconds of silence before the server pings a client, and seconds it waits for the answer.
+    pub xmpp_ping_interval_secs: u64,
+    pub xmpp_ping_timeout_secs: u64,
+    /// Seconds a stream-management session can be resumed after its connection is lost.
+    pub xmpp_resume_window_secs: u64,
+    /// Largest stanza after authentication, in bytes (10 KB before).
+    pub xmpp_max_stanza_size: usize,
+    /// Simultaneous XMPP connections from one address (0 = unlimited).
+    pub xmpp_max_connections_per_ip: usize,
 }
 
 impl Default for Config {
@@ -43,6 +63,17 @@ impl Default for Config {
             admin_token: None,
             session_ttl_secs: 2 * 60 * 60,
             log: "info".into(),
+            ws_addr: "0.0.0.0:5280".parse().expect("valid address"),
+            wss_addr: "0.0.0.0:5291".parse().expect("valid address"),
+            c2s_addr: "0.0.0.0:5222".parse().expect("valid address"),
+            c2s_tls_addr: "0.0.0.0:5223".parse().expect("valid address"),
+            domain_aliases: String::new(),
+            xmpp_allow_plaintext: false,
+            xmpp_ping_interval_secs: 60,
+            xmpp_ping_timeout_secs: 30,
+            xmpp_resume_window_secs: 300,
+            xmpp_max_stanza_size: 256 * 1024,
+            xmpp_max_connections_per_ip: 256,
         }
     }
 }
@@ -66,6 +97,24 @@ impl Config {
             Some(url) if !url.trim().is_empty() => url.clone(),
             _ => palaver_store::sqlite_url(&self.data_dir),
         }
+    }
+
+    pub fn xmpp_config(&self) -> palaver_xmpp::XmppConfig {
+        use std::time::Duration;
+        let mut xmpp = palaver_xmpp::XmppConfig::new(&self.domain);
+        xmpp.aliases.extend(
+            self.domain_aliases
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
+        );
+        xmpp.allow_plaintext = self.xmpp_allow_plaintext;
+        xmpp.ping_interval = Duration::from_secs(self.xmpp_ping_interval_secs.max(1));
+        xmpp.ping_timeout = Duration::from_secs(self.xmpp_ping_timeout_secs.max(1));
+        xmpp.resume_window = Duration::from_secs(self.xmpp_resume_window_secs);
+        xmpp.max_stanza_after_auth = self.xmpp_max_stanza_size.max(xmpp.max_stanza_before_auth);
+        xmpp
     }
 
     pub fn core_settings(&self) -> palaver_core::CoreSettings {

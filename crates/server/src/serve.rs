@@ -6,6 +6,7 @@ use crate::{http, tls};
 use anyhow::Context;
 use palaver_api::ApiState;
 use palaver_core::Core;
+use palaver_xmpp::stream::{serve_tcp, serve_websocket};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -30,7 +31,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if tls_files.generated {
         tracing::info!(cert = %tls_files.cert.display(), "generated a self-signed TLS certificate; clients must trust it");
     }
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(&tls_files)?);
+    let tls_config = tls::server_config(&tls_files)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls_config.clone());
 
     let service = palaver_api::service(ApiState {
         core: core.clone(),
@@ -38,7 +40,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let http_listener = bind(config.http_addr, "HTTP").await?;
     let https_listener = bind(config.https_addr, "HTTPS").await?;
+    let ws_listener = bind(config.ws_addr, "XMPP over WebSocket").await?;
+    let wss_listener = bind(config.wss_addr, "XMPP over secure WebSocket").await?;
+    let c2s_listener = bind(config.c2s_addr, "XMPP over TCP").await?;
+    let c2s_tls_listener = bind(config.c2s_tls_addr, "XMPP over TLS").await?;
     let (stop, stopped) = watch::channel(false);
+
+    let xmpp = palaver_xmpp::XmppServer::new(
+        core.clone(),
+        config.xmpp_config(),
+        Some(palaver_xmpp::stream::starttls_acceptor(&tls_config)),
+        stopped.clone(),
+    );
+    let limits = palaver_xmpp::stream::ListenerLimits {
+        max_connections_per_ip: config.xmpp_max_connections_per_ip,
+        ..Default::default()
+    };
+    let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
     tasks.spawn(http::serve(
@@ -48,9 +66,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
+    tasks.spawn(serve_websocket(
+        ws_listener,
+        None,
+        limits.clone(),
+        handler.clone(),
+        stopped.clone(),
+    ));
+    tasks.spawn(serve_websocket(
+        wss_listener,
+        Some(tls_config.clone()),
+        limits.clone(),
+        handler.clone(),
+        stopped.clone(),
+    ));
+    tasks.spawn(serve_tcp(
+        c2s_listener,
+        None,
+        limits.clone(),
+        handler.clone(),
+        stopped.clone(),
+    ));
+    tasks.spawn(serve_tcp(
+        c2s_tls_listener,
+        Some(tls_config),
+        limits,
+        handler,
+        stopped.clone(),
+    ));
     tracing::info!(
         http = %config.http_addr,
         https = %config.https_addr,
+        ws = %config.ws_addr,
+        wss = %config.wss_addr,
+        c2s = %config.c2s_addr,
+        c2s_tls = %config.c2s_tls_addr,
         domain = %config.domain,
         cert = %tls_files.cert.display(),
         "palaver is ready"
@@ -60,6 +110,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
+    // Sessions close their streams on the signal and put what they could not deliver in the store.
+    if !xmpp.drained(Duration::from_secs(10)).await {
+        tracing::warn!("some XMPP sessions did not finish within 10 s");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

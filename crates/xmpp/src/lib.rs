@@ -1,7 +1,18 @@
 //! Palaver's XMPP server: transports (WebSocket RFC 7395, TCP with STARTTLS, direct TLS), the XML stream,
 //! SASL, resource binding, stream management, the session registry and router, and the feature modules.
 
+pub mod auth;
+pub mod config;
+pub mod modules;
 pub mod ns;
-pub mod xml;
+pub mod registry;
+pub mod router;
 pub mod sasl;
+pub mod server;
+pub mod session;
+pub mod stanza;
 pub mod stream;
+pub mod xml;
+
+pub use config::XmppConfig;
+pub use server::XmppServer;

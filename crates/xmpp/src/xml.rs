@@ -9,7 +9,9 @@ pub fn element(name: &str, ns: &str) -> Element {
 
 /// Sets (or replaces) an un-namespaced attribute. Attribute names here are static and valid.
 pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
-    let name: rxml::NcName = name.try_into().expect("attribute names used by the server are valid NCNames");
+    let name: rxml::NcName = name
+        .try_into()
+        .expect("attribute names used by the server are valid NCNames");
     let value: String = value.into();
     match element.attrs_mut().get_mut(&rxml::Namespace::NONE, &name) {
         Some(existing) => *existing = value,

@@ -5,7 +5,7 @@
 // Environment read here:
 //   PALAVER_BIN          path of the binary (default: <repo>/target/debug/palaver)
 //   PALAVER_TEST_DB      sqlite (default) | postgres
-//   PALAVER_TEST_PG_URL  base PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
+//   PALAVER_TEST_POSTGRES_URL  base PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
 //   PALAVER_TLS_CERT / PALAVER_TLS_KEY  certificate every server must use (set by run.mjs,
 //                        which also points NODE_EXTRA_CA_CERTS at it so HTTPS is verified)
 //   PALAVER_TEST_KEEP    keep data dirs / schemas and print where they are (debugging)
@@ -39,7 +39,7 @@ export function testDb() {
   return db;
 }
 
-const PG_BASE_URL = () => process.env.PALAVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const PG_BASE_URL = () => process.env.PALAVER_TEST_POSTGRES_URL || process.env.PALAVER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A free TCP port on 127.0.0.1 (bound and released; the OS will not hand it out again soon). */
 export function freePort() {

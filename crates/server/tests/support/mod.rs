@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod xmpp;
+
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -17,6 +19,11 @@ pub enum Db {
 pub struct Server {
     pub http: String,
     pub https: String,
+    /// XMPP listeners: WebSocket (plain and TLS) and TCP (STARTTLS and direct TLS), as host:port.
+    pub ws: String,
+    pub wss: String,
+    pub c2s: String,
+    pub c2s_tls: String,
     pub data_dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
     pub schema: Option<String>,
@@ -40,6 +47,7 @@ impl Server {
     pub async fn start_with(db: Db, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let (http_port, https_port) = (free_port(), free_port());
+        let [ws, wss, c2s, c2s_tls] = [0; 4].map(|_| format!("127.0.0.1:{}", free_port()));
         let mut env = vec![
             (
                 "PALAVER_DATA_DIR".to_owned(),
@@ -47,7 +55,11 @@ impl Server {
             ),
             ("PALAVER_HTTP_ADDR".to_owned(), format!("127.0.0.1:{http_port}")),
             ("PALAVER_HTTPS_ADDR".to_owned(), format!("127.0.0.1:{https_port}")),
-            ("PALAVER_LOG".to_owned(), "info".to_owned()),
+            ("PALAVER_WS_ADDR".to_owned(), ws.clone()),
+            ("PALAVER_WSS_ADDR".to_owned(), wss.clone()),
+            ("PALAVER_C2S_ADDR".to_owned(), c2s.clone()),
+            ("PALAVER_C2S_TLS_ADDR".to_owned(), c2s_tls.clone()),
+            ("PALAVER_LOG".to_owned(), "info,palaver_xmpp=debug".to_owned()),
         ];
         let mut schema = None;
         if let Db::Postgres = db {
@@ -64,6 +76,10 @@ impl Server {
         let mut server = Server {
             http: format!("http://127.0.0.1:{http_port}"),
             https: format!("https://127.0.0.1:{https_port}"),
+            ws,
+            wss,
+            c2s,
+            c2s_tls,
             data_dir,
             env,
             schema,
@@ -151,6 +167,21 @@ impl Server {
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
             .build()
             .unwrap()
+    }
+
+    /// Creates a user with the CLI; returns its id.
+    pub fn create_user(&self, app: i64, login: &str, password: &str) -> i64 {
+        let user = self.cli(&[
+            "user",
+            "create",
+            "--app",
+            &app.to_string(),
+            "--login",
+            login,
+            "--password",
+            password,
+        ]);
+        user["id"].as_i64().unwrap()
     }
 
     pub fn create_app(&self, name: &str) -> (i64, String, String) {

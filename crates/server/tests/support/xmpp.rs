@@ -1,0 +1,233 @@
+//! A small XMPP test client over WebSocket (RFC 7395) and TCP (with STARTTLS or direct TLS), speaking
+//! raw XML so tests see exactly what the server sends.
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub enum Link {
+    Ws(WebSocketStream<TcpStream>),
+    Tcp(Box<dyn Io>, String),
+}
+
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+pub struct Client {
+    pub link: Link,
+    /// The bound full JID, once bound.
+    pub jid: String,
+}
+
+pub fn plain(node: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{node}\0{password}"))
+}
+
+impl Client {
+    pub async fn websocket(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "xmpp".parse().unwrap());
+        let (ws, response) = tokio_tungstenite::client_async(request, stream).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], "xmpp");
+        Client {
+            link: Link::Ws(ws),
+            jid: String::new(),
+        }
+    }
+
+    pub async fn tcp(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Client {
+            link: Link::Tcp(Box::new(stream), String::new()),
+            jid: String::new(),
+        }
+    }
+
+    pub async fn send(&mut self, xml: &str) {
+        match &mut self.link {
+            Link::Ws(ws) => ws.send(Message::text(xml)).await.unwrap(),
+            Link::Tcp(io, _) => {
+                io.write_all(xml.as_bytes()).await.unwrap();
+                io.flush().await.unwrap();
+            }
+        }
+    }
+
+    /// The next frame (WebSocket) or the next chunk of the stream that ends at a tag boundary (TCP).
+    pub async fn recv(&mut self) -> Option<String> {
+        match tokio::time::timeout(TIMEOUT, self.recv_inner()).await {
+            Ok(next) => next,
+            Err(_) => panic!("nothing received within {TIMEOUT:?}"),
+        }
+    }
+
+    async fn recv_inner(&mut self) -> Option<String> {
+        match &mut self.link {
+            // Attribute quotes are normalised to `"` so assertions need not care which the server used.
+            Link::Ws(ws) => loop {
+                match ws.next().await? {
+                    Ok(Message::Text(text)) => return Some(text.replace('\'', "\"")),
+                    Ok(Message::Close(_)) | Err(_) => return None,
+                    Ok(_) => continue,
+                }
+            },
+            Link::Tcp(io, buffer) => {
+                let mut chunk = [0u8; 16384];
+                loop {
+                    if buffer.ends_with('>') && !buffer.is_empty() {
+                        return Some(std::mem::take(buffer).replace('\'', "\""));
+                    }
+                    let n = io.read(&mut chunk).await.ok()?;
+                    if n == 0 {
+                        return if buffer.is_empty() {
+                            None
+                        } else {
+                            Some(std::mem::take(buffer))
+                        };
+                    }
+                    buffer.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                }
+            }
+        }
+    }
+
+    /// Reads until something containing `needle` arrives; returns it (frames before it are skipped).
+    pub async fn expect(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.recv_inner()).await {
+                Ok(Some(text)) if text.contains(needle) => return text,
+                Ok(Some(text)) => seen.push(text),
+                Ok(None) => panic!("stream closed while waiting for {needle:?}; saw {seen:#?}"),
+                Err(_) => panic!("{needle:?} did not arrive within {TIMEOUT:?}; saw {seen:#?}"),
+            }
+        }
+    }
+
+    /// Everything that arrives within `wait`.
+    pub async fn drain(&mut self, wait: Duration) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(Some(text)) = tokio::time::timeout(wait, self.recv_inner()).await {
+            seen.push(text);
+        }
+        seen
+    }
+
+    /// True if nothing arrives for `wait`.
+    pub async fn silent_for(&mut self, wait: Duration) -> Result<(), String> {
+        match tokio::time::timeout(wait, self.recv_inner()).await {
+            Err(_) => Ok(()),
+            Ok(Some(text)) => Err(text),
+            Ok(None) => Err("closed".into()),
+        }
+    }
+
+    pub async fn open(&mut self, to: &str) -> String {
+        match self.link {
+            Link::Ws(_) => {
+                self.send(&format!(
+                    r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{to}" version="1.0"/>"#
+                ))
+                .await;
+                self.expect("<open").await;
+            }
+            Link::Tcp(..) => {
+                self.send(&format!(
+                    r#"<?xml version='1.0'?><stream:stream xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" to="{to}" version="1.0">"#
+                ))
+                .await;
+            }
+        }
+        self.expect("features").await
+    }
+
+    /// Upgrades a TCP link with STARTTLS, trusting `cert_pem`.
+    pub async fn starttls(&mut self, cert_pem: &[u8]) {
+        self.send(r#"<starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"/>"#)
+            .await;
+        self.expect("<proceed").await;
+        let Link::Tcp(io, _) = std::mem::replace(
+            &mut self.link,
+            Link::Tcp(Box::new(tokio::io::duplex(1).0), String::new()),
+        ) else {
+            panic!("STARTTLS needs TCP");
+        };
+        self.link = Link::Tcp(Box::new(tls_connect(io, cert_pem).await), String::new());
+    }
+
+    /// Legacy SASL PLAIN, then bind: returns the full JID.
+    pub async fn login(&mut self, to: &str, node: &str, password: &str) -> String {
+        self.open(to).await;
+        self.authenticate(to, node, password).await
+    }
+
+    /// PLAIN and bind on a stream already opened.
+    pub async fn authenticate(&mut self, to: &str, node: &str, password: &str) -> String {
+        self.send(&format!(
+            r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{}</auth>"#,
+            plain(node, password)
+        ))
+        .await;
+        self.expect("<success").await;
+        self.open(to).await;
+        self.send(r#"<iq type="set" id="bind1" xmlns="jabber:client"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></iq>"#)
+            .await;
+        let bound = self.expect("bind1").await;
+        let jid = between(&bound, "<jid>", "</jid>").to_owned();
+        self.jid = jid.clone();
+        jid
+    }
+
+    /// `login` followed by initial presence, waiting for its echo.
+    pub async fn online(&mut self, to: &str, node: &str, password: &str) -> String {
+        let jid = self.login(to, node, password).await;
+        self.send(r#"<presence xmlns="jabber:client"/>"#).await;
+        self.expect("<presence").await;
+        jid
+    }
+
+    /// Drops the connection without closing the stream.
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {text}"))
+        + start.len();
+    let to = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("{end} not in {text}"))
+        + from;
+    &text[from..to]
+}
+
+/// A TLS client connection trusting only `cert_pem`.
+pub async fn tls_connect<S: Io + 'static>(io: S, cert_pem: &[u8]) -> impl Io {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &cert_pem[..]) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, io).await.unwrap()
+}

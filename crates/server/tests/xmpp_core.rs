@@ -1,0 +1,335 @@
+//! End-to-end: the real binary's XMPP service over WebSocket and TCP — login by password and token,
+//! binding, presence, 1-1 chat with carbons, offline delivery, stream management and resumption, ping.
+
+mod support;
+
+use serde_json::json;
+use std::time::Duration;
+use support::xmpp::{between, plain, Client};
+use support::{Db, Server};
+
+struct World {
+    server: Server,
+    app: i64,
+    alice: i64,
+    bob: i64,
+}
+
+async fn world(db: Db, env: &[(&str, &str)]) -> World {
+    let server = Server::start_with(db, env).await;
+    let (app, _, _) = server.create_app("Chat");
+    let alice = server.create_user(app, "alice", "alice-pass");
+    let bob = server.create_user(app, "bob", "bob-pass-1");
+    World {
+        server,
+        app,
+        alice,
+        bob,
+    }
+}
+
+impl World {
+    fn node(&self, user: i64) -> String {
+        format!("{user}-{}", self.app)
+    }
+
+    fn bare(&self, user: i64) -> String {
+        format!("{user}-{}@localhost", self.app)
+    }
+
+    async fn online(&self, user: i64, password: &str) -> Client {
+        let mut client = Client::websocket(&self.server.ws).await;
+        client.online("localhost", &self.node(user), password).await;
+        client
+    }
+}
+
+#[tokio::test]
+async fn websocket_login_binds_a_long_resource_and_answers_ping() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut client = Client::websocket(&w.server.ws).await;
+    let features = client.open("127.0.0.1").await;
+    assert!(features.contains("<mechanism>PLAIN</mechanism>"), "{features}");
+    assert!(
+        features.contains("<mechanism>SCRAM-SHA-1</mechanism>"),
+        "{features}"
+    );
+    assert!(features.contains("urn:xmpp:sasl:2"), "{features}");
+    assert!(!features.contains("ANONYMOUS"));
+    assert!(
+        !features.contains("\n") && !features.contains("> <"),
+        "compact: {features}"
+    );
+
+    let jid = client
+        .authenticate("127.0.0.1", &w.node(w.alice), "alice-pass")
+        .await;
+    let resource = jid.split('/').nth(1).unwrap();
+    assert!(jid.starts_with(&format!("{}/", w.bare(w.alice))), "{jid}");
+    assert!(resource.len() >= 16, "{resource}");
+
+    client.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    let echo = client.expect("<presence").await;
+    assert!(echo.contains(&format!(r#"from="{jid}""#)), "{echo}");
+
+    client.send(r#"<iq type="get" id="p1" to="localhost" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#).await;
+    let pong = client.expect(r#"id="p1""#).await;
+    assert!(pong.contains(r#"type="result""#), "{pong}");
+
+    // A ping to a user's bare JID is answered for the account; to an unknown user it fails.
+    let to_bob = format!(
+        r#"<iq type="get" id="p2" to="{}" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
+        w.bare(w.bob)
+    );
+    client.send(&to_bob).await;
+    assert!(client.expect(r#"id="p2""#).await.contains(r#"type="result""#));
+    let to_nobody = format!(
+        r#"<iq type="get" id="p3" to="999999-{}@localhost" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
+        w.app
+    );
+    client.send(&to_nobody).await;
+    let failed = client.expect(r#"id="p3""#).await;
+    assert!(
+        failed.contains(r#"type="error""#) && failed.contains(r#"code="503""#),
+        "{failed}"
+    );
+
+    client
+        .send(r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#)
+        .await;
+    client.expect("<close").await;
+}
+
+#[tokio::test]
+async fn wrong_password_fails_and_closes_the_stream() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut client = Client::websocket(&w.server.ws).await;
+    client.open("localhost").await;
+    client
+        .send(&format!(
+            r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{}</auth>"#,
+            plain(&w.node(w.alice), "nope")
+        ))
+        .await;
+    let failure = client.expect("<failure").await;
+    assert!(failure.contains("<not-authorized"), "{failure}");
+    client.expect("<close").await;
+    assert_eq!(client.recv().await, None);
+}
+
+#[tokio::test]
+async fn session_token_works_as_the_chat_password() {
+    let w = world(Db::Sqlite, &[]).await;
+    let (_, key, _) = w.server.create_app("Other");
+    let _ = key;
+    let http = reqwest::Client::new();
+    let app_key = w.server.cli(&["app", "list"])[1]["auth_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session: serde_json::Value = http
+        .post(format!("{}/session.json", w.server.http))
+        .json(&json!({"application_id": w.app, "auth_key": app_key, "user": {"login": "alice", "password": "alice-pass"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["session"]["token"].as_str().unwrap();
+    let mut client = Client::websocket(&w.server.ws).await;
+    let jid = client.login("localhost", &w.node(w.alice), token).await;
+    assert!(jid.starts_with(&w.bare(w.alice)));
+}
+
+#[tokio::test]
+async fn one_to_one_chat_is_stamped_enriched_stored_and_carbon_copied() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let w = world(db, &[]).await;
+        let mut alice = w.online(w.alice, "alice-pass").await;
+        let mut alice_phone = w.online(w.alice, "alice-pass").await;
+        alice_phone
+            .send(r#"<iq type="set" id="c1" xmlns="jabber:client"><enable xmlns="urn:xmpp:carbons:2"/></iq>"#)
+            .await;
+        alice_phone.expect(r#"id="c1""#).await;
+        let mut bob = w.online(w.bob, "bob-pass-1").await;
+
+        let message = format!(
+            r#"<message from="forged@evil/x" to="{}" type="chat" id="6b068f315f6662378a000001" xmlns="jabber:client"><body>hello &amp; welcome</body><extraParams xmlns="jabber:client"><save_to_history>1</save_to_history><attachment type="image" uid="763ef825ad87" size="12"/><nested><a>1</a><b><c>x</c></b></nested></extraParams></message>"#,
+            w.bare(w.bob)
+        );
+        alice.send(&message).await;
+        let got = bob.expect("<message").await;
+        assert!(
+            got.contains(&format!(r#"from="{}""#, alice.jid)),
+            "stamped from: {got}"
+        );
+        assert!(got.contains(&format!(r#"to="{}""#, bob.jid)), "{got}");
+        assert!(got.contains(r#"id="6b068f315f6662378a000001""#));
+        assert!(got.contains("<body>hello &amp; welcome</body>"), "{got}");
+        assert!(
+            got.contains(r#"<attachment type="image" uid="763ef825ad87" size="12"/>"#)
+                || got.contains("uid=\"763ef825ad87\""),
+            "{got}"
+        );
+        assert!(got.contains("<nested><a>1</a><b><c>x</c></b></nested>"), "{got}");
+        let dialog_id = between(&got, "<dialog_id>", "</dialog_id>").to_owned();
+        assert_eq!(dialog_id.len(), 24);
+        let date_sent: i64 = between(&got, "<date_sent>", "</date_sent>").parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((now - date_sent).abs() < 30);
+
+        // The sender's other session gets a sent carbon; the sending session does not.
+        let carbon = alice_phone.expect("<sent").await;
+        assert!(
+            carbon.contains("urn:xmpp:carbons:2") && carbon.contains("6b068f315f6662378a000001"),
+            "{carbon}"
+        );
+        assert!(!carbon.contains("<received"), "{carbon}");
+        let to_sender = alice.drain(Duration::from_millis(300)).await;
+        assert!(
+            to_sender.iter().all(|s| !s.contains("6b068f315f6662378a000001")),
+            "{to_sender:?}"
+        );
+
+        // Bob answers in the same dialog.
+        bob.send(&format!(
+            r#"<message to="{}" type="chat" id="6b068f315f6662378a000002" xmlns="jabber:client"><body>hi alice</body><extraParams xmlns="jabber:client"><dialog_id>{dialog_id}</dialog_id><save_to_history>1</save_to_history></extraParams></message>"#,
+            w.bare(w.alice)
+        ))
+        .await;
+        let reply = alice.expect("hi alice").await;
+        assert!(reply.contains(&format!("<dialog_id>{dialog_id}</dialog_id>")));
+
+        // A message to a user that does not exist comes back as an error with the SDK's legacy code.
+        alice
+            .send(&format!(
+                r#"<message to="424242-{}@localhost" type="chat" id="m-missing" xmlns="jabber:client"><body>anyone?</body></message>"#,
+                w.app
+            ))
+            .await;
+        let error = alice.expect("m-missing").await;
+        assert!(
+            error.contains(r#"type="error""#) && error.contains(r#"code="404""#) && error.contains("<text"),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn offline_messages_arrive_once_with_a_delay_and_survive_a_restart() {
+    let mut w = world(Db::Sqlite, &[]).await;
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    for n in 1..=3 {
+        alice
+            .send(&format!(
+                r#"<message to="{}" type="chat" id="off{n}" xmlns="jabber:client"><body>while you were out {n}</body></message>"#,
+                w.bare(w.bob)
+            ))
+            .await;
+    }
+    // Stream management ack: all three are durable when it arrives.
+    alice.send(r#"<enable xmlns="urn:xmpp:sm:3"/>"#).await;
+    alice.expect("<enabled").await;
+    alice.send(r#"<r xmlns="urn:xmpp:sm:3"/>"#).await;
+    alice.expect("<a ").await;
+    drop(alice);
+
+    assert!(w.server.stop().success());
+    w.server.spawn().await;
+
+    let mut bob = w.online(w.bob, "bob-pass-1").await;
+    for n in 1..=3 {
+        let got = bob.expect(&format!("while you were out {n}")).await;
+        assert!(got.contains("urn:xmpp:delay") && got.contains("stamp="), "{got}");
+        assert!(got.contains(&format!(r#"id="off{n}""#)));
+    }
+    // Taken once: a second session finds nothing waiting.
+    let mut bob_again = Client::websocket(&w.server.ws).await;
+    bob_again.online("localhost", &w.node(w.bob), "bob-pass-1").await;
+    assert!(bob_again.silent_for(Duration::from_millis(500)).await.is_ok());
+}
+
+#[tokio::test]
+async fn stream_management_acks_count_stanzas_and_resumption_redelivers() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut bob = Client::websocket(&w.server.ws).await;
+    bob.login("localhost", &w.node(w.bob), "bob-pass-1").await;
+    bob.send(r#"<enable xmlns="urn:xmpp:sm:3" resume="true"/>"#).await;
+    let enabled = bob.expect("<enabled").await;
+    let previd = between(&enabled, r#"id=""#, "\"").to_owned();
+    assert!(enabled.contains(r#"resume="true""#));
+    bob.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    bob.expect("<presence").await;
+    bob.send(r#"<r xmlns="urn:xmpp:sm:3"/>"#).await;
+    let ack = bob.expect("<a ").await;
+    assert!(
+        ack.contains(r#"h="1""#),
+        "one stanza (the presence) handled: {ack}"
+    );
+
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    alice
+        .send(&format!(
+            r#"<message to="{}" type="chat" id="r1" xmlns="jabber:client"><body>first</body></message>"#,
+            w.bare(w.bob)
+        ))
+        .await;
+    bob.expect("first").await;
+    // Bob's link dies without acknowledging; a message sent meanwhile is held for him.
+    bob.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice
+        .send(&format!(
+            r#"<message to="{}" type="chat" id="r2" xmlns="jabber:client"><body>second</body></message>"#,
+            w.bare(w.bob)
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut resumed = Client::websocket(&w.server.ws).await;
+    resumed.open("localhost").await;
+    resumed
+        .send(&format!(
+            r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">{}</auth>"#,
+            plain(&w.node(w.bob), "bob-pass-1")
+        ))
+        .await;
+    resumed.expect("<success").await;
+    resumed.open("localhost").await;
+    // h=1: Bob saw the presence echo only (his client never acked "first").
+    resumed
+        .send(&format!(
+            r#"<resume xmlns="urn:xmpp:sm:3" previd="{previd}" h="1"/>"#
+        ))
+        .await;
+    let answer = resumed.expect("<resumed").await;
+    assert!(answer.contains(r#"h="1""#), "{answer}");
+    resumed.expect("first").await;
+    resumed.expect("second").await;
+}
+
+#[tokio::test]
+async fn tcp_with_starttls_and_direct_tls_log_in_with_scram() {
+    let w = world(Db::Sqlite, &[]).await;
+    let cert = std::fs::read(w.server.data_dir.path().join("tls/cert.pem")).unwrap();
+
+    let mut client = Client::tcp(&w.server.c2s).await;
+    let features = client.open("localhost").await;
+    assert!(features.contains("<starttls"), "{features}");
+    client.starttls(&cert).await;
+    let jid = client.login("localhost", &w.node(w.alice), "alice-pass").await;
+    assert!(jid.starts_with(&w.bare(w.alice)));
+
+    let stream = tokio::net::TcpStream::connect(&w.server.c2s_tls).await.unwrap();
+    let tls = support::xmpp::tls_connect(stream, &cert).await;
+    let mut direct = Client {
+        link: support::xmpp::Link::Tcp(Box::new(tls), String::new()),
+        jid: String::new(),
+    };
+    let jid = direct.login("localhost", &w.node(w.bob), "bob-pass-1").await;
+    assert!(jid.starts_with(&w.bare(w.bob)));
+}

@@ -1,0 +1,128 @@
+//! ConnectyCube's `<extraParams xmlns="jabber:client">` ⇄ JSON (objects.md §11): leaves are strings,
+//! nested elements objects, `<attachment/>` elements the `attachments` array.
+
+use crate::ns;
+use crate::xml::{self, Element};
+use serde_json::{Map, Value};
+
+/// Keys that are message fields or delivery flags rather than custom parameters.
+pub const RESERVED: [&str; 10] = [
+    "save_to_history",
+    "dialog_id",
+    "date_sent",
+    "attachments",
+    "send_to_chat",
+    "markable",
+    "silent",
+    "moduleIdentifier",
+    "chat_dialog_id",
+    "recipient_id",
+];
+
+/// The `extraParams` child of a message, if any (matched by local name, as the SDKs do).
+pub fn find(message: &Element) -> Option<&Element> {
+    message.children().find(|c| c.name() == "extraParams")
+}
+
+pub fn find_mut(message: &mut Element) -> Option<&mut Element> {
+    message.children_mut().find(|c| c.name() == "extraParams")
+}
+
+/// A leaf's text, if the element has a child of that name.
+pub fn value(extra: &Element, name: &str) -> Option<String> {
+    extra.children().find(|c| c.name() == name).map(|c| c.text())
+}
+
+/// (attachments, every other parameter) as JSON. Empty leaves are dropped, as the SDKs drop them.
+pub fn to_json(extra: &Element) -> (Vec<Value>, Map<String, Value>) {
+    let mut attachments = Vec::new();
+    let mut params = Map::new();
+    for child in extra.children() {
+        if child.name() == "attachment" {
+            let object: Map<String, Value> = child
+                .attrs()
+                .iter()
+                .map(|((_, name), value)| (name.to_string(), Value::String(value.clone())))
+                .collect();
+            attachments.push(Value::Object(object));
+        } else if let Some(value) = element_value(child) {
+            params.insert(child.name().to_owned(), value);
+        }
+    }
+    (attachments, params)
+}
+
+fn element_value(element: &Element) -> Option<Value> {
+    if element.children().next().is_some() {
+        let object: Map<String, Value> = element
+            .children()
+            .filter_map(|c| element_value(c).map(|v| (c.name().to_owned(), v)))
+            .collect();
+        return Some(Value::Object(object));
+    }
+    let text = element.text();
+    (!text.is_empty()).then_some(Value::String(text))
+}
+
+/// The custom parameters among all of them.
+pub fn custom(params: Map<String, Value>) -> Map<String, Value> {
+    params
+        .into_iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+        .collect()
+}
+
+/// Sets `<name>value</name>` unless the element already has that child.
+pub fn ensure_value(extra: &mut Element, name: &str, value: &str) {
+    if extra.children().any(|c| c.name() == name) {
+        return;
+    }
+    extra.append_child(xml::with_text(xml::element(name, ns::CLIENT), value));
+}
+
+/// The message's `extraParams`, created when missing.
+pub fn ensure(message: &mut Element) -> &mut Element {
+    if find(message).is_none() {
+        message.append_child(xml::element("extraParams", ns::CLIENT));
+    }
+    find_mut(message).expect("just ensured")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_the_sdk_shape() {
+        let extra: Element = r#"<extraParams xmlns="jabber:client"><save_to_history>1</save_to_history><dialog_id>D1</dialog_id><attachment type="image" uid="763ef825ad87" size="12"/><nested><a>1</a><b><c>x</c></b></nested><empty/></extraParams>"#
+            .parse()
+            .unwrap();
+        let (attachments, params) = to_json(&extra);
+        assert_eq!(
+            Value::Array(attachments),
+            serde_json::json!([{"type":"image","uid":"763ef825ad87","size":"12"}])
+        );
+        assert_eq!(params["nested"], serde_json::json!({"a":"1","b":{"c":"x"}}));
+        assert!(!params.contains_key("empty"));
+        let custom = custom(params);
+        assert_eq!(
+            Value::Object(custom),
+            serde_json::json!({"nested":{"a":"1","b":{"c":"x"}}})
+        );
+        assert_eq!(value(&extra, "dialog_id").as_deref(), Some("D1"));
+    }
+
+    #[test]
+    fn ensure_adds_missing_values_only() {
+        let mut message: Element = r#"<message xmlns="jabber:client"><body>hi</body></message>"#
+            .parse()
+            .unwrap();
+        let extra = ensure(&mut message);
+        ensure_value(extra, "dialog_id", "D2");
+        ensure_value(extra, "dialog_id", "D3");
+        assert_eq!(
+            xml::to_string(&message),
+            r#"<message xmlns="jabber:client"><body>hi</body><extraParams><dialog_id>D2</dialog_id></extraParams></message>"#
+        );
+    }
+}

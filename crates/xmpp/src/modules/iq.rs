@@ -1,0 +1,130 @@
+//! Iqs: the server's own (ping, carbons, session, disco, version), iqs to a user's bare JID answered on
+//! the account's behalf, and iqs to a full JID routed to that session.
+
+use crate::ns;
+use crate::router;
+use crate::server::Shared;
+use crate::session::online::Online;
+use crate::stanza::{self, Condition, Target};
+use crate::xml::{self, Element};
+
+/// Features listed in disco#info.
+const FEATURES: [&str; 8] = [
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::PING,
+    ns::CARBONS,
+    ns::SM,
+    ns::VERSION,
+    ns::CHAT_MARKERS,
+    "urn:xmpp:delay",
+];
+
+pub async fn handle(session: &mut Online, iq: Element) {
+    let kind = iq.attr("type").unwrap_or("").to_owned();
+    if !matches!(kind.as_str(), "get" | "set" | "result" | "error") || iq.attr("id").is_none() {
+        let reply = stanza::error_reply(&iq, Condition::BadRequest, "An iq needs an id and a type");
+        return session.reply(reply).await;
+    }
+    let is_request = matches!(kind.as_str(), "get" | "set");
+    match stanza::target(&iq, &session.shared.config) {
+        Target::Server if is_request => {
+            let reply = server_iq(session, &iq);
+            session.reply(reply).await
+        }
+        Target::Server => {}
+        Target::User(user, resource) if user.app_id == session.auth.user.app_id => match resource {
+            Some(resource) => {
+                let shared = session.shared.clone();
+                if !router::to_resource(&shared, user, &resource, &iq) && is_request {
+                    let reply =
+                        stanza::error_reply(&iq, Condition::ServiceUnavailable, "That session is not online");
+                    session.reply(reply).await
+                }
+            }
+            None if is_request => {
+                let shared = session.shared.clone();
+                let reply = account_iq(&shared, &iq, user).await;
+                session.reply(reply).await
+            }
+            None => {}
+        },
+        _ if is_request => {
+            let reply = stanza::error_reply(&iq, Condition::ServiceUnavailable, "No such service");
+            session.reply(reply).await
+        }
+        _ => {}
+    }
+}
+
+fn payload(iq: &Element) -> Option<&Element> {
+    iq.children().next()
+}
+
+/// Answers an iq addressed to the server.
+fn server_iq(session: &Online, iq: &Element) -> Element {
+    let get = iq.attr("type") == Some("get");
+    let Some(query) = payload(iq) else {
+        return stanza::error_reply(iq, Condition::BadRequest, "Empty iq");
+    };
+    match (query.name(), query.ns().as_str(), get) {
+        ("ping", ns::PING, true) => stanza::iq_result(iq, None),
+        ("enable", ns::CARBONS, false) => {
+            session.handle.set_carbons(true);
+            stanza::iq_result(iq, None)
+        }
+        ("disable", ns::CARBONS, false) => {
+            session.handle.set_carbons(false);
+            stanza::iq_result(iq, None)
+        }
+        ("session", ns::SESSION, false) => stanza::iq_result(iq, None),
+        ("query", ns::DISCO_INFO, true) => stanza::iq_result(iq, Some(disco_info())),
+        ("query", ns::DISCO_ITEMS, true) => {
+            stanza::iq_result(iq, Some(xml::element("query", ns::DISCO_ITEMS)))
+        }
+        ("query", ns::VERSION, true) => {
+            let mut version = xml::element("query", ns::VERSION);
+            version.append_child(xml::with_text(xml::element("name", ns::VERSION), "Palaver"));
+            version.append_child(xml::with_text(
+                xml::element("version", ns::VERSION),
+                env!("CARGO_PKG_VERSION"),
+            ));
+            stanza::iq_result(iq, Some(version))
+        }
+        ("bind", ns::BIND, false) => {
+            stanza::error_reply(iq, Condition::NotAllowed, "A resource is already bound")
+        }
+        _ => stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported"),
+    }
+}
+
+fn disco_info() -> Element {
+    let mut query = xml::element("query", ns::DISCO_INFO);
+    let mut identity = xml::element("identity", ns::DISCO_INFO);
+    xml::set_attr(&mut identity, "category", "server");
+    xml::set_attr(&mut identity, "type", "im");
+    xml::set_attr(&mut identity, "name", "Palaver");
+    query.append_child(identity);
+    for feature in FEATURES {
+        query.append_child(xml::with_attr(
+            xml::element("feature", ns::DISCO_INFO),
+            "var",
+            feature,
+        ));
+    }
+    query
+}
+
+/// Iqs to a user's bare JID are answered by the server for the account (RFC 6121 §8.5.1): a ping
+/// succeeds when the account exists.
+async fn account_iq(shared: &Shared, iq: &Element, user: palaver_proto::UserJid) -> Element {
+    let exists = matches!(shared.core.users().get(user.app_id, user.user_id).await, Ok(_));
+    let is_ping = iq.attr("type") == Some("get") && payload(iq).is_some_and(|p| p.is("ping", ns::PING));
+    match (exists, is_ping) {
+        (false, _) => stanza::error_reply(iq, Condition::ServiceUnavailable, "No such user"),
+        (true, true) => stanza::iq_result(iq, None),
+        (true, false) => {
+            stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported")
+        }
+    }
+}

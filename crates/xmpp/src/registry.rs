@@ -1,0 +1,236 @@
+//! Who is online: every bound session of every user, with the queue that reaches it. The router and the
+//! feature modules find recipients here.
+
+use crate::xml::Element;
+use palaver_proto::UserJid;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, Notify};
+
+/// Something for a session to do on behalf of another part of the server.
+#[derive(Debug)]
+pub enum Command {
+    /// Send this stanza (its `to` is already the session's full JID).
+    Deliver(Element),
+    /// A new connection asks to take this session over (XEP-0198 resumption).
+    Resume(crate::session::resume::ResumeRequest),
+}
+
+/// The handle other tasks use to reach a session.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub id: u64,
+    pub user: UserJid,
+    pub resource: String,
+    tx: mpsc::Sender<Command>,
+    state: Arc<SharedState>,
+}
+
+#[derive(Debug, Default)]
+struct SharedState {
+    /// Sent initial presence and not yet unavailable.
+    available: AtomicBool,
+    carbons: AtomicBool,
+    /// Set when the session must end (slow consumer, token revoked, replaced).
+    kill: Notify,
+    killed: AtomicBool,
+    /// XEP-0198 id when the session can be resumed.
+    resume_id: RwLock<Option<String>>,
+}
+
+pub enum Delivery {
+    Queued,
+    /// The session is gone or too slow; the stanza comes back.
+    Failed(Element),
+}
+
+impl SessionHandle {
+    pub fn is_available(&self) -> bool {
+        self.state.available.load(Ordering::Acquire)
+    }
+
+    pub fn set_available(&self, available: bool) {
+        self.state.available.store(available, Ordering::Release);
+    }
+
+    pub fn carbons(&self) -> bool {
+        self.state.carbons.load(Ordering::Acquire)
+    }
+
+    pub fn set_carbons(&self, enabled: bool) {
+        self.state.carbons.store(enabled, Ordering::Release);
+    }
+
+    /// Queues a stanza without waiting. A full queue means a slow consumer: the session is told to end.
+    pub fn deliver(&self, stanza: Element) -> Delivery {
+        match self.tx.try_send(Command::Deliver(stanza)) {
+            Ok(()) => Delivery::Queued,
+            Err(mpsc::error::TrySendError::Full(Command::Deliver(stanza))) => {
+                tracing::warn!(user = %self.user, resource = %self.resource, "outbound queue full; closing slow session");
+                self.kill();
+                Delivery::Failed(stanza)
+            }
+            Err(mpsc::error::TrySendError::Closed(Command::Deliver(stanza))) => Delivery::Failed(stanza),
+            Err(_) => unreachable!("only Deliver commands are sent here"),
+        }
+    }
+
+    pub async fn command(&self, command: Command) -> Result<(), Command> {
+        self.tx.send(command).await.map_err(|e| e.0)
+    }
+
+    pub fn kill(&self) {
+        self.state.killed.store(true, Ordering::Release);
+        self.state.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.state.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when `kill` is called.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.state.kill.notified().await;
+    }
+
+    pub fn full_jid(&self, domain: &str) -> String {
+        format!("{}/{}", self.user.bare(domain), self.resource)
+    }
+
+    pub fn set_resume_id(&self, id: Option<String>) {
+        *self.state.resume_id.write().expect("lock poisoned") = id;
+    }
+
+    pub fn resume_id(&self) -> Option<String> {
+        self.state.resume_id.read().expect("lock poisoned").clone()
+    }
+}
+
+/// The live sessions of this node.
+#[derive(Default)]
+pub struct Registry {
+    users: RwLock<HashMap<UserJid, Vec<SessionHandle>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    /// Registers a freshly bound session; returns its handle and the receiving end of its queue.
+    pub fn register(
+        &self,
+        user: UserJid,
+        resource: String,
+        queue: usize,
+    ) -> (SessionHandle, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(queue);
+        let handle = SessionHandle {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+            user,
+            resource,
+            tx,
+            state: Arc::default(),
+        };
+        self.users
+            .write()
+            .expect("lock poisoned")
+            .entry(user)
+            .or_default()
+            .push(handle.clone());
+        (handle, rx)
+    }
+
+    pub fn unregister(&self, handle: &SessionHandle) {
+        let mut users = self.users.write().expect("lock poisoned");
+        if let Some(sessions) = users.get_mut(&handle.user) {
+            sessions.retain(|s| s.id != handle.id);
+            if sessions.is_empty() {
+                users.remove(&handle.user);
+            }
+        }
+    }
+
+    pub fn sessions(&self, user: UserJid) -> Vec<SessionHandle> {
+        self.users
+            .read()
+            .expect("lock poisoned")
+            .get(&user)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn session(&self, user: UserJid, resource: &str) -> Option<SessionHandle> {
+        self.sessions(user).into_iter().find(|s| s.resource == resource)
+    }
+
+    /// The session that offered resumption under `resume_id`.
+    pub fn resumable(&self, user: UserJid, resume_id: &str) -> Option<SessionHandle> {
+        self.sessions(user)
+            .into_iter()
+            .find(|s| s.resume_id().as_deref() == Some(resume_id))
+    }
+
+    pub fn is_online(&self, user: UserJid) -> bool {
+        self.sessions(user).iter().any(SessionHandle::is_available)
+    }
+
+    /// Every session, for shutdown and token revocation.
+    pub fn all(&self) -> Vec<SessionHandle> {
+        self.users
+            .read()
+            .expect("lock poisoned")
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.users
+            .read()
+            .expect("lock poisoned")
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sessions_register_deliver_and_leave() {
+        let registry = Registry::default();
+        let user = UserJid {
+            user_id: 5,
+            app_id: 1,
+        };
+        let (a, mut rx_a) = registry.register(user, "res-a".into(), 1);
+        let (b, _rx_b) = registry.register(user, "res-b".into(), 1);
+        assert_eq!(registry.count(), 2);
+        assert!(!registry.is_online(user));
+        a.set_available(true);
+        assert!(registry.is_online(user));
+        assert_eq!(registry.session(user, "res-b").unwrap().id, b.id);
+
+        assert!(matches!(
+            a.deliver(crate::xml::element("message", crate::ns::CLIENT)),
+            Delivery::Queued
+        ));
+        // The queue holds one: the next one finds it full and marks the session slow.
+        assert!(matches!(
+            a.deliver(crate::xml::element("message", crate::ns::CLIENT)),
+            Delivery::Failed(_)
+        ));
+        assert!(a.is_killed());
+        assert!(matches!(rx_a.recv().await, Some(Command::Deliver(_))));
+
+        registry.unregister(&a);
+        registry.unregister(&b);
+        assert_eq!(registry.count(), 0);
+        assert!(registry.sessions(user).is_empty());
+    }
+}

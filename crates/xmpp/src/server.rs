@@ -1,0 +1,84 @@
+//! The XMPP server as a whole: shared state, and the handler every listener hands its connections to.
+
+use crate::config::XmppConfig;
+use crate::registry::Registry;
+use crate::sasl::AuthThrottle;
+use crate::stream::{ConnectionHandler, Transport};
+use async_trait::async_trait;
+use palaver_core::Core;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+/// What every session reaches.
+pub struct Shared {
+    pub core: Core,
+    pub config: XmppConfig,
+    pub registry: Registry,
+    pub throttle: AuthThrottle,
+    /// For STARTTLS on plain TCP.
+    pub starttls: Option<TlsAcceptor>,
+    pub shutdown: watch::Receiver<bool>,
+    active: AtomicUsize,
+    idle: Notify,
+}
+
+/// Runs sessions for the listeners and knows when they have all ended.
+#[derive(Clone)]
+pub struct XmppServer {
+    pub shared: Arc<Shared>,
+}
+
+impl XmppServer {
+    pub fn new(
+        core: Core,
+        config: XmppConfig,
+        starttls: Option<TlsAcceptor>,
+        shutdown: watch::Receiver<bool>,
+    ) -> XmppServer {
+        XmppServer {
+            shared: Arc::new(Shared {
+                core,
+                config,
+                registry: Registry::default(),
+                throttle: AuthThrottle::new(),
+                starttls,
+                shutdown,
+                active: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn handler(&self) -> Arc<dyn ConnectionHandler> {
+        Arc::new(self.clone())
+    }
+
+    /// Waits until every session has ended (they close their streams when shutdown is signalled), at
+    /// most `limit`.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.idle.notified();
+                if self.shared.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+}
+
+#[async_trait]
+impl ConnectionHandler for XmppServer {
+    async fn handle(&self, transport: Transport) {
+        self.shared.active.fetch_add(1, Ordering::AcqRel);
+        crate::session::run(self.shared.clone(), transport).await;
+        if self.shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.idle.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The online loop of a bound session: inbound stanzas go to the feature modules, queued stanzas from the
+//! router go out, the server pings idle clients, and stream management counts both ways. When the link
+//! drops and the client enabled resumption, the session waits for it; when it ends for good, whatever was
+//! not delivered goes back to the router (other sessions or offline storage).
+
+use crate::modules;
+use crate::ns;
+use crate::registry::{Command, SessionHandle};
+use crate::sasl::Authenticated;
+use crate::server::Shared;
+use crate::session::negotiate::Bound;
+use crate::session::resume::ResumeRequest;
+use crate::session::sm::{AfterSend, StreamManagement};
+use crate::session::stream_error;
+use crate::stanza;
+use crate::stream::{Inbound, Transport};
+use crate::xml::{self, Element};
+use palaver_proto::random_hex_token;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Why the online loop stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// The client closed the stream.
+    Closed,
+    /// The connection broke (resumable if stream management allows).
+    LinkLost,
+    /// The server ended it (error sent, or shutting down).
+    Terminated,
+}
+
+/// A token bucket: sustained `rate` stanzas per second with bursts up to `burst`.
+struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimiter {
+    fn new(rate: f64, burst: f64) -> RateLimiter {
+        RateLimiter {
+            rate,
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// How long to wait before the next stanza may be processed.
+    fn take(&mut self) -> Duration {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+pub struct Online {
+    pub shared: Arc<Shared>,
+    transport: Option<Transport>,
+    pub handle: SessionHandle,
+    rx: mpsc::Receiver<Command>,
+    pub auth: Authenticated,
+    pub full_jid: String,
+    pub bare_jid: String,
+    sm: StreamManagement,
+    last_inbound: Instant,
+    /// Our outstanding ping: its id and when it was sent.
+    ping: Option<(String, Instant)>,
+    rate: RateLimiter,
+    /// The last presence broadcast (None before initial presence).
+    pub presence: Option<Element>,
+    next_token_check: Instant,
+}
+
+pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
+    let domain = shared.config.domain.clone();
+    let mut session = Online {
+        full_jid: bound.handle.full_jid(&domain),
+        bare_jid: bound.auth.user.bare(&domain),
+        rate: RateLimiter::new(shared.config.stanza_rate, shared.config.stanza_burst),
+        sm: StreamManagement::new(shared.config.max_unacked),
+        transport: Some(transport),
+        handle: bound.handle,
+        rx: bound.rx,
+        auth: bound.auth,
+        last_inbound: Instant::now(),
+        ping: None,
+        presence: None,
+        next_token_check: Instant::now(),
+        shared,
+    };
+    tracing::debug!(jid = %session.full_jid, "session online");
+    loop {
+        let end = session.serve().await;
+        if end == End::LinkLost && session.handle.resume_id().is_some() && session.hibernate().await {
+            continue;
+        }
+        break;
+    }
+    session.finish().await;
+}
+
+impl Online {
+    /// Sends a stanza (or holds it for resumption while the link is down), with SM bookkeeping.
+    pub async fn send(&mut self, stanza: Element) {
+        let Some(transport) = self.transport.as_mut() else {
+            if self.sm.hold(stanza) == AfterSend::Overflow {
+                self.handle.kill();
+            }
+            return;
+        };
+        if let Err(error) = transport.send(&stanza).await {
+            tracing::debug!(%error, jid = %self.full_jid, "send failed; link lost");
+            self.transport = None;
+            // Kept for resumption or re-routing like any unacknowledged stanza.
+            if self.sm.is_enabled() {
+                self.sm.hold(stanza);
+            } else {
+                self.undelivered(stanza).await;
+            }
+            return;
+        }
+        match self.sm.sent(&stanza) {
+            AfterSend::Nothing => {}
+            AfterSend::RequestAck => self.send_nonza(StreamManagement::request()).await,
+            AfterSend::Overflow => {
+                tracing::warn!(jid = %self.full_jid, "too many unacknowledged stanzas; closing");
+                self.handle.kill();
+            }
+        }
+    }
+
+    /// Sends an element that stream management does not count.
+    async fn send_nonza(&mut self, element: Element) {
+        if let Some(transport) = self.transport.as_mut() {
+            if transport.send(&element).await.is_err() {
+                self.transport = None;
+            }
+        }
+    }
+
+    /// Sends a stanza to this session's own client without going through the registry.
+    pub async fn reply(&mut self, stanza: Element) {
+        self.send(stanza).await;
+    }
+
+    fn tick_every(&self) -> Duration {
+        let config = &self.shared.config;
+        (config.ping_interval.min(config.ping_timeout) / 2)
+            .clamp(Duration::from_millis(100), Duration::from_secs(5))
+    }
+
+    async fn serve(&mut self) -> End {
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut tick = tokio::time::interval(self.tick_every());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let Some(transport) = self.transport.as_mut() else {
+                return End::LinkLost;
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    self.terminate("system-shutdown", "The server is shutting down").await;
+                    return End::Terminated;
+                }
+                _ = self.handle.killed() => {
+                    self.terminate("policy-violation", "The session was ended by the server").await;
+                    return End::Terminated;
+                }
+                inbound = transport.next() => match inbound {
+                    Ok(Inbound::Stanza(element)) => {
+                        self.last_inbound = Instant::now();
+                        let wait = self.rate.take();
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                        if let Some(end) = self.inbound(element).await {
+                            return end;
+                        }
+                    }
+                    Ok(Inbound::Close) => {
+                        if let Some(transport) = self.transport.as_mut() {
+                            let _ = transport.send_close().await;
+                        }
+                        self.transport = None;
+                        return End::Closed;
+                    }
+                    Ok(Inbound::Open(_)) => {
+                        self.terminate("invalid-xml", "Unexpected stream restart").await;
+                        return End::Terminated;
+                    }
+                    Err(error) => {
+                        if let Some(condition) = error.stream_condition() {
+                            self.terminate(condition, &error.to_string()).await;
+                            return End::Terminated;
+                        }
+                        tracing::debug!(%error, jid = %self.full_jid, "connection lost");
+                        self.transport = None;
+                        return End::LinkLost;
+                    }
+                },
+                command = self.rx.recv() => match command {
+                    Some(Command::Deliver(stanza)) => self.send(stanza).await,
+                    Some(Command::Resume(request)) => self.adopt(request).await,
+                    None => return End::Terminated,
+                },
+                _ = tick.tick() => {
+                    if let Some(end) = self.on_tick().await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a stream error and closes the stream.
+    async fn terminate(&mut self, condition: &str, text: &str) {
+        if let Some(mut transport) = self.transport.take() {
+            let _ = transport.send(&stream_error(condition, text)).await;
+            let _ = transport.send_close().await;
+        }
+    }
+
+    /// Idle pings, dead-peer detection and keeping a login token alive.
+    async fn on_tick(&mut self) -> Option<End> {
+        let now = Instant::now();
+        let config = &self.shared.config;
+        if let Some((_, sent)) = &self.ping {
+            if self.last_inbound > *sent {
+                self.ping = None;
+            } else if now.duration_since(*sent) >= config.ping_timeout {
+                tracing::debug!(jid = %self.full_jid, "no answer to ping; dropping the connection");
+                self.transport = None;
+                return Some(End::LinkLost);
+            }
+        } else if now.duration_since(self.last_inbound) >= config.ping_interval {
+            let id = format!("ping-{}", random_hex_token(6));
+            let mut ping = xml::element("iq", ns::CLIENT);
+            xml::set_attr(&mut ping, "type", "get");
+            xml::set_attr(&mut ping, "id", id.clone());
+            xml::set_attr(&mut ping, "from", config.domain.clone());
+            xml::set_attr(&mut ping, "to", self.full_jid.clone());
+            ping.append_child(xml::element("ping", ns::PING));
+            self.ping = Some((id, now));
+            // Not counted by stream management: a ping is not worth resending after resumption.
+            self.send_nonza(ping).await;
+            if self.sm.is_enabled() && self.sm.unacked_len() > 0 {
+                self.send_nonza(StreamManagement::request()).await;
+            }
+        }
+        if let Some(session_id) = self.auth.token_session {
+            if now >= self.next_token_check {
+                self.next_token_check = now + Duration::from_secs(60);
+                match self.shared.core.chat_auth().keep_token_alive(session_id).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.terminate("not-authorized", "The session token has expired or was destroyed")
+                            .await;
+                        return Some(End::Terminated);
+                    }
+                    Err(error) => tracing::warn!(%error, "could not extend the login token"),
+                }
+            }
+        }
+        None
+    }
+
+    /// One inbound element. Returns Some when the session must end.
+    async fn inbound(&mut self, mut element: Element) -> Option<End> {
+        if element.ns() == ns::SM {
+            return self.stream_management(&element).await;
+        }
+        if element.ns() == ns::CSI {
+            return None;
+        }
+        if !stanza::is_stanza(&element) {
+            self.terminate("unsupported-stanza-type", "Unknown top-level element")
+                .await;
+            return Some(End::Terminated);
+        }
+        self.sm.received();
+        // The server vouches for the sender: never trust a client-supplied `from`.
+        xml::set_attr(&mut element, "from", self.full_jid.clone());
+        match element.name() {
+            "message" => modules::message::handle(self, element).await,
+            "presence" => modules::presence::handle(self, element).await,
+            _ => {
+                if self.is_pong(&element) {
+                    return None;
+                }
+                modules::iq::handle(self, element).await
+            }
+        }
+        None
+    }
+
+    /// Any answer to our ping proves the client alive (v3 answers with an error).
+    fn is_pong(&mut self, iq: &Element) -> bool {
+        let is_answer = matches!(iq.attr("type"), Some("result") | Some("error"));
+        match (&self.ping, iq.attr("id")) {
+            (Some((id, _)), Some(got)) if is_answer && id == got => {
+                self.ping = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn stream_management(&mut self, element: &Element) -> Option<End> {
+        match element.name() {
+            "r" => self.send_nonza(self.sm.ack()).await,
+            "a" => {
+                let h = element.attr("h").and_then(|h| h.parse::<u32>().ok());
+                match h.map(|h| self.sm.acknowledged(h)) {
+                    Some(Ok(())) => {}
+                    Some(Err(error)) => {
+                        tracing::debug!(?error, jid = %self.full_jid, "bad ack");
+                        let mut stream_err =
+                            stream_error("undefined-condition", "Acknowledged more than was sent");
+                        stream_err.append_child(xml::element("handled-count-too-high", ns::SM));
+                        if let Some(mut transport) = self.transport.take() {
+                            let _ = transport.send(&stream_err).await;
+                            let _ = transport.send_close().await;
+                        }
+                        return Some(End::Terminated);
+                    }
+                    None => {}
+                }
+            }
+            "enable" if !self.sm.is_enabled() => {
+                let wants_resume = matches!(element.attr("resume"), Some("true") | Some("1"));
+                let enabled = if wants_resume {
+                    let id = random_hex_token(16);
+                    self.handle.set_resume_id(Some(id.clone()));
+                    self.sm
+                        .enable(Some((&id, self.shared.config.resume_window.as_secs())))
+                } else {
+                    self.sm.enable(None)
+                };
+                self.send_nonza(enabled).await;
+            }
+            _ => {
+                self.send_nonza(crate::session::resume::failed("unexpected-request"))
+                    .await
+            }
+        }
+        None
+    }
+
+    /// The link is down but the client may resume: wait for it (or for the window to close). Stanzas that
+    /// arrive meanwhile are held. True when the session resumed.
+    async fn hibernate(&mut self) -> bool {
+        let window = self.shared.config.resume_window;
+        let deadline = Instant::now() + window;
+        let mut shutdown = self.shared.shutdown.clone();
+        tracing::debug!(jid = %self.full_jid, ?window, "waiting for resumption");
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return false,
+                _ = shutdown.changed() => return false,
+                _ = self.handle.killed() => return false,
+                command = self.rx.recv() => match command {
+                    Some(Command::Deliver(stanza)) => {
+                        if self.sm.hold(stanza) == AfterSend::Overflow {
+                            return false;
+                        }
+                    }
+                    Some(Command::Resume(request)) => {
+                        self.adopt(request).await;
+                        return self.transport.is_some();
+                    }
+                    None => return false,
+                },
+            }
+        }
+    }
+
+    /// Takes over a resuming client's connection: `<resumed/>`, then everything it has not acknowledged.
+    async fn adopt(&mut self, request: ResumeRequest) {
+        let ResumeRequest {
+            mut transport,
+            h,
+            previd,
+        } = request;
+        let resend = match self.sm.resume(h) {
+            Ok(resend) => resend,
+            Err(_) => {
+                let _ = transport
+                    .send(&crate::session::resume::failed("unexpected-request"))
+                    .await;
+                let _ = transport.send_close().await;
+                return;
+            }
+        };
+        if let Some(mut old) = self.transport.take() {
+            let _ = old.send_close().await;
+        }
+        transport.set_max_stanza_size(self.shared.config.max_stanza_after_auth);
+        let mut resumed = xml::element("resumed", ns::SM);
+        xml::set_attr(&mut resumed, "previd", previd);
+        xml::set_attr(&mut resumed, "h", self.sm.inbound_count().to_string());
+        if transport.send(&resumed).await.is_err() {
+            return;
+        }
+        self.transport = Some(transport);
+        self.last_inbound = Instant::now();
+        self.ping = None;
+        tracing::debug!(jid = %self.full_jid, resent = resend.len(), "session resumed");
+        for stanza in resend {
+            if let Some(transport) = self.transport.as_mut() {
+                if transport.send(&stanza).await.is_err() {
+                    self.transport = None;
+                }
+            }
+        }
+    }
+
+    /// A stanza this session could not deliver. 1-1 messages fan out to every session of the user, so if
+    /// another session is online it has its copy; otherwise the message is kept offline for the next one.
+    async fn undelivered(&mut self, stanza: Element) {
+        if !modules::message::worth_keeping(&stanza) {
+            return;
+        }
+        let user = self.auth.user;
+        let others_online = self
+            .shared
+            .registry
+            .sessions(user)
+            .iter()
+            .any(|s| s.id != self.handle.id && s.is_available());
+        if others_online {
+            return;
+        }
+        let mut kept = stanza;
+        xml::set_attr(&mut kept, "to", self.bare_jid.clone());
+        if let Err(error) = self
+            .shared
+            .core
+            .offline()
+            .store(user.app_id, user.user_id, &xml::to_string(&kept))
+            .await
+        {
+            tracing::error!(%error, jid = %self.full_jid, "an undelivered message could not be kept");
+        }
+    }
+
+    /// Leaves for good: unregister, tell the user's other sessions, and hand back what was not delivered.
+    async fn finish(&mut self) {
+        self.shared.registry.unregister(&self.handle);
+        if self.presence.is_some() {
+            self.handle.set_available(false);
+            modules::presence::broadcast_unavailable(self);
+        }
+        self.rx.close();
+        let mut leftovers = self.sm.take_unacked();
+        while let Ok(command) = self.rx.try_recv() {
+            match command {
+                Command::Deliver(stanza) => leftovers.push(stanza),
+                Command::Resume(request) => {
+                    let mut transport = request.transport;
+                    let _ = transport
+                        .send(&crate::session::resume::failed("item-not-found"))
+                        .await;
+                    let _ = transport.send_close().await;
+                }
+            }
+        }
+        for stanza in leftovers {
+            self.undelivered(stanza).await;
+        }
+        if let Some(mut transport) = self.transport.take() {
+            let _ = transport.send_close().await;
+        }
+        tracing::debug!(jid = %self.full_jid, "session ended");
+    }
+}

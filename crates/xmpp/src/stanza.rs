@@ -1,0 +1,233 @@
+//! Reading and answering stanzas: where a stanza is addressed, and error replies the SDKs can read.
+
+use crate::config::XmppConfig;
+use crate::ns;
+use crate::xml::{self, Element};
+use palaver_proto::{RoomJid, UserJid};
+
+/// What a stanza's `to` names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// The server itself (no `to`, the domain or an alias).
+    Server,
+    /// A user of the domain, maybe a specific resource.
+    User(UserJid, Option<String>),
+    /// A dialog room, maybe an occupant (the nick is a user id).
+    Room(RoomJid, Option<String>),
+    /// The room service itself.
+    RoomService,
+    /// Anything else: another server or a malformed address.
+    Elsewhere,
+}
+
+pub fn target(stanza: &Element, config: &XmppConfig) -> Target {
+    match stanza.attr("to") {
+        None => Target::Server,
+        Some(to) => classify(to, config),
+    }
+}
+
+pub fn classify(address: &str, config: &XmppConfig) -> Target {
+    let Ok(jid) = jid::Jid::new(address) else {
+        return Target::Elsewhere;
+    };
+    let domain = jid.domain().as_str();
+    let resource = jid.resource().map(|r| r.as_str().to_owned());
+    let node = jid.node().map(|n| n.as_str());
+    if domain.eq_ignore_ascii_case(&config.muc_domain()) {
+        return match node.and_then(RoomJid::parse_node) {
+            Some(room) => Target::Room(room, resource),
+            None if node.is_none() => Target::RoomService,
+            None => Target::Elsewhere,
+        };
+    }
+    if !config.serves(domain) {
+        return Target::Elsewhere;
+    }
+    match node {
+        None if resource.is_none() => Target::Server,
+        None => Target::Elsewhere,
+        Some(node) => match UserJid::parse_node(node) {
+            Some(user) => Target::User(user, resource),
+            None => Target::Elsewhere,
+        },
+    }
+}
+
+/// RFC 6120 stanza error conditions with the legacy numeric code the SDKs read (XEP-0086).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    BadRequest,
+    Forbidden,
+    ItemNotFound,
+    NotAcceptable,
+    NotAllowed,
+    NotAuthorized,
+    FeatureNotImplemented,
+    ServiceUnavailable,
+    RemoteServerNotFound,
+    ResourceConstraint,
+    InternalServerError,
+    PolicyViolation,
+    Conflict,
+}
+
+impl Condition {
+    fn parts(self) -> (&'static str, &'static str, &'static str) {
+        // (element, legacy code, type)
+        match self {
+            Condition::BadRequest => ("bad-request", "400", "modify"),
+            Condition::Forbidden => ("forbidden", "403", "auth"),
+            Condition::ItemNotFound => ("item-not-found", "404", "cancel"),
+            Condition::NotAcceptable => ("not-acceptable", "406", "modify"),
+            Condition::NotAllowed => ("not-allowed", "405", "cancel"),
+            Condition::NotAuthorized => ("not-authorized", "401", "auth"),
+            Condition::FeatureNotImplemented => ("feature-not-implemented", "501", "cancel"),
+            Condition::ServiceUnavailable => ("service-unavailable", "503", "cancel"),
+            Condition::RemoteServerNotFound => ("remote-server-not-found", "404", "cancel"),
+            Condition::ResourceConstraint => ("resource-constraint", "500", "wait"),
+            Condition::InternalServerError => ("internal-server-error", "500", "cancel"),
+            Condition::PolicyViolation => ("policy-violation", "406", "modify"),
+            Condition::Conflict => ("conflict", "409", "cancel"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.parts().0
+    }
+}
+
+/// The `<error>` element: legacy `code`, type, condition and a human-readable `<text>` (the SDKs build
+/// their error objects from `code` and `text` only).
+pub fn error_element(condition: Condition, text: &str) -> Element {
+    let (name, code, kind) = condition.parts();
+    let mut error = xml::element("error", ns::CLIENT);
+    xml::set_attr(&mut error, "code", code);
+    xml::set_attr(&mut error, "type", kind);
+    error.append_child(xml::element(name, ns::STANZAS));
+    let mut text_element = xml::with_text(xml::element("text", ns::STANZAS), text);
+    text_element.attrs_mut().insert(
+        rxml::Namespace::xml().clone(),
+        "lang".try_into().expect("valid name"),
+        "en".into(),
+    );
+    error.append_child(text_element);
+    error
+}
+
+/// The error reply to a stanza: same name and id, addresses swapped, type `error`, the original payload
+/// kept (so clients can tell which message failed), then the error.
+pub fn error_reply(original: &Element, condition: Condition, text: &str) -> Element {
+    let mut reply = Element::bare(original.name(), ns::CLIENT);
+    if let Some(id) = original.attr("id") {
+        xml::set_attr(&mut reply, "id", id);
+    }
+    if let Some(to) = original.attr("to") {
+        xml::set_attr(&mut reply, "from", to);
+    }
+    if let Some(from) = original.attr("from") {
+        xml::set_attr(&mut reply, "to", from);
+    }
+    xml::set_attr(&mut reply, "type", "error");
+    if original.name() != "iq" {
+        for child in original.children().filter(|c| c.name() != "error") {
+            reply.append_child(child.clone());
+        }
+    }
+    reply.append_child(error_element(condition, text));
+    reply
+}
+
+/// An empty `<iq type="result">` answering `request`.
+pub fn iq_result(request: &Element, payload: Option<Element>) -> Element {
+    let mut reply = xml::element("iq", ns::CLIENT);
+    xml::set_attr(&mut reply, "type", "result");
+    if let Some(id) = request.attr("id") {
+        xml::set_attr(&mut reply, "id", id);
+    }
+    if let Some(to) = request.attr("to") {
+        xml::set_attr(&mut reply, "from", to);
+    }
+    if let Some(from) = request.attr("from") {
+        xml::set_attr(&mut reply, "to", from);
+    }
+    if let Some(payload) = payload {
+        reply.append_child(payload);
+    }
+    reply
+}
+
+/// Is this one of the three stanza kinds (as opposed to a nonza such as SM's `<r/>`)?
+pub fn is_stanza(element: &Element) -> bool {
+    matches!(element.name(), "message" | "presence" | "iq") && element.ns() == ns::CLIENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> XmppConfig {
+        XmppConfig::new("chat.example.com")
+    }
+
+    #[test]
+    fn classifies_addresses() {
+        let c = config();
+        assert_eq!(classify("chat.example.com", &c), Target::Server);
+        assert_eq!(classify("127.0.0.1", &c), Target::Server);
+        assert_eq!(
+            classify("5-1@chat.example.com/res", &c),
+            Target::User(
+                UserJid {
+                    user_id: 5,
+                    app_id: 1
+                },
+                Some("res".into())
+            )
+        );
+        assert_eq!(
+            classify("5-1@localhost", &c),
+            Target::User(
+                UserJid {
+                    user_id: 5,
+                    app_id: 1
+                },
+                None
+            )
+        );
+        assert_eq!(
+            classify("1_5c094c0ce588ce6856f87422@muc.chat.example.com/7", &c),
+            Target::Room(
+                RoomJid {
+                    app_id: 1,
+                    dialog_id: "5c094c0ce588ce6856f87422".into()
+                },
+                Some("7".into())
+            )
+        );
+        assert_eq!(classify("muc.chat.example.com", &c), Target::RoomService);
+        assert_eq!(classify("bob@elsewhere.org", &c), Target::Elsewhere);
+        assert_eq!(classify("bob@chat.example.com", &c), Target::Elsewhere);
+        assert_eq!(classify("not a jid@@", &c), Target::Elsewhere);
+    }
+
+    #[test]
+    fn error_replies_carry_code_text_and_the_original_id() {
+        let mut message = xml::element("message", ns::CLIENT);
+        xml::set_attr(&mut message, "id", "m1");
+        xml::set_attr(&mut message, "from", "5-1@d/r");
+        xml::set_attr(&mut message, "to", "6-1@d");
+        message.append_child(xml::with_text(xml::element("body", ns::CLIENT), "hi"));
+        let reply = error_reply(&message, Condition::ItemNotFound, "No such user");
+        let text = xml::to_string(&reply);
+        assert!(text.contains(r#"type="error""#), "{text}");
+        assert!(
+            text.contains(r#"id="m1""#)
+                && text.contains(r#"to="5-1@d/r""#)
+                && text.contains(r#"from="6-1@d""#)
+        );
+        assert!(text.contains(r#"code="404""#) && text.contains("<item-not-found"));
+        assert!(text.contains(">No such user</text>"));
+        assert!(text.contains("<body>hi</body>"));
+    }
+}
