@@ -13,7 +13,7 @@ use tokio_tungstenite::WebSocketStream;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub enum Link {
-    Ws(WebSocketStream<TcpStream>),
+    Ws(Box<WebSocketStream<TcpStream>>),
     Tcp(Box<dyn Io>, String),
 }
 

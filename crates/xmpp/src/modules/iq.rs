@@ -118,7 +118,7 @@ fn disco_info() -> Element {
 /// Iqs to a user's bare JID are answered by the server for the account (RFC 6121 §8.5.1): a ping
 /// succeeds when the account exists.
 async fn account_iq(shared: &Shared, iq: &Element, user: palaver_proto::UserJid) -> Element {
-    let exists = matches!(shared.core.users().get(user.app_id, user.user_id).await, Ok(_));
+    let exists = shared.core.users().get(user.app_id, user.user_id).await.is_ok();
     let is_ping = iq.attr("type") == Some("get") && payload(iq).is_some_and(|p| p.is("ping", ns::PING));
     match (exists, is_ping) {
         (false, _) => stanza::error_reply(iq, Condition::ServiceUnavailable, "No such user"),

@@ -362,7 +362,7 @@ async fn sasl2(
         let bound = Bound {
             handle,
             rx,
-            auth: authenticated.clone(),
+            auth: authenticated,
         };
         return Ok(Some((authenticated, Some(bound))));
     }
@@ -401,7 +401,7 @@ async fn legacy_iq(
         return Ok(Some(Bound {
             handle,
             rx,
-            auth: auth.clone(),
+            auth: *auth,
         }));
     }
     if iq.attr("type") == Some("set") && iq.get_child("session", ns::SESSION).is_some() {

@@ -98,7 +98,7 @@ impl StreamManagement {
         self.unacked.push_back(stanza.clone());
         if self.unacked.len() > self.max_unacked {
             AfterSend::Overflow
-        } else if self.unacked.len() % self.request_every == 0 {
+        } else if self.unacked.len().is_multiple_of(self.request_every) {
             AfterSend::RequestAck
         } else {
             AfterSend::Nothing
