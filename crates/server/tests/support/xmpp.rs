@@ -40,7 +40,7 @@ impl Client {
         let (ws, response) = tokio_tungstenite::client_async(request, stream).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "xmpp");
         Client {
-            link: Link::Ws(ws),
+            link: Link::Ws(Box::new(ws)),
             jid: String::new(),
         }
     }
