@@ -7,6 +7,7 @@ pub mod chat_auth;
 pub mod clock;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod messages;
 pub mod model;
 pub mod offline;
@@ -52,6 +53,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
+    pub events: events::EventBus,
 }
 
 impl Core {
@@ -60,6 +62,7 @@ impl Core {
             store,
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
+            events: events::EventBus::default(),
         }
     }
 

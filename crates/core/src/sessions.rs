@@ -2,6 +2,7 @@
 //! with the sliding expiry, logging a user in and out of a session, destroying it.
 
 use crate::credentials::{scram_keys, token_hash, verify_password};
+use crate::events::Event;
 use crate::model::{App, IssuedSession, Profile, Session, User};
 use crate::signature::signature_matches;
 use crate::{Core, CoreError, CoreResult};
@@ -161,6 +162,10 @@ impl SessionService {
     pub async fn destroy(&self, token: &str) -> CoreResult<()> {
         let caller = self.authenticate(token).await?;
         self.core.store.delete_session(caller.session_id).await?;
+        self.core.events.publish(Event::SessionDestroyed {
+            app_id: caller.app_id,
+            session_id: caller.session_id,
+        });
         Ok(())
     }
 

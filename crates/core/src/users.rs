@@ -2,6 +2,7 @@
 //! the list/filter calls.
 
 use crate::credentials::{derive_credentials, verify_password};
+use crate::events::Event;
 use crate::model::{Profile, User};
 use crate::sessions::Caller;
 use crate::store::{ProfilePatch, StoreError, UserQuery};
@@ -143,6 +144,10 @@ impl UserService {
             ));
         }
         if self.core.store.delete_user(caller.app_id, user_id).await? {
+            self.core.events.publish(Event::UserDeleted {
+                app_id: caller.app_id,
+                user_id,
+            });
             Ok(())
         } else {
             Err(CoreError::NotFound)

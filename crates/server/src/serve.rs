@@ -66,6 +66,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
+    tasks.spawn(xmpp.clone().follow_events());
     tasks.spawn(serve_websocket(
         ws_listener,
         None,

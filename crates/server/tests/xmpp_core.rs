@@ -321,8 +321,20 @@ async fn tcp_with_starttls_and_direct_tls_log_in_with_scram() {
     let features = client.open("localhost").await;
     assert!(features.contains("<starttls"), "{features}");
     client.starttls(&cert).await;
-    let jid = client.login("localhost", &w.node(w.alice), "alice-pass").await;
-    assert!(jid.starts_with(&w.bare(w.alice)));
+    let features = client.open("localhost").await;
+    assert!(!features.contains("<starttls"), "{features}");
+    let outcome = support::xmpp::scram_sha1(&mut client, &w.node(w.alice), "alice-pass").await;
+    assert!(outcome.contains("<success"), "{outcome}");
+    client.open("localhost").await;
+    client.send(r#"<iq type="set" id="b" xmlns="jabber:client"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></iq>"#).await;
+    let bound = client.expect(r#"id="b""#).await;
+    assert!(bound.contains(&format!("<jid>{}/", w.bare(w.alice))), "{bound}");
+
+    // A wrong password fails SCRAM too.
+    let mut wrong = Client::tcp(&w.server.c2s).await;
+    wrong.open("localhost").await;
+    let outcome = support::xmpp::scram_sha1(&mut wrong, &w.node(w.alice), "not-her-password").await;
+    assert!(outcome.contains("<not-authorized"), "{outcome}");
 
     let stream = tokio::net::TcpStream::connect(&w.server.c2s_tls).await.unwrap();
     let tls = support::xmpp::tls_connect(stream, &cert).await;
@@ -332,4 +344,138 @@ async fn tcp_with_starttls_and_direct_tls_log_in_with_scram() {
     };
     let jid = direct.login("localhost", &w.node(w.bob), "bob-pass-1").await;
     assert!(jid.starts_with(&w.bare(w.bob)));
+}
+
+#[tokio::test]
+async fn sasl2_with_bind2_is_online_without_a_restart() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut client = Client::websocket(&w.server.ws).await;
+    client.open("localhost").await;
+    client
+        .send(&format!(
+            r#"<authenticate xmlns="urn:xmpp:sasl:2" mechanism="PLAIN"><initial-response>{}</initial-response><bind xmlns="urn:xmpp:bind:0"/></authenticate>"#,
+            plain(&w.node(w.bob), "bob-pass-1")
+        ))
+        .await;
+    let success = client.expect("<success").await;
+    assert!(
+        success.contains("urn:xmpp:sasl:2") && success.contains("<bound"),
+        "{success}"
+    );
+    let jid = between(
+        &success,
+        "<authorization-identifier>",
+        "</authorization-identifier>",
+    );
+    assert!(jid.starts_with(&format!("{}/", w.bare(w.bob))), "full JID: {jid}");
+    // Online at once: no features with a second bind.
+    client.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    let echo = client.expect("<presence").await;
+    assert!(echo.contains(jid));
+}
+
+#[tokio::test]
+async fn destroying_the_rest_session_ends_the_chat_session_that_used_its_token() {
+    let w = world(Db::Sqlite, &[]).await;
+    let http = reqwest::Client::new();
+    let key = w.server.cli(&["app", "list"])[1]["auth_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session: serde_json::Value = http
+        .post(format!("{}/session.json", w.server.http))
+        .json(&json!({"application_id": w.app, "auth_key": key, "user": {"login": "bob", "password": "bob-pass-1"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["session"]["token"].as_str().unwrap().to_owned();
+    let mut by_token = Client::websocket(&w.server.ws).await;
+    by_token.online("localhost", &w.node(w.bob), &token).await;
+    let mut by_password = w.online(w.bob, "bob-pass-1").await;
+
+    http.delete(format!("{}/session.json", w.server.http))
+        .header("CB-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    let error = by_token.expect("<error").await;
+    assert!(
+        error.contains("policy-violation") || error.contains("not-authorized"),
+        "{error}"
+    );
+    // The password session lives on.
+    by_password
+        .send(r#"<iq type="get" id="alive" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#)
+        .await;
+    by_password.expect(r#"id="alive""#).await;
+}
+
+#[tokio::test]
+async fn idle_clients_are_pinged_and_dead_ones_dropped() {
+    let w = world(
+        Db::Sqlite,
+        &[
+            ("PALAVER_XMPP_PING_INTERVAL_SECS", "1"),
+            ("PALAVER_XMPP_PING_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    let mut watcher = w.online(w.alice, "alice-pass").await;
+    let mut lively = w.online(w.bob, "bob-pass-1").await;
+    let mut silent = w.online(w.alice, "alice-pass").await;
+    watcher.expect(&silent.jid.clone()).await;
+
+    // A client that answers keeps its session across several ping rounds.
+    for _ in 0..2 {
+        let ping = lively.expect("urn:xmpp:ping").await;
+        let id = between(&ping, r#"id=""#, "\"");
+        lively
+            .send(&format!(
+                r#"<iq type="result" id="{id}" to="localhost" xmlns="jabber:client"/>"#
+            ))
+            .await;
+    }
+    // One that never answers is dropped, and the user's other session sees it go.
+    silent.expect("urn:xmpp:ping").await;
+    let gone = watcher.expect(r#"type="unavailable""#).await;
+    assert!(gone.contains(&silent.jid), "{gone}");
+    lively
+        .send(r#"<iq type="get" id="still" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#)
+        .await;
+    lively.expect(r#"id="still""#).await;
+}
+
+#[tokio::test]
+async fn oversized_and_restricted_xml_end_the_stream_with_the_rfc_error() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut client = Client::websocket(&w.server.ws).await;
+    client.open("localhost").await;
+    // Before authentication stanzas are limited to 10 KB.
+    client
+        .send(&format!(
+            r#"<message xmlns="jabber:client"><body>{}</body></message>"#,
+            "x".repeat(20_000)
+        ))
+        .await;
+    let error = client.expect("<error").await;
+    assert!(error.contains("policy-violation"), "{error}");
+
+    let mut tcp = Client::tcp(&w.server.c2s).await;
+    tcp.open("localhost").await;
+    tcp.send("<!-- a comment is not allowed -->").await;
+    let error = tcp.expect("error").await;
+    assert!(
+        error.contains("restricted-xml") || error.contains("not-well-formed"),
+        "{error}"
+    );
+
+    // The server is still fine for everyone else.
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    alice
+        .send(r#"<iq type="get" id="ok" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#)
+        .await;
+    alice.expect(r#"id="ok""#).await;
 }

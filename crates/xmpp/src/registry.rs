@@ -23,6 +23,8 @@ pub struct SessionHandle {
     pub id: u64,
     pub user: UserJid,
     pub resource: String,
+    /// The REST session whose token this chat session logged in with, if any.
+    pub token_session: Option<i64>,
     tx: mpsc::Sender<Command>,
     state: Arc<SharedState>,
 }
@@ -123,6 +125,7 @@ impl Registry {
         &self,
         user: UserJid,
         resource: String,
+        token_session: Option<i64>,
         queue: usize,
     ) -> (SessionHandle, mpsc::Receiver<Command>) {
         let (tx, rx) = mpsc::channel(queue);
@@ -130,6 +133,7 @@ impl Registry {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             user,
             resource,
+            token_session,
             tx,
             state: Arc::default(),
         };
@@ -208,8 +212,8 @@ mod tests {
             user_id: 5,
             app_id: 1,
         };
-        let (a, mut rx_a) = registry.register(user, "res-a".into(), 1);
-        let (b, _rx_b) = registry.register(user, "res-b".into(), 1);
+        let (a, mut rx_a) = registry.register(user, "res-a".into(), None, 1);
+        let (b, _rx_b) = registry.register(user, "res-b".into(), None, 1);
         assert_eq!(registry.count(), 2);
         assert!(!registry.is_online(user));
         a.set_available(true);

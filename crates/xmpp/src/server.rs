@@ -5,10 +5,13 @@ use crate::registry::Registry;
 use crate::sasl::AuthThrottle;
 use crate::stream::{ConnectionHandler, Transport};
 use async_trait::async_trait;
+use palaver_core::events::Event;
 use palaver_core::Core;
+use palaver_proto::UserJid;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
@@ -49,6 +52,36 @@ impl XmppServer {
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
             }),
+        }
+    }
+
+    /// Ends chat sessions when the domain says their login is gone. Runs until shutdown.
+    pub async fn follow_events(self) {
+        let mut events = self.shared.core.events.subscribe();
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = shutdown.changed() => return,
+            };
+            match event {
+                Ok(Event::SessionDestroyed { app_id, session_id }) => {
+                    for session in self.shared.registry.all() {
+                        if session.user.app_id == app_id && session.token_session == Some(session_id) {
+                            session.kill();
+                        }
+                    }
+                }
+                Ok(Event::UserDeleted { app_id, user_id }) => {
+                    for session in self.shared.registry.sessions(UserJid { user_id, app_id }) {
+                        session.kill();
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "fell behind on domain events");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
         }
     }
 

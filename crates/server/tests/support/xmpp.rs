@@ -202,6 +202,64 @@ impl Client {
     }
 }
 
+/// A SCRAM-SHA-1 exchange as a client (RFC 5802), over legacy SASL; returns the server's final message.
+pub async fn scram_sha1(client: &mut Client, node: &str, password: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use sha1::{Digest, Sha1};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let hmac = |key: &[u8], data: &[u8]| {
+        let mut mac = Hmac::<Sha1>::new_from_slice(key).unwrap();
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    };
+    let client_nonce = "fyko+d2lbbFgONRv9qkxdawL";
+    let first_bare = format!("n={node},r={client_nonce}");
+    client
+        .send(&format!(
+            r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="SCRAM-SHA-1">{}</auth>"#,
+            b64.encode(format!("n,,{first_bare}"))
+        ))
+        .await;
+    let challenge = client.expect("<challenge").await;
+    let server_first =
+        String::from_utf8(b64.decode(between(&challenge, ">", "</challenge>")).unwrap()).unwrap();
+    let field = |name: &str| -> String {
+        server_first
+            .split(',')
+            .find_map(|p| p.strip_prefix(name))
+            .unwrap()
+            .to_owned()
+    };
+    let (nonce, salt, iterations) = (
+        field("r="),
+        b64.decode(field("s=")).unwrap(),
+        field("i=").parse::<u32>().unwrap(),
+    );
+    assert!(nonce.starts_with(client_nonce));
+    let mut salted = [0u8; 20];
+    pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), &salt, iterations, &mut salted);
+    let client_key = hmac(&salted, b"Client Key");
+    let stored_key = Sha1::digest(&client_key);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth_message = format!("{first_bare},{server_first},{without_proof}");
+    let signature = hmac(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+    client
+        .send(&format!(
+            r#"<response xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{}</response>"#,
+            b64.encode(format!("{without_proof},p={}", b64.encode(proof)))
+        ))
+        .await;
+    let outcome = client.recv().await.expect("a SASL outcome");
+    if outcome.contains("<success") {
+        let server_key = hmac(&salted, b"Server Key");
+        let expected = format!("v={}", b64.encode(hmac(&server_key, auth_message.as_bytes())));
+        let got = String::from_utf8(b64.decode(between(&outcome, ">", "</success>")).unwrap()).unwrap();
+        assert_eq!(got, expected, "server signature");
+    }
+    outcome
+}
+
 pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text
         .find(start)

@@ -378,9 +378,12 @@ async fn sasl2(
 /// their own resource, so it must never be a substring of another address).
 fn bind(shared: &Shared, auth: &Authenticated) -> (SessionHandle, mpsc::Receiver<Command>) {
     let resource = format!("palaver-{}", random_hex_token(12));
-    shared
-        .registry
-        .register(auth.user, resource, shared.config.outbound_queue)
+    shared.registry.register(
+        auth.user,
+        resource,
+        auth.token_session,
+        shared.config.outbound_queue,
+    )
 }
 
 /// Iqs before binding: the bind itself, and RFC 3921 session establishment.
