@@ -2,6 +2,7 @@
 //! login token was destroyed, for instance). In-process broadcast; subscribers that fall behind lose the
 //! oldest events, never block the publisher.
 
+use crate::model::ChatMessage;
 use tokio::sync::broadcast;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +11,64 @@ pub enum Event {
     SessionDestroyed { app_id: i64, session_id: i64 },
     /// An account was deleted; all its chat sessions end.
     UserDeleted { app_id: i64, user_id: i64 },
+    /// A message created through REST with `send_to_chat=1`: deliver it in real time to `recipients`
+    /// (every member but the sender) as if the sender had sent it over XMPP.
+    MessageSent {
+        message: ChatMessage,
+        dialog_type: i64,
+        recipients: Vec<i64>,
+        markable: bool,
+    },
+    /// A message body changed through REST: recipients get an edit (`<replace/>`).
+    MessageEdited {
+        app_id: i64,
+        dialog_id: String,
+        message_id: String,
+        editor_id: i64,
+        body: String,
+        recipients: Vec<i64>,
+    },
+    /// Messages were deleted for everyone through REST: recipients get `<remove/>` for each.
+    MessagesDeleted {
+        app_id: i64,
+        dialog_id: String,
+        message_ids: Vec<String>,
+        by_user: i64,
+        recipients: Vec<i64>,
+    },
+    /// Messages were marked read (or delivered) through REST: each sender gets the marker.
+    MessagesMarked {
+        app_id: i64,
+        dialog_id: String,
+        reader_id: i64,
+        read: bool,
+        marked: Vec<(i64, String)>,
+    },
+    /// A system message (REST `POST /chat/Message/system`): a headline to the recipient's sessions.
+    SystemMessage {
+        app_id: i64,
+        sender_id: i64,
+        recipient_id: i64,
+        id: String,
+        extension: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Reactions changed on a message: its dialog's members get the update.
+    ReactionsChanged {
+        app_id: i64,
+        dialog_id: String,
+        message_id: String,
+        user_id: i64,
+        add: Option<String>,
+        remove: Option<String>,
+        recipients: Vec<i64>,
+    },
+    /// Users left a dialog or were removed from it: their live sessions get the room's kick presence.
+    OccupantsRemoved {
+        app_id: i64,
+        dialog_id: String,
+        removed: Vec<i64>,
+        by_user: i64,
+    },
 }
 
 #[derive(Clone)]

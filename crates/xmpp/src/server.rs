@@ -77,6 +77,8 @@ impl XmppServer {
                         session.kill();
                     }
                 }
+                // Message events are the chat modules' business (group and REST-driven delivery).
+                Ok(other) => crate::modules::events::apply(&self.shared, other).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "fell behind on domain events");
                 }

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -93,11 +93,28 @@ export function parseCliJson(stdout, what) {
   }
 }
 
+/** Resolves true once something accepts TCP connections on 127.0.0.1:port. */
+function tcpAccepts(port, timeoutMs = 1_000) {
+  return new Promise((res) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const done = (ok) => {
+      sock.destroy();
+      res(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
 /**
  * Starts `palaver serve`. Options:
  *   sessionTtlSecs — PALAVER_SESSION_TTL_SECS
  *   env            — extra environment
- * Returns a Server with httpUrl, httpsHost ('127.0.0.1:PORT'), createApp(), createUser(), stop().
+ * Returns a Server with httpUrl, httpsHost ('127.0.0.1:PORT'), the XMPP endpoints
+ * (wsUrl, wssUrl, c2sService, c2sTlsService, domain), createApp(), createUser(),
+ * restart() (SIGTERM, then the same binary again on the same ports, data dir and
+ * database) and stop().
  */
 export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver' } = {}) {
   const bin = palaverBin();
@@ -132,20 +149,36 @@ export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = '
 
   const logPath = join(dataDir, 'server.log');
   const logFile = await open(logPath, 'a');
-  const child = spawn(bin, ['serve'], { env, stdio: ['ignore', logFile.fd, logFile.fd] });
-  let exited = null;
-  const exitPromise = new Promise((res) => {
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      res(exited);
-    });
-    child.on('error', (err) => {
-      exited = { code: null, signal: null, error: err };
-      res(exited);
-    });
-  });
-
   const httpUrl = `http://127.0.0.1:${http}`;
+
+  // The running process: {child, exited, exitPromise}. Replaced by restart().
+  let proc = null;
+  const spawnProcess = () => {
+    const child = spawn(bin, ['serve'], { env, stdio: ['ignore', logFile.fd, logFile.fd] });
+    const p = { child, exited: null, exitPromise: null };
+    p.exitPromise = new Promise((res) => {
+      child.on('exit', (code, signal) => {
+        p.exited = { code, signal };
+        res(p.exited);
+      });
+      child.on('error', (err) => {
+        p.exited = { code: null, signal: null, error: err };
+        res(p.exited);
+      });
+    });
+    return p;
+  };
+  /** SIGTERM (SIGKILL after 10 s); resolves to {code, signal} of the exit. */
+  const terminate = async (p) => {
+    if (p.exited !== null) return p.exited;
+    p.child.kill('SIGTERM');
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+    const exited = await p.exitPromise;
+    clearTimeout(timer);
+    return exited;
+  };
+
+  let stopped = false;
   const server = {
     name,
     db,
@@ -157,9 +190,25 @@ export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = '
     httpUrl,
     httpsUrl: `https://127.0.0.1:${https}`,
     httpsHost: `127.0.0.1:${https}`,
-    child,
+    /** XMPP domain of every JID (PALAVER_DOMAIN, default localhost). */
+    domain: env.PALAVER_DOMAIN || 'localhost',
+    /** RFC 7395 WebSocket endpoints (the certificate names localhost and 127.0.0.1). */
+    wsUrl: `ws://127.0.0.1:${ws}`,
+    wssUrl: `wss://localhost:${wss}`,
+    /** XMPP over TCP (STARTTLS) and over direct TLS, as @xmpp/client service URLs. */
+    c2sService: `xmpp://127.0.0.1:${c2s}`,
+    c2sTlsService: `xmpps://127.0.0.1:${c2sTls}`,
+    get child() {
+      return proc && proc.child;
+    },
+    /** Every `palaver serve` of this server has run with this log file (restarts append). */
+    logPath,
     log: () => readFile(logPath, 'utf8').catch(() => ''),
     cli: (args) => run(bin, args, { env }),
+    /** Bare JID of a user of an app. */
+    jid(userId, appId) {
+      return `${userId}-${appId}@${server.domain}`;
+    },
     async createApp(appName = `app-${randomBytes(3).toString('hex')}`) {
       const { stdout } = await run(bin, ['app', 'create', '--name', appName], { env });
       const app = parseCliJson(stdout, 'palaver app create');
@@ -174,13 +223,26 @@ export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = '
       const { stdout } = await run(bin, ['user', 'create', '--app', String(appId), '--login', login, '--password', password], { env });
       return parseCliJson(stdout, 'palaver user create');
     },
+    /**
+     * SIGTERMs the running process, waits for it to exit, and starts `palaver serve` again with
+     * the same environment (ports, data dir, database). Options: downMs — extra time to stay
+     * down. Resolves to {exited, elapsedMs} (exit status of the old process, time until the
+     * new one was healthy again).
+     */
+    async restart({ downMs = 0 } = {}) {
+      if (stopped) throw new Error(`${name}: restart() after stop()`);
+      const t0 = Date.now();
+      const exited = await terminate(proc);
+      if (downMs > 0) await sleep(downMs);
+      proc = spawnProcess();
+      await waitHealthy();
+      return { exited, elapsedMs: Date.now() - t0 };
+    },
     async stop() {
-      if (exited === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exitPromise;
-        clearTimeout(timer);
-      }
+      let exited = null;
+      if (proc) exited = await terminate(proc);
+      if (stopped) return exited;
+      stopped = true;
       await logFile.close().catch(() => {});
       if (process.env.PALAVER_TEST_KEEP) {
         process.stderr.write(`[harness] kept ${name} data dir ${dataDir}${schema ? ` and schema ${schema}` : ''}\n`);
@@ -192,30 +254,44 @@ export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = '
     },
   };
 
-  // Wait for GET /health == 200.
-  const deadline = Date.now() + 30_000;
-  let lastErr = null;
-  for (;;) {
-    if (exited !== null) {
-      const log = await server.log();
-      await server.stop();
-      throw new Error(`palaver serve exited early (${JSON.stringify(exited)}); log:\n${log}`);
+  // Healthy = GET /health answers 200 and the XMPP WebSocket and TCP listeners accept connections.
+  async function waitHealthy() {
+    const deadline = Date.now() + 30_000;
+    let lastErr = null;
+    for (;;) {
+      if (proc.exited !== null) {
+        const log = await server.log();
+        const exited = proc.exited;
+        await server.stop();
+        throw new Error(`palaver serve exited early (${JSON.stringify(exited)}); log:\n${log}`);
+      }
+      try {
+        const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) {
+          const closed = [];
+          for (const [k, port] of Object.entries({ ws, c2s, c2sTls })) {
+            if (!(await tcpAccepts(port))) closed.push(`${k} ${port}`);
+          }
+          if (closed.length === 0) return;
+          lastErr = new Error(`GET /health is 200 but nothing listens on ${closed.join(', ')}`);
+        } else {
+          lastErr = new Error(`GET /health -> ${res.status}`);
+        }
+      } catch (e) {
+        lastErr = e;
+      }
+      if (Date.now() > deadline) {
+        const log = await server.log();
+        await server.stop();
+        throw new Error(`palaver serve not healthy after 30 s (${lastErr && lastErr.message}); log:\n${log}`);
+      }
+      await sleep(100);
     }
-    try {
-      const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-      lastErr = new Error(`GET /health -> ${res.status}`);
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const log = await server.log();
-      await server.stop();
-      throw new Error(`palaver serve not healthy after 30 s (${lastErr && lastErr.message}); log:\n${log}`);
-    }
-    await sleep(100);
   }
+
+  proc = spawnProcess();
+  await waitHealthy();
   return server;
 }
 

@@ -114,6 +114,23 @@ impl Client {
         }
     }
 
+    /// Like `expect`, answering the server's pings on the way (as a live client does).
+    pub async fn expect_answering_pings(&mut self, needle: &str) -> String {
+        loop {
+            let text = self.expect("").await;
+            if text.contains(needle) {
+                return text;
+            }
+            if text.contains("urn:xmpp:ping") && text.contains(r#"type="get""#) {
+                let id = between(&text, r#"id=""#, "\"").to_owned();
+                self.send(&format!(
+                    r#"<iq type="result" id="{id}" to="localhost" xmlns="jabber:client"/>"#
+                ))
+                .await;
+            }
+        }
+    }
+
     /// Everything that arrives within `wait`.
     pub async fn drain(&mut self, wait: Duration) -> Vec<String> {
         let mut seen = Vec::new();
