@@ -219,7 +219,7 @@ mod tests {
         xml::set_attr(&mut message, "to", "6-1@d");
         message.append_child(xml::with_text(xml::element("body", ns::CLIENT), "hi"));
         let reply = error_reply(&message, Condition::ItemNotFound, "No such user");
-        let text = xml::to_string(&reply);
+        let text = xml::to_string(&reply).replace('\'', "\"");
         assert!(text.contains(r#"type="error""#), "{text}");
         assert!(
             text.contains(r#"id="m1""#)

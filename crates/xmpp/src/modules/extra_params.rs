@@ -122,7 +122,7 @@ mod tests {
         ensure_value(extra, "dialog_id", "D3");
         assert_eq!(
             xml::to_string(&message),
-            r#"<message xmlns="jabber:client"><body>hi</body><extraParams><dialog_id>D2</dialog_id></extraParams></message>"#
+            "<message xmlns='jabber:client'><body>hi</body><extraParams><dialog_id>D2</dialog_id></extraParams></message>"
         );
     }
 }

@@ -162,11 +162,11 @@ mod tests {
         sm.received();
         assert_eq!(sm.inbound_count(), 0);
         let enabled = sm.enable(None);
-        assert_eq!(xml::to_string(&enabled), r#"<enabled xmlns="urn:xmpp:sm:3"/>"#);
+        assert_eq!(xml::to_string(&enabled), "<enabled xmlns='urn:xmpp:sm:3'/>");
         for _ in 0..3 {
             sm.received();
         }
-        assert_eq!(xml::to_string(&sm.ack()), r#"<a xmlns="urn:xmpp:sm:3" h="3"/>"#);
+        assert_eq!(xml::to_string(&sm.ack()), "<a xmlns='urn:xmpp:sm:3' h='3'/>");
     }
 
     #[test]
