@@ -470,3 +470,26 @@ async fn oversized_and_restricted_xml_end_the_stream_with_the_rfc_error() {
         .await;
     alice.expect(r#"id="ok""#).await;
 }
+
+#[tokio::test]
+async fn a_shutdown_loses_no_unacknowledged_message() {
+    let mut w = world(Db::Sqlite, &[]).await;
+    let mut bob = Client::websocket(&w.server.ws).await;
+    bob.login("localhost", &w.node(w.bob), "bob-pass-1").await;
+    bob.send(r#"<enable xmlns="urn:xmpp:sm:3"/>"#).await;
+    bob.expect("<enabled").await;
+    bob.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    bob.expect("<presence").await;
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    alice
+        .send(&format!(r#"<message to="{}" type="chat" id="unacked1" xmlns="jabber:client"><body>did you get this?</body></message>"#, w.bare(w.bob)))
+        .await;
+    // Bob's client receives it but never acknowledges it before the server goes down.
+    bob.expect("did you get this?").await;
+    assert!(w.server.stop().success());
+    w.server.spawn().await;
+
+    let mut bob_again = w.online(w.bob, "bob-pass-1").await;
+    let again = bob_again.expect("did you get this?").await;
+    assert!(again.contains("urn:xmpp:delay") && again.contains(r#"id="unacked1""#), "{again}");
+}

@@ -433,12 +433,10 @@ impl Online {
             return;
         }
         let user = self.auth.user;
-        let others_online = self
-            .shared
-            .registry
-            .sessions(user)
-            .iter()
-            .any(|s| s.id != self.handle.id && s.is_available());
+        // While the server shuts down every session is on its way out: keep the message regardless.
+        let shutting_down = *self.shared.shutdown.borrow();
+        let others_online = !shutting_down
+            && self.shared.registry.sessions(user).iter().any(|s| s.id != self.handle.id && s.is_available());
         if others_online {
             return;
         }
