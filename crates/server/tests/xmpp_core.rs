@@ -353,7 +353,7 @@ async fn sasl2_with_bind2_is_online_without_a_restart() {
     client.open("localhost").await;
     client
         .send(&format!(
-            r#"<authenticate xmlns="urn:xmpp:sasl:2" mechanism="PLAIN"><initial-response>{}</initial-response><bind xmlns="urn:xmpp:bind:0"/></authenticate>"#,
+            r#"<authenticate xmlns="urn:xmpp:sasl:2" mechanism="PLAIN"><initial-response>{}</initial-response><bind xmlns="urn:xmpp:bind:0"><enable xmlns="urn:xmpp:sm:3"/><enable xmlns="urn:xmpp:carbons:2"/></bind></authenticate>"#,
             plain(&w.node(w.bob), "bob-pass-1")
         ))
         .await;
@@ -372,6 +372,9 @@ async fn sasl2_with_bind2_is_online_without_a_restart() {
     client.send(r#"<presence xmlns="jabber:client"/>"#).await;
     let echo = client.expect("<presence").await;
     assert!(echo.contains(jid));
+    // Counting started with <bound/>: the presence is one handled stanza.
+    client.send(r#"<r xmlns="urn:xmpp:sm:3"/>"#).await;
+    assert!(client.expect("<a ").await.contains(r#"h="1""#));
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ pub struct Bound {
     pub handle: SessionHandle,
     pub rx: mpsc::Receiver<Command>,
     pub auth: Authenticated,
+    /// Stream management enabled inline with Bind2 (XEP-0386), already answered inside `<bound/>`.
+    pub inline_sm: bool,
 }
 
 pub enum Outcome {
@@ -193,7 +195,12 @@ fn features(shared: &Shared, transport: &Transport, authenticated: bool) -> Elem
             ));
         }
         let mut inline = xml::element("inline", ns::SASL2);
-        inline.append_child(xml::element("bind", ns::BIND2));
+        // Bind2 can enable stream management and carbons in the same round trip.
+        let mut bind_inline = xml::element("inline", ns::BIND2);
+        for feature in [ns::SM, ns::CARBONS] {
+            bind_inline.append_child(xml::with_attr(xml::element("feature", ns::BIND2), "var", feature));
+        }
+        inline.append_child(xml::with_child(xml::element("bind", ns::BIND2), bind_inline));
         inline.append_child(xml::element("sm", ns::SM));
         sasl2.append_child(inline);
         features.append_child(sasl2);
@@ -350,19 +357,28 @@ async fn sasl2(
         ));
     }
     let bare = authenticated.user.bare(&shared.config.domain);
-    if authenticate.get_child("bind", ns::BIND2).is_some() {
+    if let Some(bind_request) = authenticate.get_child("bind", ns::BIND2) {
         let (handle, rx) = bind(shared, &authenticated);
         let full = handle.full_jid(&shared.config.domain);
         success.append_child(xml::with_text(
             xml::element("authorization-identifier", ns::SASL2),
             full,
         ));
-        success.append_child(xml::element("bound", ns::BIND2));
+        let mut bound_element = xml::element("bound", ns::BIND2);
+        let sm_request = bind_request.get_child("enable", ns::SM);
+        if let Some(enable) = sm_request {
+            bound_element.append_child(crate::session::online::inline_enabled(shared, &handle, enable));
+        }
+        if bind_request.get_child("enable", ns::CARBONS).is_some() {
+            handle.set_carbons(true);
+        }
+        success.append_child(bound_element);
         transport.send(&success).await?;
         let bound = Bound {
             handle,
             rx,
             auth: authenticated,
+            inline_sm: sm_request.is_some(),
         };
         return Ok(Some((authenticated, Some(bound))));
     }
@@ -405,6 +421,7 @@ async fn legacy_iq(
             handle,
             rx,
             auth: *auth,
+            inline_sm: false,
         }));
     }
     if iq.attr("type") == Some("set") && iq.get_child("session", ns::SESSION).is_some() {

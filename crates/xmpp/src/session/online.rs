@@ -82,6 +82,19 @@ pub struct Online {
     next_token_check: Instant,
 }
 
+/// The `<enabled/>` for stream management requested inside a Bind2 request (the session starts counting
+/// when it goes online); records the resumption id when resumption was asked for.
+pub fn inline_enabled(shared: &Shared, handle: &SessionHandle, enable: &Element) -> Element {
+    let mut scratch = StreamManagement::new(0);
+    if matches!(enable.attr("resume"), Some("true") | Some("1")) {
+        let id = random_hex_token(16);
+        handle.set_resume_id(Some(id.clone()));
+        scratch.enable(Some((&id, shared.config.resume_window.as_secs())))
+    } else {
+        scratch.enable(None)
+    }
+}
+
 pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
     let domain = shared.config.domain.clone();
     let mut session = Online {
@@ -99,6 +112,11 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
         next_token_check: Instant::now(),
         shared,
     };
+    if bound.inline_sm {
+        // Already answered inside <bound/>; counting starts now.
+        let resume = session.handle.resume_id().map(|id| (id, session.shared.config.resume_window.as_secs()));
+        session.sm.enable(resume.as_ref().map(|(id, max)| (id.as_str(), *max)));
+    }
     tracing::debug!(jid = %session.full_jid, "session online");
     loop {
         let end = session.serve().await;
@@ -211,7 +229,14 @@ impl Online {
                     }
                 },
                 command = self.rx.recv() => match command {
-                    Some(Command::Deliver(stanza)) => self.send(stanza).await,
+                    Some(Command::Deliver(stanza)) => {
+                        self.send(stanza).await;
+                        // Ask for an ack at the end of each burst, so what the client has is known
+                        // within moments (the SDKs only ack when asked).
+                        if self.rx.is_empty() && self.sm.unacked_len() > 0 {
+                            self.send_nonza(StreamManagement::request()).await;
+                        }
+                    }
                     Some(Command::Resume(request)) => self.adopt(request).await,
                     None => return End::Terminated,
                 },
@@ -226,9 +251,31 @@ impl Online {
 
     /// Sends a stream error and closes the stream.
     async fn terminate(&mut self, condition: &str, text: &str) {
+        if self.sm.unacked_len() > 0 {
+            self.collect_acks(Duration::from_millis(1500)).await;
+        }
         if let Some(mut transport) = self.transport.take() {
             let _ = transport.send(&stream_error(condition, text)).await;
             let _ = transport.send_close().await;
+        }
+    }
+
+    /// Before the server closes a stream: asks the client to acknowledge what it has and waits briefly for
+    /// the answer, so nothing it already has is kept again for its next session.
+    async fn collect_acks(&mut self, wait: Duration) {
+        self.send_nonza(StreamManagement::request()).await;
+        let deadline = Instant::now() + wait;
+        while self.sm.unacked_len() > 0 {
+            let Some(transport) = self.transport.as_mut() else { return };
+            let next = match tokio::time::timeout_at(deadline, transport.next()).await {
+                Ok(Ok(Inbound::Stanza(element))) => element,
+                _ => return,
+            };
+            if next.is("a", ns::SM) {
+                if let Some(h) = next.attr("h").and_then(|h| h.parse::<u32>().ok()) {
+                    let _ = self.sm.acknowledged(h);
+                }
+            }
         }
     }
 
@@ -253,8 +300,8 @@ impl Online {
             xml::set_attr(&mut ping, "to", self.full_jid.clone());
             ping.append_child(xml::element("ping", ns::PING));
             self.ping = Some((id, now));
-            // Not counted by stream management: a ping is not worth resending after resumption.
-            self.send_nonza(ping).await;
+            // An iq like any other: the client counts it, so stream management must too.
+            self.send(ping).await;
             if self.sm.is_enabled() && self.sm.unacked_len() > 0 {
                 self.send_nonza(StreamManagement::request()).await;
             }
