@@ -64,8 +64,8 @@ function pickDatabases() {
 }
 
 async function ensureNodeModules() {
-  if (existsSync(join(HERE, 'node_modules', 'connectycube', 'package.json')) &&
-      existsSync(join(HERE, 'node_modules', 'connectycube-v3', 'package.json'))) return;
+  const needed = ['connectycube', 'connectycube-v3', join('@xmpp', 'client'), 'ws'];
+  if (needed.every((m) => existsSync(join(HERE, 'node_modules', m, 'package.json')))) return;
   log('[sdk] node_modules missing: npm ci');
   const code = await new Promise((res) => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

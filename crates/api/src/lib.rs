@@ -12,6 +12,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use palaver_core::Core;
 use routes::{admin, session, users};
+// Dialogs REST API.
+use axum::routing::{delete, put};
+use routes::dialogs;
 use std::time::Duration;
 use tower::ServiceExt as _;
 use tower_http::cors::{Any, CorsLayer};
@@ -22,6 +25,8 @@ pub struct ApiState {
     pub core: Core,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// The XMPP domain (for dialogs' room JIDs, `{app}_{dialog}@muc.{domain}`).
+    pub domain: String,
 }
 
 /// The routes, written without the `.json` suffix; `service` adds the URL normalisation around them.
@@ -56,6 +61,39 @@ pub fn router(state: ApiState) -> Router {
             "/users/{id}",
             get(users::show).put(users::update).delete(users::delete),
         )
+        // --- Messages REST API (routes/messages.rs) ---
+        .route(
+            "/chat/Message",
+            get(routes::messages::list)
+                .post(routes::messages::create)
+                .put(routes::messages::update_all),
+        )
+        .route("/chat/Message/system", post(routes::messages::system))
+        .route("/chat/Message/unread", get(routes::messages::unread))
+        .route(
+            "/chat/Message/{ids}",
+            axum::routing::put(routes::messages::update_some).delete(routes::messages::delete),
+        )
+        .route(
+            "/chat/Message/{id}/reactions",
+            get(routes::messages::reactions).put(routes::messages::react),
+        )
+        .route("/chat/search", get(routes::messages::search))
+        // --- Dialogs REST API (routes/dialogs.rs) ---
+        .route("/chat/Dialog", get(dialogs::list).post(dialogs::create))
+        .route("/chat/Dialog/clearHistory/{id}", delete(dialogs::clear_history))
+        .route("/chat/Dialog/{id}", put(dialogs::update).delete(dialogs::delete))
+        .route(
+            "/chat/Dialog/{id}/subscribe",
+            post(dialogs::subscribe).delete(dialogs::unsubscribe),
+        )
+        .route("/chat/Dialog/{id}/admins", put(dialogs::admins))
+        .route(
+            "/chat/Dialog/{id}/notifications",
+            get(dialogs::notifications).put(dialogs::set_notifications),
+        )
+        .route("/chat/Dialog/{id}/occupants", get(dialogs::occupants))
+        .route("/admin/apps/{app_id}/dialogs", post(dialogs::create_broadcast))
         .route("/admin/apps", get(admin::list_apps).post(admin::create_app))
         .fallback(|| async { error::ApiError::NotFound })
         .with_state(state)

@@ -57,3 +57,96 @@ pub fn app(app: &App) -> Value {
         "created_at": iso8601(app.created_at),
     })
 }
+
+// --- Messages REST API ---
+
+/// A history message as `viewer` sees it (`objects.md` §5): custom parameters as top-level fields, the
+/// sender included in `read_ids` and `delivered_ids`.
+pub fn message(m: &palaver_core::model::HistoryMessage, viewer: i64) -> Value {
+    let msg = &m.message;
+    let with_sender = |ids: &[i64]| -> Vec<i64> {
+        std::iter::once(msg.sender_id)
+            .chain(ids.iter().copied().filter(|u| *u != msg.sender_id))
+            .collect()
+    };
+    let read_ids = with_sender(&m.read_ids);
+    let reactions = if m.reactions.is_empty() {
+        Value::Null
+    } else {
+        let mut total = serde_json::Map::new();
+        let mut own = Vec::new();
+        for (user, reaction) in &m.reactions {
+            let count = total.get(reaction).and_then(Value::as_i64).unwrap_or(0);
+            total.insert(reaction.clone(), json!(count + 1));
+            if *user == viewer {
+                own.push(reaction.clone());
+            }
+        }
+        json!({"own": own, "total": total})
+    };
+    let mut body = msg.custom.clone();
+    let standard = json!({
+        "_id": msg.id,
+        "chat_dialog_id": msg.dialog_id,
+        "message": msg.body,
+        "date_sent": msg.date_sent,
+        "sender_id": msg.sender_id,
+        "recipient_id": msg.recipient_id,
+        "attachments": if msg.attachments.is_array() { msg.attachments.clone() } else { json!([]) },
+        "read_ids": read_ids,
+        "delivered_ids": with_sender(&m.delivered_ids),
+        "read": i64::from(read_ids.contains(&viewer)),
+        "views_count": m.read_ids.iter().filter(|u| **u != msg.sender_id).count(),
+        "reactions": reactions,
+        "created_at": iso8601(msg.created_at),
+        "updated_at": iso8601(msg.updated_at),
+    });
+    if let Value::Object(fields) = standard {
+        body.extend(fields);
+    }
+    Value::Object(body)
+}
+
+// --- Dialogs REST API ---
+
+/// A dialog as `view`'s user sees it (`objects.md` §4). `domain` is the XMPP domain of room JIDs.
+pub fn dialog(view: &palaver_core::model::DialogView, domain: &str) -> Value {
+    use palaver_core::model::dialog_type;
+    let d = &view.dialog;
+    // Public dialogs list no occupants, only how many subscribers they have.
+    let occupants_ids: &[i64] = if d.kind == dialog_type::PUBLIC {
+        &[]
+    } else {
+        &d.occupants
+    };
+    let room_jid = (d.kind != dialog_type::PRIVATE).then(|| {
+        palaver_proto::RoomJid {
+            app_id: d.app_id,
+            dialog_id: d.id.clone(),
+        }
+        .bare(domain)
+    });
+    json!({
+        "_id": d.id,
+        "type": d.kind,
+        "user_id": d.user_id,
+        "name": d.name,
+        "description": d.description,
+        "photo": d.photo,
+        "occupants_ids": occupants_ids,
+        "occupants_count": d.occupants.len(),
+        "admins_ids": d.admins,
+        "pinned_messages_ids": d.pinned_messages_ids,
+        "last_message": d.last_message,
+        "last_message_id": d.last_message_id,
+        "last_message_user_id": d.last_message_user_id,
+        "last_message_date_sent": d.last_message_date_sent,
+        "last_message_status": view.last_message_status,
+        "unread_messages_count": view.unread_messages_count,
+        "xmpp_room_jid": room_jid,
+        "extensions": d.extensions,
+        "permissions": d.permissions,
+        "created_at": iso8601(d.created_at),
+        "updated_at": iso8601(d.updated_at),
+    })
+}

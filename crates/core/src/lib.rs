@@ -6,8 +6,10 @@ pub mod apps;
 pub mod chat_auth;
 pub mod clock;
 pub mod credentials;
+pub mod dialogs;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod messages;
 pub mod model;
 pub mod offline;
@@ -93,5 +95,15 @@ impl Core {
 
     pub fn offline(&self) -> offline::OfflineService {
         offline::OfflineService::new(self.clone())
+    }
+
+    /// Messages REST API: history, marks, edits, deletes, reactions, unread counts, search.
+    pub fn history(&self) -> history::HistoryService {
+        history::HistoryService::new(self.clone())
+    }
+
+    /// Dialogs REST API and the dialog rules the XMPP server asks about.
+    pub fn dialogs(&self) -> dialogs::DialogService {
+        dialogs::DialogService::new(self.clone())
     }
 }

@@ -24,6 +24,20 @@ pub struct PrivateMessage {
     pub save_to_history: bool,
 }
 
+/// A group message (group, public or broadcast dialog) as the sender submitted it.
+#[derive(Debug, Clone)]
+pub struct GroupMessage {
+    pub app_id: i64,
+    pub sender_id: i64,
+    pub dialog_id: String,
+    pub id: String,
+    pub body: Option<String>,
+    pub attachments: Value,
+    pub custom: Map<String, Value>,
+    pub date_sent: Option<i64>,
+    pub save_to_history: bool,
+}
+
 /// What became of an accepted message.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -108,5 +122,34 @@ impl MessageService {
             date_sent,
             stored_now,
         })
+    }
+
+    /// Accepts a group message: the sender must be allowed to post to the dialog (occupant, subscriber, or
+    /// owner/admin of a broadcast). Saved to history when asked.
+    pub async fn accept_group(&self, message: GroupMessage) -> CoreResult<Accepted> {
+        let dialog = self.core.dialogs().for_posting(message.app_id, &message.dialog_id, message.sender_id).await?;
+        let now = self.core.clock.now_millis();
+        let date_sent = message.date_sent.unwrap_or(now / 1000);
+        let mut stored_now = false;
+        if message.save_to_history {
+            stored_now = self
+                .core
+                .store
+                .save_message(&ChatMessage {
+                    id: message.id,
+                    app_id: message.app_id,
+                    dialog_id: dialog.id.clone(),
+                    sender_id: message.sender_id,
+                    recipient_id: 0,
+                    body: message.body,
+                    attachments: message.attachments,
+                    custom: message.custom,
+                    date_sent,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
+        }
+        Ok(Accepted { dialog, date_sent, stored_now })
     }
 }

@@ -108,6 +108,8 @@ pub struct Dialog {
     pub name: Option<String>,
     pub description: Option<String>,
     pub photo: Option<String>,
+    /// The member rows: occupants of group, private and meeting dialogs, subscribers of public ones (whose
+    /// JSON `occupants_ids` is `[]`); broadcast dialogs have none (everyone in the app reads them).
     pub occupants: Vec<i64>,
     pub last_message: Option<String>,
     pub last_message_id: Option<String>,
@@ -115,6 +117,13 @@ pub struct Dialog {
     pub last_message_date_sent: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Up to five admins besides the owner.
+    pub admins: Vec<i64>,
+    pub pinned_messages_ids: Vec<String>,
+    /// Custom string fields; `None` when never set or reset.
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `{"allow_preview": bool}`; `None` when never set or reset.
+    pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A message in a dialog's history.
@@ -144,4 +153,43 @@ pub struct OfflineMessage {
     pub seq: i64,
     pub payload: String,
     pub created_at: i64,
+}
+
+// --- Messages REST API (history) ---
+
+/// A history message with the per-user state the Message object shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryMessage {
+    /// The store's sequence number: the tie-breaker of equal `date_sent`s.
+    pub seq: i64,
+    pub message: ChatMessage,
+    /// Users who read it, the sender not included (he is implicitly a reader).
+    pub read_ids: Vec<i64>,
+    /// Users it was delivered to, the sender not included.
+    pub delivered_ids: Vec<i64>,
+    /// (user, reaction) pairs, oldest first.
+    pub reactions: Vec<(i64, String)>,
+}
+
+// --- Dialogs REST API ---
+
+impl Dialog {
+    /// The owner or one of the admins.
+    pub fn is_owner_or_admin(&self, user_id: i64) -> bool {
+        self.user_id == user_id || self.admins.contains(&user_id)
+    }
+
+    /// Has a member row: an occupant of a group, private or meeting dialog, a subscriber of a public one.
+    pub fn is_member(&self, user_id: i64) -> bool {
+        self.occupants.contains(&user_id)
+    }
+}
+
+/// A dialog as one user sees it: with his unread count and the status of the last message if he sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogView {
+    pub dialog: Dialog,
+    pub unread_messages_count: i64,
+    /// `sent`, `delivered` or `read` when the viewer sent the last message; `None` otherwise.
+    pub last_message_status: Option<String>,
 }

@@ -4,6 +4,10 @@
 use crate::model::{
     App, ChatMessage, Credentials, Dialog, OfflineMessage, Profile, ScramKeys, Session, User,
 };
+// Messages REST API (history).
+use crate::model::HistoryMessage;
+// Dialogs REST API.
+use crate::model::DialogView;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +160,172 @@ impl ProfilePatch {
     }
 }
 
+// --- Messages REST API (history): query types ---
+
+/// A message field that history filters and sorts may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageField {
+    Id,
+    Body,
+    /// Unix seconds.
+    DateSent,
+    SenderId,
+    RecipientId,
+    /// Unix milliseconds.
+    CreatedAt,
+    /// Unix milliseconds.
+    UpdatedAt,
+    /// `attachments.type`: matches messages having an attachment of that type (Eq/In only).
+    AttachmentType,
+    /// A custom parameter, compared as text (Eq, Ne, In, Nin only). Names are `[A-Za-z0-9_-]+`.
+    Custom(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageCondition {
+    pub field: MessageField,
+    pub op: FilterOp,
+    pub values: Vec<FilterValue>,
+}
+
+/// One page of a dialog's history as one user sees it: without the messages he deleted for himself or
+/// cleared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub app_id: i64,
+    pub dialog_id: String,
+    pub viewer_id: i64,
+    pub conditions: Vec<MessageCondition>,
+    /// Field and ascending?; ties are broken by arrival order in the same direction.
+    pub sort: (MessageField, bool),
+    pub limit: i64,
+    pub skip: i64,
+}
+
+/// A text search over the messages and dialog names of a user's dialogs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSearch {
+    pub app_id: i64,
+    pub user_id: i64,
+    /// Case-sensitive substring.
+    pub text: String,
+    /// Only these dialogs (still only the user's own).
+    pub dialog_ids: Option<Vec<String>>,
+    /// Bounds on `date_sent`, Unix seconds, inclusive.
+    pub date_from: Option<i64>,
+    pub date_to: Option<i64>,
+    pub limit: i64,
+}
+
+// --- Dialogs REST API: query and change types ---
+
+/// A dialog field the list call may filter or sort on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogField {
+    /// `_id`, compared as text.
+    Id,
+    Type,
+    Name,
+    /// The owner (`user_id`).
+    OwnerId,
+    /// Unix seconds.
+    LastMessageDateSent,
+    /// Unix milliseconds.
+    CreatedAt,
+    /// Unix milliseconds.
+    UpdatedAt,
+    /// The member ids: Eq/In match dialogs having any of the values, All those having every value,
+    /// Ne/Nin those having none.
+    Occupants,
+    /// `extensions[key]`, compared as text. Keys are `[A-Za-z0-9_-]+`.
+    Extension(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+    /// Every value matches (for occupants: the dialog has all of them).
+    All,
+    /// Case-insensitive substring.
+    Contains,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogCondition {
+    pub field: DialogField,
+    pub op: DialogOp,
+    pub values: Vec<FilterValue>,
+}
+
+/// A page of the dialogs `user_id` sees: those he is a member of and has not hidden, and the app's
+/// broadcast dialogs he has not hidden.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogQuery {
+    pub app_id: i64,
+    pub user_id: i64,
+    pub conditions: Vec<DialogCondition>,
+    /// Field and ascending?; `None` sorts by last message date, then update time, newest first.
+    pub sort: Option<(DialogField, bool)>,
+    pub limit: i64,
+    pub skip: i64,
+}
+
+/// A dialog to insert, with its member rows and admins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDialog {
+    pub id: String,
+    pub app_id: i64,
+    pub kind: i64,
+    pub owner_id: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub photo: Option<String>,
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+    pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
+    pub members: Vec<i64>,
+    pub admins: Vec<i64>,
+    pub now: i64,
+}
+
+/// A change of a dialog, applied in one transaction. `Some(None)` clears a field, `None` leaves it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DialogChange {
+    pub name: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub photo: Option<Option<String>>,
+    pub extensions: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub permissions: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    /// New members join visible (not hidden) with nothing unread; existing ones are left as they are.
+    pub add_members: Vec<i64>,
+    /// Removed members also stop being admins.
+    pub remove_members: Vec<i64>,
+    pub add_admins: Vec<i64>,
+    pub remove_admins: Vec<i64>,
+    pub add_pinned: Vec<String>,
+    pub remove_pinned: Vec<String>,
+    /// When the dialog would end up with more admins than this, nothing changes and the store answers
+    /// `StoreError::Conflict("admins_ids")`.
+    pub max_admins: usize,
+}
+
+impl DialogChange {
+    /// Whether the change touches anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self
+            == DialogChange {
+                max_admins: self.max_admins,
+                ..DialogChange::default()
+            }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Applications.
@@ -211,9 +381,9 @@ pub trait Store: Send + Sync + 'static {
     async fn user_sessions(&self, app_id: i64, user_id: i64, now: i64) -> StoreResult<Vec<Session>>;
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64>;
 
-    /// Records a signed request's (timestamp, nonce); false when the pair was used before.
-    async fn claim_nonce(&self, app_id: i64, timestamp: i64, nonce: i64, now: i64) -> StoreResult<bool>;
-    async fn purge_nonces(&self, used_before: i64) -> StoreResult<u64>;
+    /// Records a signed request's signature; false when exactly that request was seen before.
+    async fn claim_signature(&self, app_id: i64, signature: &str, now: i64) -> StoreResult<bool>;
+    async fn purge_signatures(&self, used_before: i64) -> StoreResult<u64>;
 
     // Dialogs and history.
     async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>>;
@@ -247,4 +417,103 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<OfflineMessage>>;
     async fn count_offline(&self, app_id: i64, user_id: i64) -> StoreResult<i64>;
     async fn delete_offline(&self, app_id: i64, user_id: i64, seqs: &[i64]) -> StoreResult<()>;
+
+    // --- Messages REST API (history) ---
+    // Every call that changes read state or unread counters first locks the dialog's row, so they are
+    // serialised per dialog with each other and with `save_message`, and the counters stay exact.
+
+    /// One page of history, with each message's read/delivered/reaction state.
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<HistoryMessage>>;
+    /// The messages of the app with one of these ids that `viewer_id` can still see (not deleted for
+    /// himself, not cleared), in any dialog or only in `dialog_id`; oldest first. Says nothing about
+    /// whether the viewer may read the dialog.
+    async fn messages_by_ids(
+        &self,
+        app_id: i64,
+        viewer_id: i64,
+        dialog_id: Option<&str>,
+        ids: &[String],
+    ) -> StoreResult<Vec<HistoryMessage>>;
+    /// Marks the listed messages of the dialog (all of them with `None`) read (`read`, which implies
+    /// delivered) or delivered by `user_id`, skipping his own, hidden and cleared ones. Returns the newly
+    /// marked (sender, id) pairs. Reading lowers the user's unread count by the newly read messages that
+    /// were counted for him (all-read sets it to 0), in the same transaction.
+    async fn mark_messages(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        user_id: i64,
+        ids: Option<&[String]>,
+        read: bool,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// Changes the body of the sender's message (and the dialog's last message if it is that one). False
+    /// when the sender has no such message in the dialog.
+    async fn edit_message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        sender_id: i64,
+        message_id: &str,
+        body: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes messages of the dialog for `user_id` only; unread ones stop counting. Returns the seqs newly
+    /// hidden.
+    async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>>;
+    /// Deletes messages of the dialog for everyone: unread counters drop, the dialog's last message moves
+    /// back if it was one of them. Returns the seqs deleted.
+    async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>>;
+    /// Adds and/or removes one user's reaction on a message (removal first).
+    async fn set_reaction(
+        &self,
+        seq: i64,
+        user_id: i64,
+        add: Option<&str>,
+        remove: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// The user's unread count in each of his dialogs of the app.
+    async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Visible messages of the user's dialogs whose body contains the text, newest first.
+    async fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<HistoryMessage>>;
+    /// Ids of the user's dialogs whose name contains the text, most recently updated first.
+    async fn search_dialogs(&self, search: &MessageSearch) -> StoreResult<Vec<String>>;
+
+    // --- Dialogs REST API (dialog_sql.rs) ---
+    // Per-user dialog state (hidden, notifications, cleared history) lives in the member row; broadcast
+    // dialogs have no member rows and keep it in `broadcast_viewers` instead.
+
+    /// Inserts a dialog with its member rows and admins.
+    async fn create_dialog(&self, dialog: &NewDialog) -> StoreResult<Dialog>;
+    /// One page of the dialogs the user sees, and how many there are in all.
+    async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)>;
+    /// How many dialogs the query matches.
+    async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64>;
+    /// A dialog of the app with `viewer_id`'s unread count and last-message status (he need not be a
+    /// member).
+    async fn dialog_view(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        viewer_id: i64,
+    ) -> StoreResult<Option<DialogView>>;
+    /// Applies a change and bumps `updated_at`; `None` when the dialog does not exist.
+    async fn change_dialog(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        change: &DialogChange,
+        now: i64,
+    ) -> StoreResult<Option<Dialog>>;
+    /// Deletes a dialog for everyone, with its history. False when there was no such dialog.
+    async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool>;
+    /// Hides the dialog from the user's list (or shows it again). A new message shows it again.
+    async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()>;
+    /// Clears the history for the user only: messages up to the newest one now stop being his
+    /// (`cleared_seq`), and nothing stays unread.
+    async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()>;
+    /// Whether the user gets push alerts for the dialog (default true).
+    async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool>;
+    async fn set_dialog_notifications(&self, dialog_id: &str, user_id: i64, enabled: bool)
+        -> StoreResult<()>;
 }

@@ -37,6 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let service = palaver_api::service(ApiState {
         core: core.clone(),
         admin_token,
+        domain: config.domain.clone(),
     });
     let http_listener = bind(config.http_addr, "HTTP").await?;
     let https_listener = bind(config.https_addr, "HTTPS").await?;

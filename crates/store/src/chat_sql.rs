@@ -22,18 +22,8 @@ pub(crate) async fn occupants(conn: &mut AnyConnection, dialog_id: &str) -> Stor
 
 pub(crate) async fn dialog(pool: &AnyPool, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>> {
     let mut conn = pool.acquire().await.map_err(backend_error)?;
-    let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE app_id = $1 AND id = $2");
-    let Some(row) = sqlx::query(&sql)
-        .bind(app_id)
-        .bind(dialog_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend_error)?
-    else {
-        return Ok(None);
-    };
-    let occupants = occupants(&mut conn, dialog_id).await?;
-    rows::dialog(&row, occupants).map(Some).map_err(backend_error)
+    // Dialogs REST API: the dialog with its occupants and admins.
+    crate::dialog_sql::load(&mut conn, app_id, dialog_id).await
 }
 
 pub(crate) async fn private_dialog(
@@ -81,7 +71,8 @@ pub(crate) async fn private_dialog(
         .map_err(backend_error)?;
     let id: String = row.try_get("id").map_err(backend_error)?;
     let occupants = occupants(&mut tx, &id).await?;
-    let dialog = rows::dialog(&row, occupants).map_err(backend_error)?;
+    // Private dialogs have no admins.
+    let dialog = rows::dialog(&row, occupants, Vec::new()).map_err(backend_error)?;
     tx.commit().await.map_err(backend_error)?;
     Ok(dialog)
 }
@@ -132,6 +123,17 @@ pub(crate) async fn save_message(pool: &AnyPool, m: &ChatMessage) -> StoreResult
     .execute(&mut *tx)
     .await
     .map_err(backend_error)?;
+    // Dialogs REST API: a new message brings the dialog back to the lists of those who deleted it for
+    // themselves.
+    for table in ["dialog_occupants", "broadcast_viewers"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET hidden = 0 WHERE dialog_id = $1 AND hidden <> 0"
+        ))
+        .bind(&m.dialog_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    }
     tx.commit().await.map_err(backend_error)?;
     Ok(true)
 }

@@ -3,6 +3,8 @@
 //! migrations; the queries are written once in the SQL both understand.
 
 mod chat_sql;
+mod dialog_sql;
+mod message_sql;
 mod migrations;
 mod rows;
 mod sql_store;

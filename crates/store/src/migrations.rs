@@ -14,6 +14,15 @@ const SQLITE: &[Script] = &[
         include_str!("../migrations/sqlite/0001_accounts.sql"),
     ),
     (2, "chat", include_str!("../migrations/sqlite/0002_chat.sql")),
+    // Dialogs REST API: admins, pinned messages, per-user dialog state.
+    (
+        3,
+        "dialogs",
+        include_str!("../migrations/sqlite/0003_dialogs.sql"),
+    ),
+    // Messages REST API: per-user message state.
+    (4, "messages", include_str!("../migrations/sqlite/0004_messages.sql")),
+    (5, "signed_requests", include_str!("../migrations/sqlite/0005_signed_requests.sql")),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -22,6 +31,15 @@ const POSTGRES: &[Script] = &[
         include_str!("../migrations/postgres/0001_accounts.sql"),
     ),
     (2, "chat", include_str!("../migrations/postgres/0002_chat.sql")),
+    // Dialogs REST API: admins, pinned messages, per-user dialog state.
+    (
+        3,
+        "dialogs",
+        include_str!("../migrations/postgres/0003_dialogs.sql"),
+    ),
+    // Messages REST API: per-user message state.
+    (4, "messages", include_str!("../migrations/postgres/0004_messages.sql")),
+    (5, "signed_requests", include_str!("../migrations/postgres/0005_signed_requests.sql")),
 ];
 
 #[derive(Debug)]

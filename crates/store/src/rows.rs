@@ -97,14 +97,21 @@ pub(crate) fn session(row: &AnyRow) -> sqlx::Result<Session> {
 }
 
 pub(crate) const DIALOG_COLUMNS: &str = "id, app_id, type, user_id, name, description, photo, last_message, \
-    last_message_id, last_message_user_id, last_message_date_sent, created_at, updated_at";
+    last_message_id, last_message_user_id, last_message_date_sent, created_at, updated_at, extensions, \
+    permissions, pinned_messages_ids";
 
 pub(crate) const MESSAGE_COLUMNS: &str =
     "id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, \
     date_sent, created_at, updated_at";
 
-/// A dialog row; occupants are loaded separately.
-pub(crate) fn dialog(row: &AnyRow, occupants: Vec<i64>) -> sqlx::Result<Dialog> {
+/// A dialog row; occupants and admins are loaded separately.
+pub(crate) fn dialog(row: &AnyRow, occupants: Vec<i64>, admins: Vec<i64>) -> sqlx::Result<Dialog> {
+    // JSON columns the store itself wrote; anything unreadable counts as unset.
+    let object = |column: &str| -> sqlx::Result<Option<serde_json::Map<String, serde_json::Value>>> {
+        let text: Option<String> = row.try_get(column)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    };
+    let pinned: String = row.try_get("pinned_messages_ids")?;
     Ok(Dialog {
         id: row.try_get("id")?,
         app_id: row.try_get("app_id")?,
@@ -120,6 +127,10 @@ pub(crate) fn dialog(row: &AnyRow, occupants: Vec<i64>) -> sqlx::Result<Dialog> 
         last_message_date_sent: row.try_get("last_message_date_sent")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        admins,
+        pinned_messages_ids: serde_json::from_str(&pinned).unwrap_or_default(),
+        extensions: object("extensions")?,
+        permissions: object("permissions")?,
     })
 }
 

@@ -12,6 +12,14 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::AnyPool;
 use sqlx::{Any, Row};
+// Messages REST API (history).
+use crate::message_sql;
+use palaver_core::model::HistoryMessage;
+use palaver_core::store::{HistoryQuery, MessageSearch};
+// Dialogs REST API.
+use crate::dialog_sql;
+use palaver_core::model::DialogView;
+use palaver_core::store::{DialogChange, DialogQuery, NewDialog};
 
 #[derive(Clone)]
 pub struct SqlStore {
@@ -536,13 +544,12 @@ impl Store for SqlStore {
         Ok(result.rows_affected())
     }
 
-    async fn claim_nonce(&self, app_id: i64, timestamp: i64, nonce: i64, now: i64) -> StoreResult<bool> {
+    async fn claim_signature(&self, app_id: i64, signature: &str, now: i64) -> StoreResult<bool> {
         let result = sqlx::query(
-            "INSERT INTO nonces (app_id, ts, nonce, used_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO used_signatures (app_id, signature, used_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(app_id)
-        .bind(timestamp)
-        .bind(nonce)
+        .bind(signature)
         .bind(now)
         .execute(&self.pool)
         .await
@@ -550,8 +557,8 @@ impl Store for SqlStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn purge_nonces(&self, used_before: i64) -> StoreResult<u64> {
-        let result = sqlx::query("DELETE FROM nonces WHERE used_at < $1")
+    async fn purge_signatures(&self, used_before: i64) -> StoreResult<u64> {
+        let result = sqlx::query("DELETE FROM used_signatures WHERE used_at < $1")
             .bind(used_before)
             .execute(&self.pool)
             .await
@@ -609,5 +616,133 @@ impl Store for SqlStore {
             return Ok(());
         }
         chat_sql::delete_offline(&self.pool, app_id, user_id, seqs).await
+    }
+
+    // --- Messages REST API (history): see message_sql.rs ---
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<HistoryMessage>> {
+        message_sql::history(&self.pool, self.backend, query).await
+    }
+
+    async fn messages_by_ids(
+        &self,
+        app_id: i64,
+        viewer_id: i64,
+        dialog_id: Option<&str>,
+        ids: &[String],
+    ) -> StoreResult<Vec<HistoryMessage>> {
+        message_sql::messages_by_ids(&self.pool, app_id, viewer_id, dialog_id, ids).await
+    }
+
+    async fn mark_messages(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        user_id: i64,
+        ids: Option<&[String]>,
+        read: bool,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        message_sql::mark_messages(&self.pool, self.backend, app_id, dialog_id, user_id, ids, read).await
+    }
+
+    async fn edit_message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        sender_id: i64,
+        message_id: &str,
+        body: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        message_sql::edit_message(&self.pool, app_id, dialog_id, sender_id, message_id, body, now).await
+    }
+
+    async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        message_sql::hide_messages(&self.pool, self.backend, dialog_id, user_id, seqs).await
+    }
+
+    async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        message_sql::delete_messages(&self.pool, self.backend, dialog_id, seqs).await
+    }
+
+    async fn set_reaction(
+        &self,
+        seq: i64,
+        user_id: i64,
+        add: Option<&str>,
+        remove: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        message_sql::set_reaction(&self.pool, seq, user_id, add, remove, now).await
+    }
+
+    async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        message_sql::unread_counts(&self.pool, app_id, user_id).await
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<HistoryMessage>> {
+        message_sql::search_messages(&self.pool, self.backend, search).await
+    }
+
+    async fn search_dialogs(&self, search: &MessageSearch) -> StoreResult<Vec<String>> {
+        message_sql::search_dialogs(&self.pool, self.backend, search).await
+    }
+
+    // --- Dialogs REST API: see dialog_sql.rs ---
+
+    async fn create_dialog(&self, dialog: &NewDialog) -> StoreResult<Dialog> {
+        dialog_sql::create_dialog(&self.pool, dialog).await
+    }
+
+    async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)> {
+        dialog_sql::list_dialogs(&self.pool, self.backend, query).await
+    }
+
+    async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64> {
+        dialog_sql::count_dialogs(&self.pool, self.backend, query).await
+    }
+
+    async fn dialog_view(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        viewer_id: i64,
+    ) -> StoreResult<Option<DialogView>> {
+        dialog_sql::dialog_view(&self.pool, app_id, dialog_id, viewer_id).await
+    }
+
+    async fn change_dialog(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        change: &DialogChange,
+        now: i64,
+    ) -> StoreResult<Option<Dialog>> {
+        dialog_sql::change_dialog(&self.pool, app_id, dialog_id, change, now).await
+    }
+
+    async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
+        dialog_sql::delete_dialog(&self.pool, app_id, dialog_id).await
+    }
+
+    async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()> {
+        dialog_sql::set_hidden(&self.pool, dialog_id, user_id, hidden).await
+    }
+
+    async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()> {
+        dialog_sql::clear_history(&self.pool, dialog_id, user_id).await
+    }
+
+    async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool> {
+        dialog_sql::notifications(&self.pool, dialog_id, user_id).await
+    }
+
+    async fn set_dialog_notifications(
+        &self,
+        dialog_id: &str,
+        user_id: i64,
+        enabled: bool,
+    ) -> StoreResult<()> {
+        dialog_sql::set_notifications(&self.pool, dialog_id, user_id, enabled).await
     }
 }

@@ -291,8 +291,25 @@ async fn wrong_auth_key_and_signatures_are_refused_and_nonces_single_use() {
         let issued = sessions.create(signed(&signature)).await.unwrap();
         assert_eq!(issued.session.nonce, Some(42));
         assert_eq!(issued.session.ts, timestamp);
-        // The same (timestamp, nonce) again is a replay.
+        // The same request again is a replay.
         assert!(matches!(sessions.create(signed(&signature)).await, Err(CoreError::Rejected(_))));
+        // A different request that drew the same (timestamp, nonce) is not.
+        let mut other = params.clone();
+        other.insert("user".into(), serde_json::json!({"guest": "1", "full_name": "G"}));
+        other.remove("signature");
+        let other_signature = hex::encode(palaver_core::credentials::hmac_sha1(
+            app.auth_secret.as_bytes(),
+            palaver_core::signature::string_to_sign(&other).as_bytes(),
+        ));
+        let mut request = app_session(&app);
+        request.user = Some(UserCredentials::Guest { full_name: Some("G".into()) });
+        request.signed = Some(palaver_core::sessions::SignedRequest {
+            nonce: 42,
+            timestamp,
+            signature: other_signature,
+            params: other,
+        });
+        sessions.create(request).await.unwrap();
         // A stale timestamp is refused even with a fresh nonce.
         f.clock.advance(2 * 60 * 60 * 1000);
         assert!(matches!(sessions.create(signed(&signature)).await, Err(CoreError::Rejected(_))));

@@ -6,6 +6,7 @@ pub mod config;
 pub mod modules;
 pub mod ns;
 pub mod registry;
+pub mod rooms;
 pub mod router;
 pub mod sasl;
 pub mod server;

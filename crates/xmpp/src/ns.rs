@@ -23,3 +23,7 @@ pub const CHAT_MARKERS: &str = "urn:xmpp:chat-markers:0";
 pub const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
 pub const CSI: &str = "urn:xmpp:csi:0";
 pub const VERSION: &str = "jabber:iq:version";
+pub const MUC: &str = "http://jabber.org/protocol/muc";
+pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const CORRECTION: &str = "urn:xmpp:message-correct:0";
+pub const MESSAGE_DELETE: &str = "urn:xmpp:message-delete:0";

@@ -20,6 +20,8 @@ pub struct Shared {
     pub core: Core,
     pub config: XmppConfig,
     pub registry: Registry,
+    /// Who joined which dialog room.
+    pub rooms: crate::rooms::Rooms,
     pub throttle: AuthThrottle,
     /// For STARTTLS on plain TCP.
     pub starttls: Option<TlsAcceptor>,
@@ -46,6 +48,7 @@ impl XmppServer {
                 core,
                 config,
                 registry: Registry::default(),
+                rooms: Default::default(),
                 throttle: AuthThrottle::new(),
                 starttls,
                 shutdown,

@@ -70,6 +70,7 @@ pub enum Condition {
     InternalServerError,
     PolicyViolation,
     Conflict,
+    RegistrationRequired,
 }
 
 impl Condition {
@@ -89,6 +90,7 @@ impl Condition {
             Condition::InternalServerError => ("internal-server-error", "500", "cancel"),
             Condition::PolicyViolation => ("policy-violation", "406", "modify"),
             Condition::Conflict => ("conflict", "409", "cancel"),
+            Condition::RegistrationRequired => ("registration-required", "407", "auth"),
         }
     }
 

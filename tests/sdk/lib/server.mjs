@@ -1,6 +1,8 @@
 // Test harness: runs a real `palaver serve` on free loopback ports with a
 // throw-away data directory (and, for PostgreSQL, a throw-away schema), and
-// drives the `palaver` CLI against the same configuration.
+// drives the `palaver` CLI against the same configuration. Every server gets its
+// own HTTP, HTTPS, XMPP WebSocket (ws, wss) and XMPP TCP (STARTTLS, direct TLS)
+// ports, and can be restarted on the same ports, data dir and database.
 //
 // Environment read here:
 //   PALAVER_BIN          path of the binary (default: <repo>/target/debug/palaver)

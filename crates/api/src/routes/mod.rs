@@ -1,3 +1,5 @@
 pub mod admin;
+pub mod dialogs;
+pub mod messages;
 pub mod session;
 pub mod users;

@@ -64,6 +64,56 @@ fn element_value(element: &Element) -> Option<Value> {
     (!text.is_empty()).then_some(Value::String(text))
 }
 
+/// Builds `<extraParams>` from JSON parameters (objects nest, scalars become text) and attachments.
+/// Non-attachment arrays have no XML form (objects.md §11) and are left out.
+pub fn from_json(params: &Map<String, Value>, attachments: &Value) -> Element {
+    let mut extra = xml::element("extraParams", ns::CLIENT);
+    append_json(&mut extra, params);
+    if let Value::Array(items) = attachments {
+        for item in items {
+            let mut attachment = xml::element("attachment", ns::CLIENT);
+            if let Value::Object(fields) = item {
+                for (key, value) in fields {
+                    if let (Ok(_), Some(text)) = (rxml::NcName::try_from(key.as_str()), scalar(value)) {
+                        xml::set_attr(&mut attachment, key, text);
+                    }
+                }
+            }
+            extra.append_child(attachment);
+        }
+    }
+    extra
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn append_json(parent: &mut Element, params: &Map<String, Value>) {
+    for (key, value) in params {
+        if rxml::NcName::try_from(key.as_str()).is_err() {
+            continue;
+        }
+        match value {
+            Value::Object(inner) => {
+                let mut child = xml::element(key, ns::CLIENT);
+                append_json(&mut child, inner);
+                parent.append_child(child);
+            }
+            other => {
+                if let Some(text) = scalar(other).filter(|t| !t.is_empty()) {
+                    parent.append_child(xml::with_text(xml::element(key, ns::CLIENT), text));
+                }
+            }
+        }
+    }
+}
+
 /// The custom parameters among all of them.
 pub fn custom(params: Map<String, Value>) -> Map<String, Value> {
     params
@@ -110,6 +160,23 @@ mod tests {
             serde_json::json!({"nested":{"a":"1","b":{"c":"x"}}})
         );
         assert_eq!(value(&extra, "dialog_id").as_deref(), Some("D1"));
+    }
+
+    #[test]
+    fn json_round_trips_through_extra_params() {
+        let params =
+            serde_json::json!({"dialog_id":"D1","n":5,"nested":{"a":"1","b":{"c":true}},"list":[1,2]});
+        let attachments = serde_json::json!([{"type":"image","uid":"u1","size":12}]);
+        let extra = from_json(params.as_object().unwrap(), &attachments);
+        let (back_attachments, back) = to_json(&extra);
+        assert_eq!(
+            Value::Array(back_attachments),
+            serde_json::json!([{"type":"image","uid":"u1","size":"12"}])
+        );
+        assert_eq!(
+            Value::Object(back),
+            serde_json::json!({"dialog_id":"D1","n":"5","nested":{"a":"1","b":{"c":"true"}}})
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub async fn handle(session: &mut Online, iq: Element) {
             }
             None => {}
         },
+        Target::Room(room, None) if is_request => {
+            let shared = session.shared.clone();
+            let reply = room_iq(&shared, &iq, &room, session.auth.user).await;
+            session.reply(reply).await
+        }
         _ if is_request => {
             let reply = stanza::error_reply(&iq, Condition::ServiceUnavailable, "No such service");
             session.reply(reply).await
@@ -126,5 +131,38 @@ async fn account_iq(shared: &Shared, iq: &Element, user: palaver_proto::UserJid)
         (true, false) => {
             stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported")
         }
+    }
+}
+
+/// Iqs to a dialog room: disco#items lists the online members, disco#info describes the room.
+async fn room_iq(
+    shared: &Shared,
+    iq: &Element,
+    room: &palaver_proto::RoomJid,
+    asker: palaver_proto::UserJid,
+) -> Element {
+    let query = payload(iq);
+    let get = iq.attr("type") == Some("get");
+    match query.map(|q| (q.name(), q.ns())) {
+        Some(("query", namespace)) if get && namespace == ns::DISCO_ITEMS => {
+            match super::muc::online_occupants(shared, room, asker).await {
+                Ok(items) => stanza::iq_result(iq, Some(items)),
+                Err((condition, text)) => stanza::error_reply(iq, condition, text),
+            }
+        }
+        Some(("query", namespace)) if get && namespace == ns::DISCO_INFO => {
+            let mut info = xml::element("query", ns::DISCO_INFO);
+            let mut identity = xml::element("identity", ns::DISCO_INFO);
+            xml::set_attr(&mut identity, "category", "conference");
+            xml::set_attr(&mut identity, "type", "text");
+            info.append_child(identity);
+            info.append_child(xml::with_attr(
+                xml::element("feature", ns::DISCO_INFO),
+                "var",
+                ns::MUC,
+            ));
+            stanza::iq_result(iq, Some(info))
+        }
+        _ => stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported"),
     }
 }

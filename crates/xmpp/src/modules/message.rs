@@ -5,6 +5,7 @@
 use super::extra_params;
 use crate::ns;
 use crate::router;
+use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition, Target};
 use crate::xml::{self, Element};
@@ -37,8 +38,29 @@ pub fn is_content(message: &Element) -> bool {
     has_payload && !SIGNALS.iter().any(|s| has_child(message, s))
 }
 
+/// The first child with this local name (the SDKs ignore namespaces).
+pub fn signal<'a>(message: &'a Element, name: &str) -> Option<&'a Element> {
+    message.children().find(|c| c.name() == name)
+}
+
+pub fn body_of(message: &Element) -> Option<String> {
+    signal(message, "body").map(|b| b.text())
+}
+
+/// The message id, generated when the client gave none.
+pub fn ensure_id(message: &mut Element) -> String {
+    match message.attr("id") {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => {
+            let id = palaver_proto::new_object_id().to_string();
+            xml::set_attr(message, "id", id.clone());
+            id
+        }
+    }
+}
+
 /// Typing notifications are only worth anything live.
-fn is_typing_only(message: &Element) -> bool {
+pub fn is_typing_only(message: &Element) -> bool {
     ["composing", "paused", "active", "inactive", "gone"]
         .iter()
         .any(|s| has_child(message, s))
@@ -91,17 +113,26 @@ pub async fn handle(session: &mut Online, message: Element) {
                     );
                     session.reply(reply).await
                 }
-                // Headlines (system messages, call signalling) and errors are relayed live, never stored.
+                "headline" => {
+                    let mut message = message;
+                    mark_system_message(&mut message);
+                    relay(session, &message, user, resource.as_deref())
+                }
+                // Errors are relayed live, never stored.
                 _ => relay(session, &message, user, resource.as_deref()),
             }
         }
         Target::Server => {}
-        Target::Room(..) | Target::RoomService => {
-            let reply = stanza::error_reply(
-                &message,
-                Condition::ServiceUnavailable,
-                "Group chat is not available",
-            );
+        Target::Room(room, nick) => {
+            if message.attr("type") == Some("headline") {
+                let reply =
+                    stanza::error_reply(&message, Condition::BadRequest, "System messages go to users");
+                return session.reply(reply).await;
+            }
+            super::groupchat::handle(session, message, room, nick).await
+        }
+        Target::RoomService => {
+            let reply = stanza::error_reply(&message, Condition::BadRequest, "Messages go to a dialog room");
             session.reply(reply).await
         }
         Target::Elsewhere => {
@@ -129,12 +160,16 @@ fn relay(session: &Online, message: &Element, user: UserJid, resource: Option<&s
 }
 
 async fn private(session: &mut Online, mut message: Element, recipient: UserJid, resource: Option<String>) {
-    if is_content(&message) {
-        if let Err(error) = accept(session, &mut message, recipient).await {
-            let (condition, text) = condition_for(&error);
-            let reply = stanza::error_reply(&message, condition, &text);
-            return session.reply(reply).await;
-        }
+    let outcome = if is_content(&message) {
+        accept(session, &mut message, recipient).await
+    } else {
+        let shared = session.shared.clone();
+        apply_signal(&shared, session.auth.user, &message).await
+    };
+    if let Err(error) = outcome {
+        let (condition, text) = condition_for(&error);
+        let reply = stanza::error_reply(&message, condition, &text);
+        return session.reply(reply).await;
     }
     if message.attr("type") == Some("chat") {
         carbons(session, &message);
@@ -156,18 +191,51 @@ async fn private(session: &mut Online, mut message: Element, recipient: UserJid,
     }
 }
 
+/// Markers, edits and deletes of 1-1 messages update history (when the stanza names its dialog), then
+/// travel like the message they are about.
+async fn apply_signal(shared: &Shared, sender: UserJid, message: &Element) -> Result<(), CoreError> {
+    let Some(dialog_id) = extra_params::find(message).and_then(|e| extra_params::value(e, "dialog_id"))
+    else {
+        return Ok(());
+    };
+    let (app_id, me) = (sender.app_id, sender.user_id);
+    let history = shared.core.history();
+    let target = |name: &str| {
+        signal(message, name)
+            .and_then(|s| s.attr("id"))
+            .map(str::to_owned)
+    };
+    if let Some(id) = target("displayed") {
+        // A marker about a message that is not (or no longer) in history is still routed.
+        if let Err(error) = history.mark_read(app_id, me, &dialog_id, Some(&[id])).await {
+            tracing::debug!(%error, "read marker not applied to history");
+        }
+    } else if let Some(id) = target("received") {
+        if let Err(error) = history.mark_delivered(app_id, me, &dialog_id, &[id]).await {
+            tracing::debug!(%error, "delivery marker not applied to history");
+        }
+    } else if let Some(id) = target("replace") {
+        history
+            .edit(app_id, me, &dialog_id, &id, &body_of(message).unwrap_or_default())
+            .await?;
+    } else if let Some(id) = target("remove") {
+        history.delete_for_everyone(app_id, me, &dialog_id, &[id]).await?;
+    }
+    Ok(())
+}
+
+/// A headline from a user without a module identifier is a system message: the receiving SDKs ignore
+/// headlines without `moduleIdentifier` (quirk #31).
+fn mark_system_message(message: &mut Element) {
+    let extra = extra_params::ensure(message);
+    extra_params::ensure_value(extra, "moduleIdentifier", "SystemNotifications");
+}
+
 /// Runs the core rules (dialog, history) and adds what the recipient's SDK needs: `dialog_id` and
 /// `date_sent` in `extraParams`.
 async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid) -> Result<(), CoreError> {
-    let id = match message.attr("id") {
-        Some(id) if !id.is_empty() => id.to_owned(),
-        _ => {
-            let id = palaver_proto::new_object_id().to_string();
-            xml::set_attr(message, "id", id.clone());
-            id
-        }
-    };
-    let body = message.children().find(|c| c.name() == "body").map(|b| b.text());
+    let id = ensure_id(message);
+    let body = body_of(message);
     let (attachments, params, save_to_history, dialog_id, date_sent) = match extra_params::find(message) {
         Some(extra) => {
             let (attachments, params) = extra_params::to_json(extra);

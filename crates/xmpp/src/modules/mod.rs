@@ -2,6 +2,8 @@
 
 pub mod events;
 pub mod extra_params;
+pub mod groupchat;
 pub mod iq;
 pub mod message;
+pub mod muc;
 pub mod presence;

@@ -37,12 +37,10 @@ pub async fn handle(session: &mut Online, presence: Element) {
             }
         }
         Target::User(..) => {}
-        Target::Room(..) | Target::RoomService => {
-            let reply = stanza::error_reply(
-                &presence,
-                Condition::ServiceUnavailable,
-                "Group chat is not available",
-            );
+        Target::Room(room, nick) => super::muc::handle(session, presence, room, nick).await,
+        Target::RoomService => {
+            let reply =
+                stanza::error_reply(&presence, Condition::BadRequest, "Presence goes to a dialog room");
             session.reply(reply).await
         }
         Target::Elsewhere => {
@@ -112,6 +110,12 @@ async fn deliver_offline(session: &mut Online) {
                 tracing::warn!(seq = kept.seq, "dropping an unreadable offline message");
                 continue;
             };
+            // A message kept twice (delivered, unacknowledged, kept again) carries one delay: the first.
+            if message.get_child("delay", ns::DELAY).is_some() {
+                xml::set_attr(&mut message, "to", session.full_jid.clone());
+                session.send(message).await;
+                continue;
+            }
             let mut delay = xml::element("delay", ns::DELAY);
             xml::set_attr(&mut delay, "from", session.shared.config.domain.clone());
             xml::set_attr(&mut delay, "stamp", iso8601(kept.created_at));
@@ -119,6 +123,7 @@ async fn deliver_offline(session: &mut Online) {
             xml::set_attr(&mut message, "to", session.full_jid.clone());
             session.send(message).await;
         }
+        session.request_ack().await;
         if let Err(error) = offline.acknowledge(user.app_id, user.user_id, &delivered).await {
             tracing::error!(%error, "forgetting delivered offline messages failed");
             return;

@@ -114,8 +114,13 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
     };
     if bound.inline_sm {
         // Already answered inside <bound/>; counting starts now.
-        let resume = session.handle.resume_id().map(|id| (id, session.shared.config.resume_window.as_secs()));
-        session.sm.enable(resume.as_ref().map(|(id, max)| (id.as_str(), *max)));
+        let resume = session
+            .handle
+            .resume_id()
+            .map(|id| (id, session.shared.config.resume_window.as_secs()));
+        session
+            .sm
+            .enable(resume.as_ref().map(|(id, max)| (id.as_str(), *max)));
     }
     tracing::debug!(jid = %session.full_jid, "session online");
     loop {
@@ -155,6 +160,15 @@ impl Online {
                 tracing::warn!(jid = %self.full_jid, "too many unacknowledged stanzas; closing");
                 self.handle.kill();
             }
+        }
+    }
+
+    /// Asks the client to acknowledge what it has, when anything is outstanding. Called at the end of each
+    /// burst of deliveries: the SDKs only ack when asked, and an unacknowledged message would be kept
+    /// again for the next session if the client closed now.
+    pub async fn request_ack(&mut self) {
+        if self.sm.is_enabled() && self.sm.unacked_len() > 0 {
+            self.send_nonza(StreamManagement::request()).await;
         }
     }
 
@@ -231,10 +245,8 @@ impl Online {
                 command = self.rx.recv() => match command {
                     Some(Command::Deliver(stanza)) => {
                         self.send(stanza).await;
-                        // Ask for an ack at the end of each burst, so what the client has is known
-                        // within moments (the SDKs only ack when asked).
-                        if self.rx.is_empty() && self.sm.unacked_len() > 0 {
-                            self.send_nonza(StreamManagement::request()).await;
+                        if self.rx.is_empty() {
+                            self.request_ack().await;
                         }
                     }
                     Some(Command::Resume(request)) => self.adopt(request).await,
@@ -266,7 +278,9 @@ impl Online {
         self.send_nonza(StreamManagement::request()).await;
         let deadline = Instant::now() + wait;
         while self.sm.unacked_len() > 0 {
-            let Some(transport) = self.transport.as_mut() else { return };
+            let Some(transport) = self.transport.as_mut() else {
+                return;
+            };
             let next = match tokio::time::timeout_at(deadline, transport.next()).await {
                 Ok(Ok(Inbound::Stanza(element))) => element,
                 _ => return,
@@ -483,7 +497,12 @@ impl Online {
         // While the server shuts down every session is on its way out: keep the message regardless.
         let shutting_down = *self.shared.shutdown.borrow();
         let others_online = !shutting_down
-            && self.shared.registry.sessions(user).iter().any(|s| s.id != self.handle.id && s.is_available());
+            && self
+                .shared
+                .registry
+                .sessions(user)
+                .iter()
+                .any(|s| s.id != self.handle.id && s.is_available());
         if others_online {
             return;
         }
@@ -503,6 +522,7 @@ impl Online {
     /// Leaves for good: unregister, tell the user's other sessions, and hand back what was not delivered.
     async fn finish(&mut self) {
         self.shared.registry.unregister(&self.handle);
+        modules::muc::session_ended(&self.shared, self.auth.user, self.handle.id);
         if self.presence.is_some() {
             self.handle.set_available(false);
             modules::presence::broadcast_unavailable(self);

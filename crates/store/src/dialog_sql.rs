@@ -1,0 +1,668 @@
+//! The dialog half of `SqlStore` behind the Dialogs REST API: creating, listing (with the per-user unread
+//! count and last-message status), changing and deleting dialogs, and each user's own state of a dialog.
+//!
+//! Per-user state lives in the member row (`dialog_occupants.hidden`, `.notifications`, `.cleared_seq`);
+//! broadcast dialogs have no member rows, so their readers keep it in `broadcast_viewers`.
+//!
+//! Concurrency: transactions that read and then write a dialog start by updating its row (`updated_at`,
+//! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
+//! `save_message` and the history calls do.
+
+use crate::rows::{self, DIALOG_COLUMNS};
+use crate::sql_store::backend_error;
+use crate::Backend;
+use palaver_core::model::{dialog_type, Dialog, DialogView};
+use palaver_core::store::{
+    DialogChange, DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue, NewDialog, StoreError,
+    StoreResult,
+};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
+use std::collections::HashMap;
+
+/// The dialog columns with the `d.` alias of the list queries.
+fn dialog_columns() -> String {
+    DIALOG_COLUMNS
+        .split(',')
+        .map(|c| format!("d.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The viewer's columns: his unread count and, when he sent the last message, its status. The viewer is
+/// parameter `$2`.
+const VIEWER_COLUMNS: &str = "COALESCE(me.unread_count, 0) AS viewer_unread, \
+    CASE WHEN d.last_message_id IS NULL OR d.last_message_user_id IS NULL OR d.last_message_user_id <> $2 \
+    THEN NULL \
+    WHEN EXISTS (SELECT 1 FROM messages lm JOIN message_reads r ON r.message_seq = lm.seq \
+      WHERE lm.dialog_id = d.id AND lm.sender_id = d.last_message_user_id AND lm.id = d.last_message_id \
+      AND r.user_id <> lm.sender_id) THEN 'read' \
+    WHEN EXISTS (SELECT 1 FROM messages lm JOIN message_deliveries r ON r.message_seq = lm.seq \
+      WHERE lm.dialog_id = d.id AND lm.sender_id = d.last_message_user_id AND lm.id = d.last_message_id \
+      AND r.user_id <> lm.sender_id) THEN 'delivered' \
+    ELSE 'sent' END AS viewer_status";
+
+/// Joins the viewer's member row (`$2`) as `me`.
+const VIEWER_JOIN: &str = "LEFT JOIN dialog_occupants me ON me.dialog_id = d.id AND me.user_id = $2";
+
+fn bind_value<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    value: &FilterValue,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    match value {
+        FilterValue::Int(i) => query.bind(*i),
+        FilterValue::Text(t) => query.bind(t.clone()),
+    }
+}
+
+async fn ids_by_dialog(
+    conn: &mut AnyConnection,
+    table: &str,
+    order: &str,
+    dialog_ids: &[String],
+) -> StoreResult<HashMap<String, Vec<i64>>> {
+    let mut found: HashMap<String, Vec<i64>> = HashMap::new();
+    if dialog_ids.is_empty() {
+        return Ok(found);
+    }
+    let placeholders: Vec<String> = (1..=dialog_ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT dialog_id, user_id FROM {table} WHERE dialog_id IN ({}) ORDER BY {order}, user_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in dialog_ids {
+        query = query.bind(id.clone());
+    }
+    for row in query.fetch_all(&mut *conn).await.map_err(backend_error)? {
+        let dialog_id: String = row.try_get("dialog_id").map_err(backend_error)?;
+        let user_id: i64 = row.try_get("user_id").map_err(backend_error)?;
+        found.entry(dialog_id).or_default().push(user_id);
+    }
+    Ok(found)
+}
+
+/// Dialogs from their rows, with members (in joining order) and admins.
+async fn dialogs_from_rows(conn: &mut AnyConnection, found: &[AnyRow]) -> StoreResult<Vec<Dialog>> {
+    let ids = found
+        .iter()
+        .map(|r| r.try_get::<String, _>("id"))
+        .collect::<sqlx::Result<Vec<_>>>()
+        .map_err(backend_error)?;
+    let mut members = ids_by_dialog(conn, "dialog_occupants", "joined_at", &ids).await?;
+    let mut admins = ids_by_dialog(conn, "dialog_admins", "added_at", &ids).await?;
+    found
+        .iter()
+        .zip(&ids)
+        .map(|(row, id)| {
+            rows::dialog(
+                row,
+                members.remove(id).unwrap_or_default(),
+                admins.remove(id).unwrap_or_default(),
+            )
+            .map_err(backend_error)
+        })
+        .collect()
+}
+
+/// A dialog of the app with its members and admins.
+pub(crate) async fn load(
+    conn: &mut AnyConnection,
+    app_id: i64,
+    dialog_id: &str,
+) -> StoreResult<Option<Dialog>> {
+    let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE app_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(dialog_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    match row {
+        Some(row) => Ok(dialogs_from_rows(conn, &[row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn create_dialog(pool: &AnyPool, d: &NewDialog) -> StoreResult<Dialog> {
+    let json = |map: &Option<serde_json::Map<String, serde_json::Value>>| {
+        map.as_ref()
+            .map(|m| serde_json::Value::Object(m.clone()).to_string())
+    };
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    sqlx::query(
+        "INSERT INTO dialogs (id, app_id, type, user_id, name, description, photo, extensions, permissions, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&d.id)
+    .bind(d.app_id)
+    .bind(d.kind)
+    .bind(d.owner_id)
+    .bind(d.name.clone())
+    .bind(d.description.clone())
+    .bind(d.photo.clone())
+    .bind(json(&d.extensions))
+    .bind(json(&d.permissions))
+    .bind(d.now)
+    .bind(d.now)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
+    add_rows(&mut tx, "dialog_occupants", "joined_at", &d.id, &d.members, d.now).await?;
+    add_rows(&mut tx, "dialog_admins", "added_at", &d.id, &d.admins, d.now).await?;
+    let dialog = load(&mut tx, d.app_id, &d.id)
+        .await?
+        .ok_or_else(|| StoreError::Backend("the new dialog vanished".into()))?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(dialog)
+}
+
+/// Inserts (dialog, user) rows, leaving existing ones alone.
+async fn add_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    time_column: &str,
+    dialog_id: &str,
+    users: &[i64],
+    now: i64,
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO {table} (dialog_id, user_id, {time_column}) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+    );
+    for user in users {
+        sqlx::query(&sql)
+            .bind(dialog_id)
+            .bind(*user)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend_error)?;
+    }
+    Ok(())
+}
+
+async fn remove_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    dialog_id: &str,
+    users: &[i64],
+) -> StoreResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (2..users.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "DELETE FROM {table} WHERE dialog_id = $1 AND user_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(dialog_id);
+    for user in users {
+        query = query.bind(*user);
+    }
+    query.execute(&mut *conn).await.map_err(backend_error)?;
+    Ok(())
+}
+
+/// The WHERE clause of a list query and its parameters, numbered from `$1` (app) and `$2` (viewer).
+struct ListClause {
+    sql: String,
+    params: Vec<FilterValue>,
+}
+
+fn list_clause(backend: Backend, query: &DialogQuery) -> ListClause {
+    let mut clause = ListClause {
+        sql: "d.app_id = $1 AND ((d.type = 1 AND NOT EXISTS (SELECT 1 FROM broadcast_viewers bv \
+              WHERE bv.dialog_id = d.id AND bv.user_id = $2 AND bv.hidden <> 0)) \
+              OR (me.user_id IS NOT NULL AND me.hidden = 0))"
+            .into(),
+        params: vec![FilterValue::Int(query.app_id), FilterValue::Int(query.user_id)],
+    };
+    for condition in &query.conditions {
+        let piece = condition_sql(backend, condition, &mut clause.params);
+        clause.sql.push_str(" AND ");
+        clause.sql.push_str(&piece);
+    }
+    clause
+}
+
+/// The SQL expression of a scalar field.
+fn column(backend: Backend, field: &DialogField, params: &mut Vec<FilterValue>) -> String {
+    match field {
+        DialogField::Id => "d.id".into(),
+        DialogField::Type => "d.type".into(),
+        DialogField::Name => "d.name".into(),
+        DialogField::OwnerId => "d.user_id".into(),
+        DialogField::LastMessageDateSent => "d.last_message_date_sent".into(),
+        DialogField::CreatedAt => "d.created_at".into(),
+        DialogField::UpdatedAt => "d.updated_at".into(),
+        DialogField::Extension(key) => match backend {
+            Backend::Sqlite => {
+                params.push(FilterValue::Text(format!("$.\"{key}\"")));
+                format!("json_extract(d.extensions, ${})", params.len())
+            }
+            Backend::Postgres => {
+                params.push(FilterValue::Text(key.clone()));
+                format!("(d.extensions::jsonb ->> CAST(${} AS TEXT))", params.len())
+            }
+        },
+        // Not a scalar; handled by `occupants_sql`.
+        DialogField::Occupants => "NULL".into(),
+    }
+}
+
+fn condition_sql(backend: Backend, condition: &DialogCondition, params: &mut Vec<FilterValue>) -> String {
+    if condition.field == DialogField::Occupants {
+        return occupants_sql(condition, params);
+    }
+    let col = column(backend, &condition.field, params);
+    let mut bind = |value: FilterValue| {
+        params.push(value);
+        format!("${}", params.len())
+    };
+    let values = condition.values.clone();
+    let first = || {
+        values
+            .first()
+            .cloned()
+            .unwrap_or(FilterValue::Text(String::new()))
+    };
+    match condition.op {
+        DialogOp::Eq => format!("{col} = {}", bind(first())),
+        DialogOp::Ne => format!("({col} IS NULL OR {col} <> {})", bind(first())),
+        DialogOp::Gt => format!("{col} > {}", bind(first())),
+        DialogOp::Gte => format!("{col} >= {}", bind(first())),
+        DialogOp::Lt => format!("{col} < {}", bind(first())),
+        DialogOp::Lte => format!("{col} <= {}", bind(first())),
+        DialogOp::In if values.is_empty() => "1 = 0".into(),
+        DialogOp::Nin | DialogOp::All if values.is_empty() => "1 = 1".into(),
+        DialogOp::In => {
+            let list: Vec<String> = values.iter().cloned().map(&mut bind).collect();
+            format!("{col} IN ({})", list.join(", "))
+        }
+        DialogOp::Nin => {
+            let list: Vec<String> = values.iter().cloned().map(&mut bind).collect();
+            format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
+        }
+        DialogOp::All => {
+            let tests: Vec<String> = values
+                .iter()
+                .cloned()
+                .map(|v| format!("{col} = {}", bind(v)))
+                .collect();
+            format!("({})", tests.join(" AND "))
+        }
+        DialogOp::Contains => {
+            let text = match first() {
+                FilterValue::Text(t) => t,
+                FilterValue::Int(i) => i.to_string(),
+            };
+            let pattern = format!("%{}%", like_escape(&text));
+            format!(
+                "lower({col}) LIKE lower({}) ESCAPE '\\'",
+                bind(FilterValue::Text(pattern))
+            )
+        }
+    }
+}
+
+/// Membership tests: any of the users (Eq, In), all of them (All), none of them (Ne, Nin).
+fn occupants_sql(condition: &DialogCondition, params: &mut Vec<FilterValue>) -> String {
+    let mut users: Vec<i64> = Vec::new();
+    for value in &condition.values {
+        if let FilterValue::Int(id) = value {
+            if !users.contains(id) {
+                users.push(*id);
+            }
+        }
+    }
+    let list: Vec<String> = users
+        .iter()
+        .map(|id| {
+            params.push(FilterValue::Int(*id));
+            format!("${}", params.len())
+        })
+        .collect();
+    let members = |list: &[String]| {
+        format!(
+            "SELECT x.user_id FROM dialog_occupants x WHERE x.dialog_id = d.id AND x.user_id IN ({})",
+            list.join(", ")
+        )
+    };
+    match condition.op {
+        _ if list.is_empty() => match condition.op {
+            DialogOp::Ne | DialogOp::Nin | DialogOp::All => "1 = 1".into(),
+            _ => "1 = 0".into(),
+        },
+        DialogOp::Ne | DialogOp::Nin => format!("NOT EXISTS ({})", members(&list)),
+        DialogOp::All => format!(
+            "(SELECT COUNT(*) FROM ({}) AS present) = {}",
+            members(&list),
+            list.len()
+        ),
+        _ => format!("EXISTS ({})", members(&list)),
+    }
+}
+
+/// Escapes LIKE's wildcards so user text matches literally.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn order_by(query: &DialogQuery) -> String {
+    let (field, ascending) = query
+        .sort
+        .clone()
+        .unwrap_or((DialogField::LastMessageDateSent, false));
+    let dir = if ascending { "ASC" } else { "DESC" };
+    let col = match field {
+        DialogField::Id => "d.id",
+        DialogField::Type => "d.type",
+        DialogField::Name => "COALESCE(d.name, '')",
+        DialogField::OwnerId => "d.user_id",
+        DialogField::CreatedAt => "d.created_at",
+        DialogField::UpdatedAt => "d.updated_at",
+        // Dialogs without messages count as oldest.
+        _ => "COALESCE(d.last_message_date_sent, 0)",
+    };
+    format!("{col} {dir}, d.updated_at {dir}, d.id {dir}")
+}
+
+async fn views_from_rows(conn: &mut AnyConnection, found: &[AnyRow]) -> StoreResult<Vec<DialogView>> {
+    let dialogs = dialogs_from_rows(conn, found).await?;
+    found
+        .iter()
+        .zip(dialogs)
+        .map(|(row, dialog)| {
+            Ok(DialogView {
+                dialog,
+                unread_messages_count: row.try_get("viewer_unread")?,
+                last_message_status: row.try_get("viewer_status")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
+}
+
+pub(crate) async fn count_dialogs(pool: &AnyPool, backend: Backend, query: &DialogQuery) -> StoreResult<i64> {
+    let clause = list_clause(backend, query);
+    let sql = format!(
+        "SELECT COUNT(*) AS total FROM dialogs d {VIEWER_JOIN} WHERE {}",
+        clause.sql
+    );
+    let mut count = sqlx::query(&sql);
+    for value in &clause.params {
+        count = bind_value(count, value);
+    }
+    count
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("total"))
+        .map_err(backend_error)
+}
+
+pub(crate) async fn list_dialogs(
+    pool: &AnyPool,
+    backend: Backend,
+    query: &DialogQuery,
+) -> StoreResult<(Vec<DialogView>, i64)> {
+    let total = count_dialogs(pool, backend, query).await?;
+    let clause = list_clause(backend, query);
+    let n = clause.params.len();
+    let sql = format!(
+        "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}",
+        dialog_columns(),
+        clause.sql,
+        order_by(query),
+        n + 1,
+        n + 2
+    );
+    let mut page = sqlx::query(&sql);
+    for value in &clause.params {
+        page = bind_value(page, value);
+    }
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    let found = page
+        .bind(query.limit)
+        .bind(query.skip)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok((views_from_rows(&mut conn, &found).await?, total))
+}
+
+pub(crate) async fn dialog_view(
+    pool: &AnyPool,
+    app_id: i64,
+    dialog_id: &str,
+    viewer_id: i64,
+) -> StoreResult<Option<DialogView>> {
+    let sql = format!(
+        "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE d.app_id = $1 AND d.id = $3",
+        dialog_columns()
+    );
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    let found = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(viewer_id)
+        .bind(dialog_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok(views_from_rows(&mut conn, &found).await?.pop())
+}
+
+pub(crate) async fn change_dialog(
+    pool: &AnyPool,
+    app_id: i64,
+    dialog_id: &str,
+    change: &DialogChange,
+    now: i64,
+) -> StoreResult<Option<Dialog>> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    // The first statement takes the dialog's lock.
+    let touched = sqlx::query("UPDATE dialogs SET updated_at = $1 WHERE app_id = $2 AND id = $3")
+        .bind(now)
+        .bind(app_id)
+        .bind(dialog_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+    if touched == 0 {
+        return Ok(None);
+    }
+    let json = |map: &Option<serde_json::Map<String, serde_json::Value>>| {
+        map.as_ref()
+            .map(|m| serde_json::Value::Object(m.clone()).to_string())
+    };
+    let texts: [(&str, Option<Option<String>>); 5] = [
+        ("name", change.name.clone()),
+        ("description", change.description.clone()),
+        ("photo", change.photo.clone()),
+        ("extensions", change.extensions.as_ref().map(json)),
+        ("permissions", change.permissions.as_ref().map(json)),
+    ];
+    for (column, value) in texts {
+        if let Some(value) = value {
+            sqlx::query(&format!("UPDATE dialogs SET {column} = $1 WHERE id = $2"))
+                .bind(value)
+                .bind(dialog_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        }
+    }
+    if !change.add_pinned.is_empty() || !change.remove_pinned.is_empty() {
+        let current: String = sqlx::query("SELECT pinned_messages_ids FROM dialogs WHERE id = $1")
+            .bind(dialog_id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("pinned_messages_ids"))
+            .map_err(backend_error)?;
+        let mut pinned: Vec<String> = serde_json::from_str(&current).unwrap_or_default();
+        pinned.retain(|id| !change.remove_pinned.contains(id));
+        for id in &change.add_pinned {
+            if !pinned.contains(id) {
+                pinned.push(id.clone());
+            }
+        }
+        sqlx::query("UPDATE dialogs SET pinned_messages_ids = $1 WHERE id = $2")
+            .bind(serde_json::json!(pinned).to_string())
+            .bind(dialog_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+    }
+    remove_rows(&mut tx, "dialog_occupants", dialog_id, &change.remove_members).await?;
+    add_rows(
+        &mut tx,
+        "dialog_occupants",
+        "joined_at",
+        dialog_id,
+        &change.add_members,
+        now,
+    )
+    .await?;
+    remove_rows(&mut tx, "dialog_admins", dialog_id, &change.remove_admins).await?;
+    add_rows(
+        &mut tx,
+        "dialog_admins",
+        "added_at",
+        dialog_id,
+        &change.add_admins,
+        now,
+    )
+    .await?;
+    if !change.add_admins.is_empty() {
+        let admins: i64 = sqlx::query("SELECT COUNT(*) AS n FROM dialog_admins WHERE dialog_id = $1")
+            .bind(dialog_id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(backend_error)?;
+        if admins > change.max_admins as i64 {
+            tx.rollback().await.map_err(backend_error)?;
+            return Err(StoreError::Conflict("admins_ids".into()));
+        }
+    }
+    let dialog = load(&mut tx, app_id, dialog_id).await?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(dialog)
+}
+
+pub(crate) async fn delete_dialog(pool: &AnyPool, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
+    let deleted = sqlx::query("DELETE FROM dialogs WHERE app_id = $1 AND id = $2")
+        .bind(app_id)
+        .bind(dialog_id)
+        .execute(pool)
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+    Ok(deleted > 0)
+}
+
+/// Sets one per-user column: in the member row, or in `broadcast_viewers` for a broadcast dialog.
+async fn set_user_state(
+    conn: &mut AnyConnection,
+    dialog_id: &str,
+    user_id: i64,
+    column: &str,
+    value: &str,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "UPDATE dialog_occupants SET {column} = {value} WHERE dialog_id = $1 AND user_id = $2"
+    ))
+    .bind(dialog_id)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    sqlx::query(&format!(
+        "INSERT INTO broadcast_viewers (dialog_id, user_id, {column}) SELECT d.id, $2, {value} FROM dialogs d \
+         WHERE d.id = $1 AND d.type = {} ON CONFLICT (dialog_id, user_id) DO UPDATE SET {column} = excluded.{column}",
+        dialog_type::BROADCAST
+    ))
+    .bind(dialog_id)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    Ok(())
+}
+
+pub(crate) async fn set_hidden(
+    pool: &AnyPool,
+    dialog_id: &str,
+    user_id: i64,
+    hidden: bool,
+) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    set_user_state(
+        &mut conn,
+        dialog_id,
+        user_id,
+        "hidden",
+        if hidden { "1" } else { "0" },
+    )
+    .await
+}
+
+pub(crate) async fn set_notifications(
+    pool: &AnyPool,
+    dialog_id: &str,
+    user_id: i64,
+    enabled: bool,
+) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    set_user_state(
+        &mut conn,
+        dialog_id,
+        user_id,
+        "notifications",
+        if enabled { "1" } else { "0" },
+    )
+    .await
+}
+
+pub(crate) async fn notifications(pool: &AnyPool, dialog_id: &str, user_id: i64) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT notifications FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2 \
+         UNION ALL SELECT notifications FROM broadcast_viewers WHERE dialog_id = $1 AND user_id = $2",
+    )
+    .bind(dialog_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend_error)?;
+    match row {
+        Some(row) => Ok(row.try_get::<i64, _>("notifications").map_err(backend_error)? != 0),
+        None => Ok(true),
+    }
+}
+
+pub(crate) async fn clear_history(pool: &AnyPool, dialog_id: &str, user_id: i64) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    // Under the dialog's lock no message can arrive between reading the newest one and zeroing the count.
+    sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
+        .bind(dialog_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    let newest: i64 =
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS newest FROM messages WHERE dialog_id = $1")
+            .bind(dialog_id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("newest"))
+            .map_err(backend_error)?;
+    sqlx::query("UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2")
+        .bind(dialog_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    set_user_state(&mut tx, dialog_id, user_id, "cleared_seq", &newest.to_string()).await?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(())
+}

@@ -1,0 +1,797 @@
+//! The history half of `SqlStore` behind the Messages REST API: reading history pages with per-user state,
+//! read/delivered marks with exact unread counters, edits, deletes (for one user or for everyone),
+//! reactions, unread counts and search.
+//!
+//! Concurrency: every transaction that touches read state or unread counters starts by "updating" the
+//! dialog's row to itself. On PostgreSQL that row lock serialises them per dialog (and with
+//! `save_message`, which updates the same row); on SQLite a write as the first statement takes the write
+//! lock up front (no stale read snapshot to upgrade). Under that lock a plain read of "not yet read" is
+//! exact, so every message is counted once.
+
+use crate::rows;
+use crate::sql_store::backend_error;
+use crate::Backend;
+use palaver_core::model::HistoryMessage;
+use palaver_core::store::{
+    FilterOp, FilterValue, HistoryQuery, MessageCondition, MessageField, MessageSearch, StoreResult,
+};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
+use std::collections::HashMap;
+
+/// The message columns, qualified with `m.`, plus `seq`.
+const COLUMNS: &str =
+    "m.seq, m.id, m.app_id, m.dialog_id, m.sender_id, m.recipient_id, m.body, m.attachments, \
+    m.custom, m.date_sent, m.created_at, m.updated_at";
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+fn bind_value<'q>(query: AnyQuery<'q>, value: &FilterValue) -> AnyQuery<'q> {
+    match value {
+        FilterValue::Int(i) => query.bind(*i),
+        FilterValue::Text(t) => query.bind(t.clone()),
+    }
+}
+
+fn bind_all<'q>(mut query: AnyQuery<'q>, values: &[FilterValue]) -> AnyQuery<'q> {
+    for value in values {
+        query = bind_value(query, value);
+    }
+    query
+}
+
+/// Parameters collected while building SQL; `push` returns the placeholder.
+#[derive(Default)]
+struct Params(Vec<FilterValue>);
+
+impl Params {
+    fn push(&mut self, value: FilterValue) -> String {
+        self.0.push(value);
+        format!("${}", self.0.len())
+    }
+
+    fn int(&mut self, value: i64) -> String {
+        self.push(FilterValue::Int(value))
+    }
+
+    fn text(&mut self, value: &str) -> String {
+        self.push(FilterValue::Text(value.to_owned()))
+    }
+
+    fn list_text(&mut self, values: &[String]) -> String {
+        values.iter().map(|v| self.text(v)).collect::<Vec<_>>().join(", ")
+    }
+
+    fn list_int(&mut self, values: &[i64]) -> String {
+        values.iter().map(|v| self.int(*v)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// SQL true when message `m` is visible to the user bound at `viewer`: not deleted for himself, and after
+/// his clear-history cutoff (kept on his member row, or for a broadcast dialog on his viewer row).
+fn visible(viewer: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.message_seq = m.seq AND h.user_id = {viewer}) \
+         AND m.seq > COALESCE((SELECT oc.cleared_seq FROM dialog_occupants oc \
+         WHERE oc.dialog_id = m.dialog_id AND oc.user_id = {viewer}), (SELECT bv.cleared_seq FROM broadcast_viewers bv \
+         WHERE bv.dialog_id = m.dialog_id AND bv.user_id = {viewer}), 0)"
+    )
+}
+
+/// The larger of two integers: `MAX` is SQLite's scalar form, `GREATEST` PostgreSQL's.
+fn greatest(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "MAX",
+        Backend::Postgres => "GREATEST",
+    }
+}
+
+/// `position(haystack, needle)`: 1-based, 0 when absent, case-sensitive on both backends.
+fn position(backend: Backend, haystack: &str, needle: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("instr({haystack}, {needle})"),
+        Backend::Postgres => format!("strpos({haystack}, {needle})"),
+    }
+}
+
+/// A custom parameter of `m.custom` as text. The name was checked to be `[A-Za-z0-9_-]+` by the core;
+/// checked again here since it is spliced into the SQL.
+fn custom_field(backend: Backend, name: &str) -> Option<String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return None;
+    }
+    Some(match backend {
+        Backend::Sqlite => format!("CAST(json_extract(m.custom, '$.\"{name}\"') AS TEXT)"),
+        Backend::Postgres => format!("(CAST(m.custom AS jsonb) ->> '{name}')"),
+    })
+}
+
+fn column(field: &MessageField) -> &'static str {
+    match field {
+        MessageField::Id => "m.id",
+        MessageField::Body => "m.body",
+        MessageField::DateSent => "m.date_sent",
+        MessageField::SenderId => "m.sender_id",
+        MessageField::RecipientId => "m.recipient_id",
+        MessageField::CreatedAt => "m.created_at",
+        MessageField::UpdatedAt => "m.updated_at",
+        // Not sortable; conditions handle them separately.
+        MessageField::AttachmentType | MessageField::Custom(_) => "m.seq",
+    }
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn text_of(value: &FilterValue) -> String {
+    match value {
+        FilterValue::Text(t) => t.clone(),
+        FilterValue::Int(i) => i.to_string(),
+    }
+}
+
+fn condition_sql(backend: Backend, condition: &MessageCondition, params: &mut Params) -> String {
+    let values = &condition.values;
+    if let MessageField::AttachmentType = condition.field {
+        // Attachments are stored as compact JSON, so a type is the exact text `"type":"<json string>"`.
+        let tests: Vec<String> = values
+            .iter()
+            .map(|v| {
+                let json = serde_json::Value::String(text_of(v)).to_string();
+                let pattern = format!("%\"type\":{}%", like_escape(&json));
+                format!("m.attachments LIKE {} ESCAPE '\\'", params.text(&pattern))
+            })
+            .collect();
+        let any = if tests.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!("({})", tests.join(" OR "))
+        };
+        return match condition.op {
+            FilterOp::Ne | FilterOp::Nin => format!("NOT {any}"),
+            _ => any,
+        };
+    }
+    let col = match &condition.field {
+        MessageField::Custom(name) => match custom_field(backend, name) {
+            Some(expr) => expr,
+            None => return "1 = 0".into(),
+        },
+        field => column(field).to_owned(),
+    };
+    let first = values
+        .first()
+        .cloned()
+        .unwrap_or(FilterValue::Text(String::new()));
+    match condition.op {
+        FilterOp::Eq => format!("{col} = {}", params.push(first)),
+        FilterOp::Ne => format!("({col} IS NULL OR {col} <> {})", params.push(first)),
+        FilterOp::Gt => format!("{col} > {}", params.push(first)),
+        FilterOp::Gte => format!("{col} >= {}", params.push(first)),
+        FilterOp::Lt => format!("{col} < {}", params.push(first)),
+        FilterOp::Lte => format!("{col} <= {}", params.push(first)),
+        FilterOp::In if values.is_empty() => "1 = 0".into(),
+        FilterOp::Nin if values.is_empty() => "1 = 1".into(),
+        FilterOp::In => {
+            let list: Vec<String> = values.iter().map(|v| params.push(v.clone())).collect();
+            format!("{col} IN ({})", list.join(", "))
+        }
+        FilterOp::Nin => {
+            let list: Vec<String> = values.iter().map(|v| params.push(v.clone())).collect();
+            format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
+        }
+        FilterOp::StartsWith => {
+            let pattern = format!("{}%", like_escape(&text_of(&first)));
+            format!("{col} LIKE {} ESCAPE '\\'", params.text(&pattern))
+        }
+        FilterOp::Contains | FilterOp::HasTag => {
+            let pattern = format!("%{}%", like_escape(&text_of(&first)));
+            format!("lower({col}) LIKE lower({}) ESCAPE '\\'", params.text(&pattern))
+        }
+    }
+}
+
+/// Messages (already selected with `COLUMNS`) with their read, delivery and reaction rows.
+async fn with_state(conn: &mut AnyConnection, found: Vec<AnyRow>) -> StoreResult<Vec<HistoryMessage>> {
+    let mut messages = Vec::with_capacity(found.len());
+    for row in &found {
+        let seq: i64 = row.try_get("seq").map_err(backend_error)?;
+        let message = rows::message(row).map_err(backend_error)?;
+        messages.push(HistoryMessage {
+            seq,
+            message,
+            read_ids: Vec::new(),
+            delivered_ids: Vec::new(),
+            reactions: Vec::new(),
+        });
+    }
+    if messages.is_empty() {
+        return Ok(messages);
+    }
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+    let index: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let mut params = Params::default();
+    let list = params.list_int(&seqs);
+    for table in ["message_reads", "message_deliveries"] {
+        let sql = format!(
+            "SELECT message_seq, user_id FROM {table} WHERE message_seq IN ({list}) ORDER BY message_seq, user_id"
+        );
+        let state = bind_all(sqlx::query(&sql), &params.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend_error)?;
+        for row in &state {
+            let seq: i64 = row.try_get("message_seq").map_err(backend_error)?;
+            let user: i64 = row.try_get("user_id").map_err(backend_error)?;
+            let message = &mut messages[index[&seq]];
+            if table == "message_reads" {
+                message.read_ids.push(user);
+            } else {
+                message.delivered_ids.push(user);
+            }
+        }
+    }
+    let sql = format!(
+        "SELECT message_seq, user_id, reaction FROM message_reactions WHERE message_seq IN ({list}) \
+         ORDER BY message_seq, created_at, user_id, reaction"
+    );
+    let reactions = bind_all(sqlx::query(&sql), &params.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    for row in &reactions {
+        let seq: i64 = row.try_get("message_seq").map_err(backend_error)?;
+        let user: i64 = row.try_get("user_id").map_err(backend_error)?;
+        let reaction: String = row.try_get("reaction").map_err(backend_error)?;
+        messages[index[&seq]].reactions.push((user, reaction));
+    }
+    Ok(messages)
+}
+
+async fn fetch_with_state(pool: &AnyPool, sql: &str, params: &Params) -> StoreResult<Vec<HistoryMessage>> {
+    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    let found = bind_all(sqlx::query(sql), &params.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    with_state(&mut conn, found).await
+}
+
+pub(crate) async fn history(
+    pool: &AnyPool,
+    backend: Backend,
+    query: &HistoryQuery,
+) -> StoreResult<Vec<HistoryMessage>> {
+    let mut params = Params::default();
+    let app = params.int(query.app_id);
+    let dialog = params.text(&query.dialog_id);
+    let viewer = params.int(query.viewer_id);
+    let mut clauses = vec![
+        format!("m.app_id = {app}"),
+        format!("m.dialog_id = {dialog}"),
+        visible(&viewer),
+    ];
+    for condition in &query.conditions {
+        clauses.push(condition_sql(backend, condition, &mut params));
+    }
+    let dir = if query.sort.1 { "ASC" } else { "DESC" };
+    let limit = params.int(query.limit);
+    let skip = params.int(query.skip);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY {} {dir}, m.seq {dir} LIMIT {limit} OFFSET {skip}",
+        clauses.join(" AND "),
+        column(&query.sort.0)
+    );
+    fetch_with_state(pool, &sql, &params).await
+}
+
+pub(crate) async fn messages_by_ids(
+    pool: &AnyPool,
+    app_id: i64,
+    viewer_id: i64,
+    dialog_id: Option<&str>,
+    ids: &[String],
+) -> StoreResult<Vec<HistoryMessage>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params = Params::default();
+    let app = params.int(app_id);
+    let viewer = params.int(viewer_id);
+    let list = params.list_text(ids);
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM messages m WHERE m.app_id = {app} AND m.id IN ({list}) AND {}",
+        visible(&viewer)
+    );
+    if let Some(dialog_id) = dialog_id {
+        sql.push_str(&format!(" AND m.dialog_id = {}", params.text(dialog_id)));
+    }
+    sql.push_str(" ORDER BY m.seq");
+    fetch_with_state(pool, &sql, &params).await
+}
+
+/// Takes the dialog's row lock (see the module comment).
+async fn lock_dialog(conn: &mut AnyConnection, dialog_id: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
+        .bind(dialog_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok(())
+}
+
+/// The user's membership row in the dialog: (joined_at, cleared_seq). Messages created before he joined
+/// were never counted as unread for him.
+async fn membership(
+    conn: &mut AnyConnection,
+    dialog_id: &str,
+    user_id: i64,
+) -> StoreResult<Option<(i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT joined_at, COALESCE(cleared_seq, 0) AS cleared_seq FROM dialog_occupants \
+         WHERE dialog_id = $1 AND user_id = $2",
+    )
+    .bind(dialog_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    row.map(|r| Ok((r.try_get("joined_at")?, r.try_get("cleared_seq")?)))
+        .transpose()
+        .map_err(backend_error)
+}
+
+async fn lower_unread(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    dialog_id: &str,
+    user_id: i64,
+    by: i64,
+) -> StoreResult<()> {
+    if by <= 0 {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE dialog_occupants SET unread_count = {}(unread_count - $1, 0) WHERE dialog_id = $2 AND user_id = $3",
+        greatest(backend)
+    );
+    sqlx::query(&sql)
+        .bind(by)
+        .bind(dialog_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok(())
+}
+
+pub(crate) async fn mark_messages(
+    pool: &AnyPool,
+    backend: Backend,
+    app_id: i64,
+    dialog_id: &str,
+    user_id: i64,
+    ids: Option<&[String]>,
+    read: bool,
+) -> StoreResult<Vec<(i64, String)>> {
+    if ids.is_some_and(|ids| ids.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    lock_dialog(&mut tx, dialog_id).await?;
+    let member = membership(&mut tx, dialog_id, user_id).await?;
+
+    let mut params = Params::default();
+    let app = params.int(app_id);
+    let dialog = params.text(dialog_id);
+    let user = params.int(user_id);
+    let mut target = format!(
+        "m.app_id = {app} AND m.dialog_id = {dialog} AND m.sender_id <> {user} AND {}",
+        visible(&user)
+    );
+    if let Some(ids) = ids {
+        target.push_str(&format!(" AND m.id IN ({})", params.list_text(ids)));
+    }
+    let table = if read {
+        "message_reads"
+    } else {
+        "message_deliveries"
+    };
+    let sql = format!(
+        "SELECT m.seq, m.sender_id, m.id, m.created_at FROM messages m WHERE {target} AND NOT EXISTS \
+         (SELECT 1 FROM {table} x WHERE x.message_seq = m.seq AND x.user_id = {user}) ORDER BY m.seq"
+    );
+    let fresh = bind_all(sqlx::query(&sql), &params.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    let mut marked = Vec::with_capacity(fresh.len());
+    let mut counted = 0;
+    for row in &fresh {
+        let sender: i64 = row.try_get("sender_id").map_err(backend_error)?;
+        let id: String = row.try_get("id").map_err(backend_error)?;
+        let created_at: i64 = row.try_get("created_at").map_err(backend_error)?;
+        if member.is_some_and(|(joined_at, _)| created_at >= joined_at) {
+            counted += 1;
+        }
+        marked.push((sender, id));
+    }
+    let mut tables = vec![table];
+    if read {
+        tables.push("message_deliveries");
+    }
+    for table in tables {
+        let sql = format!(
+            "INSERT INTO {table} (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
+             ON CONFLICT DO NOTHING"
+        );
+        bind_all(sqlx::query(&sql), &params.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+    }
+    if read && member.is_some() {
+        if ids.is_none() {
+            sqlx::query("UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2")
+                .bind(dialog_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        } else {
+            lower_unread(&mut tx, backend, dialog_id, user_id, counted).await?;
+        }
+    }
+    tx.commit().await.map_err(backend_error)?;
+    Ok(marked)
+}
+
+pub(crate) async fn edit_message(
+    pool: &AnyPool,
+    app_id: i64,
+    dialog_id: &str,
+    sender_id: i64,
+    message_id: &str,
+    body: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let changed = sqlx::query(
+        "UPDATE messages SET body = $1, updated_at = $2 WHERE app_id = $3 AND dialog_id = $4 AND sender_id = $5 \
+         AND id = $6",
+    )
+    .bind(body)
+    .bind(now)
+    .bind(app_id)
+    .bind(dialog_id)
+    .bind(sender_id)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE dialogs SET last_message = $1 WHERE id = $2 AND last_message_id = $3 AND last_message_user_id = $4",
+    )
+    .bind(body)
+    .bind(dialog_id)
+    .bind(message_id)
+    .bind(sender_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(true)
+}
+
+pub(crate) async fn hide_messages(
+    pool: &AnyPool,
+    backend: Backend,
+    dialog_id: &str,
+    user_id: i64,
+    seqs: &[i64],
+) -> StoreResult<Vec<i64>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    lock_dialog(&mut tx, dialog_id).await?;
+    let member = membership(&mut tx, dialog_id, user_id).await?;
+    let mut params = Params::default();
+    let dialog = params.text(dialog_id);
+    let user = params.int(user_id);
+    let list = params.list_int(seqs);
+    let target = format!("m.dialog_id = {dialog} AND m.seq IN ({list})");
+    let sql = format!(
+        "SELECT m.seq, m.sender_id, m.created_at, \
+         (SELECT COUNT(*) FROM message_reads r WHERE r.message_seq = m.seq AND r.user_id = {user}) AS was_read \
+         FROM messages m WHERE {target} AND NOT EXISTS \
+         (SELECT 1 FROM message_hidden h WHERE h.message_seq = m.seq AND h.user_id = {user}) ORDER BY m.seq"
+    );
+    let fresh = bind_all(sqlx::query(&sql), &params.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    let mut hidden = Vec::with_capacity(fresh.len());
+    let mut counted = 0;
+    for row in &fresh {
+        let seq: i64 = row.try_get("seq").map_err(backend_error)?;
+        let sender: i64 = row.try_get("sender_id").map_err(backend_error)?;
+        let created_at: i64 = row.try_get("created_at").map_err(backend_error)?;
+        let was_read: i64 = row.try_get("was_read").map_err(backend_error)?;
+        if let Some((joined_at, cleared_seq)) = member {
+            if sender != user_id && was_read == 0 && seq > cleared_seq && created_at >= joined_at {
+                counted += 1;
+            }
+        }
+        hidden.push(seq);
+    }
+    let sql = format!(
+        "INSERT INTO message_hidden (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
+         ON CONFLICT DO NOTHING"
+    );
+    bind_all(sqlx::query(&sql), &params.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    lower_unread(&mut tx, backend, dialog_id, user_id, counted).await?;
+    tx.commit().await.map_err(backend_error)?;
+    Ok(hidden)
+}
+
+pub(crate) async fn delete_messages(
+    pool: &AnyPool,
+    backend: Backend,
+    dialog_id: &str,
+    seqs: &[i64],
+) -> StoreResult<Vec<i64>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    lock_dialog(&mut tx, dialog_id).await?;
+    let mut params = Params::default();
+    let dialog = params.text(dialog_id);
+    let list = params.list_int(seqs);
+    let target = format!("m.dialog_id = {dialog} AND m.seq IN ({list})");
+    let sql = format!("SELECT m.seq, m.id, m.sender_id FROM messages m WHERE {target} ORDER BY m.seq");
+    let found = bind_all(sqlx::query(&sql), &params.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut deleted = Vec::with_capacity(found.len());
+    let mut pairs = Vec::with_capacity(found.len());
+    for row in &found {
+        deleted.push(row.try_get::<i64, _>("seq").map_err(backend_error)?);
+        pairs.push((
+            row.try_get::<String, _>("id").map_err(backend_error)?,
+            row.try_get::<i64, _>("sender_id").map_err(backend_error)?,
+        ));
+    }
+    // Each member loses the deleted messages that were still counted unread for him.
+    let unread_for_member = format!(
+        "(SELECT COUNT(*) FROM messages m WHERE {target} AND m.sender_id <> o.user_id \
+         AND m.created_at >= o.joined_at AND m.seq > COALESCE(o.cleared_seq, 0) \
+         AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.message_seq = m.seq AND r.user_id = o.user_id) \
+         AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.message_seq = m.seq AND h.user_id = o.user_id))"
+    );
+    let sql = format!(
+        "UPDATE dialog_occupants AS o SET unread_count = {}(o.unread_count - {unread_for_member}, 0) \
+         WHERE o.dialog_id = {dialog}",
+        greatest(backend)
+    );
+    bind_all(sqlx::query(&sql), &params.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    let sql = format!("DELETE FROM messages WHERE seq IN (SELECT m.seq FROM messages m WHERE {target})");
+    bind_all(sqlx::query(&sql), &params.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+
+    // The dialog's last message moves back to the newest remaining one if it was deleted.
+    let last = sqlx::query("SELECT last_message_id, last_message_user_id FROM dialogs WHERE id = $1")
+        .bind(dialog_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    if let Some(last) = last {
+        let id: Option<String> = last.try_get("last_message_id").map_err(backend_error)?;
+        let user: Option<i64> = last.try_get("last_message_user_id").map_err(backend_error)?;
+        if let (Some(id), Some(user)) = (id, user) {
+            if pairs.contains(&(id, user)) {
+                move_last_message(&mut tx, dialog_id).await?;
+            }
+        }
+    }
+    tx.commit().await.map_err(backend_error)?;
+    Ok(deleted)
+}
+
+async fn move_last_message(conn: &mut AnyConnection, dialog_id: &str) -> StoreResult<()> {
+    let newest = sqlx::query(
+        "SELECT id, sender_id, body, date_sent FROM messages WHERE dialog_id = $1 \
+         ORDER BY date_sent DESC, seq DESC LIMIT 1",
+    )
+    .bind(dialog_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    let (id, user, body, date_sent): (Option<String>, Option<i64>, Option<String>, Option<i64>) = match newest
+    {
+        Some(row) => (
+            Some(row.try_get("id").map_err(backend_error)?),
+            Some(row.try_get("sender_id").map_err(backend_error)?),
+            row.try_get("body").map_err(backend_error)?,
+            Some(row.try_get("date_sent").map_err(backend_error)?),
+        ),
+        None => (None, None, None, None),
+    };
+    sqlx::query(
+        "UPDATE dialogs SET last_message = $1, last_message_id = $2, last_message_user_id = $3, \
+         last_message_date_sent = $4 WHERE id = $5",
+    )
+    .bind(body)
+    .bind(id)
+    .bind(user)
+    .bind(date_sent)
+    .bind(dialog_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend_error)?;
+    Ok(())
+}
+
+pub(crate) async fn set_reaction(
+    pool: &AnyPool,
+    seq: i64,
+    user_id: i64,
+    add: Option<&str>,
+    remove: Option<&str>,
+    now: i64,
+) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    if let Some(reaction) = remove {
+        sqlx::query(
+            "DELETE FROM message_reactions WHERE message_seq = $1 AND user_id = $2 AND reaction = $3",
+        )
+        .bind(seq)
+        .bind(user_id)
+        .bind(reaction)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    }
+    if let Some(reaction) = add {
+        sqlx::query(
+            "INSERT INTO message_reactions (message_seq, user_id, reaction, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(seq)
+        .bind(user_id)
+        .bind(reaction)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+    }
+    tx.commit().await.map_err(backend_error)?;
+    Ok(())
+}
+
+pub(crate) async fn unread_counts(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+) -> StoreResult<Vec<(String, i64)>> {
+    let found = sqlx::query(
+        "SELECT o.dialog_id, o.unread_count FROM dialog_occupants o JOIN dialogs d ON d.id = o.dialog_id \
+         WHERE d.app_id = $1 AND o.user_id = $2 ORDER BY o.dialog_id",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+    .map_err(backend_error)?;
+    found
+        .iter()
+        .map(|row| Ok((row.try_get("dialog_id")?, row.try_get("unread_count")?)))
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
+}
+
+/// The placeholders and clauses both searches share.
+struct Scope {
+    app: String,
+    user: String,
+    text: String,
+    /// The user's dialogs (joined as `o`), optionally narrowed to the requested ones.
+    clauses: String,
+}
+
+fn search_scope(search: &MessageSearch, params: &mut Params, dialog_column: &str) -> Scope {
+    let app = params.int(search.app_id);
+    let user = params.int(search.user_id);
+    let text = params.text(&search.text);
+    let mut clauses = format!("o.user_id = {user}");
+    if let Some(ids) = &search.dialog_ids {
+        if ids.is_empty() {
+            clauses.push_str(" AND 1 = 0");
+        } else {
+            clauses.push_str(&format!(" AND {dialog_column} IN ({})", params.list_text(ids)));
+        }
+    }
+    Scope {
+        app,
+        user,
+        text,
+        clauses,
+    }
+}
+
+pub(crate) async fn search_messages(
+    pool: &AnyPool,
+    backend: Backend,
+    search: &MessageSearch,
+) -> StoreResult<Vec<HistoryMessage>> {
+    let mut params = Params::default();
+    let scope = search_scope(search, &mut params, "m.dialog_id");
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM messages m JOIN dialog_occupants o ON o.dialog_id = m.dialog_id \
+         WHERE m.app_id = {} AND {} AND {} > 0 AND {}",
+        scope.app,
+        scope.clauses,
+        position(backend, "m.body", &scope.text),
+        visible(&scope.user)
+    );
+    if let Some(from) = search.date_from {
+        sql.push_str(&format!(" AND m.date_sent >= {}", params.int(from)));
+    }
+    if let Some(to) = search.date_to {
+        sql.push_str(&format!(" AND m.date_sent <= {}", params.int(to)));
+    }
+    sql.push_str(&format!(
+        " ORDER BY m.date_sent DESC, m.seq DESC LIMIT {}",
+        params.int(search.limit)
+    ));
+    fetch_with_state(pool, &sql, &params).await
+}
+
+pub(crate) async fn search_dialogs(
+    pool: &AnyPool,
+    backend: Backend,
+    search: &MessageSearch,
+) -> StoreResult<Vec<String>> {
+    let mut params = Params::default();
+    let scope = search_scope(search, &mut params, "d.id");
+    let sql = format!(
+        "SELECT d.id FROM dialogs d JOIN dialog_occupants o ON o.dialog_id = d.id \
+         WHERE d.app_id = {} AND {} AND {} > 0 ORDER BY d.updated_at DESC, d.id LIMIT {}",
+        scope.app,
+        scope.clauses,
+        position(backend, "d.name", &scope.text),
+        params.int(search.limit)
+    );
+    let found = bind_all(sqlx::query(&sql), &params.0)
+        .fetch_all(pool)
+        .await
+        .map_err(backend_error)?;
+    found
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
+}

@@ -1,0 +1,208 @@
+//! Group messages (`type="groupchat"` to a dialog room): posting rights and history through the core,
+//! then reflection to every session of every member — joined or not, the sender's own included — as
+//! `from="{room}/{sender}"`. Never stored offline (apps load group history over REST).
+
+use super::extra_params;
+use super::message::{body_of, is_content, is_typing_only, signal};
+use crate::ns;
+use crate::router;
+use crate::server::Shared;
+use crate::session::online::Online;
+use crate::stanza::{self, Condition};
+use crate::xml::{self, Element};
+use palaver_core::messages::GroupMessage;
+use palaver_core::model::dialog_type;
+use palaver_core::CoreError;
+use palaver_proto::{RoomJid, UserJid};
+use serde_json::Value;
+
+pub async fn handle(session: &mut Online, mut message: Element, room: RoomJid, nick: Option<String>) {
+    let shared = session.shared.clone();
+    let refuse =
+        |condition: Condition, text: &str, message: &Element| stanza::error_reply(message, condition, text);
+    if room.app_id != session.auth.user.app_id {
+        return session
+            .reply(refuse(Condition::ItemNotFound, "No such dialog", &message))
+            .await;
+    }
+    if message.attr("type") != Some("groupchat") || nick.is_some() {
+        let reply = refuse(
+            Condition::NotAcceptable,
+            "Only group messages to the room are supported",
+            &message,
+        );
+        return session.reply(reply).await;
+    }
+    let sender = session.auth.user.user_id;
+    let outcome = if is_content(&message) {
+        accept(&shared, sender, &room, &mut message).await
+    } else {
+        apply_signal(&shared, sender, &room, &message).await
+    };
+    let kind = match outcome {
+        Ok(kind) => kind,
+        Err(error) => {
+            let (condition, text) = refusal(&shared, &room, &error).await;
+            return session.reply(refuse(condition, &text, &message)).await;
+        }
+    };
+    fan_out(&shared, &room, kind, sender, &message).await;
+}
+
+/// The error a refused group message gets: unknown dialog 404, non-member 406, a regular user posting to
+/// a broadcast dialog 403.
+async fn refusal(shared: &Shared, room: &RoomJid, error: &CoreError) -> (Condition, String) {
+    match error {
+        CoreError::NotFound => (Condition::ItemNotFound, "The dialog does not exist".into()),
+        CoreError::Forbidden(text) => {
+            let broadcast = matches!(
+                shared.core.store.dialog(room.app_id, &room.dialog_id).await,
+                Ok(Some(dialog)) if dialog.kind == dialog_type::BROADCAST
+            );
+            if broadcast {
+                (Condition::Forbidden, text.clone())
+            } else {
+                (Condition::NotAcceptable, text.clone())
+            }
+        }
+        other => {
+            tracing::error!(error = %other, "group message failed");
+            (
+                Condition::InternalServerError,
+                "The message could not be processed".into(),
+            )
+        }
+    }
+}
+
+/// Runs the core rules for a real message and adds `dialog_id`/`date_sent`; returns the dialog type.
+async fn accept(
+    shared: &Shared,
+    sender: i64,
+    room: &RoomJid,
+    message: &mut Element,
+) -> Result<i64, CoreError> {
+    let id = super::message::ensure_id(message);
+    let (attachments, params, save, date_sent) = match extra_params::find(message) {
+        Some(extra) => {
+            let (attachments, params) = extra_params::to_json(extra);
+            let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
+            let date = extra_params::value(extra, "date_sent").and_then(|d| d.trim().parse::<i64>().ok());
+            (attachments, params, save, date)
+        }
+        None => (Vec::new(), Default::default(), false, None),
+    };
+    let accepted = shared
+        .core
+        .messages()
+        .accept_group(GroupMessage {
+            app_id: room.app_id,
+            sender_id: sender,
+            dialog_id: room.dialog_id.clone(),
+            id,
+            body: body_of(message),
+            attachments: Value::Array(attachments),
+            custom: extra_params::custom(params),
+            date_sent,
+            save_to_history: save,
+        })
+        .await?;
+    let extra = extra_params::ensure(message);
+    extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
+    extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
+    Ok(accepted.dialog.kind)
+}
+
+/// Typing, edits and deletes: checks the sender may post, and applies edits/deletes to history.
+async fn apply_signal(
+    shared: &Shared,
+    sender: i64,
+    room: &RoomJid,
+    message: &Element,
+) -> Result<i64, CoreError> {
+    let dialog = shared
+        .core
+        .dialogs()
+        .for_posting(room.app_id, &room.dialog_id, sender)
+        .await?;
+    if is_typing_only(message) {
+        return Ok(dialog.kind);
+    }
+    if let Some(replace) = signal(message, "replace") {
+        let target = replace.attr("id").unwrap_or_default();
+        let body = body_of(message).unwrap_or_default();
+        shared
+            .core
+            .history()
+            .edit(room.app_id, sender, &room.dialog_id, target, &body)
+            .await?;
+    } else if let Some(remove) = signal(message, "remove") {
+        let target = remove.attr("id").unwrap_or_default().to_owned();
+        shared
+            .core
+            .history()
+            .delete_for_everyone(room.app_id, sender, &room.dialog_id, &[target])
+            .await?;
+    }
+    Ok(dialog.kind)
+}
+
+/// Reflects a group stanza from `sender` to every member's available sessions (every online user of the
+/// app for a broadcast dialog).
+pub async fn fan_out(shared: &Shared, room: &RoomJid, kind: i64, sender: i64, message: &Element) {
+    let mut reflected = message.clone();
+    xml::set_attr(
+        &mut reflected,
+        "from",
+        format!("{}/{sender}", room.bare(&shared.config.domain)),
+    );
+    xml::set_attr(&mut reflected, "type", "groupchat");
+    if kind == dialog_type::BROADCAST {
+        for user in app_users_online(shared, room.app_id) {
+            router::to_available(shared, user, &reflected, None);
+        }
+        return;
+    }
+    match shared
+        .core
+        .dialogs()
+        .recipients(room.app_id, &room.dialog_id)
+        .await
+    {
+        Ok(members) => {
+            for member in members {
+                router::to_available(
+                    shared,
+                    UserJid {
+                        user_id: member,
+                        app_id: room.app_id,
+                    },
+                    &reflected,
+                    None,
+                );
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, dialog = %room.dialog_id, "reading the dialog's members failed")
+        }
+    }
+}
+
+/// Every user of an app with a session on this node.
+pub fn app_users_online(shared: &Shared, app_id: i64) -> Vec<UserJid> {
+    let mut users: Vec<UserJid> = shared
+        .registry
+        .all()
+        .into_iter()
+        .map(|s| s.user)
+        .filter(|u| u.app_id == app_id)
+        .collect();
+    users.sort_by_key(|u| u.user_id);
+    users.dedup();
+    users
+}
+
+/// `<x xmlns="http://jabber.org/protocol/muc#user">` helpers shared with the room presence module.
+pub fn muc_user() -> Element {
+    xml::element("x", ns::MUC_USER)
+}
