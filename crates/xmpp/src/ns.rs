@@ -27,3 +27,4 @@ pub const MUC: &str = "http://jabber.org/protocol/muc";
 pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 pub const CORRECTION: &str = "urn:xmpp:message-correct:0";
 pub const MESSAGE_DELETE: &str = "urn:xmpp:message-delete:0";
+pub const MOBILE: &str = "http://tigase.org/protocol/mobile#v2";

@@ -33,6 +33,9 @@ pub struct SessionHandle {
 struct SharedState {
     /// Sent initial presence and not yet unavailable.
     available: AtomicBool,
+    /// Marked inactive by the client (XEP-0352 CSI or ConnectyCube's `markInactive`): still connected,
+    /// but counts as offline for chat alerts.
+    inactive: AtomicBool,
     carbons: AtomicBool,
     /// Set when the session must end (slow consumer, token revoked, replaced).
     kill: Notify,
@@ -54,6 +57,15 @@ impl SessionHandle {
 
     pub fn set_available(&self, available: bool) {
         self.state.available.store(available, Ordering::Release);
+    }
+
+    pub fn set_inactive(&self, inactive: bool) {
+        self.state.inactive.store(inactive, Ordering::Release);
+    }
+
+    /// Available and not marked inactive: someone is looking at this session.
+    pub fn is_active(&self) -> bool {
+        self.is_available() && !self.state.inactive.load(Ordering::Acquire)
     }
 
     pub fn carbons(&self) -> bool {
@@ -174,6 +186,11 @@ impl Registry {
         self.sessions(user)
             .into_iter()
             .find(|s| s.resume_id().as_deref() == Some(resume_id))
+    }
+
+    /// Whether a user has a session that is available and active (chat alerts go to users without one).
+    pub fn is_active(&self, user: UserJid) -> bool {
+        self.sessions(user).iter().any(SessionHandle::is_active)
     }
 
     pub fn is_online(&self, user: UserJid) -> bool {

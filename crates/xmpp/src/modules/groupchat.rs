@@ -11,7 +11,7 @@ use crate::session::online::Online;
 use crate::stanza::{self, Condition};
 use crate::xml::{self, Element};
 use palaver_core::messages::GroupMessage;
-use palaver_core::model::dialog_type;
+use palaver_core::model::{dialog_type, ChatMessage};
 use palaver_core::CoreError;
 use palaver_proto::{RoomJid, UserJid};
 use serde_json::Value;
@@ -92,24 +92,40 @@ async fn accept(
         }
         None => (Vec::new(), Default::default(), false, None),
     };
-    let accepted = shared
-        .core
-        .messages()
-        .accept_group(GroupMessage {
-            app_id: room.app_id,
-            sender_id: sender,
-            dialog_id: room.dialog_id.clone(),
-            id,
-            body: body_of(message),
-            attachments: Value::Array(attachments),
-            custom: extra_params::custom(params),
-            date_sent,
-            save_to_history: save,
-        })
-        .await?;
+    let silent = super::alerts::is_silent(&params);
+    let submitted = GroupMessage {
+        app_id: room.app_id,
+        sender_id: sender,
+        dialog_id: room.dialog_id.clone(),
+        id,
+        body: body_of(message),
+        attachments: Value::Array(attachments),
+        custom: extra_params::custom(params),
+        date_sent,
+        save_to_history: save,
+    };
+    let accepted = shared.core.messages().accept_group(submitted.clone()).await?;
     let extra = extra_params::ensure(message);
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
+    if accepted.dialog.kind != dialog_type::BROADCAST {
+        let members = shared.core.dialogs().recipients(room.app_id, &room.dialog_id).await?;
+        let now = shared.core.clock.now_millis();
+        let alerted = ChatMessage {
+            id: submitted.id,
+            app_id: submitted.app_id,
+            dialog_id: accepted.dialog.id.clone(),
+            sender_id: sender,
+            recipient_id: 0,
+            body: submitted.body,
+            attachments: submitted.attachments,
+            custom: submitted.custom,
+            date_sent: accepted.date_sent,
+            created_at: now,
+            updated_at: now,
+        };
+        super::alerts::publish(shared, alerted, &accepted.dialog, &members, silent);
+    }
     Ok(accepted.dialog.kind)
 }
 

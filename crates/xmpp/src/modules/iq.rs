@@ -83,6 +83,11 @@ fn server_iq(session: &Online, iq: &Element) -> Element {
             stanza::iq_result(iq, None)
         }
         ("session", ns::SESSION, false) => stanza::iq_result(iq, None),
+        // ConnectyCube's markInactive() sends enable="true" and markActive() enable="false" (quirk #20).
+        ("mobile", ns::MOBILE, false) => {
+            session.handle.set_inactive(query.attr("enable") == Some("true"));
+            stanza::iq_result(iq, None)
+        }
         ("query", ns::DISCO_INFO, true) => stanza::iq_result(iq, Some(disco_info())),
         ("query", ns::DISCO_ITEMS, true) => {
             stanza::iq_result(iq, Some(xml::element("query", ns::DISCO_ITEMS)))

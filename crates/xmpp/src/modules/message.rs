@@ -10,6 +10,7 @@ use crate::session::online::Online;
 use crate::stanza::{self, Condition, Target};
 use crate::xml::{self, Element};
 use palaver_core::messages::PrivateMessage;
+use palaver_core::model::ChatMessage;
 use palaver_core::CoreError;
 use palaver_proto::UserJid;
 use serde_json::Value;
@@ -246,26 +247,38 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         }
         None => (Vec::new(), Default::default(), false, None, None),
     };
-    let accepted = session
-        .shared
-        .core
-        .messages()
-        .accept_private(PrivateMessage {
-            app_id: session.auth.user.app_id,
-            sender_id: session.auth.user.user_id,
-            recipient_id: recipient.user_id,
-            id,
-            dialog_id,
-            body,
-            attachments: Value::Array(attachments),
-            custom: extra_params::custom(params),
-            date_sent,
-            save_to_history,
-        })
-        .await?;
+    let silent = super::alerts::is_silent(&params);
+    let submitted = PrivateMessage {
+        app_id: session.auth.user.app_id,
+        sender_id: session.auth.user.user_id,
+        recipient_id: recipient.user_id,
+        id,
+        dialog_id,
+        body,
+        attachments: Value::Array(attachments),
+        custom: extra_params::custom(params),
+        date_sent,
+        save_to_history,
+    };
+    let accepted = session.shared.core.messages().accept_private(submitted.clone()).await?;
     let extra = extra_params::ensure(message);
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
+    let now = session.shared.core.clock.now_millis();
+    let alerted = ChatMessage {
+        id: submitted.id,
+        app_id: submitted.app_id,
+        dialog_id: accepted.dialog.id.clone(),
+        sender_id: submitted.sender_id,
+        recipient_id: submitted.recipient_id,
+        body: submitted.body,
+        attachments: submitted.attachments,
+        custom: submitted.custom,
+        date_sent: accepted.date_sent,
+        created_at: now,
+        updated_at: now,
+    };
+    super::alerts::publish(&session.shared, alerted, &accepted.dialog, &[recipient.user_id], silent);
     Ok(())
 }
 

@@ -343,6 +343,12 @@ impl Online {
             return self.stream_management(&element).await;
         }
         if element.ns() == ns::CSI {
+            // XEP-0352: <inactive/> and <active/> mean what markInactive/markActive mean.
+            match element.name() {
+                "inactive" => self.handle.set_inactive(true),
+                "active" => self.handle.set_inactive(false),
+                _ => {}
+            }
             return None;
         }
         if !stanza::is_stanza(&element) {
