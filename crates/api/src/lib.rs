@@ -95,6 +95,23 @@ pub fn router(state: ApiState) -> Router {
         .route("/chat/Dialog/{id}/occupants", get(dialogs::occupants))
         .route("/admin/apps/{app_id}/dialogs", post(dialogs::create_broadcast))
         .route("/admin/apps", get(admin::list_apps).post(admin::create_app))
+        // --- Push notifications (routes/push.rs) ---
+        .route(
+            "/subscriptions",
+            post(routes::push::create_subscription).get(routes::push::list_subscriptions),
+        )
+        .route("/subscriptions/{id}", delete(routes::push::delete_subscription))
+        .route("/events", post(routes::push::create_event))
+        .route(
+            "/admin/apps/{app_id}/push_template",
+            get(routes::push::template).put(routes::push::set_template),
+        )
+        .route("/admin/apps/{app_id}/push_credentials", get(routes::push::credentials))
+        .route(
+            "/admin/apps/{app_id}/push_credentials/{provider}",
+            put(routes::push::set_credentials).delete(routes::push::delete_credentials),
+        )
+        .route("/admin/push/stats", get(routes::push::stats))
         .fallback(|| async { error::ApiError::NotFound })
         .with_state(state)
         .layer(cors())

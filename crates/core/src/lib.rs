@@ -3,8 +3,10 @@
 //! XMPP server call the same services here.
 
 pub mod apps;
+pub mod blobs;
 pub mod chat_auth;
 pub mod clock;
+pub mod contacts;
 pub mod credentials;
 pub mod dialogs;
 pub mod error;
@@ -13,6 +15,7 @@ pub mod history;
 pub mod messages;
 pub mod model;
 pub mod offline;
+pub mod push;
 pub mod sessions;
 pub mod signature;
 pub mod store;
@@ -36,6 +39,8 @@ pub struct CoreSettings {
     pub signature_window: Duration,
     /// PBKDF2 iterations for the SCRAM keys derived from passwords and tokens.
     pub scram_iterations: u32,
+    /// The most contacts a user keeps.
+    pub max_contacts: i64,
 }
 
 impl Default for CoreSettings {
@@ -45,6 +50,7 @@ impl Default for CoreSettings {
             guest_session_ttl: Duration::from_secs(24 * 60 * 60),
             signature_window: Duration::from_secs(60 * 60),
             scram_iterations: 4096,
+            max_contacts: contacts::DEFAULT_MAX_CONTACTS,
         }
     }
 }
@@ -56,6 +62,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
     pub events: events::EventBus,
+    /// File storage: where blobs' bytes go, and the limits.
+    pub blob_config: Arc<blobs::BlobConfig>,
 }
 
 impl Core {
@@ -65,7 +73,14 @@ impl Core {
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
             events: events::EventBus::default(),
+            blob_config: Arc::new(blobs::BlobConfig::default()),
         }
+    }
+
+    /// Gives the core its file storage (without one, every file operation fails).
+    pub fn with_blobs(mut self, config: blobs::BlobConfig) -> Core {
+        self.blob_config = Arc::new(config);
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Core {
@@ -83,6 +98,10 @@ impl Core {
 
     pub fn users(&self) -> users::UserService {
         users::UserService::new(self.clone())
+    }
+
+    pub fn contacts(&self) -> contacts::ContactService {
+        contacts::ContactService::new(self.clone())
     }
 
     pub fn chat_auth(&self) -> chat_auth::ChatAuthService {
@@ -105,5 +124,15 @@ impl Core {
     /// Dialogs REST API and the dialog rules the XMPP server asks about.
     pub fn dialogs(&self) -> dialogs::DialogService {
         dialogs::DialogService::new(self.clone())
+    }
+
+    /// Push subscriptions, push events, the chat-alert template and provider credentials.
+    pub fn push(&self) -> push::PushService {
+        push::PushService::new(self.clone())
+    }
+
+    /// File storage (blobs): create, upload, complete, read, rename, delete, list.
+    pub fn blobs(&self) -> blobs::BlobService {
+        blobs::BlobService::new(self.clone())
     }
 }

@@ -516,4 +516,91 @@ pub trait Store: Send + Sync + 'static {
     async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool>;
     async fn set_dialog_notifications(&self, dialog_id: &str, user_id: i64, enabled: bool)
         -> StoreResult<()>;
+
+    // --- Push notifications (push_sql.rs) ---
+    /// Inserts the subscription, or replaces the one of the same app, udid and channel.
+    async fn put_push_subscription(
+        &self,
+        subscription: &crate::push::NewSubscription,
+        now: i64,
+    ) -> StoreResult<crate::push::Subscription>;
+    /// The subscriptions of these users of the app, oldest first.
+    async fn push_subscriptions(&self, app_id: i64, user_ids: &[i64]) -> StoreResult<Vec<crate::push::Subscription>>;
+    /// Deletes a subscription (only the user's own when `user_id` is given) with its queued jobs.
+    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64) -> StoreResult<bool>;
+    async fn create_push_event(&self, event: &crate::push::NewPushEvent) -> StoreResult<crate::push::PushEvent>;
+    /// Events not yet turned into notifications, oldest first.
+    async fn pending_push_events(&self, limit: i64) -> StoreResult<Vec<crate::push::PushEvent>>;
+    async fn finish_push_event(&self, id: i64, now: i64) -> StoreResult<()>;
+    /// A per-app push setting (JSON text), see `push::setting`.
+    async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>>;
+    /// Sets a setting, or removes it with `None`.
+    async fn set_push_setting(&self, app_id: i64, name: &str, value: Option<&str>, now: i64) -> StoreResult<()>;
+    /// Records and queues each job whose (dedupe key, subscription, provider) was never recorded, as long
+    /// as the queue holds fewer than `max_queue` jobs (the rest are recorded as dropped).
+    async fn enqueue_push(
+        &self,
+        jobs: &[crate::push::PushJob],
+        max_queue: i64,
+        now: i64,
+    ) -> StoreResult<crate::push::EnqueueOutcome>;
+    /// Leases up to `limit` due jobs until `lease_until`, oldest due first.
+    async fn claim_push_jobs(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<crate::push::ClaimedJob>>;
+    /// Counts a failed attempt and schedules the next one.
+    async fn retry_push_job(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
+    /// Removes a job from the queue and records how it ended (`sent`, `failed`, `invalid_token`).
+    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64) -> StoreResult<()>;
+    /// Gives leased jobs back to the queue (a worker stopped before finishing them).
+    async fn release_push_jobs(&self, ids: &[i64]) -> StoreResult<()>;
+    async fn push_stats(&self, now: i64) -> StoreResult<crate::push::PushStats>;
+    /// Forgets records (not queued jobs) created before `before`.
+    async fn purge_push_records(&self, before: i64) -> StoreResult<u64>;
+
+    // --- Contact lists (contact_sql.rs) and last activity ---
+    /// Every row the user has about other users (kept contacts and pending requests alike).
+    async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<crate::contacts::RosterRow>>;
+    async fn roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<Option<crate::contacts::RosterRow>>;
+    async fn put_roster_row(&self, app_id: i64, user_id: i64, row: &crate::contacts::RosterRow, now: i64) -> StoreResult<()>;
+    async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()>;
+    /// When the user's last chat session ended (Unix ms), if ever.
+    async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>>;
+    async fn set_last_logout(&self, app_id: i64, user_id: i64, at: i64) -> StoreResult<()>;
+
+    // --- File storage (blob_sql.rs) ---
+    async fn create_blob(&self, blob: &crate::blobs::NewBlob) -> StoreResult<crate::blobs::Blob>;
+    /// Ids and uids are unique across applications; callers check the app.
+    async fn blob(&self, id: i64) -> StoreResult<Option<crate::blobs::Blob>>;
+    async fn blob_by_uid(&self, uid: &str) -> StoreResult<Option<crate::blobs::Blob>>;
+    /// Records the uploaded bytes' size and checksum (and a content type, if given) of a blob not yet
+    /// completed; `None` when there is no such blob or it is completed.
+    async fn set_blob_content(
+        &self,
+        id: i64,
+        size: i64,
+        checksum: &str,
+        content_type: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<crate::blobs::Blob>>;
+    async fn complete_blob(&self, id: i64, now: i64) -> StoreResult<Option<crate::blobs::Blob>>;
+    async fn update_blob(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        public: Option<bool>,
+        now: i64,
+    ) -> StoreResult<Option<crate::blobs::Blob>>;
+    async fn delete_blob(&self, id: i64) -> StoreResult<bool>;
+    /// One page of a user's completed blobs, oldest first, and how many there are.
+    async fn list_blobs(
+        &self,
+        app_id: i64,
+        owner_id: i64,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<crate::blobs::Blob>, i64)>;
+    /// Blobs never completed that were created before `created_before`, oldest first.
+    async fn stale_blobs(&self, created_before: i64, limit: i64) -> StoreResult<Vec<crate::blobs::Blob>>;
+    /// Whether the uid is in an attachment of a message of a dialog the user is a member of, or of a
+    /// broadcast dialog of the app.
+    async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool>;
 }

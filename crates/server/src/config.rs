@@ -48,6 +48,22 @@ pub struct Config {
     pub xmpp_max_stanza_size: usize,
     /// Simultaneous XMPP connections from one address (0 = unlimited).
     pub xmpp_max_connections_per_ip: usize,
+    /// Push notifications: every notification is also POSTed here as JSON, once per device.
+    pub push_webhook_url: Option<String>,
+    /// Provider base URLs (defaults: the real FCM and APNs), and an override of the FCM OAuth token URI.
+    pub push_fcm_endpoint: Option<String>,
+    pub push_fcm_token_uri: Option<String>,
+    pub push_apns_endpoint: Option<String>,
+    pub push_apns_sandbox_endpoint: Option<String>,
+    /// Pushes being sent at once.
+    pub push_workers: usize,
+    /// Most notifications waiting in the queue; more are dropped (and counted).
+    pub push_max_queue: i64,
+    /// Attempts per notification, and the first retry delay in milliseconds (doubling, at most 10 min).
+    pub push_max_attempts: i64,
+    pub push_backoff_ms: u64,
+    /// The most contacts a user may keep in its contact list.
+    pub max_contacts: i64,
 }
 
 impl Default for Config {
@@ -74,6 +90,16 @@ impl Default for Config {
             xmpp_resume_window_secs: 300,
             xmpp_max_stanza_size: 256 * 1024,
             xmpp_max_connections_per_ip: 256,
+            push_webhook_url: None,
+            push_fcm_endpoint: None,
+            push_fcm_token_uri: None,
+            push_apns_endpoint: None,
+            push_apns_sandbox_endpoint: None,
+            push_workers: 4,
+            push_max_queue: 100_000,
+            push_max_attempts: 10,
+            push_backoff_ms: 2000,
+            max_contacts: palaver_core::contacts::DEFAULT_MAX_CONTACTS,
         }
     }
 }
@@ -117,9 +143,26 @@ impl Config {
         xmpp
     }
 
+    pub fn push_config(&self) -> palaver_push::PushConfig {
+        let set = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        palaver_push::PushConfig {
+            webhook_url: set(&self.push_webhook_url),
+            fcm_endpoint: set(&self.push_fcm_endpoint),
+            fcm_token_uri: set(&self.push_fcm_token_uri),
+            apns_endpoint: set(&self.push_apns_endpoint),
+            apns_sandbox_endpoint: set(&self.push_apns_sandbox_endpoint),
+            workers: self.push_workers.max(1),
+            max_queue: self.push_max_queue.max(1),
+            max_attempts: self.push_max_attempts.max(1),
+            backoff_base: std::time::Duration::from_millis(self.push_backoff_ms.max(1)),
+            ..Default::default()
+        }
+    }
+
     pub fn core_settings(&self) -> palaver_core::CoreSettings {
         palaver_core::CoreSettings {
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
+            max_contacts: self.max_contacts.max(0),
             ..Default::default()
         }
     }

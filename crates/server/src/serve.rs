@@ -68,6 +68,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
     tasks.spawn(xmpp.clone().follow_events());
+    // Push: chat alerts and REST push events to FCM, APNs and the webhook.
+    tasks.spawn(palaver_push::Dispatcher::new(core.clone(), config.push_config()).run(stopped.clone()));
     tasks.spawn(serve_websocket(
         ws_listener,
         None,

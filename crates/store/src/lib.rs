@@ -2,10 +2,13 @@
 //! database (the default) and on PostgreSQL, through sqlx's `Any` driver. Each backend has its own
 //! migrations; the queries are written once in the SQL both understand.
 
+mod blob_sql;
 mod chat_sql;
+mod contact_sql;
 mod dialog_sql;
 mod message_sql;
 mod migrations;
+mod push_sql;
 mod rows;
 mod sql_store;
 pub mod testing;

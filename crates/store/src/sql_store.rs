@@ -745,4 +745,183 @@ impl Store for SqlStore {
     ) -> StoreResult<()> {
         dialog_sql::set_notifications(&self.pool, dialog_id, user_id, enabled).await
     }
+
+    // --- Push notifications (push_sql.rs) ---
+
+    async fn put_push_subscription(
+        &self,
+        subscription: &palaver_core::push::NewSubscription,
+        now: i64,
+    ) -> StoreResult<palaver_core::push::Subscription> {
+        crate::push_sql::put_subscription(&self.pool, subscription, now).await
+    }
+
+    async fn push_subscriptions(
+        &self,
+        app_id: i64,
+        user_ids: &[i64],
+    ) -> StoreResult<Vec<palaver_core::push::Subscription>> {
+        crate::push_sql::subscriptions(&self.pool, app_id, user_ids).await
+    }
+
+    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64) -> StoreResult<bool> {
+        crate::push_sql::delete_subscription(&self.pool, app_id, user_id, id).await
+    }
+
+    async fn create_push_event(
+        &self,
+        event: &palaver_core::push::NewPushEvent,
+    ) -> StoreResult<palaver_core::push::PushEvent> {
+        crate::push_sql::create_event(&self.pool, event).await
+    }
+
+    async fn pending_push_events(&self, limit: i64) -> StoreResult<Vec<palaver_core::push::PushEvent>> {
+        crate::push_sql::pending_events(&self.pool, limit).await
+    }
+
+    async fn finish_push_event(&self, id: i64, now: i64) -> StoreResult<()> {
+        crate::push_sql::finish_event(&self.pool, id, now).await
+    }
+
+    async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>> {
+        crate::push_sql::setting(&self.pool, app_id, name).await
+    }
+
+    async fn set_push_setting(&self, app_id: i64, name: &str, value: Option<&str>, now: i64) -> StoreResult<()> {
+        crate::push_sql::set_setting(&self.pool, app_id, name, value, now).await
+    }
+
+    async fn enqueue_push(
+        &self,
+        jobs: &[palaver_core::push::PushJob],
+        max_queue: i64,
+        now: i64,
+    ) -> StoreResult<palaver_core::push::EnqueueOutcome> {
+        crate::push_sql::enqueue(&self.pool, jobs, max_queue, now).await
+    }
+
+    async fn claim_push_jobs(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<palaver_core::push::ClaimedJob>> {
+        crate::push_sql::claim(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn retry_push_job(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+        crate::push_sql::retry(&self.pool, id, next_attempt_at, error).await
+    }
+
+    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64) -> StoreResult<()> {
+        crate::push_sql::finish(&self.pool, id, status, detail, now).await
+    }
+
+    async fn release_push_jobs(&self, ids: &[i64]) -> StoreResult<()> {
+        crate::push_sql::release(&self.pool, ids).await
+    }
+
+    async fn push_stats(&self, now: i64) -> StoreResult<palaver_core::push::PushStats> {
+        crate::push_sql::stats(&self.pool, now).await
+    }
+
+    async fn purge_push_records(&self, before: i64) -> StoreResult<u64> {
+        crate::push_sql::purge_records(&self.pool, before).await
+    }
+
+    // --- Contact lists and last activity (contact_sql.rs) ---
+    async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<palaver_core::contacts::RosterRow>> {
+        crate::contact_sql::roster_rows(&self.pool, app_id, user_id).await
+    }
+
+    async fn roster_row(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        contact_id: i64,
+    ) -> StoreResult<Option<palaver_core::contacts::RosterRow>> {
+        crate::contact_sql::roster_row(&self.pool, app_id, user_id, contact_id).await
+    }
+
+    async fn put_roster_row(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        row: &palaver_core::contacts::RosterRow,
+        now: i64,
+    ) -> StoreResult<()> {
+        crate::contact_sql::put_roster_row(&self.pool, app_id, user_id, row, now).await
+    }
+
+    async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()> {
+        crate::contact_sql::delete_roster_row(&self.pool, app_id, user_id, contact_id).await
+    }
+
+    async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>> {
+        crate::contact_sql::last_logout(&self.pool, app_id, user_id).await
+    }
+
+    async fn set_last_logout(&self, app_id: i64, user_id: i64, at: i64) -> StoreResult<()> {
+        crate::contact_sql::set_last_logout(&self.pool, app_id, user_id, at).await
+    }
+
+    // --- File storage (blob_sql.rs) ---
+    async fn create_blob(&self, blob: &palaver_core::blobs::NewBlob) -> StoreResult<palaver_core::blobs::Blob> {
+        crate::blob_sql::create(&self.pool, blob).await
+    }
+
+    async fn blob(&self, id: i64) -> StoreResult<Option<palaver_core::blobs::Blob>> {
+        crate::blob_sql::by_id(&self.pool, id).await
+    }
+
+    async fn blob_by_uid(&self, uid: &str) -> StoreResult<Option<palaver_core::blobs::Blob>> {
+        crate::blob_sql::by_uid(&self.pool, uid).await
+    }
+
+    async fn set_blob_content(
+        &self,
+        id: i64,
+        size: i64,
+        checksum: &str,
+        content_type: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<palaver_core::blobs::Blob>> {
+        crate::blob_sql::set_content(&self.pool, id, size, checksum, content_type, now).await
+    }
+
+    async fn complete_blob(&self, id: i64, now: i64) -> StoreResult<Option<palaver_core::blobs::Blob>> {
+        crate::blob_sql::complete(&self.pool, id, now).await
+    }
+
+    async fn update_blob(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        public: Option<bool>,
+        now: i64,
+    ) -> StoreResult<Option<palaver_core::blobs::Blob>> {
+        crate::blob_sql::update(&self.pool, id, name, public, now).await
+    }
+
+    async fn delete_blob(&self, id: i64) -> StoreResult<bool> {
+        crate::blob_sql::delete(&self.pool, id).await
+    }
+
+    async fn list_blobs(
+        &self,
+        app_id: i64,
+        owner_id: i64,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<palaver_core::blobs::Blob>, i64)> {
+        crate::blob_sql::list(&self.pool, app_id, owner_id, limit, skip).await
+    }
+
+    async fn stale_blobs(&self, created_before: i64, limit: i64) -> StoreResult<Vec<palaver_core::blobs::Blob>> {
+        crate::blob_sql::stale(&self.pool, created_before, limit).await
+    }
+
+    async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool> {
+        crate::blob_sql::shared_with(&self.pool, app_id, uid, user_id).await
+    }
 }

@@ -22,6 +22,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Who joined which dialog room.
     pub rooms: crate::rooms::Rooms,
+    /// Who follows whose online status (ConnectyCube status streaming).
+    pub status_watchers: crate::modules::last::StatusWatchers,
     pub throttle: AuthThrottle,
     /// For STARTTLS on plain TCP.
     pub starttls: Option<TlsAcceptor>,
@@ -49,6 +51,7 @@ impl XmppServer {
                 config,
                 registry: Registry::default(),
                 rooms: Default::default(),
+                status_watchers: Default::default(),
                 throttle: AuthThrottle::new(),
                 starttls,
                 shutdown,

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod dialogs;
 pub mod messages;
+pub mod push;
 pub mod session;
 pub mod users;

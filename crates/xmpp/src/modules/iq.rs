@@ -29,7 +29,13 @@ pub async fn handle(session: &mut Online, iq: Element) {
     let is_request = matches!(kind.as_str(), "get" | "set");
     match stanza::target(&iq, &session.shared.config) {
         Target::Server if is_request => {
-            let reply = server_iq(session, &iq);
+            let reply = match payload(&iq) {
+                Some(query) if query.is("query", ns::ROSTER) => super::roster::iq(session, &iq).await,
+                Some(request) if request.is("subscribe", super::last::STATUS_STREAMING) => {
+                    super::last::subscribe(session, &iq, request)
+                }
+                _ => server_iq(session, &iq),
+            };
             session.reply(reply).await
         }
         Target::Server => {}
@@ -128,8 +134,12 @@ fn disco_info() -> Element {
 /// Iqs to a user's bare JID are answered by the server for the account (RFC 6121 §8.5.1): a ping
 /// succeeds when the account exists.
 async fn account_iq(shared: &Shared, iq: &Element, user: palaver_proto::UserJid) -> Element {
+    let get = iq.attr("type") == Some("get");
+    if get && payload(iq).is_some_and(|p| p.is("query", super::last::LAST)) {
+        return super::last::query(shared, iq, user).await;
+    }
     let exists = shared.core.users().get(user.app_id, user.user_id).await.is_ok();
-    let is_ping = iq.attr("type") == Some("get") && payload(iq).is_some_and(|p| p.is("ping", ns::PING));
+    let is_ping = get && payload(iq).is_some_and(|p| p.is("ping", ns::PING));
     match (exists, is_ping) {
         (false, _) => stanza::error_reply(iq, Condition::ServiceUnavailable, "No such user"),
         (true, true) => stanza::iq_result(iq, None),

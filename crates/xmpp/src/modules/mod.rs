@@ -5,6 +5,8 @@ pub mod events;
 pub mod extra_params;
 pub mod groupchat;
 pub mod iq;
+pub mod last;
 pub mod message;
 pub mod muc;
 pub mod presence;
+pub mod roster;

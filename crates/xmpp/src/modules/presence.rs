@@ -4,6 +4,8 @@
 
 use crate::ns;
 use crate::router;
+use crate::server::Shared;
+use palaver_proto::UserJid;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition, Target};
 use crate::xml::{self, Element};
@@ -21,10 +23,20 @@ pub async fn handle(session: &mut Online, presence: Element) {
                 session.handle.set_available(false);
                 session.presence = None;
                 broadcast(session, &presence).await;
+                went_away(&session.shared.clone(), session.auth.user, &presence).await;
             }
             // Probes and subscription requests to the server itself mean nothing here.
             _ => {}
         },
+        Target::User(user, None)
+            if user.app_id == session.auth.user.app_id
+                && matches!(
+                    presence.attr("type"),
+                    Some("subscribe" | "subscribed" | "unsubscribe" | "unsubscribed")
+                ) =>
+        {
+            super::roster::subscription(session, &presence, user).await
+        }
         Target::User(user, resource) if user.app_id == session.auth.user.app_id => {
             let shared = session.shared.clone();
             match resource {
@@ -51,12 +63,27 @@ pub async fn handle(session: &mut Online, presence: Element) {
 }
 
 async fn available(session: &mut Online, presence: Element) {
+    let shared = session.shared.clone();
+    let user = session.auth.user;
+    let was_online = shared.registry.is_online(user);
     let first = session.presence.is_none();
     session.handle.set_available(true);
     session.presence = Some(presence.clone());
     broadcast(session, &presence).await;
+    super::roster::on_available(session, &presence, first).await;
+    if !was_online {
+        super::last::went_online(&shared, user);
+    }
     if first {
         deliver_offline(session).await;
+    }
+}
+
+/// A session went unavailable: contacts see it; if it was the user's last, the user is offline now.
+async fn went_away(shared: &Shared, user: UserJid, presence: &Element) {
+    super::roster::broadcast(shared, user, presence).await;
+    if !shared.registry.is_online(user) {
+        super::last::went_offline(shared, user).await;
     }
 }
 
@@ -74,17 +101,13 @@ async fn broadcast(session: &mut Online, presence: &Element) {
     );
 }
 
-/// Tells the user's other sessions that this one went away.
-pub fn broadcast_unavailable(session: &Online) {
+/// Tells the user's other sessions and contacts that this session went away.
+pub async fn broadcast_unavailable(shared: &Shared, user: UserJid, full_jid: &str, session_id: u64) {
     let mut presence = xml::element("presence", ns::CLIENT);
     xml::set_attr(&mut presence, "type", "unavailable");
-    xml::set_attr(&mut presence, "from", session.full_jid.clone());
-    router::to_available(
-        &session.shared,
-        session.auth.user,
-        &presence,
-        Some(session.handle.id),
-    );
+    xml::set_attr(&mut presence, "from", full_jid);
+    router::to_available(shared, user, &presence, Some(session_id));
+    went_away(shared, user, &presence).await;
 }
 
 /// Hands the messages kept while the user was offline to this session, oldest first, each with a

@@ -529,9 +529,11 @@ impl Online {
     async fn finish(&mut self) {
         self.shared.registry.unregister(&self.handle);
         modules::muc::session_ended(&self.shared, self.auth.user, self.handle.id);
+        self.shared.status_watchers.session_ended(self.handle.id);
         if self.presence.is_some() {
             self.handle.set_available(false);
-            modules::presence::broadcast_unavailable(self);
+            let shared = self.shared.clone();
+            modules::presence::broadcast_unavailable(&shared, self.auth.user, &self.full_jid, self.handle.id).await;
         }
         self.rx.close();
         let mut leftovers = self.sm.take_unacked();
