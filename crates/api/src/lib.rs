@@ -29,6 +29,15 @@ pub struct ApiState {
     pub domain: String,
 }
 
+/// Marks a request whose path ended in `.json` (`normalize` strips it): `GET /blobs/{uid}.json` is the
+/// file's description, `GET /blobs/{uid}` the file.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonSuffix;
+
+/// Marks a request that came over TLS (set by the server's listener), for URLs that point back at it.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
 /// The routes, written without the `.json` suffix; `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {
     Router::new()
@@ -45,6 +54,7 @@ pub fn router(state: ApiState) -> Router {
                 .put(|| async { error::ApiError::NotFound }),
         )
         .route("/users/v2", get(users::list_v2))
+        .route("/users/online", get(users::online))
         .route("/users/by_login", get(users::by_login))
         .route("/users/by_email", get(users::by_email))
         .route("/users/by_full_name", get(users::by_full_name))
@@ -106,12 +116,31 @@ pub fn router(state: ApiState) -> Router {
             "/admin/apps/{app_id}/push_template",
             get(routes::push::template).put(routes::push::set_template),
         )
-        .route("/admin/apps/{app_id}/push_credentials", get(routes::push::credentials))
+        .route(
+            "/admin/apps/{app_id}/push_credentials",
+            get(routes::push::credentials),
+        )
         .route(
             "/admin/apps/{app_id}/push_credentials/{provider}",
             put(routes::push::set_credentials).delete(routes::push::delete_credentials),
         )
         .route("/admin/push/stats", get(routes::push::stats))
+        // --- File storage (routes/blobs.rs) ---
+        .route("/blobs", get(routes::blobs::list).post(routes::blobs::create))
+        .route(
+            "/blobs/{id}",
+            get(routes::blobs::show)
+                .put(routes::blobs::update)
+                .delete(routes::blobs::delete),
+        )
+        .route("/blobs/{id}/complete", put(routes::blobs::complete))
+        // The body limit is the file size limit, enforced while streaming.
+        .route(
+            "/blobs/{id}/upload",
+            post(routes::blobs::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/blobs/{id}/download", get(routes::blobs::download))
+        .route("/blobs/{id}/object", get(routes::blobs::object))
         .fallback(|| async { error::ApiError::NotFound })
         .with_state(state)
         .layer(cors())
@@ -150,13 +179,29 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("connectycube-rest-api-version"),
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
+            // File downloads.
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
         ])
-        .expose_headers([HeaderName::from_static("cb-token-expirationdate"), header::DATE])
+        .expose_headers([
+            HeaderName::from_static("cb-token-expirationdate"),
+            header::DATE,
+            // File downloads.
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+            header::ETAG,
+            header::CONTENT_DISPOSITION,
+        ])
         .max_age(Duration::from_secs(86_400))
 }
 
 /// Accepts every route with or without `.json`, with a trailing slash, and `Dialog`/`Message` in any case.
 fn normalize(mut request: Request) -> Request {
+    if request.uri().path().ends_with(".json") {
+        request.extensions_mut().insert(JsonSuffix);
+    }
     let uri = request.uri();
     let path = uri.path();
     let mut normalized = path

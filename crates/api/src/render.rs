@@ -150,3 +150,21 @@ pub fn dialog(view: &palaver_core::model::DialogView, domain: &str) -> Value {
         "updated_at": iso8601(d.updated_at),
     })
 }
+
+// --- File storage ---
+
+/// A Blob (`objects.md` §8): `size` only once completed.
+pub fn blob(b: &palaver_core::blobs::Blob) -> Value {
+    json!({
+        "id": b.id,
+        "uid": b.uid,
+        "content_type": b.content_type,
+        "name": b.name,
+        "size": if b.completed { b.size } else { None },
+        "public": b.public,
+        "blob_status": if b.completed { Some("complete") } else { None },
+        "set_completed_at": b.completed_at.map(iso8601),
+        "created_at": iso8601(b.created_at),
+        "updated_at": iso8601(b.updated_at),
+    })
+}

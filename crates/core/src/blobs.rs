@@ -347,7 +347,12 @@ impl BlobService {
             return Err(CoreError::Rejected("The file has not been uploaded yet".into()));
         };
         if let Some(claimed) = size.filter(|claimed| *claimed != received) {
-            tracing::debug!(blob = id, claimed, received, "completed with another size than received");
+            tracing::debug!(
+                blob = id,
+                claimed,
+                received,
+                "completed with another size than received"
+            );
         }
         let now = self.core.clock.now_millis();
         self.core
@@ -515,16 +520,17 @@ fn valid_name(name: &str) -> CoreResult<String> {
         return Err(CoreError::invalid("name", "can't be blank"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(CoreError::invalid("name", "is too long (maximum is 100 characters)"));
+        return Err(CoreError::invalid(
+            "name",
+            "is too long (maximum is 100 characters)",
+        ));
     }
     Ok(name.to_owned())
 }
 
 /// `type/subtype[; params]` in printable ASCII: it goes out as a `Content-Type` header.
 pub fn valid_content_type(value: &str) -> bool {
-    value.len() <= 255
-        && value.contains('/')
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+    value.len() <= 255 && value.contains('/') && value.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// 32 hex digits with at least one letter.
@@ -575,6 +581,8 @@ impl AsyncRead for Metered<'_> {
                 let fresh = &buf.filled()[before..];
                 this.count += fresh.len() as u64;
                 if this.count > this.max {
+                    // An error must come with nothing read.
+                    buf.set_filled(before);
                     this.exceeded = true;
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, "file too large")));
                 }
@@ -605,7 +613,10 @@ mod tests {
         assert_eq!(BlobRef::parse("42"), BlobRef::Id(42));
         assert_eq!(BlobRef::parse("4a2"), BlobRef::Uid("4a2"));
         assert_eq!(BlobRef::parse("+42"), BlobRef::Uid("+42"));
-        assert_eq!(BlobRef::parse("99999999999999999999"), BlobRef::Uid("99999999999999999999"));
+        assert_eq!(
+            BlobRef::parse("99999999999999999999"),
+            BlobRef::Uid("99999999999999999999")
+        );
     }
 
     #[test]

@@ -109,7 +109,12 @@ impl ContactService {
     }
 
     async fn row(&self, app_id: i64, user_id: i64, contact_id: i64) -> CoreResult<RosterRow> {
-        Ok(self.core.store.roster_row(app_id, user_id, contact_id).await?.unwrap_or_else(|| RosterRow::empty(contact_id)))
+        Ok(self
+            .core
+            .store
+            .roster_row(app_id, user_id, contact_id)
+            .await?
+            .unwrap_or_else(|| RosterRow::empty(contact_id)))
     }
 
     async fn save(&self, app_id: i64, user_id: i64, row: &RosterRow) -> CoreResult<()> {
@@ -122,9 +127,19 @@ impl ContactService {
         if row.in_roster {
             return Ok(());
         }
-        let count = self.core.store.roster_rows(app_id, user_id).await?.iter().filter(|r| r.in_roster).count();
+        let count = self
+            .core
+            .store
+            .roster_rows(app_id, user_id)
+            .await?
+            .iter()
+            .filter(|r| r.in_roster)
+            .count();
         if count as i64 >= self.limit() {
-            return Err(CoreError::Rejected(format!("Contact list limit ({}) reached", self.limit())));
+            return Err(CoreError::Rejected(format!(
+                "Contact list limit ({}) reached",
+                self.limit()
+            )));
         }
         Ok(())
     }
@@ -140,7 +155,13 @@ impl ContactService {
     }
 
     /// Adds or renames a contact (roster set).
-    pub async fn set(&self, app_id: i64, user_id: i64, contact_id: i64, name: Option<String>) -> CoreResult<RosterRow> {
+    pub async fn set(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        contact_id: i64,
+        name: Option<String>,
+    ) -> CoreResult<RosterRow> {
         self.contact_exists(app_id, user_id, contact_id).await?;
         let mut row = self.row(app_id, user_id, contact_id).await?;
         self.ensure_room(app_id, user_id, &row).await?;
@@ -161,8 +182,15 @@ impl ContactService {
         theirs.ask = false;
         theirs.pending_in = false;
         self.save(app_id, contact_id, &theirs).await?;
-        self.core.store.delete_roster_row(app_id, user_id, contact_id).await?;
-        Ok(Some(Change { route: true, user: before, contact: theirs }))
+        self.core
+            .store
+            .delete_roster_row(app_id, user_id, contact_id)
+            .await?;
+        Ok(Some(Change {
+            route: true,
+            user: before,
+            contact: theirs,
+        }))
     }
 
     /// The user asks to see the contact's presence.
@@ -174,13 +202,21 @@ impl ContactService {
         mine.in_roster = true;
         if mine.subscription.has_to() {
             self.save(app_id, user_id, &mine).await?;
-            return Ok(Change { route: false, user: mine, contact: theirs });
+            return Ok(Change {
+                route: false,
+                user: mine,
+                contact: theirs,
+            });
         }
         mine.ask = true;
         theirs.pending_in = true;
         self.save(app_id, user_id, &mine).await?;
         self.save(app_id, contact_id, &theirs).await?;
-        Ok(Change { route: true, user: mine, contact: theirs })
+        Ok(Change {
+            route: true,
+            user: mine,
+            contact: theirs,
+        })
     }
 
     /// The user lets the contact see its presence (an answer to the contact's request).
@@ -188,7 +224,11 @@ impl ContactService {
         let mut mine = self.row(app_id, user_id, contact_id).await?;
         let mut theirs = self.row(app_id, contact_id, user_id).await?;
         if !mine.pending_in && !theirs.ask {
-            return Ok(Change { route: false, user: mine, contact: theirs });
+            return Ok(Change {
+                route: false,
+                user: mine,
+                contact: theirs,
+            });
         }
         self.ensure_room(app_id, user_id, &mine).await?;
         mine.pending_in = false;
@@ -198,7 +238,11 @@ impl ContactService {
         theirs.subscription = Subscription::with(true, theirs.subscription.has_from());
         self.save(app_id, user_id, &mine).await?;
         self.save(app_id, contact_id, &theirs).await?;
-        Ok(Change { route: true, user: mine, contact: theirs })
+        Ok(Change {
+            route: true,
+            user: mine,
+            contact: theirs,
+        })
     }
 
     /// The user stops seeing the contact's presence.
@@ -212,7 +256,11 @@ impl ContactService {
         theirs.subscription = Subscription::with(theirs.subscription.has_to(), false);
         self.save(app_id, user_id, &mine).await?;
         self.save(app_id, contact_id, &theirs).await?;
-        Ok(Change { route: changed, user: mine, contact: theirs })
+        Ok(Change {
+            route: changed,
+            user: mine,
+            contact: theirs,
+        })
     }
 
     /// The user refuses or cancels the contact's subscription.
@@ -226,25 +274,41 @@ impl ContactService {
         theirs.subscription = Subscription::with(false, theirs.subscription.has_from());
         self.save(app_id, user_id, &mine).await?;
         self.save(app_id, contact_id, &theirs).await?;
-        Ok(Change { route: changed, user: mine, contact: theirs })
+        Ok(Change {
+            route: changed,
+            user: mine,
+            contact: theirs,
+        })
     }
 
     /// Contacts whose subscription requests wait for the user's answer.
     pub async fn pending_requests(&self, app_id: i64, user_id: i64) -> CoreResult<Vec<i64>> {
         let rows = self.core.store.roster_rows(app_id, user_id).await?;
-        Ok(rows.into_iter().filter(|r| r.pending_in).map(|r| r.contact_id).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.pending_in)
+            .map(|r| r.contact_id)
+            .collect())
     }
 
     /// Contacts who see the user's presence.
     pub async fn subscribers(&self, app_id: i64, user_id: i64) -> CoreResult<Vec<i64>> {
         let rows = self.core.store.roster_rows(app_id, user_id).await?;
-        Ok(rows.into_iter().filter(|r| r.subscription.has_from()).map(|r| r.contact_id).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.subscription.has_from())
+            .map(|r| r.contact_id)
+            .collect())
     }
 
     /// Contacts whose presence the user sees.
     pub async fn watched(&self, app_id: i64, user_id: i64) -> CoreResult<Vec<i64>> {
         let rows = self.core.store.roster_rows(app_id, user_id).await?;
-        Ok(rows.into_iter().filter(|r| r.subscription.has_to()).map(|r| r.contact_id).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.subscription.has_to())
+            .map(|r| r.contact_id)
+            .collect())
     }
 }
 

@@ -64,7 +64,13 @@ pub enum Event {
     },
     /// A chat message reached users who have no active session (offline, or every session marked
     /// inactive): the push dispatcher sends them chat alerts. `recipients` never includes the sender.
-    ChatAlert { message: ChatMessage, dialog_type: i64, dialog_name: Option<String>, recipients: Vec<i64>, silent: bool },
+    ChatAlert {
+        message: ChatMessage,
+        dialog_type: i64,
+        dialog_name: Option<String>,
+        recipients: Vec<i64>,
+        silent: bool,
+    },
     /// Users left a dialog or were removed from it: their live sessions get the room's kick presence.
     OccupantsRemoved {
         app_id: i64,

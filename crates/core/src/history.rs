@@ -395,7 +395,9 @@ impl HistoryService {
     ) -> CoreResult<Vec<String>> {
         let (_, outcome) = self.delete_in(app_id, user_id, dialog_id, message_ids).await?;
         if !outcome.forbidden.is_empty() {
-            return Err(CoreError::Forbidden("You may delete only your own messages".into()));
+            return Err(CoreError::Forbidden(
+                "You may delete only your own messages".into(),
+            ));
         }
         Ok(outcome.deleted)
     }

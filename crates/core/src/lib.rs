@@ -15,6 +15,8 @@ pub mod history;
 pub mod messages;
 pub mod model;
 pub mod offline;
+pub mod online;
+pub mod privacy;
 pub mod push;
 pub mod sessions;
 pub mod signature;
@@ -62,8 +64,12 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
     pub events: events::EventBus,
+    /// Compiled default privacy lists, shared by every clone (see `privacy`).
+    pub privacy_rules: Arc<privacy::RulesCache>,
     /// File storage: where blobs' bytes go, and the limits.
     pub blob_config: Arc<blobs::BlobConfig>,
+    /// Who has a chat session (filled in by the chat server).
+    pub online: Arc<online::Online>,
 }
 
 impl Core {
@@ -73,7 +79,9 @@ impl Core {
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
             events: events::EventBus::default(),
+            privacy_rules: Arc::default(),
             blob_config: Arc::new(blobs::BlobConfig::default()),
+            online: Arc::default(),
         }
     }
 
@@ -114,6 +122,11 @@ impl Core {
 
     pub fn offline(&self) -> offline::OfflineService {
         offline::OfflineService::new(self.clone())
+    }
+
+    /// Privacy lists (XEP-0016) and their enforcement.
+    pub fn privacy(&self) -> privacy::PrivacyService {
+        privacy::PrivacyService::new(self.clone())
     }
 
     /// Messages REST API: history, marks, edits, deletes, reactions, unread counts, search.

@@ -127,7 +127,11 @@ impl MessageService {
     /// Accepts a group message: the sender must be allowed to post to the dialog (occupant, subscriber, or
     /// owner/admin of a broadcast). Saved to history when asked.
     pub async fn accept_group(&self, message: GroupMessage) -> CoreResult<Accepted> {
-        let dialog = self.core.dialogs().for_posting(message.app_id, &message.dialog_id, message.sender_id).await?;
+        let dialog = self
+            .core
+            .dialogs()
+            .for_posting(message.app_id, &message.dialog_id, message.sender_id)
+            .await?;
         let now = self.core.clock.now_millis();
         let date_sent = message.date_sent.unwrap_or(now / 1000);
         let mut stored_now = false;
@@ -150,6 +154,10 @@ impl MessageService {
                 })
                 .await?;
         }
-        Ok(Accepted { dialog, date_sent, stored_now })
+        Ok(Accepted {
+            dialog,
+            date_sent,
+            stored_now,
+        })
     }
 }

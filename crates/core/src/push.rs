@@ -190,7 +190,12 @@ impl PushService {
 
     /// Subscribes one of the user's devices; the same device and channel again updates the subscription
     /// (and moves it to this user).
-    pub async fn subscribe(&self, app_id: i64, user_id: i64, input: SubscriptionInput) -> CoreResult<Subscription> {
+    pub async fn subscribe(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        input: SubscriptionInput,
+    ) -> CoreResult<Subscription> {
         let mut errors = Vec::new();
         let channel = required(&input.channel).map(|c| c.to_ascii_lowercase());
         match channel.as_deref() {
@@ -256,7 +261,12 @@ impl PushService {
 
     /// Deletes one of the user's subscriptions; NotFound for anyone else's.
     pub async fn unsubscribe(&self, app_id: i64, user_id: i64, id: i64) -> CoreResult<()> {
-        if self.core.store.delete_push_subscription(app_id, Some(user_id), id).await? {
+        if self
+            .core
+            .store
+            .delete_push_subscription(app_id, Some(user_id), id)
+            .await?
+        {
             Ok(())
         } else {
             Err(CoreError::NotFound)
@@ -266,7 +276,12 @@ impl PushService {
     // --- Events ---
 
     /// Checks a push event, resolves its recipients and stores it for the dispatcher.
-    pub async fn create_event(&self, app_id: i64, user_id: Option<i64>, input: EventInput) -> CoreResult<PushEvent> {
+    pub async fn create_event(
+        &self,
+        app_id: i64,
+        user_id: Option<i64>,
+        input: EventInput,
+    ) -> CoreResult<PushEvent> {
         let mut errors = Vec::new();
         match required(&input.notification_type).as_deref() {
             None | Some("push") => {}
@@ -282,7 +297,10 @@ impl PushService {
         }
         let event_type = required(&input.event_type).unwrap_or_else(|| "one_shot".into());
         if event_type != "one_shot" {
-            errors.push(("event[event_type]".into(), "only one_shot events are supported".into()));
+            errors.push((
+                "event[event_type]".into(),
+                "only one_shot events are supported".into(),
+            ));
         }
         let message = required(&input.message);
         if message.is_none() {
@@ -293,7 +311,10 @@ impl PushService {
             || !input.tags_any.is_empty()
             || !input.tags_all.is_empty();
         if !names_users {
-            errors.push(("event[user]".into(), "must name recipients (ids, tags or external ids)".into()));
+            errors.push((
+                "event[user]".into(),
+                "must name recipients (ids, tags or external ids)".into(),
+            ));
         }
         if !errors.is_empty() {
             return Err(CoreError::Invalid(errors));
@@ -337,14 +358,22 @@ impl PushService {
             queries.push(vec![UserCondition {
                 field: UserField::ExternalId,
                 op: FilterOp::In,
-                values: input.external_user_ids.iter().map(|i| FilterValue::Text(i.clone())).collect(),
+                values: input
+                    .external_user_ids
+                    .iter()
+                    .map(|i| FilterValue::Text(i.clone()))
+                    .collect(),
             }]);
         }
         if !input.tags_any.is_empty() {
             queries.push(vec![UserCondition {
                 field: UserField::UserTags,
                 op: FilterOp::HasTag,
-                values: input.tags_any.iter().map(|t| FilterValue::Text(t.clone())).collect(),
+                values: input
+                    .tags_any
+                    .iter()
+                    .map(|t| FilterValue::Text(t.clone()))
+                    .collect(),
             }]);
         }
         if !input.tags_all.is_empty() {
@@ -371,7 +400,11 @@ impl PushService {
                 .list_users(&find(vec![UserCondition {
                     field: UserField::UserTags,
                     op: FilterOp::HasTag,
-                    values: input.tags_exclude.iter().map(|t| FilterValue::Text(t.clone())).collect(),
+                    values: input
+                        .tags_exclude
+                        .iter()
+                        .map(|t| FilterValue::Text(t.clone()))
+                        .collect(),
                 }]))
                 .await?;
             for user in excluded {
@@ -386,19 +419,28 @@ impl PushService {
     /// The app's chat-alert template: `{"title": …, "body": …}`, `null` parts meaning the default.
     pub async fn template(&self, app_id: i64) -> CoreResult<Value> {
         self.core.apps().get(app_id).await?;
-        Ok(self.setting(app_id, setting::CHAT_ALERT_TEMPLATE).await?.unwrap_or_else(
-            || json!({"title": null, "body": null}),
-        ))
+        Ok(self
+            .setting(app_id, setting::CHAT_ALERT_TEMPLATE)
+            .await?
+            .unwrap_or_else(|| json!({"title": null, "body": null})))
     }
 
     /// Sets (or with both parts empty, resets) the chat-alert template.
-    pub async fn set_template(&self, app_id: i64, title: Option<String>, body: Option<String>) -> CoreResult<Value> {
+    pub async fn set_template(
+        &self,
+        app_id: i64,
+        title: Option<String>,
+        body: Option<String>,
+    ) -> CoreResult<Value> {
         self.core.apps().get(app_id).await?;
         let title = required(&title);
         let body = required(&body);
         for (field, value) in [("title", &title), ("body", &body)] {
             if value.as_ref().is_some_and(|v| v.chars().count() > 1000) {
-                return Err(CoreError::invalid(field, "is too long (maximum is 1000 characters)"));
+                return Err(CoreError::invalid(
+                    field,
+                    "is too long (maximum is 1000 characters)",
+                ));
             }
         }
         let value = json!({"title": title, "body": body});
@@ -429,8 +471,15 @@ impl PushService {
                     other => other,
                 };
                 for field in ["client_email", "private_key", "project_id"] {
-                    if account.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
-                        return Err(CoreError::invalid(&format!("service_account.{field}"), "can't be blank"));
+                    if account
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
+                        return Err(CoreError::invalid(
+                            &format!("service_account.{field}"),
+                            "can't be blank",
+                        ));
                     }
                 }
                 Some(json!({ "service_account": account }))
@@ -438,12 +487,20 @@ impl PushService {
             (setting::APNS, Some(value)) => {
                 let mut checked = Map::new();
                 for field in ["key", "key_id", "team_id"] {
-                    match value.get(field).and_then(Value::as_str).filter(|v| !v.trim().is_empty()) {
+                    match value
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.trim().is_empty())
+                    {
                         Some(v) => checked.insert(field.into(), Value::String(v.to_owned())),
                         None => return Err(CoreError::invalid(field, "can't be blank")),
                     };
                 }
-                if let Some(topic) = value.get("topic").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                if let Some(topic) = value
+                    .get("topic")
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                {
                     checked.insert("topic".into(), Value::String(topic.to_owned()));
                 }
                 Some(Value::Object(checked))
@@ -452,7 +509,10 @@ impl PushService {
         };
         let now = self.core.clock.now_millis();
         let text = value.map(|v| v.to_string());
-        self.core.store.set_push_setting(app_id, provider, text.as_deref(), now).await?;
+        self.core
+            .store
+            .set_push_setting(app_id, provider, text.as_deref(), now)
+            .await?;
         Ok(())
     }
 

@@ -525,17 +525,31 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<crate::push::Subscription>;
     /// The subscriptions of these users of the app, oldest first.
-    async fn push_subscriptions(&self, app_id: i64, user_ids: &[i64]) -> StoreResult<Vec<crate::push::Subscription>>;
+    async fn push_subscriptions(
+        &self,
+        app_id: i64,
+        user_ids: &[i64],
+    ) -> StoreResult<Vec<crate::push::Subscription>>;
     /// Deletes a subscription (only the user's own when `user_id` is given) with its queued jobs.
-    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64) -> StoreResult<bool>;
-    async fn create_push_event(&self, event: &crate::push::NewPushEvent) -> StoreResult<crate::push::PushEvent>;
+    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64)
+        -> StoreResult<bool>;
+    async fn create_push_event(
+        &self,
+        event: &crate::push::NewPushEvent,
+    ) -> StoreResult<crate::push::PushEvent>;
     /// Events not yet turned into notifications, oldest first.
     async fn pending_push_events(&self, limit: i64) -> StoreResult<Vec<crate::push::PushEvent>>;
     async fn finish_push_event(&self, id: i64, now: i64) -> StoreResult<()>;
     /// A per-app push setting (JSON text), see `push::setting`.
     async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>>;
     /// Sets a setting, or removes it with `None`.
-    async fn set_push_setting(&self, app_id: i64, name: &str, value: Option<&str>, now: i64) -> StoreResult<()>;
+    async fn set_push_setting(
+        &self,
+        app_id: i64,
+        name: &str,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Records and queues each job whose (dedupe key, subscription, provider) was never recorded, as long
     /// as the queue holds fewer than `max_queue` jobs (the rest are recorded as dropped).
     async fn enqueue_push(
@@ -545,11 +559,17 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<crate::push::EnqueueOutcome>;
     /// Leases up to `limit` due jobs until `lease_until`, oldest due first.
-    async fn claim_push_jobs(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<crate::push::ClaimedJob>>;
+    async fn claim_push_jobs(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::push::ClaimedJob>>;
     /// Counts a failed attempt and schedules the next one.
     async fn retry_push_job(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
     /// Removes a job from the queue and records how it ended (`sent`, `failed`, `invalid_token`).
-    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64) -> StoreResult<()>;
+    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64)
+        -> StoreResult<()>;
     /// Gives leased jobs back to the queue (a worker stopped before finishing them).
     async fn release_push_jobs(&self, ids: &[i64]) -> StoreResult<()>;
     async fn push_stats(&self, now: i64) -> StoreResult<crate::push::PushStats>;
@@ -559,8 +579,19 @@ pub trait Store: Send + Sync + 'static {
     // --- Contact lists (contact_sql.rs) and last activity ---
     /// Every row the user has about other users (kept contacts and pending requests alike).
     async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<crate::contacts::RosterRow>>;
-    async fn roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<Option<crate::contacts::RosterRow>>;
-    async fn put_roster_row(&self, app_id: i64, user_id: i64, row: &crate::contacts::RosterRow, now: i64) -> StoreResult<()>;
+    async fn roster_row(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        contact_id: i64,
+    ) -> StoreResult<Option<crate::contacts::RosterRow>>;
+    async fn put_roster_row(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        row: &crate::contacts::RosterRow,
+        now: i64,
+    ) -> StoreResult<()>;
     async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()>;
     /// When the user's last chat session ended (Unix ms), if ever.
     async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>>;
@@ -603,4 +634,39 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the uid is in an attachment of a message of a dialog the user is a member of, or of a
     /// broadcast dialog of the app.
     async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool>;
+
+    // --- Privacy lists (privacy_sql.rs) ---
+    /// The user's list names (oldest first) and the default one.
+    async fn privacy_names(&self, app_id: i64, user_id: i64) -> StoreResult<crate::privacy::PrivacyNames>;
+    /// A list with its items sorted by order.
+    async fn privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<crate::privacy::PrivacyList>>;
+    /// Creates a list or replaces its items (keeping whether it is the default), in one transaction.
+    async fn put_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        list: &crate::privacy::PrivacyList,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Deletes a list (and so the default, if it was). False when there was no such list.
+    async fn delete_privacy_list(&self, app_id: i64, user_id: i64, name: &str) -> StoreResult<bool>;
+    /// Makes the named list the default, or declines any default with `None`. False (nothing changed)
+    /// when there is no such list.
+    async fn set_default_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        name: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// The default lists of those of these users who have one.
+    async fn default_privacy_lists(
+        &self,
+        app_id: i64,
+        user_ids: &[i64],
+    ) -> StoreResult<Vec<(i64, crate::privacy::PrivacyList)>>;
 }

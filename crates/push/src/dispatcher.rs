@@ -181,7 +181,12 @@ impl Dispatcher {
             tasks.spawn(self.clone().work_queue(stopped.clone()));
             while tasks.join_next().await.is_some() {}
             let stats = self.stats();
-            tracing::info!(sent = stats.sent, failed = stats.failed, queued = stats.queued, "push dispatcher stopped");
+            tracing::info!(
+                sent = stats.sent,
+                failed = stats.failed,
+                queued = stats.queued,
+                "push dispatcher stopped"
+            );
         }
     }
 
@@ -214,7 +219,9 @@ impl Dispatcher {
             };
             match event {
                 Ok(event @ Event::ChatAlert { .. }) => {
-                    let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                    let Ok(permit) = limit.clone().acquire_owned().await else {
+                        break;
+                    };
                     let this = self.clone();
                     handlers.spawn(async move {
                         if let Err(error) = this.handle(&event).await {
@@ -226,7 +233,10 @@ impl Dispatcher {
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(lost)) => {
                     self.inner.stats.lagged.fetch_add(lost, Ordering::Relaxed);
-                    tracing::warn!(lost, "the push dispatcher fell behind the event bus; chat alerts were lost");
+                    tracing::warn!(
+                        lost,
+                        "the push dispatcher fell behind the event bus; chat alerts were lost"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }
@@ -257,7 +267,11 @@ impl Dispatcher {
             if user_id == message.sender_id || users.contains(&user_id) {
                 continue;
             }
-            if !core.dialogs().notifications_enabled(&message.dialog_id, user_id).await? {
+            if !core
+                .dialogs()
+                .notifications_enabled(&message.dialog_id, user_id)
+                .await?
+            {
                 Stats::add(&inner.stats.muted, 1);
                 continue;
             }
@@ -312,7 +326,10 @@ impl Dispatcher {
             let badge = match badges.get(&device.user_id) {
                 Some(badge) => *badge,
                 None => {
-                    let (total, _) = core.history().unread(message.app_id, device.user_id, None).await?;
+                    let (total, _) = core
+                        .history()
+                        .unread(message.app_id, device.user_id, None)
+                        .await?;
                     badges.insert(device.user_id, total);
                     total
                 }
@@ -355,7 +372,10 @@ impl Dispatcher {
         let core = &inner.core;
         Stats::add(&inner.stats.events, 1);
         let content = notification::event_content(&event.message);
-        let devices = core.store.push_subscriptions(event.app_id, &event.recipients).await?;
+        let devices = core
+            .store
+            .push_subscriptions(event.app_id, &event.recipients)
+            .await?;
         let routes = self.routes(event.app_id).await?;
         let mut jobs = Vec::new();
         let dedupe_key = format!("event:{}", event.id);
@@ -363,7 +383,11 @@ impl Dispatcher {
             if event.push_type.as_deref().is_some_and(|t| t != device.channel) {
                 continue;
             }
-            if event.environment.as_deref().is_some_and(|e| e != device.environment) {
+            if event
+                .environment
+                .as_deref()
+                .is_some_and(|e| e != device.environment)
+            {
                 continue;
             }
             let n = Notification {
@@ -384,7 +408,9 @@ impl Dispatcher {
             }
         }
         let outcome = self.enqueue(&jobs).await?;
-        core.store.finish_push_event(event.id, core.clock.now_millis()).await?;
+        core.store
+            .finish_push_event(event.id, core.clock.now_millis())
+            .await?;
         Ok(outcome)
     }
 
@@ -412,12 +438,20 @@ impl Dispatcher {
         Stats::add(&inner.stats.duplicates, outcome.duplicates);
         Stats::add(&inner.stats.dropped, outcome.dropped);
         if outcome.dropped > 0 {
-            tracing::warn!(dropped = outcome.dropped, max = inner.config.max_queue, "push queue full: notifications dropped");
+            tracing::warn!(
+                dropped = outcome.dropped,
+                max = inner.config.max_queue,
+                "push queue full: notifications dropped"
+            );
         }
         if outcome.queued > 0 {
             inner.wake.notify_one();
         }
-        tracing::debug!(queued = outcome.queued, duplicates = outcome.duplicates, "push jobs queued");
+        tracing::debug!(
+            queued = outcome.queued,
+            duplicates = outcome.duplicates,
+            "push jobs queued"
+        );
         Ok(outcome)
     }
 
@@ -539,8 +573,13 @@ impl Dispatcher {
                 Stats::add(&inner.stats.invalid_tokens, 1);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, user_id = span.3,
                     %reason, "device token rejected; removing the subscription");
-                let finished = store.finish_push_job(job.id, "invalid_token", Some(&reason), now).await;
-                match store.delete_push_subscription(device.app_id, None, device.id).await {
+                let finished = store
+                    .finish_push_job(job.id, "invalid_token", Some(&reason), now)
+                    .await;
+                match store
+                    .delete_push_subscription(device.app_id, None, device.id)
+                    .await
+                {
                     Ok(_) => finished,
                     Err(error) => Err(error),
                 }

@@ -101,6 +101,9 @@ mod tests {
         let d2 = backoff(&config, 2, None);
         assert!(d2 >= Duration::from_millis(3200) && d2 <= Duration::from_millis(4800));
         assert!(backoff(&config, 15, None) <= Duration::from_secs(12));
-        assert_eq!(backoff(&config, 0, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(
+            backoff(&config, 0, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
     }
 }

@@ -145,7 +145,15 @@ pub fn event_content(message: &str) -> Notification {
     }
     n.voip = int_of(payload.get("ios_voip")) == Some(1);
     n.content_available |= int_of(payload.get("ios_content_available")) == Some(1);
-    for key in ["message", "title", "ios_title", "ios_badge", "ios_sound", "ios_voip", "ios_content_available"] {
+    for key in [
+        "message",
+        "title",
+        "ios_title",
+        "ios_badge",
+        "ios_sound",
+        "ios_voip",
+        "ios_content_available",
+    ] {
         payload.remove(key);
     }
     n.data = payload;
@@ -231,7 +239,10 @@ mod tests {
             message: "hi".into(),
             dialog_name: "Team".into(),
         };
-        assert_eq!(render_alert(&Template::default(), &fields), ("Ann".into(), "hi".into()));
+        assert_eq!(
+            render_alert(&Template::default(), &fields),
+            ("Ann".into(), "hi".into())
+        );
         let template = Template {
             title: Some("{sender_name} @ {dialog_name}".into()),
             body: Some("said: {message} {unknown}".into()),
@@ -244,14 +255,25 @@ mod tests {
 
     #[test]
     fn reads_the_event_message_forms() {
-        let universal = event_content(&b64(r#"{"message":"Hello","ios_badge":"3","ios_sound":"ping","thread":"t1"}"#));
+        let universal = event_content(&b64(
+            r#"{"message":"Hello","ios_badge":"3","ios_sound":"ping","thread":"t1"}"#,
+        ));
         assert_eq!(universal.body, "Hello");
         assert_eq!(universal.badge, Some(3));
         assert_eq!(universal.sound.as_deref(), Some("ping"));
-        assert_eq!(universal.data, json!({"thread": "t1"}).as_object().unwrap().clone());
+        assert_eq!(
+            universal.data,
+            json!({"thread": "t1"}).as_object().unwrap().clone()
+        );
 
-        let prefixed = event_content(&format!("payload={}", b64(r#"{"aps":{"alert":{"title":"T","body":"B"},"badge":2}}"#)));
-        assert_eq!((prefixed.title.as_deref(), prefixed.body.as_str(), prefixed.badge), (Some("T"), "B", Some(2)));
+        let prefixed = event_content(&format!(
+            "payload={}",
+            b64(r#"{"aps":{"alert":{"title":"T","body":"B"},"badge":2}}"#)
+        ));
+        assert_eq!(
+            (prefixed.title.as_deref(), prefixed.body.as_str(), prefixed.badge),
+            (Some("T"), "B", Some(2))
+        );
 
         assert_eq!(event_content(&b64("plain words")).body, "plain words");
         assert_eq!(event_content("not base64!").body, "not base64!");

@@ -64,6 +64,29 @@ pub struct Config {
     pub push_backoff_ms: u64,
     /// The most contacts a user may keep in its contact list.
     pub max_contacts: i64,
+    // --- File storage ---
+    /// `local` (files under `blob_dir`) or `s3` (an S3-compatible bucket, the `s3_*` settings).
+    pub blob_store: String,
+    /// Directory of the local file storage; `data_dir/blobs` when unset.
+    pub blob_dir: Option<PathBuf>,
+    /// Largest file, in bytes.
+    pub max_blob_size: u64,
+    /// Seconds an upload URL works; files not completed by then are deleted.
+    pub blob_upload_ttl_secs: u64,
+    /// Base URL (`https://chat.example.com`) of the upload and download URLs the API hands out; when unset,
+    /// the scheme and host each request came with.
+    pub public_url: Option<String>,
+    /// S3-compatible storage; unset values come from the usual `AWS_*` variables.
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    /// For services other than AWS (MinIO, R2, …).
+    pub s3_endpoint: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// Key prefix inside the bucket.
+    pub s3_prefix: String,
+    /// Allow a plain-HTTP `s3_endpoint`.
+    pub s3_allow_http: bool,
 }
 
 impl Default for Config {
@@ -100,6 +123,18 @@ impl Default for Config {
             push_max_attempts: 10,
             push_backoff_ms: 2000,
             max_contacts: palaver_core::contacts::DEFAULT_MAX_CONTACTS,
+            blob_store: "local".into(),
+            blob_dir: None,
+            max_blob_size: palaver_core::blobs::BlobConfig::DEFAULT_MAX_SIZE,
+            blob_upload_ttl_secs: palaver_core::blobs::BlobConfig::DEFAULT_UPLOAD_TTL.as_secs(),
+            public_url: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_prefix: String::new(),
+            s3_allow_http: false,
         }
     }
 }
@@ -159,6 +194,46 @@ impl Config {
         }
     }
 
+    /// The file storage the settings name, with its limits.
+    pub fn blob_config(&self) -> anyhow::Result<palaver_core::blobs::BlobConfig> {
+        use anyhow::Context;
+        use palaver_core::blobs::{BlobConfig, BlobStorage};
+        let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+        let kind = self.blob_store.trim().to_ascii_lowercase();
+        let storage: std::sync::Arc<dyn BlobStorage> = match kind.as_str() {
+            "" | "local" => {
+                let dir = self
+                    .blob_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("blobs"));
+                let local = palaver_storage::LocalStorage::new(&dir)
+                    .with_context(|| format!("opening the file storage directory {}", dir.display()))?;
+                std::sync::Arc::new(local)
+            }
+            "s3" => {
+                let settings = palaver_storage::S3Settings {
+                    bucket: set(&self.s3_bucket)
+                        .context("blob_store = s3 needs s3_bucket (PALAVER_S3_BUCKET)")?,
+                    region: set(&self.s3_region),
+                    endpoint: set(&self.s3_endpoint),
+                    access_key_id: set(&self.s3_access_key_id),
+                    secret_access_key: set(&self.s3_secret_access_key),
+                    prefix: self.s3_prefix.clone(),
+                    allow_http: self.s3_allow_http,
+                };
+                let s3 =
+                    palaver_storage::ObjectStorage::s3(&settings).context("configuring S3 file storage")?;
+                std::sync::Arc::new(s3)
+            }
+            other => anyhow::bail!("unknown blob_store {other:?} (use local or s3)"),
+        };
+        let mut config = BlobConfig::new(storage);
+        config.max_size = self.max_blob_size.max(1);
+        config.upload_ttl = std::time::Duration::from_secs(self.blob_upload_ttl_secs.max(1));
+        config.public_url = set(&self.public_url);
+        Ok(config)
+    }
+
     pub fn core_settings(&self) -> palaver_core::CoreSettings {
         palaver_core::CoreSettings {
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
@@ -188,6 +263,22 @@ mod tests {
             assert_eq!(config.session_ttl_secs, 60);
             assert_eq!(config.https_addr.to_string(), "0.0.0.0:8443");
             assert!(config.database_url().starts_with("sqlite://./data/"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn push_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PALAVER_PUSH_WEBHOOK_URL", "http://127.0.0.1:9999/push");
+            jail.set_env("PALAVER_PUSH_WORKERS", "2");
+            jail.set_env("PALAVER_PUSH_APNS_ENDPOINT", "http://127.0.0.1:9998");
+            let push = Config::load(None).map_err(|e| *e)?.push_config();
+            assert_eq!(push.webhook_url.as_deref(), Some("http://127.0.0.1:9999/push"));
+            assert_eq!(push.workers, 2);
+            assert_eq!(push.apns_endpoint.as_deref(), Some("http://127.0.0.1:9998"));
+            assert_eq!(push.fcm_endpoint, None);
+            assert_eq!(push.max_queue, 100_000);
             Ok(())
         });
     }

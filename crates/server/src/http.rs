@@ -28,7 +28,15 @@ pub async fn serve<S>(
     S::Future: Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let service = service.map_request(|request: hyper::Request<Incoming>| request.map(Body::new));
+    // Requests that came over TLS are marked, for URLs the API hands out that point back at it.
+    let over_tls = tls.is_some();
+    let service = service.map_request(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        if over_tls {
+            request.extensions_mut().insert(palaver_api::OverTls);
+        }
+        request
+    });
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -18,6 +18,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let database_url = config.database_url();
     let store = palaver_store::open(&database_url).await?;
     let core = Core::new(Arc::new(store.clone()), config.core_settings());
+    // File storage (blobs).
+    let core = core.with_blobs(config.blob_config()?);
+    let files = core.blob_config.storage.describe();
+    tracing::info!(%files, max_size = core.blob_config.max_size, "file storage ready");
     tracing::info!(data_dir = %config.data_dir.display(), database = %describe_database(&database_url), "storage ready");
 
     let admin_token = admin_token(&config)?;
@@ -57,6 +61,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_connections_per_ip: config.xmpp_max_connections_per_ip,
         ..Default::default()
     };
+    xmpp.register_online_directory();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
@@ -168,6 +173,10 @@ async fn purge_loop(core: Core, mut stopped: watch::Receiver<bool>) {
             _ = tick.tick() => {
                 if let Err(error) = core.sessions().purge_expired().await {
                     tracing::warn!(%error, "purging expired sessions failed");
+                }
+                // File storage: uploads never completed.
+                if let Err(error) = core.blobs().purge_orphans().await {
+                    tracing::warn!(%error, "purging abandoned uploads failed");
                 }
             }
             _ = stopped.changed() => return,

@@ -494,5 +494,56 @@ async fn a_shutdown_loses_no_unacknowledged_message() {
 
     let mut bob_again = w.online(w.bob, "bob-pass-1").await;
     let again = bob_again.expect("did you get this?").await;
-    assert!(again.contains("urn:xmpp:delay") && again.contains(r#"id="unacked1""#), "{again}");
+    assert!(
+        again.contains("urn:xmpp:delay") && again.contains(r#"id="unacked1""#),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn rest_lists_the_users_online_in_chat() {
+    let w = world(Db::Sqlite, &[]).await;
+    let key = w.server.cli(&["app", "list"])[1]["auth_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let session: serde_json::Value = http
+        .post(format!("{}/session.json", w.server.http))
+        .json(&json!({"application_id": w.app, "auth_key": key}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["session"]["token"].as_str().unwrap().to_owned();
+    let online = |query: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/users/online.json{query}", w.server.http);
+        let token = token.clone();
+        async move {
+            http.get(url)
+                .header("CB-Token", token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(online("?count=true").await, json!({"count": 0}));
+    let _alice = w.online(w.alice, "alice-pass").await;
+    let _bob = w.online(w.bob, "bob-pass-1").await;
+    assert_eq!(online("?count=true").await, json!({"count": 2}));
+    let listed = online("?limit=5").await;
+    let ids: Vec<i64> = listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![w.alice, w.bob]);
+    assert_eq!(listed["users"][0]["login"], "alice");
 }

@@ -7,7 +7,8 @@ use palaver_core::store::StoreResult;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-const BLOB_COLUMNS: &str = "id, uid, app_id, user_id, name, content_type, size, checksum, public, completed, \
+const BLOB_COLUMNS: &str =
+    "id, uid, app_id, user_id, name, content_type, size, checksum, public, completed, \
     storage_key, upload_token_hash, created_at, updated_at, completed_at";
 
 fn blob(row: &AnyRow) -> sqlx::Result<Blob> {
@@ -35,7 +36,10 @@ fn one(row: Option<AnyRow>) -> StoreResult<Option<Blob>> {
 }
 
 fn many(rows: Vec<AnyRow>) -> StoreResult<Vec<Blob>> {
-    rows.iter().map(blob).collect::<sqlx::Result<_>>().map_err(backend_error)
+    rows.iter()
+        .map(blob)
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
 }
 
 pub(crate) async fn create(pool: &AnyPool, b: &NewBlob) -> StoreResult<Blob> {
@@ -162,14 +166,13 @@ pub(crate) async fn list(
     .fetch_all(pool)
     .await
     .map_err(backend_error)?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM blobs WHERE app_id = $1 AND user_id = $2 AND completed = 1",
-    )
-    .bind(app_id)
-    .bind(owner_id)
-    .fetch_one(pool)
-    .await
-    .map_err(backend_error)?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM blobs WHERE app_id = $1 AND user_id = $2 AND completed = 1")
+            .bind(app_id)
+            .bind(owner_id)
+            .fetch_one(pool)
+            .await
+            .map_err(backend_error)?;
     Ok((many(rows)?, total))
 }
 

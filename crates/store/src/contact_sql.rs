@@ -21,11 +21,25 @@ fn row(row: &AnyRow) -> sqlx::Result<RosterRow> {
 
 pub(crate) async fn roster_rows(pool: &AnyPool, app_id: i64, user_id: i64) -> StoreResult<Vec<RosterRow>> {
     let sql = format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 ORDER BY contact_id");
-    let found = sqlx::query(&sql).bind(app_id).bind(user_id).fetch_all(pool).await.map_err(backend_error)?;
-    found.iter().map(row).collect::<sqlx::Result<_>>().map_err(backend_error)
+    let found = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+        .map_err(backend_error)?;
+    found
+        .iter()
+        .map(row)
+        .collect::<sqlx::Result<_>>()
+        .map_err(backend_error)
 }
 
-pub(crate) async fn roster_row(pool: &AnyPool, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<Option<RosterRow>> {
+pub(crate) async fn roster_row(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    contact_id: i64,
+) -> StoreResult<Option<RosterRow>> {
     let sql = format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3");
     let found = sqlx::query(&sql)
         .bind(app_id)
@@ -37,7 +51,13 @@ pub(crate) async fn roster_row(pool: &AnyPool, app_id: i64, user_id: i64, contac
     found.as_ref().map(row).transpose().map_err(backend_error)
 }
 
-pub(crate) async fn put_roster_row(pool: &AnyPool, app_id: i64, user_id: i64, r: &RosterRow, now: i64) -> StoreResult<()> {
+pub(crate) async fn put_roster_row(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    r: &RosterRow,
+    now: i64,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO roster (app_id, user_id, contact_id, name, subscription, ask, pending_in, in_roster, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -60,7 +80,12 @@ pub(crate) async fn put_roster_row(pool: &AnyPool, app_id: i64, user_id: i64, r:
     Ok(())
 }
 
-pub(crate) async fn delete_roster_row(pool: &AnyPool, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()> {
+pub(crate) async fn delete_roster_row(
+    pool: &AnyPool,
+    app_id: i64,
+    user_id: i64,
+    contact_id: i64,
+) -> StoreResult<()> {
     sqlx::query("DELETE FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3")
         .bind(app_id)
         .bind(user_id)
@@ -79,7 +104,9 @@ pub(crate) async fn last_logout(pool: &AnyPool, app_id: i64, user_id: i64) -> St
         .await
         .map_err(backend_error)?;
     match found {
-        Some(r) => r.try_get::<Option<i64>, _>("last_logout_at").map_err(backend_error),
+        Some(r) => r
+            .try_get::<Option<i64>, _>("last_logout_at")
+            .map_err(backend_error),
         None => Ok(None),
     }
 }

@@ -8,6 +8,7 @@ mod contact_sql;
 mod dialog_sql;
 mod message_sql;
 mod migrations;
+mod privacy_sql;
 mod push_sql;
 mod rows;
 mod sql_store;

@@ -21,13 +21,31 @@ const SQLITE: &[Script] = &[
         include_str!("../migrations/sqlite/0003_dialogs.sql"),
     ),
     // Messages REST API: per-user message state.
-    (4, "messages", include_str!("../migrations/sqlite/0004_messages.sql")),
-    (5, "signed_requests", include_str!("../migrations/sqlite/0005_signed_requests.sql")),
+    (
+        4,
+        "messages",
+        include_str!("../migrations/sqlite/0004_messages.sql"),
+    ),
+    (
+        5,
+        "signed_requests",
+        include_str!("../migrations/sqlite/0005_signed_requests.sql"),
+    ),
     // File storage.
     (6, "blobs", include_str!("../migrations/sqlite/0006_blobs.sql")),
     // Push notifications: subscriptions, events, settings, the send queue and its records.
     (7, "push", include_str!("../migrations/sqlite/0007_push.sql")),
-    (9, "contacts", include_str!("../migrations/sqlite/0009_contacts.sql")),
+    // Privacy lists (XEP-0016).
+    (
+        8,
+        "privacy",
+        include_str!("../migrations/sqlite/0008_privacy.sql"),
+    ),
+    (
+        9,
+        "contacts",
+        include_str!("../migrations/sqlite/0009_contacts.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -43,13 +61,31 @@ const POSTGRES: &[Script] = &[
         include_str!("../migrations/postgres/0003_dialogs.sql"),
     ),
     // Messages REST API: per-user message state.
-    (4, "messages", include_str!("../migrations/postgres/0004_messages.sql")),
-    (5, "signed_requests", include_str!("../migrations/postgres/0005_signed_requests.sql")),
+    (
+        4,
+        "messages",
+        include_str!("../migrations/postgres/0004_messages.sql"),
+    ),
+    (
+        5,
+        "signed_requests",
+        include_str!("../migrations/postgres/0005_signed_requests.sql"),
+    ),
     // File storage.
     (6, "blobs", include_str!("../migrations/postgres/0006_blobs.sql")),
     // Push notifications: subscriptions, events, settings, the send queue and its records.
     (7, "push", include_str!("../migrations/postgres/0007_push.sql")),
-    (9, "contacts", include_str!("../migrations/postgres/0009_contacts.sql")),
+    // Privacy lists (XEP-0016).
+    (
+        8,
+        "privacy",
+        include_str!("../migrations/postgres/0008_privacy.sql"),
+    ),
+    (
+        9,
+        "contacts",
+        include_str!("../migrations/postgres/0009_contacts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -69,30 +69,28 @@ pub(crate) async fn put_subscription(
     now: i64,
 ) -> StoreResult<Subscription> {
     let mut tx = pool.begin().await.map_err(backend_error)?;
-    // A device moving to another user, or re-subscribing with a new token, drops what was queued for it.
+    // A device moving to another user drops what was queued for the previous one. (A new token for the
+    // same user keeps it: jobs read the device's token when they are sent.)
     sqlx::query(
         "UPDATE push_sent SET status = 'cancelled', updated_at = $4 WHERE status = 'queued' AND subscription_id IN \
-         (SELECT id FROM push_subscriptions WHERE app_id = $1 AND udid = $2 AND channel = $3 \
-          AND (user_id <> $5 OR token <> $6))",
+         (SELECT id FROM push_subscriptions WHERE app_id = $1 AND udid = $2 AND channel = $3 AND user_id <> $5)",
     )
     .bind(s.app_id)
     .bind(&s.udid)
     .bind(&s.channel)
     .bind(now)
     .bind(s.user_id)
-    .bind(&s.token)
     .execute(&mut *tx)
     .await
     .map_err(backend_error)?;
     sqlx::query(
         "DELETE FROM push_queue WHERE subscription_id IN (SELECT id FROM push_subscriptions \
-         WHERE app_id = $1 AND udid = $2 AND channel = $3 AND (user_id <> $4 OR token <> $5))",
+         WHERE app_id = $1 AND udid = $2 AND channel = $3 AND user_id <> $4)",
     )
     .bind(s.app_id)
     .bind(&s.udid)
     .bind(&s.channel)
     .bind(s.user_id)
-    .bind(&s.token)
     .execute(&mut *tx)
     .await
     .map_err(backend_error)?;
@@ -126,7 +124,11 @@ pub(crate) async fn put_subscription(
     Ok(stored)
 }
 
-pub(crate) async fn subscriptions(pool: &AnyPool, app_id: i64, user_ids: &[i64]) -> StoreResult<Vec<Subscription>> {
+pub(crate) async fn subscriptions(
+    pool: &AnyPool,
+    app_id: i64,
+    user_ids: &[i64],
+) -> StoreResult<Vec<Subscription>> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -345,7 +347,12 @@ pub(crate) async fn enqueue(
     Ok(outcome)
 }
 
-pub(crate) async fn claim(pool: &AnyPool, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+pub(crate) async fn claim(
+    pool: &AnyPool,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> StoreResult<Vec<ClaimedJob>> {
     let leased = sqlx::query(
         "UPDATE push_queue SET leased_until = $1 WHERE leased_until <= $2 AND id IN \
          (SELECT id FROM push_queue WHERE next_attempt_at <= $2 AND leased_until <= $2 \
@@ -422,7 +429,13 @@ pub(crate) async fn retry(pool: &AnyPool, id: i64, next_attempt_at: i64, error: 
     Ok(())
 }
 
-pub(crate) async fn finish(pool: &AnyPool, id: i64, status: &str, detail: Option<&str>, now: i64) -> StoreResult<()> {
+pub(crate) async fn finish(
+    pool: &AnyPool,
+    id: i64,
+    status: &str,
+    detail: Option<&str>,
+    now: i64,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(backend_error)?;
     sqlx::query(
         "UPDATE push_sent SET status = $2, attempts = attempts + 1, detail = $3, updated_at = $4 \

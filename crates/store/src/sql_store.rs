@@ -764,7 +764,12 @@ impl Store for SqlStore {
         crate::push_sql::subscriptions(&self.pool, app_id, user_ids).await
     }
 
-    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64) -> StoreResult<bool> {
+    async fn delete_push_subscription(
+        &self,
+        app_id: i64,
+        user_id: Option<i64>,
+        id: i64,
+    ) -> StoreResult<bool> {
         crate::push_sql::delete_subscription(&self.pool, app_id, user_id, id).await
     }
 
@@ -787,7 +792,13 @@ impl Store for SqlStore {
         crate::push_sql::setting(&self.pool, app_id, name).await
     }
 
-    async fn set_push_setting(&self, app_id: i64, name: &str, value: Option<&str>, now: i64) -> StoreResult<()> {
+    async fn set_push_setting(
+        &self,
+        app_id: i64,
+        name: &str,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
         crate::push_sql::set_setting(&self.pool, app_id, name, value, now).await
     }
 
@@ -813,7 +824,13 @@ impl Store for SqlStore {
         crate::push_sql::retry(&self.pool, id, next_attempt_at, error).await
     }
 
-    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64) -> StoreResult<()> {
+    async fn finish_push_job(
+        &self,
+        id: i64,
+        status: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
         crate::push_sql::finish(&self.pool, id, status, detail, now).await
     }
 
@@ -830,7 +847,11 @@ impl Store for SqlStore {
     }
 
     // --- Contact lists and last activity (contact_sql.rs) ---
-    async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<palaver_core::contacts::RosterRow>> {
+    async fn roster_rows(
+        &self,
+        app_id: i64,
+        user_id: i64,
+    ) -> StoreResult<Vec<palaver_core::contacts::RosterRow>> {
         crate::contact_sql::roster_rows(&self.pool, app_id, user_id).await
     }
 
@@ -866,7 +887,10 @@ impl Store for SqlStore {
     }
 
     // --- File storage (blob_sql.rs) ---
-    async fn create_blob(&self, blob: &palaver_core::blobs::NewBlob) -> StoreResult<palaver_core::blobs::Blob> {
+    async fn create_blob(
+        &self,
+        blob: &palaver_core::blobs::NewBlob,
+    ) -> StoreResult<palaver_core::blobs::Blob> {
         crate::blob_sql::create(&self.pool, blob).await
     }
 
@@ -917,11 +941,65 @@ impl Store for SqlStore {
         crate::blob_sql::list(&self.pool, app_id, owner_id, limit, skip).await
     }
 
-    async fn stale_blobs(&self, created_before: i64, limit: i64) -> StoreResult<Vec<palaver_core::blobs::Blob>> {
+    async fn stale_blobs(
+        &self,
+        created_before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<palaver_core::blobs::Blob>> {
         crate::blob_sql::stale(&self.pool, created_before, limit).await
     }
 
     async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool> {
         crate::blob_sql::shared_with(&self.pool, app_id, uid, user_id).await
+    }
+
+    // --- Privacy lists (privacy_sql.rs) ---
+
+    async fn privacy_names(
+        &self,
+        app_id: i64,
+        user_id: i64,
+    ) -> StoreResult<palaver_core::privacy::PrivacyNames> {
+        crate::privacy_sql::names(&self.pool, app_id, user_id).await
+    }
+
+    async fn privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        name: &str,
+    ) -> StoreResult<Option<palaver_core::privacy::PrivacyList>> {
+        crate::privacy_sql::list(&self.pool, app_id, user_id, name).await
+    }
+
+    async fn put_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        list: &palaver_core::privacy::PrivacyList,
+        now: i64,
+    ) -> StoreResult<()> {
+        crate::privacy_sql::put(&self.pool, app_id, user_id, list, now).await
+    }
+
+    async fn delete_privacy_list(&self, app_id: i64, user_id: i64, name: &str) -> StoreResult<bool> {
+        crate::privacy_sql::delete(&self.pool, app_id, user_id, name).await
+    }
+
+    async fn set_default_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        name: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::privacy_sql::set_default(&self.pool, app_id, user_id, name).await
+    }
+
+    async fn default_privacy_lists(
+        &self,
+        app_id: i64,
+        user_ids: &[i64],
+    ) -> StoreResult<Vec<(i64, palaver_core::privacy::PrivacyList)>> {
+        crate::privacy_sql::defaults(&self.pool, app_id, user_ids).await
     }
 }

@@ -1,7 +1,9 @@
 //! Throw-away databases for tests: each call gets a schema of its own on the PostgreSQL server named by
 //! `PALAVER_TEST_POSTGRES_URL` (default: the local `test` database), so concurrent runs never collide.
 
+use crate::SqlStore;
 use sqlx::Connection;
+use std::future::Future;
 
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -38,4 +40,27 @@ fn palaver_core_free_token() -> String {
     use rand::Rng;
     let n: u64 = rand::thread_rng().gen();
     format!("{n:016x}")
+}
+
+/// Runs `test` on a fresh embedded SQLite database, then on a fresh PostgreSQL schema (dropped after):
+/// the one set of behaviour tests both backends must pass.
+pub async fn with_both_stores<F, Fut>(test: F)
+where
+    F: Fn(SqlStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let sqlite = crate::open(&crate::sqlite_url(dir.path()))
+        .await
+        .expect("open sqlite");
+    test(sqlite.clone()).await;
+    sqlite.close().await;
+
+    let (url, schema) = fresh_postgres_schema()
+        .await
+        .expect("PostgreSQL at PALAVER_TEST_POSTGRES_URL");
+    let postgres = crate::open(&url).await.expect("open postgres");
+    test(postgres.clone()).await;
+    postgres.close().await;
+    drop_postgres_schema(&schema).await.expect("drop the test schema");
 }

@@ -8,7 +8,7 @@ use palaver_core::events::Event;
 use palaver_core::model::{ChatMessage, Profile};
 use palaver_core::store::{DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue};
 use palaver_core::{Core, CoreError, CoreSettings, Store};
-use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema};
+use palaver_store::testing::with_both_stores;
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -25,19 +25,7 @@ where
     F: Fn(Fixture) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = palaver_store::open(&palaver_store::sqlite_url(dir.path()))
-        .await
-        .expect("open sqlite");
-    test(fixture(Arc::new(sqlite))).await;
-
-    let (url, schema) = fresh_postgres_schema()
-        .await
-        .expect("PostgreSQL at PALAVER_TEST_POSTGRES_URL");
-    let postgres = palaver_store::open(&url).await.expect("open postgres");
-    test(fixture(Arc::new(postgres.clone()))).await;
-    postgres.close().await;
-    drop_postgres_schema(&schema).await.unwrap();
+    with_both_stores(|store| test(fixture(Arc::new(store)))).await
 }
 
 fn fixture(store: Arc<dyn Store>) -> Fixture {

@@ -9,7 +9,7 @@ use palaver_core::store::{
     FilterOp, FilterValue, HistoryQuery, MessageCondition, MessageField, MessageSearch,
 };
 use palaver_core::{Clock, Core, CoreError, CoreSettings};
-use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema};
+use palaver_store::testing::with_both_stores;
 use palaver_store::SqlStore;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
@@ -29,19 +29,7 @@ where
     F: Fn(Fixture) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = palaver_store::open(&palaver_store::sqlite_url(dir.path()))
-        .await
-        .expect("open sqlite");
-    test(fixture(sqlite)).await;
-
-    let (url, schema) = fresh_postgres_schema()
-        .await
-        .expect("PostgreSQL at PALAVER_TEST_POSTGRES_URL");
-    let postgres = palaver_store::open(&url).await.expect("open postgres");
-    test(fixture(postgres.clone())).await;
-    postgres.close().await;
-    drop_postgres_schema(&schema).await.unwrap();
+    with_both_stores(|store| test(fixture(store))).await
 }
 
 fn fixture(store: SqlStore) -> Fixture {

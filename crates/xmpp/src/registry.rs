@@ -42,6 +42,10 @@ struct SharedState {
     killed: AtomicBool,
     /// XEP-0198 id when the session can be resumed.
     resume_id: RwLock<Option<String>>,
+    /// XEP-0016: the privacy list this session made active, if any (see `modules::privacy`).
+    privacy_active: RwLock<Option<String>>,
+    /// XEP-0191: the session asked for the blocklist, so it gets blocklist pushes.
+    wants_blocklist: AtomicBool,
 }
 
 pub enum Delivery {
@@ -121,6 +125,22 @@ impl SessionHandle {
 
     pub fn resume_id(&self) -> Option<String> {
         self.state.resume_id.read().expect("lock poisoned").clone()
+    }
+
+    pub fn privacy_active(&self) -> Option<String> {
+        self.state.privacy_active.read().expect("lock poisoned").clone()
+    }
+
+    pub fn set_privacy_active(&self, name: Option<String>) {
+        *self.state.privacy_active.write().expect("lock poisoned") = name;
+    }
+
+    pub fn wants_blocklist(&self) -> bool {
+        self.state.wants_blocklist.load(Ordering::Acquire)
+    }
+
+    pub fn set_wants_blocklist(&self) {
+        self.state.wants_blocklist.store(true, Ordering::Release);
     }
 }
 

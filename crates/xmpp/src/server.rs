@@ -93,6 +93,11 @@ impl XmppServer {
         }
     }
 
+    /// Lets the REST API ask who is online.
+    pub fn register_online_directory(&self) {
+        self.shared.core.online.register(Arc::new(self.clone()));
+    }
+
     pub fn handler(&self) -> Arc<dyn ConnectionHandler> {
         Arc::new(self.clone())
     }
@@ -121,5 +126,21 @@ impl ConnectionHandler for XmppServer {
         if self.shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.idle.notify_waiters();
         }
+    }
+}
+
+impl palaver_core::online::OnlineDirectory for XmppServer {
+    fn online_users(&self, app_id: i64) -> Vec<i64> {
+        let mut users: Vec<i64> = self
+            .shared
+            .registry
+            .all()
+            .into_iter()
+            .filter(|s| s.user.app_id == app_id && s.is_available())
+            .map(|s| s.user.user_id)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users
     }
 }

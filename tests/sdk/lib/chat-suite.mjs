@@ -17,6 +17,7 @@
 
 import { describe as nodeDescribe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeClients } from './wire.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, uniq } from './server.mjs';
 import {
@@ -224,9 +225,7 @@ export function chatSuite(sdk) {
 
   // One after the other: v3 answers an `unavailable` presence of its own user by sending its
   // presence again, which throws (unhandled) when that client is itself closing (NOTES.md).
-  const closeAll = async () => {
-    for (const c of open.splice(0)) await c.close();
-  };
+  const closeAll = () => closeClients(open.splice(0));
 
   after(async () => {
     await closeAll();

@@ -260,6 +260,8 @@ export function dialogsSuite(sdk) {
       assert.equal(fromB.name, 'Night party');
       const err = await expectHttpError(a.dialog.create({ type: 2, occupants_ids: [b.id] }), 422, 'POST /chat/Dialog type 2 without a name (required for 1, 2, 4)');
       assert.ok(err.info && err.info.errors, JSON.stringify(err.info));
+      await expectHttpError(a.dialog.create({ type: 2, name: 'alone', occupants_ids: [] }), 422, 'POST /chat/Dialog type 2 without occupants_ids (required for 2 and 3)');
+      assert.equal((await a.dialog.list()).total_entries, 1, 'the refused creations made nothing');
     });
 
     test('create public dialog (type 4): no occupants, occupants_count, room JID; broadcast (type 1) is refused with 403', async () => {
@@ -326,7 +328,7 @@ export function dialogsSuite(sdk) {
       assert.deepEqual(count, { items_count: 3 }, 'count=1');
     });
 
-    test('update dialog: rename/photo/description, any occupant adds, only owner/admins remove others (403), anyone leaves, public rename is owner-only', async () => {
+    test('update dialog: rename/photo/description/extensions, pins (admins), any occupant adds, only owner/admins remove others (403), anyone leaves, public rename is owner-only', async () => {
       const [a, b, c, d] = await actors(['ua', 'ub', 'uc', 'ud']);
       const g = await group(a, [b, c]);
       const renamed = await a.dialog.update(g._id, { name: 'Crossfit2', photo: 'gym2.jpeg', description: 'new desc' });
@@ -346,6 +348,7 @@ export function dialogsSuite(sdk) {
       await expectHttpError(b.dialog.update(g._id, { pull_all: { occupants_ids: [c.id] } }), 403, 'PUT pull_all another occupant by a non-owner');
       assert.deepEqual(sortedIds((await a.listed(g._id)).occupants_ids), sortedIds([a.id, b.id, c.id, d.id]), 'the refused removal changed nothing');
       await expectHttpError(d.dialog.update(g._id, { name: 'x', pull_all: { occupants_ids: [a.id] } }), 403, 'PUT pull_all the owner by a non-owner');
+      assert.equal((await a.listed(g._id)).name, 'Renamed by B', 'a refused update changes nothing, not even the name sent with it');
 
       const left = await d.dialog.update(g._id, { pull_all: { occupants_ids: [d.id] } });
       assert.deepEqual(sortedIds(left.occupants_ids), sortedIds([a.id, b.id, c.id]), 'anyone may remove himself');
@@ -942,10 +945,16 @@ export function dialogsSuite(sdk) {
       assert.equal(s2.userId, a.id, 'from the caller');
       assert.deepEqual(s2.extension, { userExt: { name: 'Smith' }, nickname: 'neo' });
 
+      // to a dialog: group chat is not supported for system messages (xmpp.md §16.1: 400 or drop)
+      const g = await group(a, [b]);
+      const toRoom = a.chat.sendSystemMessage(g._id, { body: 'to the room', extension: { k: 'v' } });
       await sleep(SETTLE_MS);
+      assert.equal(b.events.system.length, 2, `a system message addressed to a room reaches nobody\n${b.dump()}`);
+      const roomErr = a.events.error.find((x) => x.messageId === toRoom);
+      if (roomErr) assert.equal(roomErr.error.code, 400, `a refused system message to a room: 400 bad-request, got ${JSON.stringify(roomErr.error)}`);
       assert.equal(b.messages.length, 0, 'system messages never reach onMessageListener');
       assert.equal(a.events.system.length, 0, 'not echoed to the sender');
-      assert.equal((await b.dialog.list()).total_entries, 0, 'no dialog was created');
+      assert.deepEqual((await b.dialog.list()).items.map((x) => x._id), [g._id], 'no dialog was created by the system messages');
       assert.equal((await b.message.unreadCount()).total, 0, 'nothing unread');
       await off.connect();
       await sleep(SETTLE_MS);

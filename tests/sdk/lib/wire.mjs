@@ -77,6 +77,26 @@ export async function closeClients(list) {
       await waitFor('unavailable of a closed sibling session', () => stanzas(s, 'R', 'presence').some((p) => p.attrs.type === 'unavailable' && p.attrs.from === full), {
         timeoutMs: 1_000,
       }).catch(() => {});
+      // v3 answers that unavailable by sending its own presence again; let it go out before this
+      // sibling is closed in turn, or the send fails on a closing connection (NOTES.md #11).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/**
+ * Last resort for an `after` hook: stops automatic reconnection and the XMPP client of every
+ * SdkChatClient ever made, so that a client created by a test body still running after its test
+ * failed (node:test does not cancel it) cannot keep the process alive by reconnecting to a stopped server.
+ */
+export async function forceStop(clients) {
+  for (const c of clients) {
+    const x = c.chat.xmppClient;
+    try {
+      x.reconnect?.stop?.();
+      if (x.status !== 'offline') await Promise.race([x.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    } catch {
+      // best effort
     }
   }
 }

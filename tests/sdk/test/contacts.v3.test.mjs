@@ -16,7 +16,7 @@ import { startServer, uniq } from '../lib/server.mjs';
 import { SdkChatClient } from '../lib/chat-suite.mjs';
 import { waitFor, within, newChatUser } from '../lib/chat-util.mjs';
 import { v3Sdk } from '../lib/sdk-adapters.mjs';
-import { stanzas, findTag, listen, bareJid, closeClients } from '../lib/wire.mjs';
+import { stanzas, findTag, listen, bareJid, closeClients, forceStop } from '../lib/wire.mjs';
 
 const sdk = v3Sdk(CB);
 const SETTLE_MS = 500;
@@ -35,9 +35,11 @@ if (!process.env.PALAVER_TLS_CERT) {
 function contactsSuite() {
   const ctx = { srv: null, app: null };
   const open = [];
+  const all = []; // every client made, for forceStop()
 
   const client = (user, { label, server = ctx.srv, app = ctx.app } = {}) => {
     const c = new SdkChatClient(sdk, server, app, user, { label: label || user.login });
+    all.push(c);
     listen(c, LISTENERS);
     open.push(c);
     return c;
@@ -101,6 +103,7 @@ function contactsSuite() {
   });
   after(async () => {
     await closeAll();
+    await forceStop(all);
     await ctx.srv?.stop();
   });
   afterEach(closeAll);
@@ -224,7 +227,7 @@ function contactsSuite() {
       assert.deepEqual(a2.eventsOf('onContactListListener'), [], 'no callback without a cached roster (contactList.get() does not cache)');
       // … chat.getContacts() does.
       const cached = await within(5_000, 'chat.getContacts()', a2.chat.getContacts(), a2.dump);
-      assert.deepEqual(cached, { [bUser.id]: { subscription: 'both', ask: null, name: null } });
+      assert.deepEqual(cached, { [bUser.id]: { subscription: 'both', ask: null, name: undefined } }, 'getContacts() resolves to the same map (an unnamed item has name undefined)');
       await connected(b);
       await a2.waitEvent('onContactListListener', (id, type) => id === bUser.id && type === undefined);
       await b.close();
@@ -258,7 +261,7 @@ function contactsSuite() {
       await connected(c);
       await sleep(SETTLE_MS);
       assert.equal(stanzas(a, 'R', 'presence').length, before, `A gets no presence of C\n${a.dump()}`);
-      assert.deepEqual(c.eventsOf('onSubscribeListener'), [[a.user.id]], 'the refused request is not delivered again');
+      assert.deepEqual(c.eventsOf('onSubscribeListener'), [[a.user.id]], `the refused request is not delivered again\n${c.dump()}\n${a.dump()}`);
       assert.deepEqual(a.eventsOf('onRejectSubscribeListener'), [[c.user.id]]);
       assertNoBogusLastActivity(a, c);
     });
@@ -403,7 +406,11 @@ function contactsSuite() {
       assert.match(refusal.data, /Contact list limit \(3\) reached/);
       // the SDK still sent the subscribe …
       assert.ok(stanzas(a, 'W', 'presence').some((s) => s.attrs.type === 'subscribe' && s.attrs.to === jid(uUser, srv)), 'v3 sends subscribe after the failed roster set');
-      // … which must not reach U, now or at its next login
+      // … which the server refuses back to A (v3 ignores presence errors: no callback) …
+      const bounced = await waitFor(`${a.label}: the subscribe refused`, () => stanzas(a, 'R', 'presence').find((s) => s.attrs.type === 'error' && s.attrs.from === jid(uUser, srv)), { dump: a.dump });
+      assert.equal(findTag(bounced.data, 'error').attrs.code, '405', `presence error code 405: ${bounced.data}`);
+      assert.match(bounced.data, /<not-allowed\b/);
+      // … and which must not reach U, now or at its next login
       await sleep(SETTLE_MS);
       assert.deepEqual(subPresences(u, 'subscribe'), [], `no subscription request reaches the 4th user\n${u.dump()}`);
       assert.deepEqual(u.eventsOf('onSubscribeListener'), []);

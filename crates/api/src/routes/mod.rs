@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod blobs;
 pub mod dialogs;
 pub mod messages;
 pub mod push;

@@ -161,7 +161,11 @@ fn event_input(params: &Map<String, Value>) -> ApiResult<EventInput> {
 // --- Admin API ---
 
 /// `GET /admin/apps/{app_id}/push_template`.
-pub async fn template(State(state): State<ApiState>, _: Admin, Path(app_id): Path<i64>) -> ApiResult<Json<Value>> {
+pub async fn template(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(app_id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(state.core.push().template(app_id).await?))
 }
 

@@ -49,6 +49,42 @@ pub async fn show(
     Ok(one(&user))
 }
 
+/// `GET /users/online` (v6 `users.listOnline`): users with an available chat session, `limit`/`offset`;
+/// `count=true` answers `{"count": N}` instead.
+pub async fn online(State(state): State<ApiState>, auth: Auth, input: Input) -> ApiResult<Json<Value>> {
+    let ids = state.core.online.users(auth.caller.app_id);
+    if crate::params::flag(input.get("count")) {
+        return Ok(Json(json!({ "count": ids.len() })));
+    }
+    let limit = integer(input.get("limit")).unwrap_or(10).clamp(1, 100) as usize;
+    let offset = integer(input.get("offset")).unwrap_or(0).max(0) as usize;
+    let page: Vec<FilterValue> = ids
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(FilterValue::Int)
+        .collect();
+    if page.is_empty() {
+        return Ok(Json(json!({ "users": [] })));
+    }
+    let condition = UserCondition {
+        field: UserField::Id,
+        op: FilterOp::In,
+        values: page,
+    };
+    let query = UserQuery {
+        app_id: auth.caller.app_id,
+        conditions: vec![condition],
+        sort: None,
+        limit: limit as i64,
+        skip: 0,
+    };
+    let (users, _) = state.core.users().list(&query).await?;
+    Ok(Json(
+        json!({ "users": users.iter().map(render::user).collect::<Vec<_>>() }),
+    ))
+}
+
 /// `GET /users/by_login?login=`.
 pub async fn by_login(State(state): State<ApiState>, auth: Auth, input: Input) -> ApiResult<Json<Value>> {
     let login = text(input.get("login")).ok_or(ApiError::NotFound)?;

@@ -121,7 +121,11 @@ impl Apns {
             .bundle_identifier
             .clone()
             .or_else(|| credentials.topic.clone())
-            .ok_or_else(|| SendError::Failed("no APNs topic: the device sent no bundle_identifier and the app has none".into()))?;
+            .ok_or_else(|| {
+                SendError::Failed(
+                    "no APNs topic: the device sent no bundle_identifier and the app has none".into(),
+                )
+            })?;
         if voip && !topic.ends_with(".voip") {
             topic.push_str(".voip");
         }

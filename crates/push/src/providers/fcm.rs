@@ -108,7 +108,11 @@ impl Fcm {
         let after = retry_after(&response);
         let body = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(by_status(status, after, format!("OAuth token exchange: {}", clip(&body))));
+            return Err(by_status(
+                status,
+                after,
+                format!("OAuth token exchange: {}", clip(&body)),
+            ));
         }
         let answer: Value = serde_json::from_str(&body)
             .map_err(|_| SendError::retry(format!("OAuth token exchange answered {}", clip(&body))))?;
@@ -120,10 +124,7 @@ impl Fcm {
         let lifetime = answer.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
         // Stop using it a minute early.
         let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(60).max(1));
-        self.tokens
-            .lock()
-            .unwrap()
-            .insert(key, (token.clone(), until));
+        self.tokens.lock().unwrap().insert(key, (token.clone(), until));
         Ok(token)
     }
 
@@ -208,6 +209,10 @@ impl Fcm {
             self.tokens.lock().unwrap().remove(&Fcm::cache_key(account));
             return Err(SendError::retry(format!("FCM {status}: {}", clip(&body))));
         }
-        Err(by_status(status, after, format!("FCM {error_code} {}", clip(&body))))
+        Err(by_status(
+            status,
+            after,
+            format!("FCM {error_code} {}", clip(&body)),
+        ))
     }
 }

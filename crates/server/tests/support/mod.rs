@@ -45,6 +45,20 @@ impl Server {
     }
 
     pub async fn start_with(db: Db, extra_env: &[(&str, &str)]) -> Server {
+        // Free ports are found by binding and releasing them, so another test may take one first: the
+        // server then fails to start, and a fresh set of ports is tried.
+        let mut failures = Vec::new();
+        for _ in 0..4 {
+            let mut server = Server::prepare(db, extra_env).await;
+            match server.try_spawn().await {
+                Ok(()) => return server,
+                Err(log) => failures.push(log),
+            }
+        }
+        panic!("the server would not start:\n{}", failures.join("\n---\n"));
+    }
+
+    async fn prepare(db: Db, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let (http_port, https_port) = (free_port(), free_port());
         let [ws, wss, c2s, c2s_tls] = [0; 4].map(|_| format!("127.0.0.1:{}", free_port()));
@@ -73,7 +87,7 @@ impl Server {
             env.push((key.to_string(), value.to_string()));
         }
         let log = data_dir.path().join("server.log");
-        let mut server = Server {
+        Server {
             http: format!("http://127.0.0.1:{http_port}"),
             https: format!("https://127.0.0.1:{https_port}"),
             ws,
@@ -85,13 +99,19 @@ impl Server {
             schema,
             child: None,
             log,
-        };
-        server.spawn().await;
-        server
+        }
     }
 
-    /// Starts the process and waits for `/health`.
+    /// Starts the process again (same ports and data) and waits for `/health`.
     pub async fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn().await {
+            panic!("server did not become healthy:\n{log}");
+        }
+    }
+
+    /// Starts the process and waits until it answers `/health` while still running (a health answer from
+    /// some other process on a port this one failed to bind does not count).
+    async fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -107,18 +127,31 @@ impl Server {
             .expect("spawn palaver");
         self.child = Some(child);
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
+                return Err(format!("exited with {status}:\n{}", self.log_text()));
+            }
             if let Ok(response) = client.get(format!("{}/health", self.http)).send().await {
                 if response.status().is_success() {
-                    return;
+                    // Our process binds every port before it serves, so if it is still running now the
+                    // answer was its own.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if self
+                        .child
+                        .as_mut()
+                        .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+                    {
+                        return Ok(());
+                    }
+                    continue;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not become healthy:\n{}",
-                self.log_text()
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("no health within 60 s:\n{}", self.log_text()));
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

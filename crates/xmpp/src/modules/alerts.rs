@@ -16,7 +16,12 @@ pub fn publish(shared: &Shared, message: ChatMessage, dialog: &Dialog, recipient
         .iter()
         .copied()
         .filter(|&user_id| user_id != message.sender_id)
-        .filter(|&user_id| !shared.registry.is_active(UserJid { user_id, app_id: message.app_id }))
+        .filter(|&user_id| {
+            !shared.registry.is_active(UserJid {
+                user_id,
+                app_id: message.app_id,
+            })
+        })
         .collect();
     if inactive.is_empty() {
         return;
@@ -32,5 +37,8 @@ pub fn publish(shared: &Shared, message: ChatMessage, dialog: &Dialog, recipient
 
 /// `silent=1` in a message's parameters asks for no alert.
 pub fn is_silent(params: &serde_json::Map<String, serde_json::Value>) -> bool {
-    params.get("silent").and_then(|v| v.as_str()).is_some_and(|v| v.trim() == "1" || v.trim() == "true")
+    params
+        .get("silent")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.trim() == "1" || v.trim() == "true")
 }

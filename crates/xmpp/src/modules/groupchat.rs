@@ -109,7 +109,13 @@ async fn accept(
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
     if accepted.dialog.kind != dialog_type::BROADCAST {
-        let members = shared.core.dialogs().recipients(room.app_id, &room.dialog_id).await?;
+        let members = shared
+            .core
+            .dialogs()
+            .recipients(room.app_id, &room.dialog_id)
+            .await?;
+        // Privacy lists: no alert for members who will not get the message either.
+        let members = super::privacy::room_recipients(shared, room.app_id, sender, members).await;
         let now = shared.core.clock.now_millis();
         let alerted = ChatMessage {
             id: submitted.id,
@@ -174,7 +180,9 @@ pub async fn fan_out(shared: &Shared, room: &RoomJid, kind: i64, sender: i64, me
     );
     xml::set_attr(&mut reflected, "type", "groupchat");
     if kind == dialog_type::BROADCAST {
-        for user in app_users_online(shared, room.app_id) {
+        let online = app_users_online(shared, room.app_id);
+        // Privacy lists: users who block the sender, or whom he blocks two-way, get nothing.
+        for user in super::privacy::room_audience(shared, room.app_id, sender, online).await {
             router::to_available(shared, user, &reflected, None);
         }
         return;
@@ -186,7 +194,7 @@ pub async fn fan_out(shared: &Shared, room: &RoomJid, kind: i64, sender: i64, me
         .await
     {
         Ok(members) => {
-            for member in members {
+            for member in super::privacy::room_recipients(shared, room.app_id, sender, members).await {
                 router::to_available(
                     shared,
                     UserJid {

@@ -9,7 +9,7 @@ use crate::stanza::{self, Condition, Target};
 use crate::xml::{self, Element};
 
 /// Features listed in disco#info.
-const FEATURES: [&str; 8] = [
+const FEATURES: [&str; 14] = [
     ns::DISCO_INFO,
     ns::DISCO_ITEMS,
     ns::PING,
@@ -17,7 +17,13 @@ const FEATURES: [&str; 8] = [
     ns::SM,
     ns::VERSION,
     ns::CHAT_MARKERS,
-    "urn:xmpp:delay",
+    ns::DELAY,
+    ns::ROSTER,
+    ns::CSI,
+    ns::MUC,
+    "jabber:iq:privacy",
+    "urn:xmpp:blocking",
+    "jabber:iq:last",
 ];
 
 pub async fn handle(session: &mut Online, iq: Element) {
@@ -31,6 +37,12 @@ pub async fn handle(session: &mut Online, iq: Element) {
         Target::Server if is_request => {
             let reply = match payload(&iq) {
                 Some(query) if query.is("query", ns::ROSTER) => super::roster::iq(session, &iq).await,
+                Some(query) if query.is("query", super::privacy::NS) => {
+                    super::privacy::iq(session, &iq).await
+                }
+                Some(request) if request.ns() == super::privacy::BLOCKING => {
+                    super::privacy::blocking(session, &iq).await
+                }
                 Some(request) if request.is("subscribe", super::last::STATUS_STREAMING) => {
                     super::last::subscribe(session, &iq, request)
                 }
@@ -41,6 +53,9 @@ pub async fn handle(session: &mut Online, iq: Element) {
         Target::Server => {}
         Target::User(user, resource) if user.app_id == session.auth.user.app_id => match resource {
             Some(resource) => {
+                if super::privacy::iq_refused(session, &iq, user).await {
+                    return;
+                }
                 let shared = session.shared.clone();
                 if !router::to_resource(&shared, user, &resource, &iq) && is_request {
                     let reply =
@@ -50,7 +65,7 @@ pub async fn handle(session: &mut Online, iq: Element) {
             }
             None if is_request => {
                 let shared = session.shared.clone();
-                let reply = account_iq(&shared, &iq, user).await;
+                let reply = account_iq(&shared, &iq, session.auth.user, user).await;
                 session.reply(reply).await
             }
             None => {}
@@ -133,10 +148,15 @@ fn disco_info() -> Element {
 
 /// Iqs to a user's bare JID are answered by the server for the account (RFC 6121 §8.5.1): a ping
 /// succeeds when the account exists.
-async fn account_iq(shared: &Shared, iq: &Element, user: palaver_proto::UserJid) -> Element {
+async fn account_iq(
+    shared: &Shared,
+    iq: &Element,
+    asker: palaver_proto::UserJid,
+    user: palaver_proto::UserJid,
+) -> Element {
     let get = iq.attr("type") == Some("get");
     if get && payload(iq).is_some_and(|p| p.is("query", super::last::LAST)) {
-        return super::last::query(shared, iq, user).await;
+        return super::last::query(shared, iq, asker, user).await;
     }
     let exists = shared.core.users().get(user.app_id, user.user_id).await.is_ok();
     let is_ping = get && payload(iq).is_some_and(|p| p.is("ping", ns::PING));

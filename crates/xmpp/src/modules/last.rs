@@ -34,7 +34,12 @@ impl StatusWatchers {
     }
 
     fn of(&self, target: UserJid) -> Vec<(UserJid, u64)> {
-        self.watchers.read().expect("lock poisoned").get(&target).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        self.watchers
+            .read()
+            .expect("lock poisoned")
+            .get(&target)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Subscriptions are per session: they go when it does.
@@ -54,21 +59,37 @@ fn last_query(seconds: i64) -> Element {
 
 /// Seconds since the user was last in chat: 0 while online, None for a user never seen.
 async fn seconds_idle(shared: &Shared, user: UserJid) -> Result<Option<i64>, Condition> {
-    let exists = shared.core.store.user(user.app_id, user.user_id).await.map_err(|_| Condition::InternalServerError)?;
+    let exists = shared
+        .core
+        .store
+        .user(user.app_id, user.user_id)
+        .await
+        .map_err(|_| Condition::InternalServerError)?;
     let Some(account) = exists else {
         return Err(Condition::ItemNotFound);
     };
     if shared.registry.is_online(user) {
         return Ok(Some(0));
     }
-    let last = shared.core.store.last_logout(user.app_id, user.user_id).await.map_err(|_| Condition::InternalServerError)?;
+    let last = shared
+        .core
+        .store
+        .last_logout(user.app_id, user.user_id)
+        .await
+        .map_err(|_| Condition::InternalServerError)?;
     let now = shared.core.clock.now_millis();
-    Ok(last.or(account.last_request_at).map(|at| ((now - at) / 1000).max(1)))
+    Ok(last
+        .or(account.last_request_at)
+        .map(|at| ((now - at) / 1000).max(1)))
 }
 
 /// A last-activity query to a user's bare JID, answered on the user's behalf with `from` = the user
 /// (the SDKs read the user id from it).
-pub async fn query(shared: &Shared, iq: &Element, target: UserJid) -> Element {
+pub async fn query(shared: &Shared, iq: &Element, asker: UserJid, target: UserJid) -> Element {
+    // A user who blocked the asker does not tell it when it was last seen.
+    if super::privacy::blocks(shared, target, asker, super::privacy::Kind::Iq).await {
+        return stanza::error_reply(iq, Condition::Forbidden, "Not allowed");
+    }
     match seconds_idle(shared, target).await {
         Ok(Some(seconds)) => stanza::iq_result(iq, Some(last_query(seconds))),
         Ok(None) => stanza::error_reply(iq, Condition::ItemNotFound, "The user has never been seen"),
@@ -79,19 +100,29 @@ pub async fn query(shared: &Shared, iq: &Element, target: UserJid) -> Element {
 /// `<subscribe xmlns="https://connectycube.com/protocol/status_streaming" user_jid="…" enable="…"/>`.
 pub fn subscribe(session: &Online, iq: &Element, request: &Element) -> Element {
     let shared = &session.shared;
-    let target = match request.attr("user_jid").map(|jid| stanza::classify(jid, &shared.config)) {
+    let target = match request
+        .attr("user_jid")
+        .map(|jid| stanza::classify(jid, &shared.config))
+    {
         Some(stanza::Target::User(target, _)) if target.app_id == session.auth.user.app_id => target,
         _ => return stanza::error_reply(iq, Condition::BadRequest, "user_jid must name a user"),
     };
     let enable = request.attr("enable") != Some("false");
-    shared.status_watchers.set(target, (session.auth.user, session.handle.id), enable);
+    shared
+        .status_watchers
+        .set(target, (session.auth.user, session.handle.id), enable);
     stanza::iq_result(iq, None)
 }
 
 /// Pushes a user's status to its watchers: `type="result"` so the SDKs answer nothing.
 fn notify(shared: &Shared, user: UserJid, seconds: i64) {
     for (watcher, session) in shared.status_watchers.of(user) {
-        let Some(handle) = shared.registry.sessions(watcher).into_iter().find(|s| s.id == session) else {
+        let Some(handle) = shared
+            .registry
+            .sessions(watcher)
+            .into_iter()
+            .find(|s| s.id == session)
+        else {
             continue;
         };
         let mut push = xml::element("iq", ns::CLIENT);
@@ -111,7 +142,12 @@ pub fn went_online(shared: &Shared, user: UserJid) {
 /// The user's last available session went away: remember when, and tell the watchers.
 pub async fn went_offline(shared: &Shared, user: UserJid) {
     let now = shared.core.clock.now_millis();
-    if let Err(error) = shared.core.store.set_last_logout(user.app_id, user.user_id, now).await {
+    if let Err(error) = shared
+        .core
+        .store
+        .set_last_logout(user.app_id, user.user_id, now)
+        .await
+    {
         tracing::warn!(%error, "recording the last logout failed");
     }
     // One second rather than zero: zero reads as "online" to the apps.

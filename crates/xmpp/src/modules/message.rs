@@ -104,6 +104,9 @@ pub async fn handle(session: &mut Online, message: Element) {
                 let reply = stanza::error_reply(&message, Condition::ItemNotFound, "No such user");
                 return session.reply(reply).await;
             }
+            if super::privacy::message_refused(session, &message, user).await {
+                return;
+            }
             match message.attr("type").unwrap_or("normal") {
                 "chat" | "normal" => private(session, message, user, resource).await,
                 "groupchat" => {
@@ -260,7 +263,12 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         date_sent,
         save_to_history,
     };
-    let accepted = session.shared.core.messages().accept_private(submitted.clone()).await?;
+    let accepted = session
+        .shared
+        .core
+        .messages()
+        .accept_private(submitted.clone())
+        .await?;
     let extra = extra_params::ensure(message);
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
@@ -278,7 +286,13 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         created_at: now,
         updated_at: now,
     };
-    super::alerts::publish(&session.shared, alerted, &accepted.dialog, &[recipient.user_id], silent);
+    super::alerts::publish(
+        &session.shared,
+        alerted,
+        &accepted.dialog,
+        &[recipient.user_id],
+        silent,
+    );
     Ok(())
 }
 

@@ -9,4 +9,5 @@ pub mod last;
 pub mod message;
 pub mod muc;
 pub mod presence;
+pub mod privacy;
 pub mod roster;

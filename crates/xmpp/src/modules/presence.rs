@@ -5,11 +5,11 @@
 use crate::ns;
 use crate::router;
 use crate::server::Shared;
-use palaver_proto::UserJid;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition, Target};
 use crate::xml::{self, Element};
 use palaver_core::clock::iso8601;
+use palaver_proto::UserJid;
 
 /// How many offline messages are fetched per round trip to the store.
 const OFFLINE_BATCH: i64 = 100;
@@ -39,6 +39,9 @@ pub async fn handle(session: &mut Online, presence: Element) {
         }
         Target::User(user, resource) if user.app_id == session.auth.user.app_id => {
             let shared = session.shared.clone();
+            if super::privacy::presence_blocked(&shared, session.auth.user, user).await {
+                return;
+            }
             match resource {
                 Some(resource) => {
                     router::to_resource(&shared, user, &resource, &presence);

@@ -16,7 +16,15 @@ use palaver_proto::{new_object_id, UserJid};
 
 fn item(row: &RosterRow, app_id: i64, domain: &str) -> Element {
     let mut item = xml::element("item", ns::ROSTER);
-    xml::set_attr(&mut item, "jid", UserJid { user_id: row.contact_id, app_id }.bare(domain));
+    xml::set_attr(
+        &mut item,
+        "jid",
+        UserJid {
+            user_id: row.contact_id,
+            app_id,
+        }
+        .bare(domain),
+    );
     xml::set_attr(&mut item, "subscription", row.subscription.as_str());
     if row.ask {
         xml::set_attr(&mut item, "ask", "subscribe");
@@ -50,7 +58,11 @@ fn refusal(iq: &Element, error: &CoreError) -> Element {
         CoreError::Invalid(_) => stanza::error_reply(iq, Condition::BadRequest, "Invalid contact"),
         other => {
             tracing::error!(error = %other, "roster request failed");
-            stanza::error_reply(iq, Condition::InternalServerError, "The contact list could not be changed")
+            stanza::error_reply(
+                iq,
+                Condition::InternalServerError,
+                "The contact list could not be changed",
+            )
         }
     }
 }
@@ -72,11 +84,16 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
             Err(error) => refusal(iq, &error),
         };
     }
-    let requested = iq.get_child("query", ns::ROSTER).and_then(|q| q.children().find(|c| c.name() == "item"));
+    let requested = iq
+        .get_child("query", ns::ROSTER)
+        .and_then(|q| q.children().find(|c| c.name() == "item"));
     let Some(requested) = requested else {
         return stanza::error_reply(iq, Condition::BadRequest, "A roster set carries one item");
     };
-    let contact = match requested.attr("jid").map(|jid| stanza::classify(jid, &shared.config)) {
+    let contact = match requested
+        .attr("jid")
+        .map(|jid| stanza::classify(jid, &shared.config))
+    {
         Some(stanza::Target::User(contact, None)) if contact.app_id == user.app_id => contact,
         _ => return stanza::error_reply(iq, Condition::ItemNotFound, "No such user"),
     };
@@ -99,7 +116,10 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
         };
     }
     let name = requested.attr("name").map(str::to_owned);
-    match contacts.set(user.app_id, user.user_id, contact.user_id, name).await {
+    match contacts
+        .set(user.app_id, user.user_id, contact.user_id, name)
+        .await
+    {
         Ok(row) => {
             push(&shared, user, &row, false);
             stanza::iq_result(iq, None)
@@ -128,10 +148,26 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
     let contacts = shared.core.contacts();
     let kind = presence.attr("type").unwrap_or_default().to_owned();
     let change = match kind.as_str() {
-        "subscribe" => contacts.subscribe(user.app_id, user.user_id, contact.user_id).await,
-        "subscribed" => contacts.subscribed(user.app_id, user.user_id, contact.user_id).await,
-        "unsubscribe" => contacts.unsubscribe(user.app_id, user.user_id, contact.user_id).await,
-        _ => contacts.unsubscribed(user.app_id, user.user_id, contact.user_id).await,
+        "subscribe" => {
+            contacts
+                .subscribe(user.app_id, user.user_id, contact.user_id)
+                .await
+        }
+        "subscribed" => {
+            contacts
+                .subscribed(user.app_id, user.user_id, contact.user_id)
+                .await
+        }
+        "unsubscribe" => {
+            contacts
+                .unsubscribe(user.app_id, user.user_id, contact.user_id)
+                .await
+        }
+        _ => {
+            contacts
+                .unsubscribed(user.app_id, user.user_id, contact.user_id)
+                .await
+        }
     };
     let change = match change {
         Ok(change) => change,
@@ -141,7 +177,9 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
                 CoreError::Rejected(text) => (Condition::NotAllowed, text.clone()),
                 _ => (Condition::ItemNotFound, "No such user".to_owned()),
             };
-            return session.reply(stanza::error_reply(presence, condition, &text)).await;
+            return session
+                .reply(stanza::error_reply(presence, condition, &text))
+                .await;
         }
     };
     push(&shared, user, &change.user, false);
@@ -156,7 +194,12 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
     }
     if kind == "subscribed" {
         // The new subscriber sees this user's current presence at once.
-        for own in shared.registry.sessions(user).into_iter().filter(|s| s.is_available()) {
+        for own in shared
+            .registry
+            .sessions(user)
+            .into_iter()
+            .filter(|s| s.is_available())
+        {
             let mut available = xml::element("presence", ns::CLIENT);
             xml::set_attr(&mut available, "from", own.full_jid(&shared.config.domain));
             router::to_available(&shared, contact, &available, None);
@@ -176,8 +219,16 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
     }
     if let Ok(watched) = contacts.watched(user.app_id, user.user_id).await {
         for contact in watched {
-            let contact = UserJid { user_id: contact, app_id: user.app_id };
-            for their in shared.registry.sessions(contact).into_iter().filter(|s| s.is_available()) {
+            let contact = UserJid {
+                user_id: contact,
+                app_id: user.app_id,
+            };
+            for their in shared
+                .registry
+                .sessions(contact)
+                .into_iter()
+                .filter(|s| s.is_available())
+            {
                 let mut probe_answer = xml::element("presence", ns::CLIENT);
                 xml::set_attr(&mut probe_answer, "from", their.full_jid(&shared.config.domain));
                 xml::set_attr(&mut probe_answer, "to", session.full_jid.clone());
@@ -187,7 +238,11 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
     }
     if let Ok(pending) = contacts.pending_requests(user.app_id, user.user_id).await {
         for contact in pending {
-            let from = UserJid { user_id: contact, app_id: user.app_id }.bare(&shared.config.domain);
+            let from = UserJid {
+                user_id: contact,
+                app_id: user.app_id,
+            }
+            .bare(&shared.config.domain);
             let mut request = subscription_presence(&from, "subscribe");
             xml::set_attr(&mut request, "to", session.full_jid.clone());
             session.send(request).await;
@@ -197,10 +252,23 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
 
 /// Sends a presence of this user (its `from` already the session's full JID) to the contacts that see it.
 pub async fn broadcast(shared: &Shared, user: UserJid, presence: &Element) {
-    let Ok(subscribers) = shared.core.contacts().subscribers(user.app_id, user.user_id).await else {
+    let Ok(subscribers) = shared
+        .core
+        .contacts()
+        .subscribers(user.app_id, user.user_id)
+        .await
+    else {
         return;
     };
     for subscriber in subscribers {
-        router::to_available(shared, UserJid { user_id: subscriber, app_id: user.app_id }, presence, None);
+        router::to_available(
+            shared,
+            UserJid {
+                user_id: subscriber,
+                app_id: user.app_id,
+            },
+            presence,
+            None,
+        );
     }
 }

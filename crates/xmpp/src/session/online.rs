@@ -533,7 +533,8 @@ impl Online {
         if self.presence.is_some() {
             self.handle.set_available(false);
             let shared = self.shared.clone();
-            modules::presence::broadcast_unavailable(&shared, self.auth.user, &self.full_jid, self.handle.id).await;
+            modules::presence::broadcast_unavailable(&shared, self.auth.user, &self.full_jid, self.handle.id)
+                .await;
         }
         self.rx.close();
         let mut leftovers = self.sm.take_unacked();

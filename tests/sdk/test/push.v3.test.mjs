@@ -1,0 +1,33 @@
+// Push notifications through connectycube@3.35.3 (v3), against a real palaver server: the same flows
+// as push.v6. v3's REST goes to https://{endpoints.api} (the runner's trusted certificate), its chat to
+// chatProtocol.websocket (ws://127.0.0.1:WS).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import CB from 'connectycube-v3';
+import { pushSuite } from '../lib/push-suite.mjs';
+
+const sdk = {
+  version: 'v3',
+  newInstance: () => new CB.constructor(),
+  init(instance, server, app, { chatUrl }) {
+    instance.init(
+      { appId: app.id, authKey: app.auth_key, authSecret: app.auth_secret },
+      {
+        endpoints: { api: server.httpsHost, chat: server.domain },
+        chatProtocol: { websocket: chatUrl },
+        chat: { streamManagement: { enable: true }, reconnect: { enable: true, timeInterval: 1 } },
+        debug: { mode: 0 },
+      }
+    );
+  },
+};
+
+// Without the runner's certificate v3's REST calls hang (NOTES.md #4): fail fast instead.
+if (!process.env.PALAVER_TLS_CERT) {
+  test('v3 needs a trusted certificate', () => {
+    assert.fail('v3 only speaks HTTPS: run this file through `node run.mjs`, which provides a trusted certificate');
+  });
+} else {
+  pushSuite(sdk);
+}
