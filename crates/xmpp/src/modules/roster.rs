@@ -147,6 +147,12 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
     let user = session.auth.user;
     let contacts = shared.core.contacts();
     let kind = presence.attr("type").unwrap_or_default().to_owned();
+    if matches!(kind.as_str(), "subscribed" | "unsubscribed") {
+        // Answered: a new request from this contact will be shown again.
+        session
+            .shown_requests
+            .remove(&contact.bare(&shared.config.domain));
+    }
     let change = match kind.as_str() {
         "subscribe" => {
             contacts
@@ -245,7 +251,9 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
             .bare(&shared.config.domain);
             let mut request = subscription_presence(&from, "subscribe");
             xml::set_attr(&mut request, "to", session.full_jid.clone());
-            session.send(request).await;
+            if session.first_showing(&request) {
+                session.send(request).await;
+            }
         }
     }
 }

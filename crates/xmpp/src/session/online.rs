@@ -79,6 +79,9 @@ pub struct Online {
     rate: RateLimiter,
     /// The last presence broadcast (None before initial presence).
     pub presence: Option<Element>,
+    /// Contacts whose subscription request this session has already been shown: a request that is
+    /// routed live while the login also reads the pending ones from the store arrives once.
+    pub shown_requests: std::collections::HashSet<String>,
     next_token_check: Instant,
 }
 
@@ -109,6 +112,7 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
         last_inbound: Instant::now(),
         ping: None,
         presence: None,
+        shown_requests: Default::default(),
         next_token_check: Instant::now(),
         shared,
     };
@@ -161,6 +165,21 @@ impl Online {
                 self.handle.kill();
             }
         }
+    }
+
+    /// False for a subscription request this session was already shown.
+    pub fn first_showing(&mut self, stanza: &Element) -> bool {
+        if stanza.name() != "presence" || stanza.attr("type") != Some("subscribe") {
+            return true;
+        }
+        let from = stanza
+            .attr("from")
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        self.shown_requests.insert(from)
     }
 
     /// Asks the client to acknowledge what it has, when anything is outstanding. Called at the end of each
@@ -244,6 +263,9 @@ impl Online {
                 },
                 command = self.rx.recv() => match command {
                     Some(Command::Deliver(stanza)) => {
+                        if !self.first_showing(&stanza) {
+                            continue;
+                        }
                         self.send(stanza).await;
                         if self.rx.is_empty() {
                             self.request_ack().await;
