@@ -13,8 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::xmpp::Client;
-use support::{Db, Server};
+use support::Db;
 
 const ADMIN_TOKEN: &str = "push-admin-token";
 
@@ -54,66 +53,31 @@ async fn wait_for(posts: &Posts, n: usize) -> Vec<Value> {
     }
 }
 
+/// The shared world plus the webhook's inbox.
 struct World {
-    server: Server,
-    app: i64,
-    key: String,
-    users: Vec<(i64, String)>,
-    http: reqwest::Client,
+    base: support::world::World,
     posts: Posts,
+}
+
+impl std::ops::Deref for World {
+    type Target = support::world::World;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
 }
 
 async fn world(db: Db) -> World {
     let (url, posts) = webhook().await;
-    let server = Server::start_with(
-        db,
-        &[
-            ("PALAVER_PUSH_WEBHOOK_URL", url.as_str()),
-            ("PALAVER_ADMIN_TOKEN", ADMIN_TOKEN),
-        ],
-    )
-    .await;
-    let (app, key, _) = server.create_app("Push");
-    let users = ["ann", "ben", "cid"]
-        .iter()
-        .map(|name| {
-            (
-                server.create_user(app, name, &format!("{name}-password")),
-                name.to_string(),
-            )
-        })
-        .collect();
-    World {
-        server,
-        app,
-        key,
-        users,
-        http: reqwest::Client::new(),
-        posts,
-    }
+    let env = [
+        ("PALAVER_PUSH_WEBHOOK_URL", url.as_str()),
+        ("PALAVER_ADMIN_TOKEN", ADMIN_TOKEN),
+    ];
+    let base = support::world::World::start(db, &env, "Push", &["ann", "ben", "cid"]).await;
+    World { base, posts }
 }
 
 impl World {
-    fn id(&self, n: usize) -> i64 {
-        self.users[n].0
-    }
-
-    async fn token(&self, n: usize) -> String {
-        let name = &self.users[n].1;
-        let body: Value = self
-            .http
-            .post(format!("{}/session.json", self.server.http))
-            .json(&json!({"application_id": self.app, "auth_key": self.key,
-                "user": {"login": name, "password": format!("{name}-password")}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["session"]["token"].as_str().unwrap().to_owned()
-    }
-
     /// A request as the SDK makes it: JSON for POST/PUT, form content type and no body for GET/DELETE.
     async fn call(
         &self,
@@ -168,19 +132,6 @@ impl World {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
-    }
-
-    async fn online(&self, n: usize) -> Client {
-        let name = &self.users[n].1;
-        let mut client = Client::websocket(&self.server.ws).await;
-        client
-            .online(
-                "localhost",
-                &format!("{}-{}", self.id(n), self.app),
-                &format!("{name}-password"),
-            )
-            .await;
-        client
     }
 }
 

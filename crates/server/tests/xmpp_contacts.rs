@@ -4,50 +4,13 @@
 mod support;
 
 use std::time::Duration;
-use support::xmpp::Client;
-use support::{Db, Server};
-
-struct World {
-    server: Server,
-    app: i64,
-    ids: Vec<i64>,
-}
+use support::world::World;
+use support::Db;
 
 const NAMES: [&str; 5] = ["amy", "bob", "cat", "dan", "eve"];
 
 async fn world(db: Db, env: &[(&str, &str)]) -> World {
-    let server = Server::start_with(db, env).await;
-    let (app, _, _) = server.create_app("Contacts");
-    let ids = NAMES
-        .iter()
-        .map(|n| server.create_user(app, n, &format!("{n}-password")))
-        .collect();
-    World { server, app, ids }
-}
-
-impl World {
-    fn bare(&self, n: usize) -> String {
-        format!("{}-{}@localhost", self.ids[n], self.app)
-    }
-
-    async fn login(&self, n: usize) -> Client {
-        let mut client = Client::websocket(&self.server.ws).await;
-        client
-            .login(
-                "localhost",
-                &format!("{}-{}", self.ids[n], self.app),
-                &format!("{}-password", NAMES[n]),
-            )
-            .await;
-        client
-    }
-
-    async fn online(&self, n: usize) -> Client {
-        let mut client = self.login(n).await;
-        client.send(r#"<presence xmlns="jabber:client"/>"#).await;
-        client.expect("<presence").await;
-        client
-    }
+    World::start(db, env, "Contacts", &NAMES).await
 }
 
 #[tokio::test]

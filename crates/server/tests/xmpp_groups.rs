@@ -5,99 +5,16 @@
 mod support;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-use support::xmpp::{between, Client};
-use support::{Db, Server};
-
-struct World {
-    server: Server,
-    app: i64,
-    key: String,
-    users: Vec<(i64, String)>,
-    http: reqwest::Client,
-}
+use support::world::World;
+use support::xmpp::between;
+use support::Db;
 
 const NAMES: [&str; 4] = ["ann", "ben", "cid", "dot"];
 
 async fn world(db: Db) -> World {
-    let server = Server::start(db).await;
-    let (app, key, _) = server.create_app("Groups");
-    let users = NAMES
-        .iter()
-        .map(|name| {
-            (
-                server.create_user(app, name, &format!("{name}-password")),
-                name.to_string(),
-            )
-        })
-        .collect();
-    World {
-        server,
-        app,
-        key,
-        users,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl World {
-    fn id(&self, n: usize) -> i64 {
-        self.users[n].0
-    }
-
-    async fn token(&self, n: usize) -> String {
-        let name = &self.users[n].1;
-        let body: Value = self
-            .http
-            .post(format!("{}/session.json", self.server.http))
-            .json(&json!({"application_id": self.app, "auth_key": self.key,
-                "user": {"login": name, "password": format!("{name}-password")}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["session"]["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn rest(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.server.http))
-            .header("CB-Token", token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn online(&self, n: usize) -> Client {
-        let name = &self.users[n].1;
-        let mut client = Client::websocket(&self.server.ws).await;
-        client
-            .online(
-                "localhost",
-                &format!("{}-{}", self.id(n), self.app),
-                &format!("{name}-password"),
-            )
-            .await;
-        client
-    }
-
-    fn room(&self, dialog: &str) -> String {
-        format!("{}_{dialog}@muc.localhost", self.app)
-    }
+    World::start(db, &[], "Groups", &NAMES).await
 }
 
 #[tokio::test]

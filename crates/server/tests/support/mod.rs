@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod world;
 pub mod xmpp;
 
 use serde_json::Value;

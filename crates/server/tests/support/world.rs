@@ -1,0 +1,122 @@
+//! A running server with one application and a few users, and the calls tests make as those users:
+//! REST with their session tokens, XMPP logins.
+
+use super::xmpp::Client;
+use super::{Db, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub struct World {
+    pub server: Server,
+    pub app: i64,
+    pub key: String,
+    /// (id, login); each user's password is `{login}-password`.
+    pub users: Vec<(i64, String)>,
+    pub http: reqwest::Client,
+}
+
+impl World {
+    pub async fn start(db: Db, env: &[(&str, &str)], app_name: &str, logins: &[&str]) -> World {
+        let server = Server::start_with(db, env).await;
+        let (app, key, _) = server.create_app(app_name);
+        let users = logins
+            .iter()
+            .map(|login| {
+                (
+                    server.create_user(app, login, &password(login)),
+                    login.to_string(),
+                )
+            })
+            .collect();
+        World {
+            server,
+            app,
+            key,
+            users,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn id(&self, n: usize) -> i64 {
+        self.users[n].0
+    }
+
+    /// `{uid}-{app}`, the XMPP username.
+    pub fn node(&self, n: usize) -> String {
+        format!("{}-{}", self.id(n), self.app)
+    }
+
+    pub fn bare(&self, n: usize) -> String {
+        format!("{}@localhost", self.node(n))
+    }
+
+    /// A dialog's room JID.
+    pub fn room(&self, dialog: &str) -> String {
+        format!("{}_{dialog}@muc.localhost", self.app)
+    }
+
+    /// A fresh user session token.
+    pub async fn token(&self, n: usize) -> String {
+        let login = &self.users[n].1;
+        let body: Value = self
+            .http
+            .post(format!("{}/session.json", self.server.http))
+            .json(&json!({"application_id": self.app, "auth_key": self.key,
+                "user": {"login": login, "password": password(login)}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["session"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A REST call with a JSON body (if any); the answer as JSON, or as a string when it is not JSON.
+    pub async fn rest(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.server.http))
+            .header("CB-Token", token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
+    /// Logged in over WebSocket and bound, without presence.
+    pub async fn login(&self, n: usize) -> Client {
+        let mut client = Client::websocket(&self.server.ws).await;
+        client
+            .login("localhost", &self.node(n), &password(&self.users[n].1))
+            .await;
+        client
+    }
+
+    /// Logged in, with initial presence sent and echoed.
+    pub async fn online(&self, n: usize) -> Client {
+        let mut client = Client::websocket(&self.server.ws).await;
+        client
+            .online("localhost", &self.node(n), &password(&self.users[n].1))
+            .await;
+        client
+    }
+}
+
+pub fn password(login: &str) -> String {
+    format!("{login}-password")
+}
+
+/// Sends a request; the status and the body as JSON (or as a string when it is not JSON).
+pub async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
