@@ -13,6 +13,8 @@ pub enum ApiError {
     BadRequest(String),
     /// No route for this method and path.
     NotFound,
+    /// The path exists, the method does not.
+    MethodNotAllowed,
 }
 
 impl From<CoreError> for ApiError {
@@ -36,6 +38,7 @@ impl IntoResponse for ApiError {
         let (status, body) = match self {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, plain(&message)),
             ApiError::NotFound => (StatusCode::NOT_FOUND, plain("The resource wasn't found")),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, plain("Method not allowed")),
             ApiError::Core(error) => match error {
                 // The SDKs recognise an expired session by exactly this status and body.
                 CoreError::SessionRequired => {

@@ -142,6 +142,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/blobs/{id}/download", get(routes::blobs::download))
         .route("/blobs/{id}/object", get(routes::blobs::object))
         .fallback(|| async { error::ApiError::NotFound })
+        // A known path with a method it does not take gets a JSON answer too (the SDKs need JSON errors).
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(cors())
 }

@@ -412,6 +412,12 @@ async fn http_conventions_cors_bad_input_and_real_expiry() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"]["application_id"][0], "can't be blank");
+    let wrong_method = client.patch(format!("{base}/users.json")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong_method.json::<Value>().await.unwrap(),
+        json!({"errors": ["Method not allowed"]})
+    );
     let missing = client
         .get(format!("{base}/no/such/route.json"))
         .send()

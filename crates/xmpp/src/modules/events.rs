@@ -244,6 +244,12 @@ async fn deliver(
             user_id: recipient,
             app_id: from.app_id,
         };
+        // REST-originated 1-1 traffic honours privacy lists like stanzas sent over XMPP do.
+        if super::privacy::blocks(shared, to, from, super::privacy::Kind::Message).await
+            || super::privacy::blocks(shared, from, to, super::privacy::Kind::MessageOut).await
+        {
+            continue;
+        }
         if keep {
             if let Err(error) = router::deliver_or_store(shared, to, &stanza, None).await {
                 tracing::warn!(%error, "a REST-originated message could not be kept for an offline user");

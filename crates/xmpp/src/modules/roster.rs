@@ -269,6 +269,16 @@ pub async fn broadcast(shared: &Shared, user: UserJid, presence: &Element) {
         return;
     };
     for subscriber in subscribers {
+        let contact = UserJid {
+            user_id: subscriber,
+            app_id: user.app_id,
+        };
+        // Privacy lists: the contact may refuse this user's presence, or the user hide it from the contact.
+        if super::privacy::blocks(shared, contact, user, super::privacy::Kind::PresenceIn).await
+            || super::privacy::blocks(shared, user, contact, super::privacy::Kind::PresenceOut).await
+        {
+            continue;
+        }
         router::to_available(
             shared,
             UserJid {
