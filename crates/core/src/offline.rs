@@ -18,17 +18,18 @@ impl OfflineService {
 
     /// Keeps a serialized stanza for later delivery.
     pub async fn store(&self, app_id: i64, user_id: i64, payload: &str) -> CoreResult<()> {
-        if self.core.store.count_offline(app_id, user_id).await? >= MAX_OFFLINE_PER_USER {
-            return Err(CoreError::Rejected(
-                "The recipient's offline storage is full".into(),
-            ));
-        }
         let now = self.core.clock.now_millis();
-        self.core
+        let kept = self
+            .core
             .store
-            .push_offline(app_id, user_id, payload, now)
+            .push_offline(app_id, user_id, payload, now, MAX_OFFLINE_PER_USER)
             .await?;
-        Ok(())
+        match kept {
+            Some(_) => Ok(()),
+            None => Err(CoreError::Rejected(
+                "The recipient's offline storage is full".into(),
+            )),
+        }
     }
 
     /// The oldest waiting stanzas (a batch); delete them with `acknowledge` once handed to a session.

@@ -407,7 +407,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<ChatMessage>>;
 
     // Offline delivery of 1-1 stanzas.
-    async fn push_offline(&self, app_id: i64, user_id: i64, payload: &str, now: i64) -> StoreResult<i64>;
+    /// Keeps a stanza for later, unless the user already has `max_per_user` waiting (then None): the count
+    /// and the insert are one atomic step.
+    async fn push_offline(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        payload: &str,
+        now: i64,
+        max_per_user: i64,
+    ) -> StoreResult<Option<i64>>;
     /// Oldest first, at most `limit`.
     async fn offline_messages(
         &self,

@@ -77,8 +77,10 @@ pub(crate) async fn private_dialog(
     Ok(dialog)
 }
 
-pub(crate) async fn save_message(pool: &AnyPool, m: &ChatMessage) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
+/// Adds a message to history and updates what depends on it (the dialog's last message, the other
+/// members' unread counters, visibility for those who deleted the dialog for themselves), on a connection
+/// that is inside the caller's transaction. False when history already had the message (a resend).
+pub(crate) async fn save_message_in(conn: &mut AnyConnection, m: &ChatMessage) -> StoreResult<bool> {
     let inserted = sqlx::query(
         "INSERT INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, date_sent, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
@@ -94,7 +96,7 @@ pub(crate) async fn save_message(pool: &AnyPool, m: &ChatMessage) -> StoreResult
     .bind(m.date_sent)
     .bind(m.created_at)
     .bind(m.updated_at)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(backend_error)?
     .rows_affected();
@@ -112,29 +114,25 @@ pub(crate) async fn save_message(pool: &AnyPool, m: &ChatMessage) -> StoreResult
     .bind(m.date_sent)
     .bind(m.created_at)
     .bind(&m.dialog_id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(backend_error)?;
+    // One pass over the members: the others' unread counters go up, and the dialog comes back to the
+    // lists of those who deleted it for themselves (Dialogs REST API).
     sqlx::query(
-        "UPDATE dialog_occupants SET unread_count = unread_count + 1 WHERE dialog_id = $1 AND user_id <> $2",
+        "UPDATE dialog_occupants SET unread_count = unread_count + (CASE WHEN user_id <> $2 THEN 1 ELSE 0 END), \
+         hidden = 0 WHERE dialog_id = $1 AND (user_id <> $2 OR hidden <> 0)",
     )
     .bind(&m.dialog_id)
     .bind(m.sender_id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(backend_error)?;
-    // Dialogs REST API: a new message brings the dialog back to the lists of those who deleted it for
-    // themselves.
-    for table in ["dialog_occupants", "broadcast_viewers"] {
-        sqlx::query(&format!(
-            "UPDATE {table} SET hidden = 0 WHERE dialog_id = $1 AND hidden <> 0"
-        ))
+    sqlx::query("UPDATE broadcast_viewers SET hidden = 0 WHERE dialog_id = $1 AND hidden <> 0")
         .bind(&m.dialog_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend_error)?;
-    }
-    tx.commit().await.map_err(backend_error)?;
     Ok(true)
 }
 
@@ -155,13 +153,28 @@ pub(crate) async fn message(
     row.as_ref().map(rows::message).transpose().map_err(backend_error)
 }
 
-pub(crate) async fn push_offline(
-    pool: &AnyPool,
+/// Keeps a stanza for a user with no session, unless the user already has `max_per_user` waiting: then
+/// None. Inside the caller's transaction; the writer runs one at a time, so the count and the insert
+/// cannot interleave with another writer's.
+pub(crate) async fn push_offline_in(
+    conn: &mut AnyConnection,
     app_id: i64,
     user_id: i64,
     payload: &str,
     now: i64,
-) -> StoreResult<i64> {
+    max_per_user: i64,
+) -> StoreResult<Option<i64>> {
+    let waiting: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM offline_messages WHERE app_id = $1 AND user_id = $2")
+            .bind(app_id)
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(backend_error)?;
+    if waiting >= max_per_user {
+        return Ok(None);
+    }
     let row = sqlx::query(
         "INSERT INTO offline_messages (app_id, user_id, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
     )
@@ -169,10 +182,10 @@ pub(crate) async fn push_offline(
     .bind(user_id)
     .bind(payload)
     .bind(now)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
     .map_err(backend_error)?;
-    row.try_get("seq").map_err(backend_error)
+    row.try_get("seq").map(Some).map_err(backend_error)
 }
 
 pub(crate) async fn offline_messages(

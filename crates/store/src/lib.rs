@@ -14,6 +14,7 @@ mod rows;
 mod sql_store;
 pub mod testing;
 mod user_query;
+mod writer;
 
 pub use sql_store::SqlStore;
 
@@ -65,11 +66,16 @@ pub async fn open(url: &str) -> Result<SqlStore, OpenError> {
 }
 
 /// Opens the database without migrating it.
+///
+/// On SQLite there is exactly one connection that writes (every write, and every transaction that may
+/// write, goes through it) and a pool of readers beside it: SQLite allows one writer at a time, and two
+/// connections that each read and then write inside a transaction deadlock, the loser failing at once
+/// with "database is locked". On PostgreSQL readers and writers share one pool.
 pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url).ok_or_else(|| OpenError::UnsupportedUrl(url.to_owned()))?;
-    let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-    let pool = match backend {
+    let options = || AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+    let (readers, writer) = match backend {
         Backend::Sqlite => {
             if let Some(parent) = sqlite_file(url).and_then(|f| Path::new(f).parent().map(Path::to_path_buf))
             {
@@ -78,29 +84,38 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
                         .map_err(|e| OpenError::DataDir(parent.display().to_string(), e))?;
                 }
             }
-            options
-                .max_connections(8)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // WAL lets readers run beside the writer; the busy timeout queues writers instead of
-                        // failing them; foreign keys make deletes cascade.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = NORMAL",
-                            "PRAGMA busy_timeout = 10000",
-                            "PRAGMA foreign_keys = ON",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                        Ok(())
-                    })
-                })
-                .connect(url)
-                .await?
+            // The writer first: it creates the file and switches it to WAL before any reader opens it.
+            let writer = sqlite_pool(options().max_connections(1).min_connections(1), url).await?;
+            let readers = sqlite_pool(options().max_connections(8), url).await?;
+            (readers, writer)
         }
-        Backend::Postgres => options.max_connections(16).connect(url).await?,
+        Backend::Postgres => {
+            let pool = options().max_connections(16).connect(url).await?;
+            (pool.clone(), pool)
+        }
     };
-    Ok(SqlStore::new(pool, backend))
+    Ok(SqlStore::new(readers, writer, backend))
+}
+
+async fn sqlite_pool(options: AnyPoolOptions, url: &str) -> Result<sqlx::AnyPool, sqlx::Error> {
+    options
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; the busy timeout covers checkpoints and other
+                // processes (the CLI) writing to the same file; foreign keys make deletes cascade.
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {

@@ -2,6 +2,7 @@
 
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
+use crate::writer::{BatchWriter, Write, Written};
 use crate::{chat_sql, migrations, Backend};
 use async_trait::async_trait;
 use palaver_core::model::{
@@ -21,15 +22,25 @@ use crate::dialog_sql;
 use palaver_core::model::DialogView;
 use palaver_core::store::{DialogChange, DialogQuery, NewDialog};
 
+/// Reads go to `pool`; every write goes to `writer` (one connection on SQLite, the same pool on
+/// PostgreSQL), and the message path's durable writes to the batching writer in front of it.
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    writer: AnyPool,
+    batch: BatchWriter,
     backend: Backend,
 }
 
 impl SqlStore {
-    pub(crate) fn new(pool: AnyPool, backend: Backend) -> SqlStore {
-        SqlStore { pool, backend }
+    /// Must be called inside a tokio runtime: it starts the batching writer's task.
+    pub(crate) fn new(pool: AnyPool, writer: AnyPool, backend: Backend) -> SqlStore {
+        SqlStore {
+            batch: BatchWriter::start(writer.clone()),
+            pool,
+            writer,
+            backend,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -42,11 +53,12 @@ impl SqlStore {
 
     /// Applies every migration not yet applied.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        migrations::migrator(self.backend).await?.run(&self.pool).await
+        migrations::migrator(self.backend).await?.run(&self.writer).await
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -150,7 +162,7 @@ impl Store for SqlStore {
             .bind(auth_key)
             .bind(auth_secret)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(backend_error)?;
         rows::app(&row).map_err(backend_error)
@@ -197,7 +209,7 @@ impl Store for SqlStore {
         is_guest: bool,
         now: i64,
     ) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let mut tx = self.writer.begin().await.map_err(backend_error)?;
         let placeholders: Vec<String> = (1..=PROFILE_COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
         let sql = format!(
             "INSERT INTO users (app_id, is_guest, created_at, updated_at, {}) VALUES ({}) RETURNING {USER_COLUMNS}",
@@ -292,7 +304,7 @@ impl Store for SqlStore {
             .bind(now)
             .bind(app_id)
             .bind(user_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(user_write_error)?;
         row.as_ref().map(rows::user).transpose().map_err(backend_error)
@@ -303,14 +315,14 @@ impl Store for SqlStore {
             .bind(last_request_at)
             .bind(app_id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(())
     }
 
     async fn delete_user(&self, app_id: i64, user_id: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let mut tx = self.writer.begin().await.map_err(backend_error)?;
         sqlx::query("DELETE FROM sessions WHERE app_id = $1 AND user_id = $2")
             .bind(app_id)
             .bind(user_id)
@@ -408,7 +420,7 @@ impl Store for SqlStore {
         .bind(scram.sha256_server_key.clone())
         .bind(user_id)
         .bind(app_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_error)?;
         Ok(())
@@ -417,7 +429,7 @@ impl Store for SqlStore {
     async fn delete_stale_guests(&self, created_before: i64) -> StoreResult<u64> {
         let stale = "SELECT id FROM users WHERE is_guest = 1 AND created_at < $1 \
                      AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.user_id = users.id)";
-        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let mut tx = self.writer.begin().await.map_err(backend_error)?;
         sqlx::query(&format!("DELETE FROM credentials WHERE user_id IN ({stale})"))
             .bind(created_before)
             .execute(&mut *tx)
@@ -450,7 +462,7 @@ impl Store for SqlStore {
             .bind(session.updated_at)
             .bind(session.expires_at)
             .bind(session.ttl)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(backend_error)?;
         rows::session(&row).map_err(backend_error)
@@ -481,7 +493,7 @@ impl Store for SqlStore {
             .bind(updated_at)
             .bind(expires_at)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(())
@@ -502,7 +514,7 @@ impl Store for SqlStore {
         bind_scram(query, token_scram)
             .bind(now)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(())
@@ -511,7 +523,7 @@ impl Store for SqlStore {
     async fn delete_session(&self, session_id: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(())
@@ -538,7 +550,7 @@ impl Store for SqlStore {
     async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(result.rows_affected())
@@ -551,7 +563,7 @@ impl Store for SqlStore {
         .bind(app_id)
         .bind(signature)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_error)?;
         Ok(result.rows_affected() == 1)
@@ -560,7 +572,7 @@ impl Store for SqlStore {
     async fn purge_signatures(&self, used_before: i64) -> StoreResult<u64> {
         let result = sqlx::query("DELETE FROM used_signatures WHERE used_at < $1")
             .bind(used_before)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_error)?;
         Ok(result.rows_affected())
@@ -578,11 +590,14 @@ impl Store for SqlStore {
         new_id: &str,
         now: i64,
     ) -> StoreResult<Dialog> {
-        chat_sql::private_dialog(&self.pool, app_id, a, b, new_id, now).await
+        chat_sql::private_dialog(&self.writer, app_id, a, b, new_id, now).await
     }
 
     async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
-        chat_sql::save_message(&self.pool, message).await
+        match self.batch.submit(Write::Message(message.clone())).await? {
+            Written::Message(stored) => Ok(stored),
+            other => unreachable!("a message write answered {other:?}"),
+        }
     }
 
     async fn message(
@@ -594,8 +609,25 @@ impl Store for SqlStore {
         chat_sql::message(&self.pool, app_id, dialog_id, message_id).await
     }
 
-    async fn push_offline(&self, app_id: i64, user_id: i64, payload: &str, now: i64) -> StoreResult<i64> {
-        chat_sql::push_offline(&self.pool, app_id, user_id, payload, now).await
+    async fn push_offline(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        payload: &str,
+        now: i64,
+        max_per_user: i64,
+    ) -> StoreResult<Option<i64>> {
+        let write = Write::Offline {
+            app_id,
+            user_id,
+            payload: payload.to_owned(),
+            now,
+            max_per_user,
+        };
+        match self.batch.submit(write).await? {
+            Written::Offline(seq) => Ok(seq),
+            other => unreachable!("an offline write answered {other:?}"),
+        }
     }
 
     async fn offline_messages(
@@ -615,7 +647,7 @@ impl Store for SqlStore {
         if seqs.is_empty() {
             return Ok(());
         }
-        chat_sql::delete_offline(&self.pool, app_id, user_id, seqs).await
+        chat_sql::delete_offline(&self.writer, app_id, user_id, seqs).await
     }
 
     // --- Messages REST API (history): see message_sql.rs ---
@@ -642,7 +674,7 @@ impl Store for SqlStore {
         ids: Option<&[String]>,
         read: bool,
     ) -> StoreResult<Vec<(i64, String)>> {
-        message_sql::mark_messages(&self.pool, self.backend, app_id, dialog_id, user_id, ids, read).await
+        message_sql::mark_messages(&self.writer, self.backend, app_id, dialog_id, user_id, ids, read).await
     }
 
     async fn edit_message(
@@ -654,15 +686,15 @@ impl Store for SqlStore {
         body: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        message_sql::edit_message(&self.pool, app_id, dialog_id, sender_id, message_id, body, now).await
+        message_sql::edit_message(&self.writer, app_id, dialog_id, sender_id, message_id, body, now).await
     }
 
     async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>> {
-        message_sql::hide_messages(&self.pool, self.backend, dialog_id, user_id, seqs).await
+        message_sql::hide_messages(&self.writer, self.backend, dialog_id, user_id, seqs).await
     }
 
     async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
-        message_sql::delete_messages(&self.pool, self.backend, dialog_id, seqs).await
+        message_sql::delete_messages(&self.writer, self.backend, dialog_id, seqs).await
     }
 
     async fn set_reaction(
@@ -673,7 +705,7 @@ impl Store for SqlStore {
         remove: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        message_sql::set_reaction(&self.pool, seq, user_id, add, remove, now).await
+        message_sql::set_reaction(&self.writer, seq, user_id, add, remove, now).await
     }
 
     async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>> {
@@ -691,7 +723,7 @@ impl Store for SqlStore {
     // --- Dialogs REST API: see dialog_sql.rs ---
 
     async fn create_dialog(&self, dialog: &NewDialog) -> StoreResult<Dialog> {
-        dialog_sql::create_dialog(&self.pool, dialog).await
+        dialog_sql::create_dialog(&self.writer, dialog).await
     }
 
     async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)> {
@@ -718,19 +750,19 @@ impl Store for SqlStore {
         change: &DialogChange,
         now: i64,
     ) -> StoreResult<Option<Dialog>> {
-        dialog_sql::change_dialog(&self.pool, app_id, dialog_id, change, now).await
+        dialog_sql::change_dialog(&self.writer, app_id, dialog_id, change, now).await
     }
 
     async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
-        dialog_sql::delete_dialog(&self.pool, app_id, dialog_id).await
+        dialog_sql::delete_dialog(&self.writer, app_id, dialog_id).await
     }
 
     async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()> {
-        dialog_sql::set_hidden(&self.pool, dialog_id, user_id, hidden).await
+        dialog_sql::set_hidden(&self.writer, dialog_id, user_id, hidden).await
     }
 
     async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()> {
-        dialog_sql::clear_history(&self.pool, dialog_id, user_id).await
+        dialog_sql::clear_history(&self.writer, dialog_id, user_id).await
     }
 
     async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool> {
@@ -743,7 +775,7 @@ impl Store for SqlStore {
         user_id: i64,
         enabled: bool,
     ) -> StoreResult<()> {
-        dialog_sql::set_notifications(&self.pool, dialog_id, user_id, enabled).await
+        dialog_sql::set_notifications(&self.writer, dialog_id, user_id, enabled).await
     }
 
     // --- Push notifications (push_sql.rs) ---
@@ -753,7 +785,7 @@ impl Store for SqlStore {
         subscription: &palaver_core::push::NewSubscription,
         now: i64,
     ) -> StoreResult<palaver_core::push::Subscription> {
-        crate::push_sql::put_subscription(&self.pool, subscription, now).await
+        crate::push_sql::put_subscription(&self.writer, subscription, now).await
     }
 
     async fn push_subscriptions(
@@ -770,14 +802,14 @@ impl Store for SqlStore {
         user_id: Option<i64>,
         id: i64,
     ) -> StoreResult<bool> {
-        crate::push_sql::delete_subscription(&self.pool, app_id, user_id, id).await
+        crate::push_sql::delete_subscription(&self.writer, app_id, user_id, id).await
     }
 
     async fn create_push_event(
         &self,
         event: &palaver_core::push::NewPushEvent,
     ) -> StoreResult<palaver_core::push::PushEvent> {
-        crate::push_sql::create_event(&self.pool, event).await
+        crate::push_sql::create_event(&self.writer, event).await
     }
 
     async fn pending_push_events(&self, limit: i64) -> StoreResult<Vec<palaver_core::push::PushEvent>> {
@@ -785,7 +817,7 @@ impl Store for SqlStore {
     }
 
     async fn finish_push_event(&self, id: i64, now: i64) -> StoreResult<()> {
-        crate::push_sql::finish_event(&self.pool, id, now).await
+        crate::push_sql::finish_event(&self.writer, id, now).await
     }
 
     async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>> {
@@ -799,7 +831,7 @@ impl Store for SqlStore {
         value: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        crate::push_sql::set_setting(&self.pool, app_id, name, value, now).await
+        crate::push_sql::set_setting(&self.writer, app_id, name, value, now).await
     }
 
     async fn enqueue_push(
@@ -808,7 +840,7 @@ impl Store for SqlStore {
         max_queue: i64,
         now: i64,
     ) -> StoreResult<palaver_core::push::EnqueueOutcome> {
-        crate::push_sql::enqueue(&self.pool, jobs, max_queue, now).await
+        crate::push_sql::enqueue(&self.writer, jobs, max_queue, now).await
     }
 
     async fn claim_push_jobs(
@@ -817,11 +849,11 @@ impl Store for SqlStore {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<palaver_core::push::ClaimedJob>> {
-        crate::push_sql::claim(&self.pool, now, lease_until, limit).await
+        crate::push_sql::claim(&self.writer, now, lease_until, limit).await
     }
 
     async fn retry_push_job(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
-        crate::push_sql::retry(&self.pool, id, next_attempt_at, error).await
+        crate::push_sql::retry(&self.writer, id, next_attempt_at, error).await
     }
 
     async fn finish_push_job(
@@ -831,11 +863,11 @@ impl Store for SqlStore {
         detail: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        crate::push_sql::finish(&self.pool, id, status, detail, now).await
+        crate::push_sql::finish(&self.writer, id, status, detail, now).await
     }
 
     async fn release_push_jobs(&self, ids: &[i64]) -> StoreResult<()> {
-        crate::push_sql::release(&self.pool, ids).await
+        crate::push_sql::release(&self.writer, ids).await
     }
 
     async fn push_stats(&self, now: i64) -> StoreResult<palaver_core::push::PushStats> {
@@ -843,7 +875,7 @@ impl Store for SqlStore {
     }
 
     async fn purge_push_records(&self, before: i64) -> StoreResult<u64> {
-        crate::push_sql::purge_records(&self.pool, before).await
+        crate::push_sql::purge_records(&self.writer, before).await
     }
 
     // --- Contact lists and last activity (contact_sql.rs) ---
@@ -871,11 +903,11 @@ impl Store for SqlStore {
         row: &palaver_core::contacts::RosterRow,
         now: i64,
     ) -> StoreResult<()> {
-        crate::contact_sql::put_roster_row(&self.pool, app_id, user_id, row, now).await
+        crate::contact_sql::put_roster_row(&self.writer, app_id, user_id, row, now).await
     }
 
     async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()> {
-        crate::contact_sql::delete_roster_row(&self.pool, app_id, user_id, contact_id).await
+        crate::contact_sql::delete_roster_row(&self.writer, app_id, user_id, contact_id).await
     }
 
     async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>> {
@@ -883,7 +915,7 @@ impl Store for SqlStore {
     }
 
     async fn set_last_logout(&self, app_id: i64, user_id: i64, at: i64) -> StoreResult<()> {
-        crate::contact_sql::set_last_logout(&self.pool, app_id, user_id, at).await
+        crate::contact_sql::set_last_logout(&self.writer, app_id, user_id, at).await
     }
 
     // --- File storage (blob_sql.rs) ---
@@ -891,7 +923,7 @@ impl Store for SqlStore {
         &self,
         blob: &palaver_core::blobs::NewBlob,
     ) -> StoreResult<palaver_core::blobs::Blob> {
-        crate::blob_sql::create(&self.pool, blob).await
+        crate::blob_sql::create(&self.writer, blob).await
     }
 
     async fn blob(&self, id: i64) -> StoreResult<Option<palaver_core::blobs::Blob>> {
@@ -910,11 +942,11 @@ impl Store for SqlStore {
         content_type: Option<&str>,
         now: i64,
     ) -> StoreResult<Option<palaver_core::blobs::Blob>> {
-        crate::blob_sql::set_content(&self.pool, id, size, checksum, content_type, now).await
+        crate::blob_sql::set_content(&self.writer, id, size, checksum, content_type, now).await
     }
 
     async fn complete_blob(&self, id: i64, now: i64) -> StoreResult<Option<palaver_core::blobs::Blob>> {
-        crate::blob_sql::complete(&self.pool, id, now).await
+        crate::blob_sql::complete(&self.writer, id, now).await
     }
 
     async fn update_blob(
@@ -924,11 +956,11 @@ impl Store for SqlStore {
         public: Option<bool>,
         now: i64,
     ) -> StoreResult<Option<palaver_core::blobs::Blob>> {
-        crate::blob_sql::update(&self.pool, id, name, public, now).await
+        crate::blob_sql::update(&self.writer, id, name, public, now).await
     }
 
     async fn delete_blob(&self, id: i64) -> StoreResult<bool> {
-        crate::blob_sql::delete(&self.pool, id).await
+        crate::blob_sql::delete(&self.writer, id).await
     }
 
     async fn list_blobs(
@@ -979,11 +1011,11 @@ impl Store for SqlStore {
         list: &palaver_core::privacy::PrivacyList,
         now: i64,
     ) -> StoreResult<()> {
-        crate::privacy_sql::put(&self.pool, app_id, user_id, list, now).await
+        crate::privacy_sql::put(&self.writer, app_id, user_id, list, now).await
     }
 
     async fn delete_privacy_list(&self, app_id: i64, user_id: i64, name: &str) -> StoreResult<bool> {
-        crate::privacy_sql::delete(&self.pool, app_id, user_id, name).await
+        crate::privacy_sql::delete(&self.writer, app_id, user_id, name).await
     }
 
     async fn set_default_privacy_list(
@@ -992,7 +1024,7 @@ impl Store for SqlStore {
         user_id: i64,
         name: Option<&str>,
     ) -> StoreResult<bool> {
-        crate::privacy_sql::set_default(&self.pool, app_id, user_id, name).await
+        crate::privacy_sql::set_default(&self.writer, app_id, user_id, name).await
     }
 
     async fn default_privacy_lists(

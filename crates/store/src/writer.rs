@@ -1,0 +1,121 @@
+//! The batching writer: the durable writes of the message path (history and offline stanzas) from every
+//! session go to one task, which commits many of them in one transaction. Each submitter waits for the
+//! commit that contains its own write, so an acknowledgement still means "stored", while thousands of
+//! sessions share one commit instead of queueing for one each.
+//!
+//! A batch that fails as a whole (one bad write aborts a PostgreSQL transaction) is retried one write per
+//! transaction, so each submitter gets its own write's outcome. The queue in front of the task is
+//! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
+
+use crate::chat_sql;
+use crate::sql_store::backend_error;
+use palaver_core::model::ChatMessage;
+use palaver_core::store::{StoreError, StoreResult};
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+/// How many writes may wait for the writer before submitters are held back.
+const QUEUE: usize = 16_384;
+/// The most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// One durable write of the message path.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    /// A message into history (see `chat_sql::save_message_in`).
+    Message(ChatMessage),
+    /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
+    Offline {
+        app_id: i64,
+        user_id: i64,
+        payload: String,
+        now: i64,
+        max_per_user: i64,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// False when history already had the message.
+    Message(bool),
+    /// The stored stanza's sequence number; None when the user's offline storage is full.
+    Offline(Option<i64>),
+}
+
+struct Job {
+    write: Write,
+    done: oneshot::Sender<StoreResult<Written>>,
+}
+
+/// The submitting side of the writer task. Cheap to clone; the task ends when the last clone is gone.
+#[derive(Clone)]
+pub(crate) struct BatchWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl BatchWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub(crate) fn start(pool: AnyPool) -> BatchWriter {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, queue));
+        BatchWriter { jobs }
+    }
+
+    /// Queues a write and waits until the transaction that contains it has committed.
+    pub(crate) async fn submit(&self, write: Write) -> StoreResult<Written> {
+        let (done, outcome) = oneshot::channel();
+        self.jobs
+            .send(Job { write, done })
+            .await
+            .map_err(|_| StoreError::Backend("the storage writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Backend("the storage writer stopped before committing".into()))?
+    }
+}
+
+async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
+        match commit(&pool, &writes).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                if batch.len() > 1 {
+                    tracing::debug!(%error, writes = batch.len(), "batch failed; retrying its writes one by one");
+                }
+                for job in batch.drain(..) {
+                    let outcome = commit(&pool, &[&job.write]).await.map(|mut o| o.remove(0));
+                    let _ = job.done.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// Applies the writes in one transaction, in order.
+async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        outcomes.push(match write {
+            Write::Message(message) => Written::Message(chat_sql::save_message_in(&mut tx, message).await?),
+            Write::Offline {
+                app_id,
+                user_id,
+                payload,
+                now,
+                max_per_user,
+            } => Written::Offline(
+                chat_sql::push_offline_in(&mut tx, *app_id, *user_id, payload, *now, *max_per_user).await?,
+            ),
+        });
+    }
+    tx.commit().await.map_err(backend_error)?;
+    Ok(outcomes)
+}

@@ -1,0 +1,143 @@
+//! The batching writer, on both backends: many concurrent submitters share commits and every one of them
+//! gets its own write's outcome; the offline cap holds exactly under concurrent writers; a resend is
+//! reported as already stored.
+
+use palaver_core::model::{dialog_type, ChatMessage, Profile};
+use palaver_core::store::NewDialog;
+use palaver_core::{Core, CoreSettings};
+use palaver_store::testing::with_both_stores;
+use serde_json::{json, Map};
+use sqlx::Row;
+use std::sync::Arc;
+
+const START: i64 = 1_700_000_000_000;
+const D: &str = "bbbbbbbbbbbbbbbbbbbbbbb1";
+
+async fn app_with_users(core: &Core, n: usize) -> (i64, Vec<i64>) {
+    let app = core.apps().create("W").await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let profile = Profile {
+            login: Some(format!("writer{i}")),
+            ..Profile::default()
+        };
+        ids.push(
+            core.users()
+                .signup(app.id, profile, Some("password1".into()))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    (app.id, ids)
+}
+
+fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
+    ChatMessage {
+        id: format!("w{n:05}"),
+        app_id,
+        dialog_id: D.into(),
+        sender_id,
+        recipient_id: 0,
+        body: Some(format!("message {n}")),
+        attachments: json!([]),
+        custom: Map::new(),
+        date_sent: START / 1000,
+        created_at: START + n as i64,
+        updated_at: START + n as i64,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, 3).await;
+        core.store
+            .create_dialog(&NewDialog {
+                id: D.into(),
+                app_id: app,
+                kind: dialog_type::GROUP,
+                owner_id: users[0],
+                name: Some("Batch".into()),
+                description: None,
+                photo: None,
+                extensions: None,
+                permissions: None,
+                members: users.clone(),
+                admins: Vec::new(),
+                now: START,
+            })
+            .await
+            .unwrap();
+
+        const N: usize = 600;
+        let mut tasks = Vec::new();
+        for n in 0..N {
+            let core = core.clone();
+            let sender = users[n % 2];
+            tasks.push(tokio::spawn(async move {
+                core.store.save_message(&message(app, sender, n)).await
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().unwrap(), "every first write is stored");
+        }
+        // A resend of a stored message is answered "already there", and changes nothing.
+        assert!(!core.store.save_message(&message(app, users[1], 7)).await.unwrap());
+
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE dialog_id = $1")
+            .bind(D)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(count, N as i64);
+        let unread = |user: i64| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query("SELECT unread_count FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2")
+                    .bind(D)
+                    .bind(user)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .try_get::<i64, _>("unread_count")
+                    .unwrap()
+            }
+        };
+        // users[0] sent the even messages, users[1] the odd ones, users[2] none.
+        assert_eq!(unread(users[0]).await, (N / 2) as i64);
+        assert_eq!(unread(users[1]).await, (N / 2) as i64);
+        assert_eq!(unread(users[2]).await, N as i64);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_offline_cap_holds_exactly_under_concurrent_writers() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, 1).await;
+        const CAP: i64 = 25;
+        let mut tasks = Vec::new();
+        for n in 0..200 {
+            let core = core.clone();
+            let user = users[0];
+            tasks.push(tokio::spawn(async move {
+                core.store
+                    .push_offline(app, user, &format!("<message id='{n}'/>"), START, CAP)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut kept = 0;
+        for task in tasks {
+            kept += task.await.unwrap().is_some() as i64;
+        }
+        assert_eq!(kept, CAP);
+        assert_eq!(core.store.count_offline(app, users[0]).await.unwrap(), CAP);
+    })
+    .await
+}
