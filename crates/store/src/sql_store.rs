@@ -594,7 +594,7 @@ impl Store for SqlStore {
     }
 
     async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
-        match self.batch.submit(Write::Message(message.clone())).await? {
+        match self.batch.submit(Write::Message(Box::new(message.clone()))).await? {
             Written::Message(stored) => Ok(stored),
             other => unreachable!("a message write answered {other:?}"),
         }

@@ -23,7 +23,7 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug, Clone)]
 pub(crate) enum Write {
     /// A message into history (see `chat_sql::save_message_in`).
-    Message(ChatMessage),
+    Message(Box<ChatMessage>),
     /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
     Offline {
         app_id: i64,
