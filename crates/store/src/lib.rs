@@ -3,6 +3,7 @@
 //! migrations; the queries are written once in the SQL both understand.
 
 mod blob_sql;
+mod cache;
 mod chat_sql;
 mod contact_sql;
 mod dialog_sql;

@@ -1,5 +1,6 @@
 //! `SqlStore`: the `Store` trait over an sqlx `Any` pool.
 
+use crate::cache::StoreCache;
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
 use crate::writer::{BatchWriter, Write, Written};
@@ -13,6 +14,7 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::AnyPool;
 use sqlx::{Any, Row};
+use std::sync::Arc;
 // Messages REST API (history).
 use crate::message_sql;
 use palaver_core::model::HistoryMessage;
@@ -29,6 +31,7 @@ pub struct SqlStore {
     pool: AnyPool,
     writer: AnyPool,
     batch: BatchWriter,
+    cache: Arc<StoreCache>,
     backend: Backend,
 }
 
@@ -37,6 +40,7 @@ impl SqlStore {
     pub(crate) fn new(pool: AnyPool, writer: AnyPool, backend: Backend) -> SqlStore {
         SqlStore {
             batch: BatchWriter::start(writer.clone()),
+            cache: Arc::default(),
             pool,
             writer,
             backend,
@@ -47,8 +51,15 @@ impl SqlStore {
         self.backend
     }
 
+    /// The readers' pool (on PostgreSQL also the writers').
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Drops every cached row: for whoever changed the database behind this store's back (tests that
+    /// write SQL directly).
+    pub fn forget_cached(&self) {
+        self.cache.users_deleted();
     }
 
     /// Applies every migration not yet applied.
@@ -248,6 +259,11 @@ impl Store for SqlStore {
     }
 
     async fn user(&self, app_id: i64, user_id: i64) -> StoreResult<Option<User>> {
+        let key = (app_id, user_id);
+        if let Some(user) = self.cache.users.get(&key) {
+            return Ok(Some(User::clone(&user)));
+        }
+        let seen = self.cache.users.generation();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND id = $2");
         let row = sqlx::query(&sql)
             .bind(app_id)
@@ -255,7 +271,11 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.as_ref().map(rows::user).transpose().map_err(backend_error)
+        let user = row.as_ref().map(rows::user).transpose().map_err(backend_error)?;
+        if let Some(user) = &user {
+            self.cache.users.fill(seen, key, Arc::new(user.clone()));
+        }
+        Ok(user)
     }
 
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>> {
@@ -307,6 +327,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(user_write_error)?;
+        self.cache.users.remove(&(app_id, user_id));
         row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
@@ -318,6 +339,7 @@ impl Store for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(backend_error)?;
+        self.cache.users.remove(&(app_id, user_id));
         Ok(())
     }
 
@@ -345,6 +367,9 @@ impl Store for SqlStore {
             .map_err(backend_error)?
             .rows_affected();
         tx.commit().await.map_err(backend_error)?;
+        if deleted > 0 {
+            self.cache.users_deleted();
+        }
         Ok(deleted > 0)
     }
 
@@ -442,6 +467,9 @@ impl Store for SqlStore {
             .map_err(backend_error)?
             .rows_affected();
         tx.commit().await.map_err(backend_error)?;
+        if deleted > 0 {
+            self.cache.users_deleted();
+        }
         Ok(deleted)
     }
 
@@ -579,7 +607,16 @@ impl Store for SqlStore {
     }
 
     async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>> {
-        chat_sql::dialog(&self.pool, app_id, dialog_id).await
+        let key = dialog_id.to_owned();
+        if let Some(dialog) = self.cache.dialogs.get(&key) {
+            return Ok((dialog.app_id == app_id).then(|| Dialog::clone(&dialog)));
+        }
+        let seen = self.cache.dialogs.generation();
+        let dialog = chat_sql::dialog(&self.pool, app_id, dialog_id).await?;
+        if let Some(dialog) = &dialog {
+            self.cache.dialogs.fill(seen, key, Arc::new(dialog.clone()));
+        }
+        Ok(dialog)
     }
 
     async fn private_dialog(
@@ -590,12 +627,30 @@ impl Store for SqlStore {
         new_id: &str,
         now: i64,
     ) -> StoreResult<Dialog> {
-        chat_sql::private_dialog(&self.writer, app_id, a, b, new_id, now).await
+        let pair = StoreCache::pair_key(app_id, a, b);
+        if let Some(id) = self.cache.pairs.get(&pair) {
+            if let Some(dialog) = self.dialog(app_id, &id).await? {
+                return Ok(dialog);
+            }
+        }
+        let seen = self.cache.pairs.generation();
+        let dialog = chat_sql::private_dialog(&self.writer, app_id, a, b, new_id, now).await?;
+        self.cache.pairs.fill(seen, pair, dialog.id.clone());
+        Ok(dialog)
     }
 
     async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
-        match self.batch.submit(Write::Message(Box::new(message.clone()))).await? {
-            Written::Message(stored) => Ok(stored),
+        match self
+            .batch
+            .submit(Write::Message(Box::new(message.clone())))
+            .await?
+        {
+            Written::Message(stored) => {
+                if stored {
+                    self.cache.message_saved(message);
+                }
+                Ok(stored)
+            }
             other => unreachable!("a message write answered {other:?}"),
         }
     }
@@ -686,7 +741,12 @@ impl Store for SqlStore {
         body: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        message_sql::edit_message(&self.writer, app_id, dialog_id, sender_id, message_id, body, now).await
+        let edited =
+            message_sql::edit_message(&self.writer, app_id, dialog_id, sender_id, message_id, body, now)
+                .await;
+        // The dialog's last message may be the edited one.
+        self.cache.dialogs.remove(&dialog_id.to_owned());
+        edited
     }
 
     async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>> {
@@ -694,7 +754,10 @@ impl Store for SqlStore {
     }
 
     async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
-        message_sql::delete_messages(&self.writer, self.backend, dialog_id, seqs).await
+        let deleted = message_sql::delete_messages(&self.writer, self.backend, dialog_id, seqs).await;
+        // The dialog's last message may be one of them.
+        self.cache.dialogs.remove(&dialog_id.to_owned());
+        deleted
     }
 
     async fn set_reaction(
@@ -750,11 +813,15 @@ impl Store for SqlStore {
         change: &DialogChange,
         now: i64,
     ) -> StoreResult<Option<Dialog>> {
-        dialog_sql::change_dialog(&self.writer, app_id, dialog_id, change, now).await
+        let changed = dialog_sql::change_dialog(&self.writer, app_id, dialog_id, change, now).await;
+        self.cache.dialogs.remove(&dialog_id.to_owned());
+        changed
     }
 
     async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
-        dialog_sql::delete_dialog(&self.writer, app_id, dialog_id).await
+        let deleted = dialog_sql::delete_dialog(&self.writer, app_id, dialog_id).await;
+        self.cache.dialog_deleted(dialog_id);
+        deleted
     }
 
     async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()> {

@@ -84,6 +84,7 @@ async fn dialog(f: &Fixture, app_id: i64, id: &str, kind: i64, owner: i64, membe
             .await
             .unwrap();
     }
+    f.store.forget_cached();
 }
 
 /// Saves a message as the XMPP side does (group dialogs: recipient 0).
@@ -482,6 +483,7 @@ async fn hiding_is_for_one_user_and_deleting_for_everyone_follows_roles() {
             .execute(f.store.pool())
             .await
             .unwrap();
+        f.store.forget_cached();
         let deleted = f
             .core
             .history()
@@ -861,6 +863,7 @@ async fn rest_creation_checks_posting_rights() {
             .execute(f.store.pool())
             .await
             .unwrap();
+        f.store.forget_cached();
         assert_eq!(history.preview(app, D, stranger).await.unwrap().len(), 20);
         assert!(matches!(
             history.list(&query(app, D, stranger), false).await,

@@ -1,0 +1,125 @@
+//! What the message path reads for every message, kept in memory: users, dialogs (type, occupants,
+//! admins, owner, last message) and the private dialog of each pair. Bounded in size (entries beyond the
+//! capacity are evicted), and kept equal to the database by the store's own writes: every method that
+//! changes a cached row invalidates or updates it after its transaction commits.
+//!
+//! A miss loads from the database and fills the entry, unless something changed meanwhile: fills and
+//! invalidations take one lock and a generation counter, so a load that raced with a change is never
+//! cached. Reads take no lock.
+
+use palaver_core::model::{ChatMessage, Dialog, User};
+use quick_cache::sync::Cache;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Entries per kind.
+const USERS: usize = 200_000;
+const DIALOGS: usize = 200_000;
+const PAIRS: usize = 200_000;
+
+/// One kind of cached row.
+pub(crate) struct Cached<K, V> {
+    entries: Cache<K, V>,
+    generation: AtomicU64,
+    changes: Mutex<()>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Cached<K, V> {
+    fn new(capacity: usize) -> Cached<K, V> {
+        Cached {
+            entries: Cache::new(capacity),
+            generation: AtomicU64::new(0),
+            changes: Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.entries.get(key)
+    }
+
+    /// Read before loading from the database; hand it back to `fill`.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches what was loaded when the generation was `seen`, unless something changed since.
+    pub(crate) fn fill(&self, seen: u64, key: K, value: V) {
+        let _changes = self.changes.lock().expect("lock poisoned");
+        if self.generation.load(Ordering::Acquire) == seen {
+            self.entries.insert(key, value);
+        }
+    }
+
+    pub(crate) fn remove(&self, key: &K) {
+        let _changes = self.changes.lock().expect("lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.remove(key);
+    }
+
+    pub(crate) fn clear(&self) {
+        let _changes = self.changes.lock().expect("lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.clear();
+    }
+
+    /// Replaces a cached entry with `change` applied to it; nothing when it is not cached.
+    fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        let _changes = self.changes.lock().expect("lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(mut value) = self.entries.get(key) {
+            change(&mut value);
+            self.entries.insert(key.clone(), value);
+        }
+    }
+}
+
+pub(crate) struct StoreCache {
+    /// (app_id, user_id) -> the user.
+    pub(crate) users: Cached<(i64, i64), Arc<User>>,
+    /// dialog id -> the dialog (its app is checked by the reader).
+    pub(crate) dialogs: Cached<String, Arc<Dialog>>,
+    /// (app_id, lower user id, higher user id) -> the pair's private dialog id.
+    pub(crate) pairs: Cached<(i64, i64, i64), String>,
+}
+
+impl Default for StoreCache {
+    fn default() -> Self {
+        StoreCache {
+            users: Cached::new(USERS),
+            dialogs: Cached::new(DIALOGS),
+            pairs: Cached::new(PAIRS),
+        }
+    }
+}
+
+impl StoreCache {
+    pub(crate) fn pair_key(app_id: i64, a: i64, b: i64) -> (i64, i64, i64) {
+        (app_id, a.min(b), a.max(b))
+    }
+
+    /// A message was added to history: the dialog's last message is now this one, as the database has it.
+    pub(crate) fn message_saved(&self, m: &ChatMessage) {
+        self.dialogs.update(&m.dialog_id, |dialog| {
+            let dialog = Arc::make_mut(dialog);
+            dialog.last_message = m.body.clone();
+            dialog.last_message_id = Some(m.id.clone());
+            dialog.last_message_user_id = Some(m.sender_id);
+            dialog.last_message_date_sent = Some(m.date_sent);
+            dialog.updated_at = m.created_at;
+        });
+    }
+
+    /// A dialog was deleted: it and any pair pointing at it go.
+    pub(crate) fn dialog_deleted(&self, dialog_id: &str) {
+        self.dialogs.remove(&dialog_id.to_owned());
+        self.pairs.clear();
+    }
+
+    /// Users were deleted: their member rows went with them, in any dialog.
+    pub(crate) fn users_deleted(&self) {
+        self.users.clear();
+        self.dialogs.clear();
+        self.pairs.clear();
+    }
+}
