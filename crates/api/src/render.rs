@@ -1,4 +1,4 @@
-//! Domain records as ConnectyCube JSON objects (`objects.md`).
+//! Domain records as ConnectyCube JSON objects (docs/protocol.md#objects).
 
 use palaver_core::clock::iso8601;
 use palaver_core::model::{App, Session, User};
@@ -60,8 +60,8 @@ pub fn app(app: &App) -> Value {
 
 // --- Messages REST API ---
 
-/// A history message as `viewer` sees it (`objects.md` §5): custom parameters as top-level fields, the
-/// sender included in `read_ids` and `delivered_ids`.
+/// A history message as `viewer` sees it (docs/protocol.md#object-message): custom parameters as top-level
+/// fields, the sender included in `read_ids` and `delivered_ids`.
 pub fn message(m: &palaver_core::model::HistoryMessage, viewer: i64) -> Value {
     let msg = &m.message;
     let with_sender = |ids: &[i64]| -> Vec<i64> {
@@ -109,7 +109,8 @@ pub fn message(m: &palaver_core::model::HistoryMessage, viewer: i64) -> Value {
 
 // --- Dialogs REST API ---
 
-/// A dialog as `view`'s user sees it (`objects.md` §4). `domain` is the XMPP domain of room JIDs.
+/// A dialog as `view`'s user sees it (docs/protocol.md#object-dialog). `domain` is the XMPP domain of room
+/// JIDs.
 pub fn dialog(view: &palaver_core::model::DialogView, domain: &str) -> Value {
     use palaver_core::model::dialog_type;
     let d = &view.dialog;
@@ -153,7 +154,7 @@ pub fn dialog(view: &palaver_core::model::DialogView, domain: &str) -> Value {
 
 // --- File storage ---
 
-/// A Blob (`objects.md` §8): `size` only once completed.
+/// A Blob (docs/protocol.md#object-blob): `size` only once completed.
 pub fn blob(b: &palaver_core::blobs::Blob) -> Value {
     json!({
         "id": b.id,

@@ -1,6 +1,6 @@
-//! File storage ("blobs", `rest-api.md` §8): a blob is a row that describes a file (name, type, owner,
-//! size, checksum, public or private) and an object with its bytes in a `BlobStorage` — the local disk or
-//! an S3-compatible bucket (`palaver-storage`).
+//! File storage ("blobs", docs/protocol.md#rest-blobs): a blob is a row that describes a file (name, type,
+//! owner, size, checksum, public or private) and an object with its bytes in a `BlobStorage` — the local
+//! disk or an S3-compatible bucket (`palaver-storage`).
 //!
 //! Life of a blob: `create` (the row, and a one-time upload token the client gets inside an upload URL),
 //! `upload` (the bytes, streamed through a size limit and a SHA-256 while they are written), `complete`
@@ -207,7 +207,7 @@ impl From<crate::StoreError> for BlobError {
     }
 }
 
-/// Longest name (`objects.md` §8).
+/// Longest name (docs/protocol.md#object-blob).
 pub const MAX_NAME_CHARS: usize = 100;
 /// `GET /blobs` page size: default and cap.
 pub const DEFAULT_PER_PAGE: i64 = 10;

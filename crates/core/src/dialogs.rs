@@ -2,8 +2,9 @@
 //! and the per-user settings (hidden, notifications, cleared history). The XMPP server asks here who may
 //! post to a dialog, who receives its messages and who may read it.
 //!
-//! Roles (rest-api.md §5): the owner (`user_id`, "super admin"), up to five admins, and members — the
-//! occupants of group (2), private (3) and meeting (5) dialogs, the subscribers of public (4) ones.
+//! Roles (docs/protocol.md#rest-dialog-roles): the owner (`user_id`, "super admin"), up to five admins, and
+//! members — the occupants of group (2), private (3) and meeting (5) dialogs, the subscribers of public (4)
+//! ones.
 //! Broadcast dialogs (1) have no members: everyone in the application reads them, the owner and admins
 //! post to them, and only the admin API creates them.
 
@@ -355,7 +356,7 @@ impl DialogService {
 
     // --- Changes ---
 
-    /// `PUT /chat/Dialog/{id}` by `user_id`, under the role rules of rest-api.md §5.
+    /// `PUT /chat/Dialog/{id}` by `user_id`, under the role rules of docs/protocol.md#rest-dialog-roles.
     pub async fn update(
         &self,
         app_id: i64,

@@ -18,7 +18,7 @@ pub use crate::dialogs::DeleteOutcome;
 pub const MAX_REACTION_BYTES: usize = 64;
 /// How many of the last messages `preview=1` shows.
 pub const PREVIEW_MESSAGES: i64 = 20;
-/// Search limits (`rest-api.md` §7).
+/// Search limits (docs/protocol.md#rest-search).
 pub const SEARCH_MIN_TEXT_CHARS: usize = 5;
 pub const SEARCH_MAX_DIALOGS: usize = 10;
 pub const SEARCH_MAX_LIMIT: i64 = 100;

@@ -1,6 +1,6 @@
-//! Push notifications: device subscriptions and push events (the REST API, `rest-api.md` §9), the app's
-//! chat-alert template and provider credentials (the admin API), and the records of the durable send queue
-//! that the dispatcher (`palaver-push`) fills and drains. Sending itself is not here.
+//! Push notifications: device subscriptions and push events (the REST API, docs/protocol.md#rest-push), the
+//! app's chat-alert template and provider credentials (the admin API), and the records of the durable send
+//! queue that the dispatcher (`palaver-push`) fills and drains. Sending itself is not here.
 
 use crate::store::{FilterOp, FilterValue, UserCondition, UserField, UserQuery};
 use crate::{Core, CoreError, CoreResult};

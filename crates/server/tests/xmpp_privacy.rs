@@ -1,7 +1,7 @@
-//! End-to-end: privacy lists (XEP-0016 as ConnectyCube profiles it, xmpp.md §20) against the real binary —
-//! every list operation with the stanzas the SDKs send, the errors a blocked sender (503) and the owner of
-//! a two-way block (406) get in 1-1 chat, silent filtering in groups, lists surviving a restart, and the
-//! XEP-0191 blocking command on the same lists.
+//! End-to-end: privacy lists (XEP-0016 as ConnectyCube profiles it, docs/protocol.md#xmpp-privacy-lists)
+//! against the real binary — every list operation with the stanzas the SDKs send, the errors a blocked
+//! sender (503) and the owner of a two-way block (406) get in 1-1 chat, silent filtering in groups, lists
+//! surviving a restart, and the XEP-0191 blocking command on the same lists.
 
 mod support;
 
@@ -29,8 +29,8 @@ impl World {
         format!("muc.localhost/{}", self.id(n))
     }
 
-    /// The two items both SDKs write for one user (xmpp.md §20.1): one-way items carry the four stanza
-    /// kinds, two-way (`mutualBlock`) items none.
+    /// The two items both SDKs write for one user (docs/protocol.md#xmpp-privacy-lists): one-way items carry
+    /// the four stanza kinds, two-way (`mutualBlock`) items none.
     fn pair(&self, n: usize, first: u32, action: &str, two_way: bool) -> String {
         self.items(n, first, action, two_way, |value, order| {
             format!(r#"<item type="jid" value="{value}" action="{action}" order="{order}""#)
@@ -166,7 +166,8 @@ async fn every_list_operation_as_the_sdks_send_it() {
     for db in [Db::Sqlite, Db::Postgres] {
         let w = world(db).await;
         let mut ann = w.online(ANN).await;
-        // A second session of the owner must not be told about list changes (§20.3).
+        // A second session of the owner must not be told about list changes
+        // (docs/protocol.md#xmpp-privacy-managing).
         let mut ann_phone = w.online(ANN).await;
         ann.expect("<presence").await; // the phone's presence reaches the first session
         let jid = ann.jid.clone();

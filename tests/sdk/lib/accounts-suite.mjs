@@ -73,7 +73,7 @@ export function accountsSuite(sdk) {
 
     test('every createSession() issues a different token', async () => {
       const a = await CB.createSession();
-      const b = await CB.createSession(); // sent with the old CB-Token (quirks #13)
+      const b = await CB.createSession(); // sent with the old CB-Token (docs/protocol.md#quirk-stale-token-on-session-create)
       assert.notEqual(a.token, b.token);
       assert.equal((await CB.getSession()).token, b.token);
     });
@@ -159,7 +159,7 @@ export function accountsSuite(sdk) {
       const { creds, user } = await signUpUser(CB, ctx.app.id, 'loginname');
       const s = await CB.createSession({ login: creds.login, password: creds.password });
       assertSession(s, { appId: ctx.app.id, userId: user.id });
-      assert.ok(s.user, `a user session carries the user (objects.md §2): ${JSON.stringify(s)}`);
+      assert.ok(s.user, `a user session carries the user (docs/protocol.md#object-session): ${JSON.stringify(s)}`);
       assertUser(s.user, { id: user.id, login: creds.login });
       assert.equal(CB.service.getCurrentUserId(), user.id, 'the SDK takes its current user id from session.user_id');
 
@@ -466,7 +466,7 @@ export function accountsSuite(sdk) {
       await expectSessionExpired(CB.users.getV2({ id: { in: [user.id] } }), 'GET /users/v2 with a destroyed token');
       assert.equal(hook.calls, 3);
 
-      // URLs containing "session" never reach the hook (quirks #9)
+      // URLs containing "session" never reach the hook (docs/protocol.md#quirk-session-expired-body)
       await expectSessionExpired(CB.getSession(), 'GET /session with a destroyed token');
       assert.equal(hook.calls, 3, 'sessionExpired is not called for /session URLs');
     });
@@ -507,7 +507,7 @@ export function accountsSuite(sdk) {
           assert.fail(
             `GET /users/${account.user.id}.json #${i + 1}, ${((Date.now() - started) / 1000).toFixed(1)} s after createSession ` +
               `(previous call ~1 s earlier, TTL ${SHORT_TTL_SECS} s) answered ${err.code} ${JSON.stringify(err.info)}: ` +
-              'every authenticated request must extend the session (rest-api.md §3.1)'
+              'every authenticated request must extend the session (docs/protocol.md#rest-sessions)'
           );
         }
         assert.equal(user.id, account.user.id);

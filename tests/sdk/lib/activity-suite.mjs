@@ -1,5 +1,7 @@
 // Last activity (XEP-0012), ConnectyCube's status streaming, markActive/markInactive and the relay
-// of call-signalling headlines, shared by v6 and v3 (xmpp.md §17, §18, §19; checklist 39, 53, 54).
+// of call-signalling headlines, shared by v6 and v3 (docs/protocol.md#xmpp-last-activity,
+// docs/protocol.md#xmpp-status-streaming, docs/protocol.md#xmpp-active-inactive,
+// docs/protocol.md#xmpp-call-signalling).
 // Each test file calls activitySuite() with the chat adapter of lib/sdk-adapters.mjs plus:
 //
 //   sendCallSignal(client, toUserId, extension, signalType) — sends a WebRTCVideoChat headline through
@@ -105,7 +107,7 @@ export function activitySuite(sdk) {
       assert.equal(sent.attrs.type, 'get');
       assert.equal(sent.attrs.to, jid(b.user), 'queried at the bare JID');
       assert.equal(answer.attrs.type, 'result');
-      assert.equal(answer.attrs.from, jid(b.user), 'from = the queried user (quirks #32)');
+      assert.equal(answer.attrs.from, jid(b.user), 'from = the queried user (docs/protocol.md#quirk-last-activity-from)');
       assert.equal(findTag(answer.data, 'query').attrs.seconds, '0');
       assert.deepEqual(lastIqs(b), [], `the query is answered by the server, not forwarded to the user\n${b.dump()}`);
     });
@@ -225,7 +227,7 @@ export function activitySuite(sdk) {
   });
 
   describe('markInactive / markActive', () => {
-    test('both return nothing, send <mobile enable="true"|"false"/> (quirks #20), are answered with a result; messages keep arriving live while inactive', async () => {
+    test('both return nothing, send <mobile enable="true"|"false"/> (inverted), are answered with a result; messages keep arriving live while inactive', async () => {
       const a = await online('maA');
       const b = await online('maB');
       assert.equal(a.chat.markInactive(), undefined, 'markInactive() returns undefined (not a promise)');
@@ -293,7 +295,7 @@ export function activitySuite(sdk) {
         assert.doesNotMatch(inn[0].data, /<delay\b/, 'no <delay> (the SDKs ignore delayed signals)');
         // Relayed unchanged up to XML equivalence: palaver re-serialises the stanza, so the redundant
         // xmlns="jabber:client" of <extraParams> is dropped and CR LF reaches the callee as LF (an XML
-        // parser must normalise line ends; xmpp.md §17 accepts that). NOTES.md.
+        // parser must normalise line ends; see docs/protocol.md#xmpp-call-signalling). NOTES.md.
         assert.equal(canonicalXml(extraParamsOf(inn[0].data)), canonicalXml(extraParamsOf(out[0].data)), `${c.label}: <extraParams> relayed unchanged`);
       }
       assert.equal(got1.dispatches, sdk.dispatchesPerSignal, `the SDK hands one headline to its signalling processor ${sdk.dispatchesPerSignal} time(s) (NOTES.md)`);

@@ -1,4 +1,4 @@
-// Attachments (checklist.md "Attachments (photo/video)" and "Attachments (location)") through the
+// Attachments (the chat guide's "Attachments (photo/video)" and "Attachments (location)") through the
 // SDKs' own calls, shared by v6 and v3: the file goes up with storage.createAndUpload (create, the
 // multipart upload to the URL in blob_object_access.params, complete), its uid travels in a chat
 // message's attachments, the receiver downloads the very same bytes from storage.privateUrl /
@@ -32,7 +32,7 @@ async function fetchFile(url, headers = {}) {
   return { status: res.status, type: res.headers.get('content-type'), length: res.headers.get('content-length'), etag: res.headers.get('etag'), bytes };
 }
 
-/** Checks a Blob as createAndUpload resolves it / getInfo returns it (objects.md §8). */
+/** Checks a Blob as createAndUpload resolves it / getInfo returns it (docs/protocol.md#object-blob). */
 function assertBlob(blob, expected, what) {
   assert.ok(blob && typeof blob === 'object', `${what}: expected a Blob, got ${JSON.stringify(blob)}`);
   assert.equal(typeof blob.id, 'number', `${what}: id is a number`);

@@ -147,7 +147,8 @@ export class SdkChatClient {
   }
 }
 
-/** The extension the tests send: every kind of value objects.md §11 can carry. */
+/** The extension the tests send: every kind of value extraParams can carry
+ * (docs/protocol.md#custom-parameters). */
 function richExtension() {
   return {
     save_to_history: 1,
@@ -183,7 +184,7 @@ function assertChatMessage(got, { from, to, id, body, sentAtSecs, delayed = fals
   assert.equal(message.recipient_id, to.id, `${what}: recipient_id`);
   assert.equal(message.is_forwarded, false, `${what}: is_forwarded`);
   assert.match(String(message.dialog_id), OBJECT_ID, `${what}: dialog_id (server-added) must be a 24-hex ObjectId`);
-  assert.match(message.dialog_id, /[a-f]/, `${what}: dialog_id must contain a letter (quirks #4)`);
+  assert.match(message.dialog_id, /[a-f]/, `${what}: dialog_id must contain a letter (docs/protocol.md#quirk-dialog-id-needs-letter)`);
   assert.ok(message.extension && typeof message.extension === 'object', `${what}: extension present`);
   assert.equal(message.extension.dialog_id, message.dialog_id, `${what}: extension.dialog_id`);
   const ds = message.extension.date_sent;
@@ -245,10 +246,10 @@ export function chatSuite(sdk) {
       const jid = c.chat.xmppClient.jid;
       assert.equal(jid.getLocal(), `${u.id}-${ctx.app.id}`, 'JID local part');
       assert.equal(jid.getDomain(), ctx.main.domain, 'JID domain (endpoints.chat)');
-      assert.ok(c.resource && c.resource.length >= 16, `resource must be long and random (quirks #3), got ${JSON.stringify(c.resource)}`);
+      assert.ok(c.resource && c.resource.length >= 16, `resource must be long and random (docs/protocol.md#quirk-resource-substring), got ${JSON.stringify(c.resource)}`);
       const auth = c.written(new RegExp(`<${sdk.authElement}\\b[^>]*mechanism="([^"]+)"`));
       assert.equal(auth.length, 1, `exactly one <${sdk.authElement}> sent\n${c.dump()}`);
-      assert.match(auth[0].data, new RegExp(`mechanism="${sdk.mechanism}"`), `the SDK picks ${sdk.mechanism} (xmpp.md §4.2)`);
+      assert.match(auth[0].data, new RegExp(`mechanism="${sdk.mechanism}"`), `the SDK picks ${sdk.mechanism} (docs/protocol.md#xmpp-login)`);
       if (sdk.version === 'v6') assert.equal(c.chat.currentUserId, u.id, 'v6 chat.currentUserId');
 
       // a second client of the same app gets a different resource
@@ -280,10 +281,11 @@ export function chatSuite(sdk) {
         err = e;
       }
       assert.ok(err !== undefined, `connect() with a wrong password resolved (${JSON.stringify(value)})\n${c.dump()}`);
-      assert.equal(err, 'not-authorized', `connect() rejects with the SASL condition as a bare string (xmpp.md §4.6)\n${c.dump()}`);
+      assert.equal(err, 'not-authorized', `connect() rejects with the SASL condition as a bare string (docs/protocol.md#xmpp-login)\n${c.dump()}`);
       assert.ok(Date.now() - t0 < 5_000, `rejection took ${Date.now() - t0} ms`);
       assert.equal(c.chat.isConnected, false);
-      // quirks #7: the server must close the stream after <failure/>, else the SDK stays "connecting"
+      // The server must close the stream after <failure/>, else the SDK stays "connecting"
+      // (docs/protocol.md#quirk-close-after-sasl-failure)
       await waitFor(`${c.label}: the server closes the stream after the SASL failure (onDisconnectedListener)`, () => c.disconnects >= 1, {
         timeoutMs: 4_000,
         dump: c.dump,
@@ -337,7 +339,7 @@ export function chatSuite(sdk) {
       assert.equal(c.chat.isConnected, false, 'chat.isConnected');
       assert.equal(c.chat.connectionStatus, 'offline', 'chat.connectionStatus');
       assert.equal(c.written(new RegExp(`<close xmlns="${NS_FRAMING}"`)).length, 1, 'the SDK sent <close/>');
-      assert.equal(c.received(new RegExp(`<close xmlns=["']${NS_FRAMING}["']`)).length, 1, `the server answered <close/> (xmpp.md §23)\n${c.dump()}`);
+      assert.equal(c.received(new RegExp(`<close xmlns=["']${NS_FRAMING}["']`)).length, 1, `the server answered <close/> (docs/protocol.md#xmpp-reconnection)\n${c.dump()}`);
       assert.ok(took < 1_900, `disconnect() took ${took} ms: the SDK waits 2 s for the server's <close/>`);
       await sleep(1_500); // longer than the reconnect interval: no automatic reconnection after an intentional disconnect
       assert.equal(c.chat.connectionStatus, 'offline');
@@ -456,7 +458,7 @@ export function chatSuite(sdk) {
       await waitFor("the server acknowledged the message ('sent' status)", () => a.sent.length >= 1, { dump: a.dump });
       const b = client(bUser);
       await b.connect();
-      const [got] = await b.waitMessages(1, { what: `${b.label}: the offline message sent without save_to_history (xmpp.md §6, §9.3 step 7)` });
+      const [got] = await b.waitMessages(1, { what: `${b.label}: the offline message sent without save_to_history (docs/protocol.md#xmpp-after-login)` });
       assertChatMessage(got, { from: a.user, to: bUser, id, body: 'not for history', delayed: true }, 'offline without save_to_history');
       assert.equal(got.message.extension.custom, 'y');
     });
@@ -497,14 +499,14 @@ export function chatSuite(sdk) {
       const idOut = a1.send(b.user, { type: 'chat', body: 'from session 1', extension: { save_to_history: 1 } });
       const [atB] = await b.waitMessages(1);
       assertChatMessage(atB, { from: aUser, to: b.user, id: idOut, body: 'from session 1' }, 'A#1 -> B');
-      const carbons = await a2.waitMessages(1, { filter: (g) => g.message.id === idOut, what: `${a2.label}: the sent carbon of A#1's message (xmpp.md §15)` });
+      const carbons = await a2.waitMessages(1, { filter: (g) => g.message.id === idOut, what: `${a2.label}: the sent carbon of A#1's message (docs/protocol.md#xmpp-carbons)` });
       const carbon = carbons[0];
       assert.equal(carbon.userId, aUser.id, 'carbon: userId is the sender (own user)');
       assert.equal(carbon.message.is_forwarded, true, 'carbon: is_forwarded');
       assert.equal(carbon.message.recipient_id, b.user.id, 'carbon: recipient_id is the peer');
       assert.equal(carbon.message.body, 'from session 1');
       assert.equal(carbon.message.dialog_id, atB.message.dialog_id);
-      assert.equal(a2.received(/<received xmlns=["']urn:xmpp:carbons:2["']/).length, 0, 'no received-carbons (quirks #15)');
+      assert.equal(a2.received(/<received xmlns=["']urn:xmpp:carbons:2["']/).length, 0, 'no received-carbons (docs/protocol.md#quirk-no-received-carbons)');
 
       await sleep(SETTLE_MS);
       a1.assertMessageCount(1, "session 1: only B's message (its own is not echoed)");
@@ -603,7 +605,8 @@ export function chatSuite(sdk) {
       await sleep(4_500);
       const pings = a.received(/<iq\b[^>]*type=["']get["'][^>]*>\s*<ping xmlns=["']urn:xmpp:ping["']/);
       assert.ok(pings.length >= 1, `the server pinged the idle client (PALAVER_XMPP_PING_INTERVAL_SECS=1)\n${a.dump()}`);
-      // v6 answers with a result, v3 with service-unavailable (quirks #23): both prove it is alive
+      // v6 answers with a result, v3 with service-unavailable
+      // (docs/protocol.md#quirk-v3-ping-error): both prove it is alive
       assert.ok(a.written(/<iq\b[^>]*type="(result|error)"/).length >= 1, `the SDK answered the ping\n${a.dump()}`);
       assert.equal(a.disconnects, 0, `the server must not drop a client that answers pings\n${a.dump()}`);
       assert.equal(b.disconnects, 0, `the server must not drop a client that answers pings\n${b.dump()}`);

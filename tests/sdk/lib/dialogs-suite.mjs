@@ -1,5 +1,5 @@
 // The dialog / history / group-chat conformance flows that v6 and v3 share: one test per section
-// of the chat guide (checklist.md "Dialogs" and "Chat history and messaging"), each through the
+// of the chat guide's "Dialogs" and "Chat history and messaging" chapters, each through the
 // SDK calls the guide names. Each test file (one per SDK generation, each in its own process)
 // calls dialogsSuite() with the adapter the chat suite uses:
 //
@@ -7,7 +7,8 @@
 //     newInstance(),                          // a fresh SDK object
 //     init(instance, server, app, {chatUrl}), // instance.init(creds, config) for that server/app
 //     autoDelivered }                         // v6 sends a 'received' marker for every incoming message,
-//                                             // v3 only for messages carrying <markable/> (quirks #17)
+//                                             // v3 only for messages carrying <markable/>
+//                                             // (docs/protocol.md#quirk-automatic-received-markers)
 //
 // Every test makes its own users (palaver CLI), gives each an SDK object of its own with a user
 // session (REST) and, where the section needs it, a chat connection: an Actor records what every
@@ -131,11 +132,11 @@ export class Actor extends SdkChatClient {
   }
 }
 
-/** Shape checks on a Dialog object (objects.md §4). */
+/** Shape checks on a Dialog object (docs/protocol.md#object-dialog). */
 function assertDialog(d, expected = {}, what = 'dialog') {
   assert.ok(d && typeof d === 'object', `${what}: expected a Dialog, got ${JSON.stringify(d)}`);
   assert.match(String(d._id), OBJECT_ID, `${what}: _id is a 24-hex ObjectId`);
-  assert.match(d._id, /[a-f]/, `${what}: _id must contain a letter a-f, else the SDK takes it for a user id (quirks #4)`);
+  assert.match(d._id, /[a-f]/, `${what}: _id must contain a letter a-f, else the SDK takes it for a user id (docs/protocol.md#quirk-dialog-id-needs-letter)`);
   for (const k of ['type', 'user_id', 'name', 'occupants_ids', 'admins_ids', 'last_message', 'last_message_id', 'last_message_user_id', 'last_message_date_sent', 'unread_messages_count', 'xmpp_room_jid', 'created_at', 'updated_at']) {
     assert.ok(k in d, `${what}: lacks "${k}": ${JSON.stringify(d)}`);
   }
@@ -148,7 +149,7 @@ function assertDialog(d, expected = {}, what = 'dialog') {
   }
 }
 
-/** Shape checks on a history Message (objects.md §5). */
+/** Shape checks on a history Message (docs/protocol.md#object-message). */
 function assertHistoryMessage(m, expected = {}, what = 'message') {
   assert.ok(m && typeof m === 'object', `${what}: expected a Message, got ${JSON.stringify(m)}`);
   for (const k of ['_id', 'chat_dialog_id', 'message', 'date_sent', 'sender_id', 'recipient_id', 'attachments', 'read_ids', 'delivered_ids', 'created_at', 'updated_at']) {
@@ -282,7 +283,8 @@ export function dialogsSuite(sdk) {
       const p = await a.dialog.create({ type: 3, occupants_ids: [b.id] });
       const foreign = await group(c, [a]); // B is not in it
       const base = nowSecs() - 1_000;
-      // date_sent comes from the client's extension (objects.md §5), so the order is deterministic
+      // date_sent comes from the client's extension (docs/protocol.md#xmpp-dialog-id-date-sent), so the
+      // order is deterministic
       const m1 = a.sendGroup(g1._id, 'older', { date_sent: base + 10 });
       const m2 = a.sendGroup(g2._id, 'newer', { date_sent: base + 20 });
       const m3 = a.sendGroup(g2._id, 'newest', { date_sent: base + 30 });
@@ -396,7 +398,7 @@ export function dialogsSuite(sdk) {
         assert.ok(!(await who.dialog.list()).items.some((x) => x._id === g._id), `${who.label}: gone for everyone after the owner's force delete`);
       }
 
-      // a private dialog deleted "for me" comes back with the next message (rest-api.md §5.1)
+      // a private dialog deleted "for me" comes back with the next message (docs/protocol.md#rest-dialogs)
       const p = await a.dialog.create({ type: 3, occupants_ids: [b.id] });
       await b.dialog.delete(p._id);
       assert.ok(!(await b.dialog.list()).items.some((x) => x._id === p._id), 'private dialog deleted for B');
@@ -446,7 +448,7 @@ export function dialogsSuite(sdk) {
       const page = await a.dialog.getPublicOccupants(pub._id, { limit: 1, skip: 0 });
       assert.equal(page.items.length, 1, 'limit=1');
 
-      // subscribers send and receive the public room's messages (rest-api.md §5 role table)
+      // subscribers send and receive the public room's messages (docs/protocol.md#rest-dialog-roles)
       const hi = b.sendGroup(pub._id, 'hi subscribers');
       const [atC] = await c.waitMessages(1, { filter: (x) => x.message.id === hi });
       assert.equal(atC.userId, b.id);
@@ -607,7 +609,8 @@ export function dialogsSuite(sdk) {
       assert.equal(d.messages.length, 0, `the non-member received nothing\n${d.dump()}`);
       assert.equal((await a.history(g._id)).length, 4, "the non-member's message was not stored");
       if (sdk.autoDelivered) {
-        // v6 sends a 'received' marker back to the sender for every group message (quirks #17)
+        // v6 sends a 'received' marker back to the sender for every group message
+        // (docs/protocol.md#quirk-automatic-received-markers)
         const withMarkers = await a.waitHistory(g._id, (x) => x.slice(0, 3).every((m) => m.delivered_ids.length === 3), 'automatic received markers of B and C applied');
         assert.deepEqual(sortedIds(withMarkers[0].delivered_ids), sortedIds([a.id, b.id, c.id]));
         await a.waitEvents('delivered', 6, (x) => ids.includes(x.messageId), 'onDeliveredStatusListener from B and C for each of the 3 messages');
@@ -618,7 +621,7 @@ export function dialogsSuite(sdk) {
       const [a, b, c, d] = await actors(['ja', 'jb', 'jc', 'jd'], { online: true });
       const g = await group(a, [b, c]);
       const refused = await within(d, d.chat.muc.join(g._id).then((v) => ({ resolved: v }), (e) => e), 'muc.join() by a non-member');
-      assert.equal(String(refused.code), '407', `a non-member's join is refused with the presence error code (xmpp.md §14.6): ${JSON.stringify(refused)}`);
+      assert.equal(String(refused.code), '407', `a non-member's join is refused with the presence error code (docs/protocol.md#xmpp-muc): ${JSON.stringify(refused)}`);
       assert.equal(typeof refused.code, 'string', 'the SDK hands the code attribute over as a string');
       assert.ok(typeof refused.message === 'string' && refused.message.length > 0, `and the <text>: ${JSON.stringify(refused)}`);
       const joined = (who) => within(who, who.chat.muc.join(g._id), `muc.join() (needs status 110 first${sdk.version === 'v6' ? ' and the <xmlns><code>110</code></xmlns> shim' : ''})`);
@@ -760,7 +763,7 @@ export function dialogsSuite(sdk) {
       assert.equal((await b.unread([p._id, g._id])).total, 0, 'typing does not count as unread');
       await off.connect();
       await sleep(SETTLE_MS);
-      assert.deepEqual(off.events.typing, [], `typing to an offline user is not kept for later (xmpp.md §11)\n${off.dump()}`);
+      assert.deepEqual(off.events.typing, [], `typing to an offline user is not kept for later (docs/protocol.md#xmpp-typing)\n${off.dump()}`);
       assert.equal(off.messages.length, 0);
     });
 
@@ -871,7 +874,7 @@ export function dialogsSuite(sdk) {
       await b.message.create({ chat_dialog_id: g._id, message: 'own' });
       const expected = { total: 5, [p._id]: 2, [g._id]: 3, [quiet._id]: 0 };
       assert.deepEqual(await b.unread([p._id, g._id, quiet._id]), expected, 'GET /chat/Message/unread?chat_dialog_ids=a, b, c');
-      assert.deepEqual(await b.message.unreadCount({ dialogs_ids: [p._id, g._id, quiet._id] }), expected, "the guide's dialogs_ids (quirks #30)");
+      assert.deepEqual(await b.message.unreadCount({ dialogs_ids: [p._id, g._id, quiet._id] }), expected, "the guide's dialogs_ids (docs/protocol.md#quirk-dialogs-ids-alias)");
       const one = await b.message.unreadCount({ chat_dialog_ids: [g._id] });
       assert.equal(one[g._id], 3, `one dialog asked: ${JSON.stringify(one)}`);
       assert.ok(!(p._id in one), 'per-dialog keys only for the dialogs asked for');
@@ -908,7 +911,7 @@ export function dialogsSuite(sdk) {
       const hit = await a.message.create({ chat_dialog_id: g._id, message: `a ${word} in the haystack` });
       const hit2 = await b.message.create({ chat_dialog_id: g2._id, message: `another ${word}` });
       await a.message.create({ chat_dialog_id: g._id, message: 'nothing to see' });
-      const window = { start_date: Date.now() + 3_600_000, end_date: Date.now() - 3_600_000 }; // start = upper bound, end = lower bound (rest-api.md §7)
+      const window = { start_date: Date.now() + 3_600_000, end_date: Date.now() - 3_600_000 }; // start = upper bound, end = lower bound (docs/protocol.md#quirk-search-date-bounds)
 
       const r = await b.chat.search({ search_text: word, limit: 10, ...window });
       assert.ok(r && r.results, `{"results":{dialogs, messages, users}}: ${JSON.stringify(r)}`);
@@ -945,7 +948,7 @@ export function dialogsSuite(sdk) {
       assert.equal(s2.userId, a.id, 'from the caller');
       assert.deepEqual(s2.extension, { userExt: { name: 'Smith' }, nickname: 'neo' });
 
-      // to a dialog: group chat is not supported for system messages (xmpp.md §16.1: 400 or drop)
+      // to a dialog: group chat is not supported for system messages (docs/protocol.md#xmpp-system-messages: 400)
       const g = await group(a, [b]);
       const toRoom = a.chat.sendSystemMessage(g._id, { body: 'to the room', extension: { k: 'v' } });
       await sleep(SETTLE_MS);
@@ -958,7 +961,7 @@ export function dialogsSuite(sdk) {
       assert.equal((await b.message.unreadCount()).total, 0, 'nothing unread');
       await off.connect();
       await sleep(SETTLE_MS);
-      assert.deepEqual(off.events.system, [], `system messages are live only, never kept for an offline user (xmpp.md §16.1)\n${off.dump()}`);
+      assert.deepEqual(off.events.system, [], `system messages are live only, never kept for an offline user (docs/protocol.md#xmpp-system-messages)\n${off.dump()}`);
     });
 
     test('reactions: add/update/remove over REST → onMessageReactionsListener for the others, listReactions, reactions in history', async () => {

@@ -33,7 +33,7 @@ export async function expectSessionExpired(promise, what = 'call') {
   return err;
 }
 
-/** Checks a User object as the SDK hands it to the app (objects.md §3). */
+/** Checks a User object as the SDK hands it to the app (docs/protocol.md#object-user). */
 export function assertUser(user, expected = {}) {
   assert.ok(user && typeof user === 'object', `expected a user object, got ${JSON.stringify(user)}`);
   assert.equal(typeof user.id, 'number', `user.id must be a JSON number: ${JSON.stringify(user)}`);
@@ -45,13 +45,13 @@ export function assertUser(user, expected = {}) {
   assert.match(user.updated_at, ISO_DATE, 'user.updated_at');
   assert.ok(!('password' in user), 'user object must never carry the password');
   assert.ok(!('old_password' in user), 'user object must never carry old_password');
-  assert.ok(user.user_tags === null || typeof user.user_tags === 'string', `user_tags must be a string or null (quirks #26): ${JSON.stringify(user.user_tags)}`);
+  assert.ok(user.user_tags === null || typeof user.user_tags === 'string', `user_tags must be a string or null (docs/protocol.md#quirk-user-tags-string): ${JSON.stringify(user.user_tags)}`);
   for (const [k, v] of Object.entries(expected)) {
     assert.deepEqual(user[k], v, `user.${k}`);
   }
 }
 
-/** Checks a Session object (objects.md §2). */
+/** Checks a Session object (docs/protocol.md#object-session). */
 export function assertSession(session, { appId, userId } = {}) {
   assert.ok(session && typeof session === 'object', `expected a session object, got ${JSON.stringify(session)}`);
   assert.equal(typeof session.token, 'string', 'session.token');

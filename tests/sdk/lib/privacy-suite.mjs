@@ -1,5 +1,5 @@
-// Privacy (black) lists through the SDKs' own `chat.privacylist` API, shared by v6 and v3 (xmpp.md §20,
-// checklist 46–52, quirks #21): create / getList / getNames / setAsDefault / update / delete as the
+// Privacy (black) lists through the SDKs' own `chat.privacylist` API, shared by v6 and v3
+// (docs/protocol.md#xmpp-privacy-lists, docs/protocol.md#quirk-privacy-list-reading): create / getList / getNames / setAsDefault / update / delete as the
 // chat guide shows them, the guide's decline-default-then-update flow, and what blocked users see: a
 // 1-1 message → onMessageErrorListener(id, {code: 503, info: 'Service not available.'}), nothing at
 // all in groups, and a two-way block also refusing the blocker's own messages (406).
@@ -105,7 +105,8 @@ export function privacySuite(sdk) {
         ]
       );
 
-      // getList(): every even-indexed item → {user_id, action}; mutualBlock is never reported (§20.3).
+      // getList(): every even-indexed item → {user_id, action}; mutualBlock is never reported
+      // (docs/protocol.md#quirk-privacy-list-reading).
       const got = await call(owner, 'getList()', pl(owner).getList('myList'));
       assert.deepEqual(got, {
         name: 'myList',
@@ -116,7 +117,8 @@ export function privacySuite(sdk) {
         ],
       });
 
-      // getNames() before and after setAsDefault(): names also lists the default's name (quirks #21).
+      // getNames() before and after setAsDefault(): names also lists the default's name
+      // (docs/protocol.md#quirk-privacy-list-reading).
       assert.deepEqual(await call(owner, 'getNames()', pl(owner).getNames()), { default: null, active: null, names: ['myList'] });
       assert.equal(await call(owner, 'setAsDefault()', pl(owner).setAsDefault('myList')), undefined);
       assert.deepEqual(await call(owner, 'getNames()', pl(owner).getNames()), { default: 'myList', active: null, names: ['myList', 'myList'] });
@@ -138,7 +140,7 @@ export function privacySuite(sdk) {
       assert.deepEqual(await call(owner, 'getNames()', pl(owner).getNames()), { default: null, active: null, names: [] });
       assert.deepEqual(await call(owner, 'getList()', pl(owner).getList('myList')), { name: 'myList', items: [] });
 
-      // Nothing was pushed to the other session (§20.3) — it only read answers to its own getNames().
+      // Nothing was pushed to the other session (docs/protocol.md#xmpp-privacy-managing) — it only read answers to its own getNames().
       await sleep(SETTLE_MS);
       const pushed = privacyIqs(other).filter((s) => !/:getNames$/.test(s.attrs.id));
       assert.deepEqual(pushed.map((s) => s.data), [], 'no privacy pushes');
@@ -176,7 +178,8 @@ export function privacySuite(sdk) {
       // The updated list is what is enforced: the formerly blocked user gets through …
       const idFree = send(blocked, owner, 'unblocked now');
       await owner.waitMessages(1, { filter: (g) => g.message.id === idFree });
-      // … the mutual block lost its two-way flag in the update (getList never reports it, §20.1), so
+      // … the mutual block lost its two-way flag in the update (getList never reports it,
+      // docs/protocol.md#quirk-privacy-list-reading), so
       // the owner may write to that user again, while that user stays blocked.
       const idOut = send(owner, mutual, 'one-way now');
       await mutual.waitMessages(1, { filter: (g) => g.message.id === idOut });

@@ -1,6 +1,7 @@
 // Real-time chat (XMPP over WebSocket) through connectycube@3.35.3 (v3), against a real
 // palaver server. v3's REST goes to https://{endpoints.api} (the runner's trusted
-// certificate), its chat to chatProtocol.websocket (v3 has no chat_url, quirks #5):
+// certificate), its chat to chatProtocol.websocket (v3 has no chat_url,
+// docs/protocol.md#quirk-stream-domain-vs-jid-domain):
 // ws://127.0.0.1:WS, and wss://localhost:WSS in one test.
 
 import { test } from 'node:test';

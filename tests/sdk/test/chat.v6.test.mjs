@@ -13,7 +13,7 @@ const sdk = {
     instance.init(
       { appId: app.id, authKey: app.auth_key },
       {
-        // endpoints.chat is the JID domain; chat_url is only read when chat is set (quirks #5)
+        // endpoints.chat is the JID domain; chat_url is only read when chat is set (docs/protocol.md#quirk-stream-domain-vs-jid-domain)
         endpoints: { api_url: server.httpUrl, chat: server.domain, chat_url: chatUrl },
         chat: { streamManagement: { enable: true }, reconnect: { enable: true, timeInterval: 1 } },
         debug: { mode: 0 },

@@ -1,5 +1,5 @@
 // Contact list (RFC 6121 roster + presence subscriptions) through connectycube@3.35.3, the only SDK
-// generation with a contact-list API (xmpp.md §21, checklist "Contact list" 40–45), against a real
+// generation with a contact-list API (docs/protocol.md#xmpp-contact-list), against a real
 // palaver server: contactList.add / confirm / reject / remove / get / updateName, the callbacks
 // onSubscribeListener, onConfirmSubscribeListener, onRejectSubscribeListener and
 // onContactListListener, requests kept for an offline contact, and the contact limit.
@@ -82,17 +82,18 @@ function contactsSuite() {
   const befriend = async (a, b) => {
     await within(5_000, `${a.label}: contactList.add`, a.chat.contactList.add(b.user.id), a.dump);
     await b.waitEvent('onSubscribeListener', (id) => id === a.user.id);
-    b.chat.contactList.confirm(a.user.id); // never settles (quirks #22)
+    b.chat.contactList.confirm(a.user.id); // never settles (docs/protocol.md#quirk-v3-contact-list-promises)
     await a.waitEvent('onConfirmSubscribeListener', (id) => id === b.user.id);
     await b.waitEvent('onConfirmSubscribeListener', (id) => id === a.user.id);
     await rosterUntil(a, `lists ${b.user.id} with "both"`, (r) => r[b.user.id]?.subscription === 'both');
     await rosterUntil(b, `lists ${a.user.id} with "both"`, (r) => r[a.user.id]?.subscription === 'both');
   };
 
-  /** No roster push, no result of this file's own queries etc. may look like a last-activity push (quirks #16). */
+  /** No roster push, no result of this file's own queries etc. may look like a last-activity push
+   * (docs/protocol.md#quirk-iq-query-is-last-activity). */
   const assertNoBogusLastActivity = (...clients) => {
     for (const c of clients) {
-      assert.deepEqual(c.eventsOf('onLastUserActivityListener'), [], `${c.label}: no onLastUserActivityListener (roster pushes must carry no "from", quirks #16)\n${c.dump()}`);
+      assert.deepEqual(c.eventsOf('onLastUserActivityListener'), [], `${c.label}: no onLastUserActivityListener (roster pushes must carry no "from", docs/protocol.md#quirk-iq-query-is-last-activity)\n${c.dump()}`);
       for (const p of rosterPushes(c)) assert.equal(p.attrs.from, undefined, `${c.label}: roster push with a "from": ${p.data}`);
     }
   };
@@ -143,7 +144,7 @@ function contactsSuite() {
       assertNoBogusLastActivity(a, b);
     });
 
-    test('confirm(userId): the requester gets onConfirmSubscribeListener(contactId), the mutual request is auto-accepted, both lists end "both", presences are exchanged; confirm() never settles (quirks #22)', async () => {
+    test('confirm(userId): the requester gets onConfirmSubscribeListener(contactId), the mutual request is auto-accepted, both lists end "both", presences are exchanged; confirm() never settles', async () => {
       const a = await online('cfA');
       const b = await online('cfB');
       await a.chat.getContacts();
@@ -392,7 +393,7 @@ function contactsSuite() {
 
       for (const o of others) await within(5_000, `add ${o.login}`, a.chat.contactList.add(o.id), a.dump);
       const res = await within(5_000, 'the 4th add', a.chat.contactList.add(uUser.id), a.dump);
-      assert.equal(res, undefined, 'v3 add() resolves even when the roster set fails (quirks #22)');
+      assert.equal(res, undefined, 'v3 add() resolves even when the roster set fails (docs/protocol.md#quirk-v3-contact-list-promises)');
 
       const sets = stanzas(a, 'W', 'iq', NS_ROSTER).filter((s) => s.attrs.type === 'set');
       assert.equal(sets.length, 4);

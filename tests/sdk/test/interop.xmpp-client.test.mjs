@@ -153,7 +153,7 @@ describe('@xmpp/client interop', { skip: TLS_OK ? false : "needs the runner's tr
     const t0 = Math.floor(Date.now() / 1000);
 
     const idA = `a${uniq(10)}`;
-    // a forged `from` must be replaced by the sender's real full JID (xmpp.md §9.3 step 1)
+    // a forged `from` must be replaced by the sender's real full JID (docs/protocol.md#xmpp-messages)
     const out = chatMessage(b.bare, idA, 'hello over tcp', [
       xml('extraParams', { xmlns: 'jabber:client' }, xml('save_to_history', {}, '1'), xml('custom', {}, 'v')),
       xml('markable', { xmlns: 'urn:xmpp:chat-markers:0' }),

@@ -1,4 +1,4 @@
-//! `/blobs`: file storage (`rest-api.md` §8) the way both SDKs' `storage` module drives it.
+//! `/blobs`: file storage (docs/protocol.md#rest-blobs) the way both SDKs' `storage` module drives it.
 //!
 //! * `POST /blobs` makes the row; its `blob_object_access.params` is an upload URL back at this server
 //!   (`{base}/blobs/{id}/upload?key={uid}&token={one-time token}`) whose query the SDKs turn into multipart

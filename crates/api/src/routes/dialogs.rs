@@ -1,6 +1,7 @@
 //! `/chat/Dialog`: list, create, update and delete dialogs, clear a dialog's history, subscribe, admins,
-//! notification settings and public occupants (`rest-api.md` §5); and the admin API's broadcast dialogs.
-//! The rules live in `palaver_core::dialogs`; the handlers read the SDK's parameters and render.
+//! notification settings and public occupants (docs/protocol.md#rest-dialogs); and the admin API's
+//! broadcast dialogs. The rules live in `palaver_core::dialogs`; the handlers read the SDK's parameters and
+//! render.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Input};

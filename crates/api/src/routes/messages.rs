@@ -1,7 +1,7 @@
 //! `/chat/Message` and `/chat/search`: chat history, message creation, read/delivered marks, edits,
-//! deletes, system messages, unread counts, reactions and search (`rest-api.md` §6–7). The rules live in
-//! `palaver_core::history`; the handlers parse the SDK's parameters, call it, publish the real-time side
-//! effects on the event bus and render.
+//! deletes, system messages, unread counts, reactions and search (docs/protocol.md#rest-messages,
+//! docs/protocol.md#rest-search). The rules live in `palaver_core::history`; the handlers parse the SDK's
+//! parameters, call it, publish the real-time side effects on the event bus and render.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Input};
@@ -37,8 +37,8 @@ const LIST_KEYS: [&str; 8] = [
     "count",
 ];
 
-/// Keys of `POST /chat/Message` that are not custom parameters (`objects.md` §5), plus the Message
-/// object's own fields, which a custom parameter must not shadow.
+/// Keys of `POST /chat/Message` that are not custom parameters (docs/protocol.md#object-message), plus the
+/// Message object's own fields, which a custom parameter must not shadow.
 const RESERVED_KEYS: [&str; 22] = [
     "_id",
     "id",
@@ -313,7 +313,8 @@ fn attachments(value: Option<&Value>) -> ApiResult<Value> {
 }
 
 /// Every other top-level key. Values are kept the way they travel over XMPP: leaves as strings, objects
-/// nested; `null` drops the key; arrays cannot be represented and are refused (`objects.md` §11).
+/// nested; `null` drops the key; arrays cannot be represented and are refused
+/// (docs/protocol.md#custom-parameters).
 fn custom_params(params: &Map<String, Value>) -> ApiResult<Map<String, Value>> {
     let mut custom = Map::new();
     for (key, value) in params {
@@ -615,7 +616,7 @@ pub async fn react(
         user_id,
         add: add.filter(|r| !r.is_empty()),
         remove: remove.filter(|r| !r.is_empty()),
-        // The reacting user's other devices are told too (`xmpp.md` §13).
+        // The reacting user's other devices are told too (docs/protocol.md#xmpp-reactions).
         recipients: dialog.occupants.clone(),
     });
     Ok(StatusCode::OK)

@@ -1,4 +1,4 @@
-//! Push notifications (`rest-api.md` §9, `objects.md` §9): device subscriptions and push events as the
+//! Push notifications (docs/protocol.md#rest-push): device subscriptions and push events as the
 //! SDKs send them, and the admin API's chat-alert template, provider credentials and queue statistics.
 //! The rules live in `palaver_core::push`; sending is `palaver-push`'s.
 
@@ -15,7 +15,7 @@ use palaver_core::push::{setting, EventInput, PushEvent, Subscription, Subscript
 use palaver_core::CoreError;
 use serde_json::{json, Map, Value};
 
-/// `{"subscription": …}` as `objects.md` §9 shows it.
+/// `{"subscription": …}` as docs/protocol.md#rest-push shows it.
 fn subscription(s: &Subscription) -> Value {
     json!({
         "subscription": {
@@ -29,7 +29,7 @@ fn subscription(s: &Subscription) -> Value {
     })
 }
 
-/// `{"event": …}` as `objects.md` §9 shows it.
+/// `{"event": …}` as docs/protocol.md#rest-push shows it.
 fn event(e: &PushEvent) -> Value {
     json!({
         "event": {

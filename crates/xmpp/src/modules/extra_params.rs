@@ -1,5 +1,5 @@
-//! ConnectyCube's `<extraParams xmlns="jabber:client">` ⇄ JSON (objects.md §11): leaves are strings,
-//! nested elements objects, `<attachment/>` elements the `attachments` array.
+//! ConnectyCube's `<extraParams xmlns="jabber:client">` ⇄ JSON (docs/protocol.md#custom-parameters):
+//! leaves are strings, nested elements objects, `<attachment/>` elements the `attachments` array.
 
 use crate::ns;
 use crate::xml::{self, Element};
@@ -65,7 +65,7 @@ fn element_value(element: &Element) -> Option<Value> {
 }
 
 /// Builds `<extraParams>` from JSON parameters (objects nest, scalars become text) and attachments.
-/// Non-attachment arrays have no XML form (objects.md §11) and are left out.
+/// Non-attachment arrays have no XML form (docs/protocol.md#custom-parameters) and are left out.
 pub fn from_json(params: &Map<String, Value>, attachments: &Value) -> Element {
     let mut extra = xml::element("extraParams", ns::CLIENT);
     append_json(&mut extra, params);

@@ -104,7 +104,8 @@ fn server_iq(session: &Online, iq: &Element) -> Element {
             stanza::iq_result(iq, None)
         }
         ("session", ns::SESSION, false) => stanza::iq_result(iq, None),
-        // ConnectyCube's markInactive() sends enable="true" and markActive() enable="false" (quirk #20).
+        // ConnectyCube's markInactive() sends enable="true" and markActive() enable="false"
+        // (docs/protocol.md#quirk-mobile-enable-inverted).
         ("mobile", ns::MOBILE, false) => {
             session.handle.set_inactive(query.attr("enable") == Some("true"));
             stanza::iq_result(iq, None)

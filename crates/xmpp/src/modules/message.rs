@@ -33,7 +33,8 @@ fn has_child(message: &Element, name: &str) -> bool {
     message.children().any(|c| c.name() == name)
 }
 
-/// A real message (§9.6): a body or extension, and none of the signal children.
+/// A real message (docs/protocol.md#xmpp-message-classification): a body or extension, and none of the
+/// signal children.
 pub fn is_content(message: &Element) -> bool {
     let has_payload = has_child(message, "body") || extra_params::find(message).is_some();
     has_payload && !SIGNALS.iter().any(|s| has_child(message, s))
@@ -229,7 +230,7 @@ async fn apply_signal(shared: &Shared, sender: UserJid, message: &Element) -> Re
 }
 
 /// A headline from a user without a module identifier is a system message: the receiving SDKs ignore
-/// headlines without `moduleIdentifier` (quirk #31).
+/// headlines without `moduleIdentifier` (docs/protocol.md#quirk-headline-module-identifier).
 fn mark_system_message(message: &mut Element) {
     let extra = extra_params::ensure(message);
     extra_params::ensure_value(extra, "moduleIdentifier", "SystemNotifications");

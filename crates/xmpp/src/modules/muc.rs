@@ -1,6 +1,7 @@
 //! Dialog rooms' presence (XEP-0045 as the SDKs use it): join and leave with status 110 — plus the
-//! `<xmlns><code>…</code></xmlns>` child that v6 looks for (quirk #2) on self-presences only — occupant
-//! join/leave events, kicks (status 301, actor in both places), and the online-occupant list.
+//! `<xmlns><code>…</code></xmlns>` child that v6 looks for (docs/protocol.md#quirk-muc-status-shim) on
+//! self-presences only — occupant join/leave events, kicks (status 301, actor in both places), and the
+//! online-occupant list.
 
 use super::groupchat::{app_users_online, muc_user};
 use crate::ns;

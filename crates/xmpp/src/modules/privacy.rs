@@ -1,12 +1,12 @@
-//! Privacy lists (XEP-0016 as ConnectyCube profiles it, xmpp.md §20), the XEP-0191 blocking command on the
-//! same lists, and their enforcement.
+//! Privacy lists (XEP-0016 as ConnectyCube profiles it, docs/protocol.md#xmpp-privacy-lists), the XEP-0191
+//! blocking command on the same lists, and their enforcement.
 //!
 //! Managing: `jabber:iq:privacy` iqs to the server — names, a list by name (an unknown name gets an empty
 //! `<list name="…"/>`, not `item-not-found`: v3's `getList` never settles on an error), create/replace, delete
 //! (a list without items), the default list (declined with an empty `<default/>`) and the session's active
 //! list (`<active/>`). Editing or deleting the default list is allowed; deleting it leaves no default.
 //! Nothing is pushed to other sessions: the SDKs answer `iq type="set"` pushes with errors and mistake any
-//! iq carrying a `<query>` for a last-activity push (§18).
+//! iq carrying a `<query>` for a last-activity push (docs/protocol.md#quirk-iq-query-is-last-activity).
 //!
 //! Enforcing: only the **default** list, whether its owner is online or not (an active list is kept and
 //! reported for the session but not enforced — the SDKs never set one). See `palaver_core::privacy` for how
@@ -223,7 +223,8 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, R
                 .await
                 .map_err(core_refusal)?;
             let mut answer = xml::element("query", NS);
-            // The SDKs report every child's name in `names`, active and default included (quirk #21).
+            // The SDKs report every child's name in `names`, active and default included
+            // (docs/protocol.md#quirk-privacy-list-reading).
             if let Some(active) = session
                 .handle
                 .privacy_active()
@@ -249,7 +250,7 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, R
                 .list(user.app_id, user.user_id, name)
                 .await
                 .map_err(core_refusal)?;
-            // An unknown list reads as an empty one (xmpp.md §20.3).
+            // An unknown list reads as an empty one (docs/protocol.md#quirk-privacy-list-reading).
             let found = found.unwrap_or_else(|| PrivacyList {
                 name: name.to_owned(),
                 items: Vec::new(),

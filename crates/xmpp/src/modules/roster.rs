@@ -2,7 +2,7 @@
 //! session, presence subscriptions with both sides' states kept by the core, pending requests delivered
 //! at login, and presence exchanged between contacts (broadcast on change, probes on login).
 //! Roster pushes carry no `from`: the SDKs take any iq with a `from` and a `<query>` for a last-activity
-//! push (quirk #16).
+//! push (docs/protocol.md#quirk-iq-query-is-last-activity).
 
 use crate::ns;
 use crate::router;

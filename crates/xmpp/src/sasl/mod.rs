@@ -47,7 +47,7 @@ impl Mechanism {
 }
 
 /// Mechanisms to advertise, strongest first. Never ANONYMOUS: v6 browser builds would pick it even when
-/// they have credentials (quirks #6).
+/// they have credentials (docs/protocol.md#quirk-anonymous-fallback).
 pub const ADVERTISED: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::ScramSha1, Mechanism::Plain];
 
 /// The hash function of a SCRAM mechanism.

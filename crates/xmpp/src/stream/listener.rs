@@ -141,8 +141,9 @@ async fn tls_handshake(
     }
 }
 
-/// Browsers and the `ws` package abort unless `xmpp` is echoed when they asked for it (xmpp.md §1.2);
-/// clients that ask for nothing are served anyway, clients that ask only for something else are refused.
+/// Browsers and the `ws` package abort unless `xmpp` is echoed when they asked for it
+/// (docs/protocol.md#xmpp-transports); clients that ask for nothing are served anyway, clients that ask
+/// only for something else are refused.
 #[allow(clippy::result_large_err)] // the signature is tungstenite's callback
 fn select_subprotocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
     let mut offered = request

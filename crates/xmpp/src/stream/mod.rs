@@ -253,7 +253,8 @@ impl Transport {
         }
     }
 
-    /// WebSocket: a ping frame (never text on the stream, see quirks #1). TCP: nothing.
+    /// WebSocket: a ping frame (never text on the stream, see
+    /// docs/protocol.md#quirk-no-whitespace-between-elements). TCP: nothing.
     pub async fn keepalive(&mut self) -> Result<(), TransportError> {
         match &mut self.inner {
             Inner::WebSocket(ws) => ws.keepalive().await,
