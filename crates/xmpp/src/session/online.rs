@@ -140,29 +140,50 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
 impl Online {
     /// Sends a stanza (or holds it for resumption while the link is down), with SM bookkeeping.
     pub async fn send(&mut self, stanza: Element) {
-        let Some(transport) = self.transport.as_mut() else {
-            if self.sm.hold(stanza) == AfterSend::Overflow {
-                self.handle.kill();
-            }
+        self.send_many(vec![stanza], false).await;
+    }
+
+    /// Sends stanzas in one write with one flush, with SM bookkeeping; with `ask_ack`, a request for an
+    /// acknowledgement goes at the end of the same write when anything is outstanding. While the link is
+    /// down they are held for resumption.
+    async fn send_many(&mut self, stanzas: Vec<Element>, ask_ack: bool) {
+        if stanzas.is_empty() {
             return;
-        };
-        if let Err(error) = transport.send(&stanza).await {
-            tracing::debug!(%error, jid = %self.full_jid, "send failed; link lost");
-            self.transport = None;
-            // Kept for resumption or re-routing like any unacknowledged stanza.
-            if self.sm.is_enabled() {
-                self.sm.hold(stanza);
-            } else {
-                self.undelivered(stanza).await;
+        }
+        if self.transport.is_none() {
+            for stanza in stanzas {
+                if self.sm.hold(stanza) == AfterSend::Overflow {
+                    self.handle.kill();
+                }
             }
             return;
         }
-        match self.sm.sent(&stanza) {
-            AfterSend::Nothing => {}
-            AfterSend::RequestAck => self.send_nonza(StreamManagement::request()).await,
-            AfterSend::Overflow => {
-                tracing::warn!(jid = %self.full_jid, "too many unacknowledged stanzas; closing");
-                self.handle.kill();
+        // Counted before the write: if the link breaks during it, they are already held for resumption
+        // (or re-routed) like any unacknowledged stanza.
+        let mut request = false;
+        for stanza in &stanzas {
+            match self.sm.sent(stanza) {
+                AfterSend::Nothing => {}
+                AfterSend::RequestAck => request = true,
+                AfterSend::Overflow => {
+                    tracing::warn!(jid = %self.full_jid, "too many unacknowledged stanzas; closing");
+                    self.handle.kill();
+                }
+            }
+        }
+        let request = self.sm.is_enabled() && (request || (ask_ack && self.sm.unacked_len() > 0));
+        let mut write = stanzas;
+        if request {
+            write.push(StreamManagement::request());
+        }
+        let transport = self.transport.as_mut().expect("checked above");
+        if let Err(error) = transport.send_all(&write).await {
+            tracing::debug!(%error, jid = %self.full_jid, "send failed; link lost");
+            self.transport = None;
+            if !self.sm.is_enabled() {
+                for stanza in write {
+                    self.undelivered(stanza).await;
+                }
             }
         }
     }
@@ -188,6 +209,34 @@ impl Online {
     pub async fn request_ack(&mut self) {
         if self.sm.is_enabled() && self.sm.unacked_len() > 0 {
             self.send_nonza(StreamManagement::request()).await;
+        }
+    }
+
+    /// Writes `first` and whatever else is queued for this session (up to a burst) with one flush. At
+    /// the end of a burst the client is asked to acknowledge: the SDKs only ack when asked, and an
+    /// unacknowledged message would be kept again for the next session if the client closed now.
+    async fn deliver_queued(&mut self, first: Element) {
+        const BURST: usize = 64;
+        let mut burst = Vec::with_capacity(8);
+        let mut resume = None;
+        let mut next = Some(first);
+        while let Some(stanza) = next.take() {
+            if self.first_showing(&stanza) {
+                burst.push(stanza);
+            }
+            if burst.len() >= BURST {
+                break;
+            }
+            match self.rx.try_recv() {
+                Ok(Command::Deliver(stanza)) => next = Some(stanza),
+                Ok(Command::Resume(request)) => resume = Some(request),
+                Err(_) => {}
+            }
+        }
+        let end_of_burst = resume.is_none() && self.rx.is_empty();
+        self.send_many(burst, end_of_burst).await;
+        if let Some(request) = resume {
+            self.adopt(request).await;
         }
     }
 
@@ -262,15 +311,7 @@ impl Online {
                     }
                 },
                 command = self.rx.recv() => match command {
-                    Some(Command::Deliver(stanza)) => {
-                        if !self.first_showing(&stanza) {
-                            continue;
-                        }
-                        self.send(stanza).await;
-                        if self.rx.is_empty() {
-                            self.request_ack().await;
-                        }
-                    }
+                    Some(Command::Deliver(stanza)) => self.deliver_queued(stanza).await,
                     Some(Command::Resume(request)) => self.adopt(request).await,
                     None => return End::Terminated,
                 },
