@@ -308,6 +308,7 @@ async fn legacy_sasl(
         (_, Err(failure)) => Err(failure),
         (Some(mechanism), Ok(initial)) => exchange(shared, transport, mechanism, initial, ns::SASL).await?,
     };
+    crate::metrics::sasl_outcome(mechanism, &outcome);
     match outcome {
         Ok((authenticated, additional)) => {
             let mut success = xml::element("success", ns::SASL);
@@ -341,6 +342,7 @@ async fn sasl2(
         (_, Err(failure)) => Err(failure),
         (Some(mechanism), Ok(initial)) => exchange(shared, transport, mechanism, initial, ns::SASL2).await?,
     };
+    crate::metrics::sasl_outcome(mechanism, &outcome);
     let (authenticated, additional) = match outcome {
         Ok(success) => success,
         Err(failure) => {
