@@ -31,10 +31,7 @@ pub async fn run(shared: Arc<Shared>, mut transport: Transport) {
                 close_with_error(&mut transport, condition, &text).await;
             }
         }
-        Ok(Ok(negotiate::Outcome::Online(bound))) => {
-            let _counted = crate::metrics::SessionMetric::start(transport.kind());
-            online::run(shared, transport, bound).await
-        }
+        Ok(Ok(negotiate::Outcome::Online(bound))) => online::run(shared, transport, bound).await,
         Ok(Ok(negotiate::Outcome::Resume { session, h, previd })) => {
             resume::hand_over(transport, session, h, previd).await
         }
