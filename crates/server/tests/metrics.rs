@@ -2,7 +2,8 @@
 //! sign-up and session, XMPP logins (PLAIN with a password over WebSocket, SCRAM-SHA-1 with the session
 //! token), 1-1 messages, a failed login over TCP, a push event delivered to the webhook — and checks that
 //! each counter moved by exactly what that traffic did, that the sessions gauge is back at zero once
-//! everyone left, and that the page is well-formed Prometheus text.
+//! everyone left, and that the page is well-formed Prometheus text. Also: `PALAVER_METRICS_ADDR` moves the
+//! page to a listener of its own.
 
 mod support;
 
@@ -425,6 +426,31 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
     }
     // The token appears nowhere on the page.
     assert!(!after.text.contains(&token));
+}
+
+#[tokio::test]
+async fn a_metrics_address_of_its_own_takes_the_page_off_the_rest_ports() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = support::Server::start_with(Db::Sqlite, &[("PALAVER_METRICS_ADDR", &addr)]).await;
+    let http = reqwest::Client::new();
+    let own = http.get(format!("http://{addr}/metrics")).send().await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    let page = Page::parse(&own.text().await.unwrap());
+    assert_eq!(page.get("palaver_xmpp_sessions", &[WS]), Some(0.0));
+    // The server's start-up health checks were counted.
+    assert!(
+        page.count(
+            "palaver_http_requests_total",
+            &[("method", "GET"), ("route", "/health"), ("status", "200")]
+        ) >= 1.0
+    );
+    let rest = http.get(format!("{}/metrics", server.http)).send().await.unwrap();
+    assert_eq!(rest.status(), StatusCode::NOT_FOUND);
 }
 
 #[test]
