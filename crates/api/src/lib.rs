@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod params;
 pub mod render;
 pub mod routes;
@@ -27,6 +28,8 @@ pub struct ApiState {
     pub admin_token: String,
     /// The XMPP domain (for dialogs' room JIDs, `{app}_{dialog}@muc.{domain}`).
     pub domain: String,
+    /// Renders the Prometheus page at `/metrics`; None when it is not served here.
+    pub metrics: Option<metrics::MetricsRenderer>,
 }
 
 /// Marks a request whose path ended in `.json` (`normalize` strips it): `GET /blobs/{uid}.json` is the
@@ -42,6 +45,7 @@ pub struct OverTls;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::show))
         .route(
             "/session",
             post(session::create).get(session::show).delete(session::destroy),
@@ -146,6 +150,8 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(cors())
+        // Outermost, so CORS preflights are counted too.
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 /// The whole HTTP service: URL normalisation in front of the router.

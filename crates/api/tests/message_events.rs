@@ -40,6 +40,7 @@ async fn world() -> World {
         core: core.clone(),
         admin_token: "admin".into(),
         domain: "localhost".into(),
+        metrics: None,
     };
     World { core, state, dir }
 }

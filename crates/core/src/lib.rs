@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod history;
 pub mod messages;
+pub mod metrics;
 pub mod model;
 pub mod offline;
 pub mod online;

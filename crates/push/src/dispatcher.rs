@@ -1,6 +1,7 @@
 //! The dispatcher: turns chat alerts and REST push events into queued jobs (one per notification, device
 //! and provider), and works the queue.
 
+use crate::metrics::{self, SendOutcome};
 use crate::notification::{self, AlertFields, Notification, Template};
 use crate::providers::apns::{Apns, ApnsCredentials};
 use crate::providers::fcm::{Fcm, ServiceAccount};
@@ -179,6 +180,10 @@ impl Dispatcher {
             tasks.spawn(self.clone().follow_bus(events, stopped.clone()));
             tasks.spawn(self.clone().poll_events(stopped.clone()));
             tasks.spawn(self.clone().work_queue(stopped.clone()));
+            tasks.spawn(metrics::sample_queue_depth(
+                self.inner.core.clone(),
+                stopped.clone(),
+            ));
             while tasks.join_next().await.is_some() {}
             let stats = self.stats();
             tracing::info!(
@@ -565,12 +570,14 @@ impl Dispatcher {
         let recorded = match result {
             Ok(()) => {
                 Stats::add(&inner.stats.sent, 1);
+                metrics::send(&job.provider, SendOutcome::Sent);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, user_id = span.3,
                     key = %job.dedupe_key, "push sent");
                 store.finish_push_job(job.id, "sent", None, now).await
             }
             Err(SendError::InvalidToken(reason)) => {
                 Stats::add(&inner.stats.invalid_tokens, 1);
+                metrics::send(&job.provider, SendOutcome::DeadToken);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, user_id = span.3,
                     %reason, "device token rejected; removing the subscription");
                 let finished = store
@@ -586,6 +593,7 @@ impl Dispatcher {
             }
             Err(SendError::Retry { reason, after }) if job.attempts + 1 < inner.config.max_attempts => {
                 Stats::add(&inner.stats.retried, 1);
+                metrics::send(&job.provider, SendOutcome::Retried);
                 let delay = backoff(&inner.config, job.attempts, after);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, attempt = job.attempts + 1,
                     retry_in_ms = delay.as_millis() as u64, %reason, "push failed; will retry");
@@ -595,6 +603,7 @@ impl Dispatcher {
             }
             Err(error) => {
                 Stats::add(&inner.stats.failed, 1);
+                metrics::send(&job.provider, SendOutcome::Failed);
                 let reason = error.to_string();
                 tracing::warn!(job = span.0, provider = span.1, subscription = span.2, attempts = job.attempts + 1,
                     %reason, "push failed for good");

@@ -7,6 +7,7 @@
 //! exponential backoff; a dead device token removes its subscription.
 
 mod dispatcher;
+mod metrics;
 pub mod notification;
 pub mod providers;
 

@@ -17,6 +17,8 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// HTTPS REST API (the v3 SDK only speaks https).
     pub https_addr: SocketAddr,
+    /// Prometheus metrics on a listener of their own; when unset, the REST API serves `/metrics`.
+    pub metrics_addr: Option<SocketAddr>,
     /// The XMPP domain every JID is in.
     pub domain: String,
     /// PEM certificate chain and key; generated (self-signed) into `data_dir/tls` when unset.
@@ -96,6 +98,7 @@ impl Default for Config {
             database_url: None,
             http_addr: "0.0.0.0:8080".parse().expect("valid address"),
             https_addr: "0.0.0.0:8443".parse().expect("valid address"),
+            metrics_addr: None,
             domain: "localhost".into(),
             tls_cert: None,
             tls_key: None,

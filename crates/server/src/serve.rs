@@ -2,7 +2,7 @@
 //! shutdown signal.
 
 use crate::config::Config;
-use crate::{http, tls};
+use crate::{http, metrics, tls};
 use anyhow::Context;
 use palaver_api::ApiState;
 use palaver_core::Core;
@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics_handle = metrics::install()?;
+    let render = metrics::renderer(metrics_handle.clone());
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let database_url = config.database_url();
@@ -42,6 +44,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         core: core.clone(),
         admin_token,
         domain: config.domain.clone(),
+        // With a listener of its own, the page is not on the public REST ports.
+        metrics: config.metrics_addr.is_none().then(|| render.clone()),
     });
     let http_listener = bind(config.http_addr, "HTTP").await?;
     let https_listener = bind(config.https_addr, "HTTPS").await?;
@@ -49,6 +53,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let wss_listener = bind(config.wss_addr, "XMPP over secure WebSocket").await?;
     let c2s_listener = bind(config.c2s_addr, "XMPP over TCP").await?;
     let c2s_tls_listener = bind(config.c2s_tls_addr, "XMPP over TLS").await?;
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
 
     let xmpp = palaver_xmpp::XmppServer::new(
@@ -62,6 +70,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ..Default::default()
     };
     xmpp.register_online_directory();
+    palaver_xmpp::metrics::register_gauges();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
@@ -72,6 +81,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
+    tasks.spawn(metrics::upkeep(metrics_handle, stopped.clone()));
+    if let Some(listener) = metrics_listener {
+        tasks.spawn(metrics::serve(listener, render, stopped.clone()));
+    }
     tasks.spawn(xmpp.clone().follow_events());
     // Push: chat alerts and REST push events to FCM, APNs and the webhook.
     tasks.spawn(palaver_push::Dispatcher::new(core.clone(), config.push_config()).run(stopped.clone()));
@@ -110,6 +123,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         wss = %config.wss_addr,
         c2s = %config.c2s_addr,
         c2s_tls = %config.c2s_tls_addr,
+        metrics = %config.metrics_addr.map_or("/metrics on the HTTP ports".to_owned(), |a| a.to_string()),
         domain = %config.domain,
         cert = %tls_files.cert.display(),
         "palaver is ready"

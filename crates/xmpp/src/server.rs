@@ -122,6 +122,7 @@ impl XmppServer {
 impl ConnectionHandler for XmppServer {
     async fn handle(&self, transport: Transport) {
         self.shared.active.fetch_add(1, Ordering::AcqRel);
+        let _counted = crate::metrics::ConnectionMetric::open(transport.kind());
         crate::session::run(self.shared.clone(), transport).await;
         if self.shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.idle.notify_waiters();

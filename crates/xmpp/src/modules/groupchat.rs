@@ -46,6 +46,7 @@ pub async fn handle(session: &mut Online, mut message: Element, room: RoomJid, n
             return session.reply(refuse(condition, &text, &message)).await;
         }
     };
+    crate::metrics::message_routed(&message);
     fan_out(&shared, &room, kind, sender, &message).await;
 }
 

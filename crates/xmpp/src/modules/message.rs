@@ -176,6 +176,7 @@ async fn private(session: &mut Online, mut message: Element, recipient: UserJid,
         let reply = stanza::error_reply(&message, condition, &text);
         return session.reply(reply).await;
     }
+    crate::metrics::message_routed(&message);
     if message.attr("type") == Some("chat") {
         carbons(session, &message);
     }

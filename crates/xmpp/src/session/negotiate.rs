@@ -1,6 +1,7 @@
 //! Before a session is online: stream headers, STARTTLS, SASL (legacy and SASL2), resource binding
 //! (legacy and Bind2) and stream resumption.
 
+use crate::metrics::SessionMetric;
 use crate::ns;
 use crate::registry::{Command, SessionHandle};
 use crate::sasl::{self, Authenticated, Mechanism, SaslFailure, SaslServer, SaslStep};
@@ -19,6 +20,8 @@ pub struct Bound {
     pub auth: Authenticated,
     /// Stream management enabled inline with Bind2 (XEP-0386), already answered inside `<bound/>`.
     pub inline_sm: bool,
+    /// Counts the session as bound from before the client hears it is, until the session ends.
+    pub counted: SessionMetric,
 }
 
 pub enum Outcome {
@@ -308,6 +311,7 @@ async fn legacy_sasl(
         (_, Err(failure)) => Err(failure),
         (Some(mechanism), Ok(initial)) => exchange(shared, transport, mechanism, initial, ns::SASL).await?,
     };
+    crate::metrics::sasl_outcome(mechanism, &outcome);
     match outcome {
         Ok((authenticated, additional)) => {
             let mut success = xml::element("success", ns::SASL);
@@ -341,6 +345,7 @@ async fn sasl2(
         (_, Err(failure)) => Err(failure),
         (Some(mechanism), Ok(initial)) => exchange(shared, transport, mechanism, initial, ns::SASL2).await?,
     };
+    crate::metrics::sasl_outcome(mechanism, &outcome);
     let (authenticated, additional) = match outcome {
         Ok(success) => success,
         Err(failure) => {
@@ -359,6 +364,7 @@ async fn sasl2(
     let bare = authenticated.user.bare(&shared.config.domain);
     if let Some(bind_request) = authenticate.get_child("bind", ns::BIND2) {
         let (handle, rx) = bind(shared, &authenticated);
+        let counted = SessionMetric::start(transport.kind());
         let full = handle.full_jid(&shared.config.domain);
         success.append_child(xml::with_text(
             xml::element("authorization-identifier", ns::SASL2),
@@ -379,6 +385,7 @@ async fn sasl2(
             rx,
             auth: authenticated,
             inline_sm: sm_request.is_some(),
+            counted,
         };
         return Ok(Some((authenticated, Some(bound))));
     }
@@ -411,6 +418,7 @@ async fn legacy_iq(
 ) -> Result<Option<Bound>> {
     if iq.attr("type") == Some("set") && iq.get_child("bind", ns::BIND).is_some() {
         let (handle, rx) = bind(shared, auth);
+        let counted = SessionMetric::start(transport.kind());
         let jid = xml::with_text(
             xml::element("jid", ns::BIND),
             handle.full_jid(&shared.config.domain),
@@ -422,6 +430,7 @@ async fn legacy_iq(
             rx,
             auth: *auth,
             inline_sm: false,
+            counted,
         }));
     }
     if iq.attr("type") == Some("set") && iq.get_child("session", ns::SESSION).is_some() {

@@ -189,10 +189,14 @@ impl Transport {
 
     /// Next event. Cancel-safe: partial input stays in the transport.
     pub async fn next(&mut self) -> Result<Inbound, TransportError> {
-        match &mut self.inner {
+        let inbound = match &mut self.inner {
             Inner::WebSocket(ws) => ws.next().await,
             Inner::Tcp(tcp) => tcp.next().await,
+        };
+        if let Ok(Inbound::Stanza(element)) = &inbound {
+            crate::metrics::stanza_received(element);
         }
+        inbound
     }
 
     /// The server's stream header (WebSocket `<open/>`, TCP `<stream:stream>`).
@@ -211,9 +215,11 @@ impl Transport {
     /// Several elements with a single flush (WebSocket: still one frame each).
     pub async fn send_all(&mut self, elements: &[Element]) -> Result<(), TransportError> {
         match &mut self.inner {
-            Inner::WebSocket(ws) => ws.send_all(elements).await,
-            Inner::Tcp(tcp) => tcp.send_all(elements).await,
+            Inner::WebSocket(ws) => ws.send_all(elements).await?,
+            Inner::Tcp(tcp) => tcp.send_all(elements).await?,
         }
+        crate::metrics::stanzas_sent(elements);
+        Ok(())
     }
 
     /// Closes the stream (WebSocket: `<close/>` + close frame; TCP: `</stream:stream>` + shutdown).
