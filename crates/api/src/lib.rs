@@ -41,8 +41,24 @@ pub struct JsonSuffix;
 #[derive(Debug, Clone, Copy)]
 pub struct OverTls;
 
-/// The routes, written without the `.json` suffix; `service` adds the URL normalisation around them.
+/// Every route, the public API and the admin API (`/admin/…`), written without the `.json` suffix;
+/// `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {
+    finish(public_routes().merge(admin::routes()), state)
+}
+
+/// The ConnectyCube-compatible API alone (when the admin API listens on its own address).
+pub fn public_router(state: ApiState) -> Router {
+    finish(public_routes(), state)
+}
+
+/// The admin API alone, for its own address (`PALAVER_ADMIN_ADDR`).
+pub fn admin_router(state: ApiState) -> Router {
+    finish(admin::routes(), state)
+}
+
+/// The ConnectyCube-compatible routes.
+fn public_routes() -> Router<ApiState> {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics::show))
@@ -107,8 +123,6 @@ pub fn router(state: ApiState) -> Router {
             get(dialogs::notifications).put(dialogs::set_notifications),
         )
         .route("/chat/Dialog/{id}/occupants", get(dialogs::occupants))
-        .route("/admin/apps/{app_id}/dialogs", post(dialogs::create_broadcast))
-        .route("/admin/apps", get(admin::list_apps).post(admin::create_app))
         // --- Push notifications (routes/push.rs) ---
         .route(
             "/subscriptions",
@@ -116,19 +130,6 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/subscriptions/{id}", delete(routes::push::delete_subscription))
         .route("/events", post(routes::push::create_event))
-        .route(
-            "/admin/apps/{app_id}/push_template",
-            get(routes::push::template).put(routes::push::set_template),
-        )
-        .route(
-            "/admin/apps/{app_id}/push_credentials",
-            get(routes::push::credentials),
-        )
-        .route(
-            "/admin/apps/{app_id}/push_credentials/{provider}",
-            put(routes::push::set_credentials).delete(routes::push::delete_credentials),
-        )
-        .route("/admin/push/stats", get(routes::push::stats))
         // --- File storage (routes/blobs.rs) ---
         .route("/blobs", get(routes::blobs::list).post(routes::blobs::create))
         .route(
@@ -145,6 +146,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/blobs/{id}/download", get(routes::blobs::download))
         .route("/blobs/{id}/object", get(routes::blobs::object))
+}
+
+/// What every router ends with: JSON answers for unknown paths and methods, the state, CORS.
+fn finish(routes: Router<ApiState>, state: ApiState) -> Router {
+    routes
         .fallback(|| async { error::ApiError::NotFound })
         // A known path with a method it does not take gets a JSON answer too (the SDKs need JSON errors).
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
@@ -165,7 +171,21 @@ pub fn service(
 > + Clone
        + Send
        + 'static {
-    router(state).map_request(normalize)
+    normalized(router(state))
+}
+
+/// A router with the URL normalisation in front (`.json` suffixes, trailing slashes, `Dialog` case).
+pub fn normalized(
+    router: Router,
+) -> impl tower::Service<
+    Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    router.map_request(normalize)
 }
 
 /// Browser apps call cross-origin with custom headers, which forces a preflight.

@@ -21,8 +21,7 @@ impl AppService {
         if name.is_empty() {
             return Err(CoreError::invalid("name", "can't be blank"));
         }
-        let auth_key = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 15);
-        let auth_secret = random_hex_token(16);
+        let (auth_key, auth_secret) = new_keys();
         let now = self.core.clock.now_millis();
         Ok(self
             .core
@@ -47,4 +46,13 @@ impl AppService {
     pub async fn list(&self) -> CoreResult<Vec<App>> {
         Ok(self.core.store.apps().await?)
     }
+}
+
+/// Fresh credentials: a 15-character auth key (the length ConnectyCube uses) and a 32-character secret for
+/// signed session requests.
+pub(crate) fn new_keys() -> (String, String) {
+    (
+        Alphanumeric.sample_string(&mut rand::rngs::OsRng, 15),
+        random_hex_token(16),
+    )
 }

@@ -24,7 +24,14 @@ impl ChatAuthService {
 
     /// The SCRAM material of a user of an existing application; None for unknown apps or users.
     pub async fn secrets(&self, app_id: i64, user_id: i64) -> CoreResult<Option<ChatSecrets>> {
-        if self.core.store.user(app_id, user_id).await?.is_none() {
+        if self.core.store.user(app_id, user_id).await?.is_none()
+            || self
+                .core
+                .users()
+                .ensure_not_blocked(app_id, user_id)
+                .await
+                .is_err()
+        {
             return Ok(None);
         }
         let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
@@ -56,6 +63,15 @@ impl ChatAuthService {
         user_id: i64,
         secret: &str,
     ) -> CoreResult<Option<Option<i64>>> {
+        if self
+            .core
+            .users()
+            .ensure_not_blocked(app_id, user_id)
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
         let now = self.core.clock.now_millis();
         if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
             return Ok(Some(Some(session.id)));

@@ -286,15 +286,19 @@ impl DialogService {
         self.view(app_id, &dialog.id, user_id).await
     }
 
-    /// The admin API: a broadcast dialog owned by `owner_id`, which everyone in the app reads.
+    /// The admin API: a broadcast dialog, which everyone in the app reads, owned by `owner_id` or by no
+    /// user (owner id 0: only its admins post to it).
     pub async fn create_broadcast(
         &self,
         app_id: i64,
-        owner_id: i64,
+        owner_id: Option<i64>,
         input: DialogInput,
     ) -> CoreResult<DialogView> {
         self.core.store.app(app_id).await?.ok_or(CoreError::NotFound)?;
-        self.require_users(app_id, "user_id", &[owner_id]).await?;
+        if let Some(owner_id) = owner_id {
+            self.require_users(app_id, "user_id", &[owner_id]).await?;
+        }
+        let owner_id = owner_id.unwrap_or(NO_OWNER);
         let name = required_name(input.name.as_deref())?;
         let admins = self
             .admins_for_new_dialog(app_id, dialog_type::BROADCAST, owner_id, &[], &input.admins)
@@ -776,6 +780,9 @@ impl DialogService {
         }
     }
 }
+
+/// The owner id of a broadcast dialog an operator made without naming a user.
+pub const NO_OWNER: i64 = 0;
 
 /// Meeting dialogs (v6 lists them): members like a group.
 const MEETING: i64 = 5;

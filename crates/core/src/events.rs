@@ -11,6 +11,8 @@ pub enum Event {
     SessionDestroyed { app_id: i64, session_id: i64 },
     /// An account was deleted; all its chat sessions end.
     UserDeleted { app_id: i64, user_id: i64 },
+    /// An operator blocked an account; all its chat sessions end.
+    UserBlocked { app_id: i64, user_id: i64 },
     /// A message created through REST with `send_to_chat=1`: deliver it in real time to `recipients`
     /// (every member but the sender) as if the sender had sent it over XMPP.
     MessageSent {

@@ -2,6 +2,8 @@
 //! `Store` trait that the storage crate implements. It knows nothing of HTTP or XML: the REST API and the
 //! XMPP server call the same services here.
 
+pub mod admin;
+pub mod admin_store;
 pub mod apps;
 pub mod blobs;
 pub mod chat_auth;
@@ -148,5 +150,11 @@ impl Core {
     /// File storage (blobs): create, upload, complete, read, rename, delete, list.
     pub fn blobs(&self) -> blobs::BlobService {
         blobs::BlobService::new(self.clone())
+    }
+
+    /// Operators' actions (admin API and command line), each written to the audit log with its origin
+    /// (`api` or `cli`).
+    pub fn admin(&self, origin: &'static str) -> admin::AdminService {
+        admin::AdminService::new(self.clone(), origin)
     }
 }

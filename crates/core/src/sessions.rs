@@ -241,6 +241,7 @@ impl SessionService {
                 .await
                 .unwrap_or(false);
         if valid {
+            self.core.users().ensure_not_blocked(app_id, user.id).await?;
             Ok(user)
         } else {
             Err(CoreError::Unauthorized)

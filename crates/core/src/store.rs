@@ -678,4 +678,7 @@ pub trait Store: Send + Sync + 'static {
         app_id: i64,
         user_ids: &[i64],
     ) -> StoreResult<Vec<(i64, crate::privacy::PrivacyList)>>;
+
+    // --- Operators: the admin API and the command line (admin_store.rs) ---
+    fn admin(&self) -> &dyn crate::admin_store::AdminStore;
 }

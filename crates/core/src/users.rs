@@ -154,6 +154,15 @@ impl UserService {
         }
     }
 
+    /// Refuses a user an operator blocked: the one check before a session is made for him or he logs in to
+    /// chat.
+    pub async fn ensure_not_blocked(&self, app_id: i64, user_id: i64) -> CoreResult<()> {
+        match self.core.store.admin().blocked_at(app_id, user_id).await? {
+            Some(_) => Err(CoreError::Forbidden("This user is blocked".into())),
+            None => Ok(()),
+        }
+    }
+
     async fn change_password(
         &self,
         app_id: i64,

@@ -2,7 +2,7 @@
 //! print JSON on stdout (logs go to stderr) and work while a server is running.
 
 use crate::config::Config;
-use crate::{serve, tls};
+use crate::{admin_cli, serve, tls};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use palaver_core::model::Profile;
@@ -42,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    #[command(flatten)]
+    Admin(admin_cli::ServerAdmin),
 }
 
 #[derive(Subcommand)]
@@ -53,6 +55,8 @@ enum AppCommand {
     },
     /// Print every application as a JSON array.
     List,
+    #[command(flatten)]
+    Admin(admin_cli::AppAdmin),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +74,8 @@ enum UserCommand {
         #[arg(long)]
         password: String,
     },
+    #[command(flatten)]
+    Admin(admin_cli::UserAdmin),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -92,6 +98,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             print_json(&serde_json::json!({ "cert": absolute(&files.cert), "key": absolute(&files.key) }))
         }
+        Command::Admin(command) => admin_cli::server(&config, command).await,
+        Command::User {
+            command: UserCommand::Admin(command),
+        } => admin_cli::user(&config, command).await,
         Command::App { command } => {
             let core = open_core(&config).await?;
             match command {
@@ -104,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         apps.iter().map(palaver_api::render::app).collect(),
                     ))
                 }
+                AppCommand::Admin(command) => admin_cli::app(&core, command).await,
             }
         }
         Command::User {
@@ -137,12 +148,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open_core(config: &Config) -> anyhow::Result<Core> {
+pub(crate) async fn open_core(config: &Config) -> anyhow::Result<Core> {
     let store = palaver_store::open(&config.database_url()).await?;
     Ok(Core::new(Arc::new(store), config.core_settings()))
 }
 
-fn describe(error: palaver_core::CoreError) -> anyhow::Error {
+pub(crate) fn describe(error: palaver_core::CoreError) -> anyhow::Error {
     match error {
         palaver_core::CoreError::Invalid(fields) => {
             let text: Vec<String> = fields.iter().map(|(f, m)| format!("{f} {m}")).collect();
@@ -152,7 +163,7 @@ fn describe(error: palaver_core::CoreError) -> anyhow::Error {
     }
 }
 
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     println!("{value}");
     Ok(())
 }

@@ -89,6 +89,8 @@ pub struct Config {
     pub s3_prefix: String,
     /// Allow a plain-HTTP `s3_endpoint`.
     pub s3_allow_http: bool,
+    /// When set, the admin API (`/admin/…`) listens only here (plain HTTP), not on the REST ports.
+    pub admin_addr: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -138,6 +140,7 @@ impl Default for Config {
             s3_secret_access_key: None,
             s3_prefix: String::new(),
             s3_allow_http: false,
+            admin_addr: None,
         }
     }
 }
@@ -153,6 +156,30 @@ impl Config {
             .merge(Env::prefixed("PALAVER_").ignore(&["config"]))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The admin token in effect without making one: the configured token, else the one `serve` stored in
+    /// the data directory.
+    pub fn admin_token_in_effect(&self) -> Option<String> {
+        if let Some(token) = self.admin_token.as_ref().filter(|t| !t.is_empty()) {
+            return Some(token.clone());
+        }
+        std::fs::read_to_string(self.data_dir.join("admin_token"))
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Where the admin API answers, as a URL a local client can call.
+    pub fn admin_url(&self) -> String {
+        let mut addr = self.admin_addr.unwrap_or(self.http_addr);
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
     }
 
     /// The database URL in effect.

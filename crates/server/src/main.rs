@@ -1,5 +1,6 @@
 //! `palaver`: the chat server and its administration commands.
 
+mod admin_cli;
 mod cli;
 mod config;
 mod http;

@@ -40,13 +40,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let tls_config = tls::server_config(&tls_files)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config.clone());
 
-    let service = palaver_api::service(ApiState {
+    let state = ApiState {
         core: core.clone(),
         admin_token,
         domain: config.domain.clone(),
         // With a listener of its own, the page is not on the public REST ports.
         metrics: config.metrics_addr.is_none().then(|| render.clone()),
-    });
+    };
+    // With PALAVER_ADMIN_ADDR the admin API has its own listener and the REST ports do not serve it.
+    let (service, admin_service) = match config.admin_addr {
+        Some(_) => (
+            palaver_api::normalized(palaver_api::public_router(state.clone())),
+            Some(palaver_api::normalized(palaver_api::admin_router(state))),
+        ),
+        None => (palaver_api::normalized(palaver_api::router(state)), None),
+    };
+    let admin_listener = match config.admin_addr {
+        Some(addr) => Some(bind(addr, "the admin API").await?),
+        None => None,
+    };
     let http_listener = bind(config.http_addr, "HTTP").await?;
     let https_listener = bind(config.https_addr, "HTTPS").await?;
     let ws_listener = bind(config.ws_addr, "XMPP over WebSocket").await?;
@@ -80,6 +92,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         service,
         stopped.clone(),
     ));
+    if let (Some(listener), Some(admin_service)) = (admin_listener, admin_service) {
+        tasks.spawn(http::serve(listener, None, admin_service, stopped.clone()));
+    }
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
     tasks.spawn(metrics::upkeep(metrics_handle, stopped.clone()));
     if let Some(listener) = metrics_listener {
@@ -125,6 +140,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         c2s_tls = %config.c2s_tls_addr,
         metrics = %config.metrics_addr.map_or("/metrics on the HTTP ports".to_owned(), |a| a.to_string()),
         domain = %config.domain,
+        admin = %config.admin_addr.map_or("on the HTTP ports".to_owned(), |a| a.to_string()),
         cert = %tls_files.cert.display(),
         "palaver is ready"
     );

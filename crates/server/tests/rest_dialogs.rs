@@ -1070,7 +1070,8 @@ async fn broadcast_dialogs(w: &World) {
             json!({"user_id": alice.id}),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (w.app, json!({"name": "x"}), StatusCode::UNPROCESSABLE_ENTITY),
+        // Without an owner a broadcast dialog is the operator's, but it still needs a name.
+        (w.app, json!({}), StatusCode::UNPROCESSABLE_ENTITY),
         (
             w.app,
             json!({"user_id": w.mallory.id, "name": "x"}),
@@ -1078,7 +1079,7 @@ async fn broadcast_dialogs(w: &World) {
         ),
         (
             w.app,
-            json!({"user_id": alice.id, "name": "x", "type": 2}),
+            json!({"user_id": alice.id, "name": "x", "type": 9}),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (

@@ -2,6 +2,8 @@
 //! database (the default) and on PostgreSQL, through sqlx's `Any` driver. Each backend has its own
 //! migrations; the queries are written once in the SQL both understand.
 
+// Operators: the admin API and the command line.
+mod admin_sql;
 mod blob_sql;
 mod cache;
 mod chat_sql;

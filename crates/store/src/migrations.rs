@@ -46,6 +46,8 @@ const SQLITE: &[Script] = &[
         "contacts",
         include_str!("../migrations/sqlite/0009_contacts.sql"),
     ),
+    // Operators: blocked users and the admin audit log.
+    (10, "admin", include_str!("../migrations/sqlite/0010_admin.sql")),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -86,6 +88,8 @@ const POSTGRES: &[Script] = &[
         "contacts",
         include_str!("../migrations/postgres/0009_contacts.sql"),
     ),
+    // Operators: blocked users and the admin audit log.
+    (10, "admin", include_str!("../migrations/postgres/0010_admin.sql")),
 ];
 
 #[derive(Debug)]

@@ -1101,4 +1101,9 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<(i64, palaver_core::privacy::PrivacyList)>> {
         crate::privacy_sql::defaults(&self.pool, app_id, user_ids).await
     }
+
+    // --- Operators (admin_sql.rs) ---
+    fn admin(&self) -> &dyn palaver_core::admin_store::AdminStore {
+        self
+    }
 }

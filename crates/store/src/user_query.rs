@@ -126,7 +126,7 @@ fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> St
 }
 
 /// Escapes LIKE's wildcards so user text matches literally.
-fn like_escape(text: &str) -> String {
+pub(crate) fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 

@@ -1246,7 +1246,7 @@ async fn broadcast_dialogs_and_the_xmpp_contract() {
             ..DialogInput::default()
         };
         let b = dialogs
-            .create_broadcast(app, u[0], input.clone())
+            .create_broadcast(app, Some(u[0]), input.clone())
             .await
             .unwrap()
             .dialog;
@@ -1256,12 +1256,12 @@ async fn broadcast_dialogs_and_the_xmpp_contract() {
         );
         assert!(matches!(
             dialogs
-                .create_broadcast(other_app + 1000, u[0], input.clone())
+                .create_broadcast(other_app + 1000, Some(u[0]), input.clone())
                 .await,
             Err(CoreError::NotFound)
         ));
         assert_eq!(
-            invalid_field(dialogs.create_broadcast(app, 99_999, input.clone()).await),
+            invalid_field(dialogs.create_broadcast(app, Some(99_999), input.clone()).await),
             "user_id"
         );
 

@@ -78,7 +78,7 @@ impl XmppServer {
                         }
                     }
                 }
-                Ok(Event::UserDeleted { app_id, user_id }) => {
+                Ok(Event::UserDeleted { app_id, user_id } | Event::UserBlocked { app_id, user_id }) => {
                     for session in self.shared.registry.sessions(UserJid { user_id, app_id }) {
                         session.kill();
                     }

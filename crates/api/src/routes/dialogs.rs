@@ -1,12 +1,11 @@
 //! `/chat/Dialog`: list, create, update and delete dialogs, clear a dialog's history, subscribe, admins,
-//! notification settings and public occupants (docs/protocol.md#rest-dialogs); and the admin API's
-//! broadcast dialogs. The rules live in `palaver_core::dialogs`; the handlers read the SDK's parameters and
-//! render.
+//! notification settings and public occupants (docs/protocol.md#rest-dialogs). The admin API's dialogs
+//! reuse the parameter readers here. The rules live in `palaver_core::dialogs`; the handlers read the
+//! SDK's parameters and render.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Input};
 use crate::params::{flag, integer, list as list_param, text};
-use crate::routes::admin::Admin;
 use crate::{render, ApiState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -249,32 +248,6 @@ pub async fn occupants(
     Ok(Json(json!({ "items": items })))
 }
 
-/// Admin API `POST /admin/apps/{app_id}/dialogs`: a broadcast dialog owned by `user_id`, read by every
-/// user of the app → 201 and the Dialog.
-pub async fn create_broadcast(
-    State(state): State<ApiState>,
-    _: Admin,
-    Path(app_id): Path<String>,
-    Input(params): Input,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app_id: i64 = app_id.parse().map_err(|_| ApiError::NotFound)?;
-    let owner =
-        integer(params.get("user_id")).ok_or_else(|| CoreError::invalid("user_id", "can't be blank"))?;
-    let input = dialog_input(&params)?;
-    if input
-        .kind
-        .is_some_and(|k| k != palaver_core::model::dialog_type::BROADCAST)
-    {
-        return Err(CoreError::invalid("type", "the admin API creates broadcast dialogs (1) only").into());
-    }
-    let view = state
-        .core
-        .dialogs()
-        .create_broadcast(app_id, owner, input)
-        .await?;
-    Ok((StatusCode::CREATED, one(&state, &view)))
-}
-
 // --- Parameters ---
 
 /// `{"push_all":{"occupants_ids":…}}` → the inner value.
@@ -319,7 +292,7 @@ fn optional_object(params: &Map<String, Value>, key: &str) -> ApiResult<Option<O
     }
 }
 
-fn dialog_input(params: &Map<String, Value>) -> ApiResult<DialogInput> {
+pub(crate) fn dialog_input(params: &Map<String, Value>) -> ApiResult<DialogInput> {
     let kind = match params.get("type") {
         None | Some(Value::Null) => None,
         Some(value) => {
@@ -338,7 +311,7 @@ fn dialog_input(params: &Map<String, Value>) -> ApiResult<DialogInput> {
     })
 }
 
-fn dialog_update(params: &Map<String, Value>) -> ApiResult<DialogUpdate> {
+pub(crate) fn dialog_update(params: &Map<String, Value>) -> ApiResult<DialogUpdate> {
     let ids = |outer: &str, inner: &str| user_ids(nested(params, outer, inner), inner);
     let strings = |outer: &str| list_param(nested(params, outer, "pinned_messages_ids"));
     Ok(DialogUpdate {

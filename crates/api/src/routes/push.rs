@@ -182,6 +182,11 @@ pub async fn set_template(
         .push()
         .set_template(app_id, text(input.get("title")), text(input.get("body")))
         .await?;
+    state
+        .core
+        .admin("api")
+        .record("push.set_template", Some(app_id), value.clone())
+        .await?;
     Ok(Json(value))
 }
 
@@ -226,6 +231,12 @@ pub async fn set_credentials(
         .push()
         .set_credentials(app_id, name, Some(Value::Object(params)))
         .await?;
+    let detail = json!({ "provider": name });
+    state
+        .core
+        .admin("api")
+        .record("push.set_credentials", Some(app_id), detail)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,6 +248,12 @@ pub async fn delete_credentials(
 ) -> ApiResult<StatusCode> {
     let name = provider(&name)?;
     state.core.push().set_credentials(app_id, name, None).await?;
+    let detail = json!({ "provider": name });
+    state
+        .core
+        .admin("api")
+        .record("push.delete_credentials", Some(app_id), detail)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

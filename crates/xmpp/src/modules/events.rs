@@ -197,7 +197,10 @@ pub async fn apply(shared: &Shared, event: Event) {
             let room = RoomJid { app_id, dialog_id };
             super::muc::kick(shared, &room, &removed, by_user);
         }
-        Event::SessionDestroyed { .. } | Event::UserDeleted { .. } | Event::ChatAlert { .. } => {}
+        Event::SessionDestroyed { .. }
+        | Event::UserDeleted { .. }
+        | Event::UserBlocked { .. }
+        | Event::ChatAlert { .. } => {}
     }
 }
 
