@@ -9,6 +9,7 @@
 
 use crate::chat_sql;
 use crate::sql_store::backend_error;
+use palaver_core::metrics as names;
 use palaver_core::model::ChatMessage;
 use palaver_core::store::{StoreError, StoreResult};
 use sqlx::AnyPool;
@@ -78,6 +79,9 @@ impl BatchWriter {
 async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics::gauge!(names::STORE_QUEUE_DEPTH).set(queue.len() as f64);
+        metrics::histogram!(names::STORE_BATCH_SIZE).record(batch.len() as f64);
+        let started = std::time::Instant::now();
         let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
         match commit(&pool, &writes).await {
             Ok(outcomes) => {
@@ -95,6 +99,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
                 }
             }
         }
+        metrics::histogram!(names::STORE_WRITE_DURATION).record(started.elapsed().as_secs_f64());
     }
 }
 
