@@ -41,6 +41,11 @@ pub struct JsonSuffix;
 #[derive(Debug, Clone, Copy)]
 pub struct OverTls;
 
+/// The address the request's connection came from (set by the server's listener), for the login
+/// failure throttle.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Every route, the public API and the admin API (`/admin/…`), written without the `.json` suffix;
 /// `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {

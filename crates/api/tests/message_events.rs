@@ -69,6 +69,7 @@ async fn user(w: &World, app: &palaver_core::model::App, login: &str) -> (i64, S
                 password: "password1".into(),
             }),
             provider: None,
+            origin: None,
         })
         .await
         .unwrap();

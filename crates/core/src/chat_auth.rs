@@ -1,9 +1,9 @@
 //! What the XMPP login needs from the accounts domain: a user's password may be the password itself or any
 //! live REST session token of that user (the "custom authentication provider" path of the chat guide).
 
-use crate::credentials::{token_hash, verify_password};
+use crate::credentials::token_hash;
 use crate::model::{ScramKeys, Session};
-use crate::{Core, CoreError, CoreResult};
+use crate::{Core, CoreResult};
 
 /// Every secret a user may log in to chat with, as SCRAM keys under the user's one salt.
 #[derive(Debug, Clone)]
@@ -79,10 +79,12 @@ impl ChatAuthService {
         let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
             return Ok(None);
         };
-        let secret = secret.to_owned();
-        let valid = tokio::task::spawn_blocking(move || verify_password(&secret, &credentials.password_hash))
-            .await
-            .map_err(|e| CoreError::Rejected(e.to_string()))?;
+        // The XMPP login throttles the whole exchange itself.
+        let valid = self
+            .core
+            .passwords()
+            .verify(app_id, user_id, credentials, secret, None)
+            .await?;
         Ok(valid.then_some(None))
     }
 

@@ -1,31 +1,71 @@
 //! Turning secrets into what the store keeps: argon2id hashes, and SCRAM keys (RFC 5802 / RFC 7677).
 
 use crate::model::{Credentials, ScramKeys};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-/// Hashes a new password and derives its SCRAM keys with a fresh salt. CPU-heavy: call off the async
-/// threads.
+/// What `Credentials::password_hash` holds for a password that is checked against its SCRAM-SHA-256 keys.
+/// Anyone holding the database can already attack those keys, so a second, slower hash beside them adds
+/// cost to every login, not protection; the PBKDF2 iteration count (`scram_iterations`, 4096 or more)
+/// is what an attacker pays per guess.
+pub const SCRAM_SHA256_VERIFIER: &str = "scram-sha-256";
+
+/// Derives a new password's SCRAM keys with a fresh salt. CPU-heavy (two PBKDF2 derivations): call off
+/// the async threads.
 pub fn derive_credentials(password: &str, scram_iterations: u32) -> Credentials {
-    let salt = SaltString::generate(&mut OsRng);
-    let password_hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 with default parameters hashes any input")
-        .to_string();
     let mut scram_salt = vec![0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut scram_salt);
     Credentials {
-        password_hash,
+        password_hash: SCRAM_SHA256_VERIFIER.to_owned(),
         scram: scram_keys(password, &scram_salt, scram_iterations),
     }
 }
 
-/// Checks a password against an argon2id PHC string. CPU-heavy.
-pub fn verify_password(password: &str, password_hash: &str) -> bool {
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Valid,
+    /// Valid against an argon2id hash from an earlier version: store the SCRAM verifier instead.
+    ValidLegacy,
+    Invalid,
+}
+
+impl PasswordCheck {
+    pub fn is_valid(self) -> bool {
+        self != PasswordCheck::Invalid
+    }
+}
+
+/// Checks a password against stored credentials: one PBKDF2-SHA-256 derivation, compared in constant
+/// time with the stored SCRAM-SHA-256 StoredKey; argon2id hashes of earlier versions still verify.
+/// CPU-heavy: call off the async threads, bounded (see `passwords`).
+pub fn check_password(password: &str, credentials: &Credentials) -> PasswordCheck {
+    if credentials.password_hash.starts_with("$argon2") {
+        return if verify_argon2(password, &credentials.password_hash) {
+            PasswordCheck::ValidLegacy
+        } else {
+            PasswordCheck::Invalid
+        };
+    }
+    let keys = &credentials.scram;
+    if keys.sha256_stored_key.is_empty() {
+        return PasswordCheck::Invalid;
+    }
+    let (stored, _) = scram_sha256_keys(password, &keys.salt, keys.iterations);
+    if bool::from(stored.ct_eq(&keys.sha256_stored_key)) {
+        PasswordCheck::Valid
+    } else {
+        PasswordCheck::Invalid
+    }
+}
+
+/// Checks a password against an argon2id PHC string. CPU- and memory-heavy (19 MiB).
+fn verify_argon2(password: &str, password_hash: &str) -> bool {
     PasswordHash::new(password_hash)
         .map(|parsed| {
             Argon2::default()
@@ -94,12 +134,32 @@ mod tests {
     }
 
     #[test]
-    fn argon2_hash_verifies_only_the_right_password() {
+    fn new_passwords_verify_against_their_scram_keys_only() {
         let creds = derive_credentials("correct horse", 4096);
-        assert!(creds.password_hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &creds.password_hash));
-        assert!(!verify_password("wrong horse", &creds.password_hash));
-        assert!(!verify_password("correct horse", "not a hash"));
+        assert_eq!(creds.password_hash, SCRAM_SHA256_VERIFIER);
+        assert_eq!(check_password("correct horse", &creds), PasswordCheck::Valid);
+        assert_eq!(check_password("wrong horse", &creds), PasswordCheck::Invalid);
+        assert_eq!(check_password("", &creds), PasswordCheck::Invalid);
+    }
+
+    #[test]
+    fn argon2_hashes_of_earlier_versions_still_verify_and_ask_for_an_upgrade() {
+        use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+        let salt = SaltString::generate(&mut OsRng);
+        let legacy = Credentials {
+            password_hash: Argon2::default()
+                .hash_password(b"old secret", &salt)
+                .unwrap()
+                .to_string(),
+            scram: derive_credentials("old secret", 4096).scram,
+        };
+        assert_eq!(check_password("old secret", &legacy), PasswordCheck::ValidLegacy);
+        assert_eq!(check_password("other", &legacy), PasswordCheck::Invalid);
+        let broken = Credentials {
+            password_hash: "$argon2id$not a hash".into(),
+            scram: legacy.scram.clone(),
+        };
+        assert_eq!(check_password("old secret", &broken), PasswordCheck::Invalid);
     }
 
     /// RFC 5802 §5: user "user", password "pencil", salt QSXCR+Q6sek8bf92, 4096 iterations.

@@ -19,11 +19,13 @@ pub mod metrics;
 pub mod model;
 pub mod offline;
 pub mod online;
+pub mod passwords;
 pub mod privacy;
 pub mod push;
 pub mod sessions;
 pub mod signature;
 pub mod store;
+pub mod throttle;
 pub mod users;
 
 use std::sync::Arc;
@@ -73,6 +75,8 @@ pub struct Core {
     pub blob_config: Arc<blobs::BlobConfig>,
     /// Who has a chat session (filled in by the chat server).
     pub online: Arc<online::Online>,
+    /// The queue in front of password checks, and the login failure throttle (REST and XMPP).
+    pub password_gate: Arc<passwords::PasswordGate>,
 }
 
 impl Core {
@@ -85,6 +89,7 @@ impl Core {
             privacy_rules: Arc::default(),
             blob_config: Arc::new(blobs::BlobConfig::default()),
             online: Arc::default(),
+            password_gate: Arc::default(),
         }
     }
 
@@ -117,6 +122,11 @@ impl Core {
 
     pub fn chat_auth(&self) -> chat_auth::ChatAuthService {
         chat_auth::ChatAuthService::new(self.clone())
+    }
+
+    /// Password checks: bounded, throttled, against the SCRAM keys.
+    pub fn passwords(&self) -> passwords::PasswordService {
+        passwords::PasswordService::new(self.clone())
     }
 
     pub fn messages(&self) -> messages::MessageService {

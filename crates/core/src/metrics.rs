@@ -51,6 +51,11 @@ pub const STORE_QUEUE_DEPTH: &str = "palaver_store_queue_depth";
 /// Histogram: time from a message's arrival until it is durable and handed to its recipients.
 pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
 
+// --- Logins ---
+
+/// Gauge: password checks running now (bounded by the number of CPUs; the rest wait in a queue).
+pub const PASSWORD_CHECKS_RUNNING: &str = "palaver_password_checks_running";
+
 /// Label names.
 pub mod label {
     pub const TRANSPORT: &str = "transport";
@@ -109,6 +114,11 @@ pub fn describe() {
         STORE_QUEUE_DEPTH,
         Unit::Count,
         "Writes waiting for the batch writer"
+    );
+    describe_gauge!(
+        PASSWORD_CHECKS_RUNNING,
+        Unit::Count,
+        "Password checks running now; the rest wait in a queue"
     );
     describe_histogram!(
         DELIVERY_DURATION,

@@ -43,10 +43,12 @@ pub struct Profile {
     pub timezone: Option<i64>,
 }
 
-/// What verifying a secret needs: an argon2id hash for plain checks, and SCRAM keys for XMPP logins.
+/// What verifying a secret needs: the SCRAM keys, against which both plain passwords and SCRAM logins are
+/// checked.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Credentials {
-    /// PHC string of an argon2id hash.
+    /// `credentials::SCRAM_SHA256_VERIFIER` (plain passwords are checked against the SCRAM-SHA-256 keys),
+    /// or the PHC string of an argon2id hash from an earlier version, replaced at the next login.
     pub password_hash: String,
     pub scram: ScramKeys,
 }

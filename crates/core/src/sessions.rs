@@ -1,13 +1,14 @@
 //! Sessions: creating them (application, user, guest; plain or v3-signed), resolving a token to a caller
 //! with the sliding expiry, logging a user in and out of a session, destroying it.
 
-use crate::credentials::{scram_keys, token_hash, verify_password};
+use crate::credentials::{scram_keys, token_hash};
 use crate::events::Event;
 use crate::model::{App, IssuedSession, Profile, Session, User};
 use crate::signature::signature_matches;
 use crate::{Core, CoreError, CoreResult};
 use palaver_proto::random_hex_token;
 use serde_json::{Map, Value};
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 /// Who is calling: the application of the token and, for a user session, the user.
@@ -50,6 +51,8 @@ pub struct SessionRequest {
     pub user: Option<UserCredentials>,
     /// Social or phone providers need outside verification, which this server does not do.
     pub provider: Option<String>,
+    /// The client's address, for the login failure throttle.
+    pub origin: Option<IpAddr>,
 }
 
 pub struct SessionService {
@@ -81,7 +84,7 @@ impl SessionService {
                 self.core.settings.guest_session_ttl,
             ),
             Some(credentials) => (
-                Some(self.check_user(app.id, credentials).await?),
+                Some(self.check_user(app.id, credentials, request.origin).await?),
                 self.core.settings.session_ttl,
             ),
         };
@@ -135,9 +138,14 @@ impl SessionService {
     }
 
     /// `POST /login`: attaches a user to the caller's session.
-    pub async fn login(&self, token: &str, credentials: UserCredentials) -> CoreResult<User> {
+    pub async fn login(
+        &self,
+        token: &str,
+        credentials: UserCredentials,
+        origin: Option<IpAddr>,
+    ) -> CoreResult<User> {
         let caller = self.authenticate(token).await?;
-        let user = self.check_user(caller.app_id, &credentials).await?;
+        let user = self.check_user(caller.app_id, &credentials, origin).await?;
         let scram = self.token_scram(caller.app_id, user.id, token).await?;
         let now = self.core.clock.now_millis();
         self.core
@@ -217,29 +225,52 @@ impl SessionService {
         Ok(())
     }
 
-    /// Checks login/e-mail and password. Guests never log in this way.
-    async fn check_user(&self, app_id: i64, credentials: &UserCredentials) -> CoreResult<User> {
-        let (user, password) = match credentials {
-            UserCredentials::Login { login, password } => {
-                (self.core.store.user_by_login(app_id, login).await?, password)
-            }
-            UserCredentials::Email { email, password } => {
-                (self.core.store.user_by_email(app_id, email).await?, password)
-            }
+    /// Checks login/e-mail and password. Guests never log in this way. Failures from `origin` slow its
+    /// next attempts (the same throttle as chat logins).
+    async fn check_user(
+        &self,
+        app_id: i64,
+        credentials: &UserCredentials,
+        origin: Option<IpAddr>,
+    ) -> CoreResult<User> {
+        let (user, name, password) = match credentials {
+            UserCredentials::Login { login, password } => (
+                self.core.store.user_by_login(app_id, login).await?,
+                login,
+                password,
+            ),
+            UserCredentials::Email { email, password } => (
+                self.core.store.user_by_email(app_id, email).await?,
+                email,
+                password,
+            ),
             UserCredentials::Guest { .. } => return Err(CoreError::Unauthorized),
         };
-        let user = user.filter(|u| !u.is_guest).ok_or(CoreError::Unauthorized)?;
+        // The throttle knows a user by the name a chat login uses for them, so both ways in count together.
+        let throttle_name = match &user {
+            Some(user) => format!("{}-{app_id}", user.id),
+            None => format!("{}@{app_id}", name.to_lowercase()),
+        };
+        let throttle_as = origin.map(|address| (address, throttle_name.as_str()));
+        let Some(user) = user.filter(|u| !u.is_guest) else {
+            if let Some((address, name)) = throttle_as {
+                let delay = self.core.password_gate.throttle.delay(address, name);
+                tokio::time::sleep(delay).await;
+                self.core.password_gate.throttle.record_failure(address, name);
+            }
+            return Err(CoreError::Unauthorized);
+        };
         let credentials = self
             .core
             .store
             .credentials(app_id, user.id)
             .await?
             .ok_or(CoreError::Unauthorized)?;
-        let password = password.clone();
-        let valid =
-            tokio::task::spawn_blocking(move || verify_password(&password, &credentials.password_hash))
-                .await
-                .unwrap_or(false);
+        let valid = self
+            .core
+            .passwords()
+            .verify(app_id, user.id, credentials, password, throttle_as)
+            .await?;
         if valid {
             self.core.users().ensure_not_blocked(app_id, user.id).await?;
             Ok(user)

@@ -1,7 +1,7 @@
 //! Users of an application: sign-up, profile reads and updates, password changes, account deletion and
 //! the list/filter calls.
 
-use crate::credentials::{derive_credentials, verify_password};
+use crate::credentials::derive_credentials;
 use crate::events::Event;
 use crate::model::{Profile, User};
 use crate::sessions::Caller;
@@ -177,13 +177,18 @@ impl UserService {
             .await?
             .ok_or(CoreError::NotFound)?;
         let old = old.ok_or_else(|| CoreError::invalid("old_password", "can't be blank"))?;
+        let valid = self
+            .core
+            .passwords()
+            .verify(app_id, user_id, stored, &old, None)
+            .await?;
+        if !valid {
+            return Err(CoreError::invalid("old_password", "is incorrect"));
+        }
         let iterations = self.core.settings.scram_iterations;
-        let fresh = tokio::task::spawn_blocking(move || {
-            verify_password(&old, &stored.password_hash).then(|| derive_credentials(&password, iterations))
-        })
-        .await
-        .map_err(|e| CoreError::Rejected(e.to_string()))?
-        .ok_or_else(|| CoreError::invalid("old_password", "is incorrect"))?;
+        let fresh = tokio::task::spawn_blocking(move || derive_credentials(&password, iterations))
+            .await
+            .map_err(|e| CoreError::Rejected(e.to_string()))?;
         self.core.store.set_credentials(app_id, user_id, &fresh).await?;
         Ok(())
     }

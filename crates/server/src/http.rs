@@ -50,7 +50,13 @@ pub async fn serve<S>(
             },
             _ = shutdown.changed() => break,
         };
-        let service = TowerToHyperService::new(service.clone());
+        // Each request knows its connection's address (the login failure throttle uses it).
+        let service = TowerToHyperService::new(service.clone().map_request(
+            move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(palaver_api::PeerAddr(peer));
+                request
+            },
+        ));
         let builder = auto::Builder::new(TokioExecutor::new());
         match &tls {
             None => {

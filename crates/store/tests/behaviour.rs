@@ -47,6 +47,7 @@ fn app_session(app: &palaver_core::model::App) -> SessionRequest {
         signed: None,
         user: None,
         provider: None,
+        origin: None,
     }
 }
 
@@ -218,6 +219,7 @@ async fn app_sessions_upgrade_with_login_and_are_destroyed() {
                     login: "dave".into(),
                     password: "secret123".into(),
                 },
+                None,
             )
             .await
             .unwrap();

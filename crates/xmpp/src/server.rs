@@ -2,7 +2,6 @@
 
 use crate::config::XmppConfig;
 use crate::registry::Registry;
-use crate::sasl::AuthThrottle;
 use crate::stream::{ConnectionHandler, Transport};
 use async_trait::async_trait;
 use palaver_core::events::Event;
@@ -24,7 +23,6 @@ pub struct Shared {
     pub rooms: crate::rooms::Rooms,
     /// Who follows whose online status (ConnectyCube status streaming).
     pub status_watchers: crate::modules::last::StatusWatchers,
-    pub throttle: AuthThrottle,
     /// For STARTTLS on plain TCP.
     pub starttls: Option<TlsAcceptor>,
     pub shutdown: watch::Receiver<bool>,
@@ -52,7 +50,6 @@ impl XmppServer {
                 registry: Registry::default(),
                 rooms: Default::default(),
                 status_watchers: Default::default(),
-                throttle: AuthThrottle::new(),
                 starttls,
                 shutdown,
                 active: AtomicUsize::new(0),

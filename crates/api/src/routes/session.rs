@@ -3,10 +3,10 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Headers, Input};
 use crate::params::{flag, integer, text};
-use crate::{render, ApiState};
+use crate::{render, ApiState, PeerAddr};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use palaver_core::sessions::{SessionRequest, SignedRequest, UserCredentials};
 use palaver_core::CoreError;
 use serde_json::{Map, Value};
@@ -14,9 +14,11 @@ use serde_json::{Map, Value};
 /// `POST /session`. Any `CB-Token` header is ignored: a re-login sends the old, possibly expired one.
 pub async fn create(
     State(state): State<ApiState>,
+    peer: Option<Extension<PeerAddr>>,
     Input(params): Input,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let request = session_request(params)?;
+    let mut request = session_request(params)?;
+    request.origin = peer.map(|Extension(PeerAddr(addr))| addr.ip());
     let issued = state.core.sessions().create(request).await?;
     let body = render::session(&issued.session, &issued.token, issued.user.as_ref());
     Ok((StatusCode::CREATED, Json(body)))
@@ -38,11 +40,17 @@ pub async fn destroy(State(state): State<ApiState>, auth: Auth) -> ApiResult<Sta
 /// `POST /login`: the body is the credentials themselves, not wrapped in `user`.
 pub async fn login(
     State(state): State<ApiState>,
+    peer: Option<Extension<PeerAddr>>,
     auth: Auth,
     Input(params): Input,
 ) -> ApiResult<Json<Value>> {
     let credentials = user_credentials(&params)?;
-    let user = state.core.sessions().login(&auth.token, credentials).await?;
+    let origin = peer.map(|Extension(PeerAddr(addr))| addr.ip());
+    let user = state
+        .core
+        .sessions()
+        .login(&auth.token, credentials, origin)
+        .await?;
     Ok(Json(serde_json::json!({ "user": render::user(&user) })))
 }
 
@@ -90,6 +98,7 @@ fn session_request(params: Map<String, Value>) -> ApiResult<SessionRequest> {
         signed,
         user,
         provider: text(params.get("provider")).filter(|p| !p.is_empty()),
+        origin: None,
     })
 }
 

@@ -6,9 +6,6 @@
 
 mod plain;
 mod scram;
-pub mod throttle;
-
-pub use throttle::AuthThrottle;
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;

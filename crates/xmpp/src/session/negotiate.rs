@@ -245,7 +245,7 @@ async fn exchange(
     };
     let address = transport.peer_addr().ip();
     let username = claimed_username(mechanism, &initial);
-    let delay = shared.throttle.delay(address, &username);
+    let delay = shared.core.password_gate.throttle.delay(address, &username);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -278,12 +278,20 @@ async fn exchange(
                 additional_data,
                 authenticated,
             } => {
-                shared.throttle.record_success(address, &username);
+                shared
+                    .core
+                    .password_gate
+                    .throttle
+                    .record_success(address, &username);
                 return Ok(Ok((authenticated, additional_data)));
             }
             SaslStep::Failure(failure) => {
                 if failure == SaslFailure::NotAuthorized {
-                    shared.throttle.record_failure(address, &username);
+                    shared
+                        .core
+                        .password_gate
+                        .throttle
+                        .record_failure(address, &username);
                 }
                 return Ok(Err(failure));
             }

@@ -36,7 +36,7 @@ pub const QUIET_PERIOD: Duration = Duration::from_secs(15 * 60);
 /// Maximum entries per map (two maps), about 40 bytes each.
 pub const MAX_ENTRIES: usize = 10_000;
 
-/// Failure counters for SASL attempts. Thread-safe; share it (e.g. in an `Arc`) across connections.
+/// Failure counters for login attempts (XMPP SASL and REST sessions). Thread-safe; share it (e.g. in an `Arc`) across connections.
 pub struct AuthThrottle {
     maps: Mutex<Maps>,
     /// Keyed hash of usernames: fixed-size keys whatever the client sends, and no chosen collisions.
