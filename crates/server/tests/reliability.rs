@@ -257,3 +257,69 @@ async fn secrets_go_to_the_terminal_once_and_never_to_the_log() {
     let log = server.log_text();
     assert!(!log.contains(&token) && !log.contains(&secret), "{log}");
 }
+
+#[tokio::test]
+async fn every_http_response_carries_the_security_headers() {
+    let server = Server::start(Db::Sqlite).await;
+    let plain = reqwest::Client::new();
+    let tls = server.https_client();
+    let requests = [
+        (plain.get(format!("{}/health", server.http)), false),
+        // An error answer too, not only successful ones.
+        (plain.get(format!("{}/users.json", server.http)), false),
+        (tls.get(format!("{}/health", server.https)), true),
+        (tls.get(format!("{}/users.json", server.https)), true),
+    ];
+    for (request, over_tls) in requests {
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"));
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));
+        assert_eq!(
+            header("strict-transport-security").as_deref(),
+            over_tls.then_some("max-age=31536000"),
+            "{}",
+            response.url()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stanza_before_login_or_invalid_utf8_ends_the_stream_and_reaches_nobody() {
+    let w = World::start(Db::Sqlite, &[], "Early", &["ann", "ben"]).await;
+    let mut ben = w.online(1).await;
+    for tcp in [false, true] {
+        let mut client = if tcp {
+            Client::tcp(&w.server.c2s).await
+        } else {
+            Client::websocket(&w.server.ws).await
+        };
+        client.open("localhost").await;
+        client
+            .send(&format!(
+                r#"<message to="{}" type="chat" id="early" xmlns="jabber:client"><body>before login</body></message>"#,
+                w.bare(1)
+            ))
+            .await;
+        let error = client.expect("not-authorized").await;
+        assert!(error.contains(">Authenticate first</text>"), "{error}");
+    }
+    // Bytes that are not UTF-8 inside a stanza.
+    let mut client = Client::tcp(&w.server.c2s).await;
+    client.open("localhost").await;
+    if let Link::Tcp(io, _) = &mut client.link {
+        use tokio::io::AsyncWriteExt;
+        io.write_all(b"<presence><status>\xff\xfe</status></presence>")
+            .await
+            .unwrap();
+    }
+    let error = client.expect("not-well-formed").await;
+    assert!(error.contains("http://etherx.jabber.org/streams"), "{error}");
+
+    // Ben got none of it, and is still served.
+    ben.send(&ping("b1")).await;
+    let next = ben.expect("").await;
+    assert!(next.contains(r#"id="b1""#), "{next}");
+}
