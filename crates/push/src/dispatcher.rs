@@ -567,52 +567,61 @@ impl Dispatcher {
         };
         let now = inner.core.clock.now_millis();
         let span = (job.id, job.provider.as_str(), device.id, device.user_id);
-        let recorded = match result {
+        // The outcome is recorded in the store first (job released and push_sent updated in one
+        // transaction) and only then counted, so whoever sees a counter move also sees the queue settled.
+        let (recorded, counter, outcome) = match result {
             Ok(()) => {
-                Stats::add(&inner.stats.sent, 1);
-                metrics::send(&job.provider, SendOutcome::Sent);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, user_id = span.3,
                     key = %job.dedupe_key, "push sent");
-                store.finish_push_job(job.id, "sent", None, now).await
+                (
+                    store.finish_push_job(job.id, "sent", None, now).await,
+                    &inner.stats.sent,
+                    SendOutcome::Sent,
+                )
             }
             Err(SendError::InvalidToken(reason)) => {
-                Stats::add(&inner.stats.invalid_tokens, 1);
-                metrics::send(&job.provider, SendOutcome::DeadToken);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, user_id = span.3,
                     %reason, "device token rejected; removing the subscription");
                 let finished = store
                     .finish_push_job(job.id, "invalid_token", Some(&reason), now)
                     .await;
-                match store
+                let removed = store
                     .delete_push_subscription(device.app_id, None, device.id)
-                    .await
-                {
-                    Ok(_) => finished,
-                    Err(error) => Err(error),
-                }
+                    .await;
+                (
+                    finished.and(removed.map(|_| ())),
+                    &inner.stats.invalid_tokens,
+                    SendOutcome::DeadToken,
+                )
             }
             Err(SendError::Retry { reason, after }) if job.attempts + 1 < inner.config.max_attempts => {
-                Stats::add(&inner.stats.retried, 1);
-                metrics::send(&job.provider, SendOutcome::Retried);
                 let delay = backoff(&inner.config, job.attempts, after);
                 tracing::info!(job = span.0, provider = span.1, subscription = span.2, attempt = job.attempts + 1,
                     retry_in_ms = delay.as_millis() as u64, %reason, "push failed; will retry");
-                store
-                    .retry_push_job(job.id, now + delay.as_millis() as i64, &reason)
-                    .await
+                (
+                    store
+                        .retry_push_job(job.id, now + delay.as_millis() as i64, &reason)
+                        .await,
+                    &inner.stats.retried,
+                    SendOutcome::Retried,
+                )
             }
             Err(error) => {
-                Stats::add(&inner.stats.failed, 1);
-                metrics::send(&job.provider, SendOutcome::Failed);
                 let reason = error.to_string();
                 tracing::warn!(job = span.0, provider = span.1, subscription = span.2, attempts = job.attempts + 1,
                     %reason, "push failed for good");
-                store.finish_push_job(job.id, "failed", Some(&reason), now).await
+                (
+                    store.finish_push_job(job.id, "failed", Some(&reason), now).await,
+                    &inner.stats.failed,
+                    SendOutcome::Failed,
+                )
             }
         };
         if let Err(error) = recorded {
             tracing::warn!(%error, job = job.id, "recording a push outcome failed");
         }
+        Stats::add(counter, 1);
+        metrics::send(&job.provider, outcome);
     }
 
     async fn send(&self, provider: &str, device: &Subscription, n: &Notification) -> Result<(), SendError> {

@@ -546,6 +546,8 @@ async fn one_notification_per_device_through_every_provider() {
     until(3, "webhook posts", || hook.received().len()).await;
     until(2, "FCM requests (token + send)", || fcm.received().len()).await;
     until(1, "APNs requests", || apns.received().len()).await;
+    // A provider has the request before the dispatcher has its answer: wait for the outcomes.
+    until(5, "sends recorded", || running.dispatcher.stats().sent as usize).await;
 
     // The webhook: one POST per device, with the rendered alert.
     let posts = hook.received();
@@ -601,7 +603,7 @@ async fn one_notification_per_device_through_every_provider() {
 
     // The same alert again (a resend) sends nothing new.
     w.core.events.publish(w.alert(&message, &[w.bob], false));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until(5, "duplicates", || running.dispatcher.stats().duplicates as usize).await;
     assert_eq!(hook.received().len(), 3);
     assert_eq!(fcm.received().len(), 2);
     assert_eq!(apns.received().len(), 1);
@@ -670,6 +672,7 @@ async fn silent_messages_and_muted_dialogs_send_nothing_and_templates_render() {
     });
 
     until(1, "webhook posts", || hook.received().len()).await;
+    until(1, "sends recorded", || running.dispatcher.stats().sent as usize).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let posts = hook.received();
     assert_eq!(posts.len(), 1, "{posts:?}");
@@ -885,6 +888,7 @@ async fn survives_a_restart(db: Db) {
     let hook_url = webhook_server(hook.clone()).await;
     let second = start(&core, config(Some(hook_url)));
     until(1, "webhook posts", || hook.received().len()).await;
+    until(1, "sends recorded", || second.dispatcher.stats().sent as usize).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let posts = hook.received();
     assert_eq!(posts.len(), 1);

@@ -1,7 +1,9 @@
-//! Serving the REST API over plain TCP or TLS with hyper, and draining connections on shutdown.
+//! Serving the REST API over plain TCP or TLS with hyper, and draining connections on shutdown. Every
+//! response carries the security headers (`security_headers`).
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -30,13 +32,18 @@ pub async fn serve<S>(
     let graceful = GracefulShutdown::new();
     // Requests that came over TLS are marked, for URLs the API hands out that point back at it.
     let over_tls = tls.is_some();
-    let service = service.map_request(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(Body::new);
-        if over_tls {
-            request.extensions_mut().insert(palaver_api::OverTls);
-        }
-        request
-    });
+    let service = service
+        .map_request(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            if over_tls {
+                request.extensions_mut().insert(palaver_api::OverTls);
+            }
+            request
+        })
+        .map_response(move |mut response: axum::response::Response| {
+            security_headers(response.headers_mut(), over_tls);
+            response
+        });
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -97,5 +104,19 @@ pub async fn serve<S>(
         .is_err()
     {
         tracing::warn!("some HTTP connections were still open after 10 s and were dropped");
+    }
+}
+
+/// Headers every response gets unless its handler set them: no MIME sniffing, no referrer, no framing, and
+/// over TLS, HSTS (browsers keep to HTTPS for a year).
+fn security_headers(headers: &mut HeaderMap, over_tls: bool) {
+    let mut set = |name, value| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    if over_tls {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
     }
 }

@@ -1,5 +1,9 @@
 //! `palaver serve`: opens the store, makes first-run credentials, and runs every listener until a
 //! shutdown signal.
+//!
+//! Secrets (the admin token, the default application's auth secret) never go through the log, which ends up
+//! in journald or a container's log store: when one is first made it is printed once on stdout, for the
+//! person at the terminal, and the log only says where to find it again.
 
 use crate::config::Config;
 use crate::{http, metrics, tls};
@@ -13,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     let metrics_handle = metrics::install()?;
     let render = metrics::renderer(metrics_handle.clone());
     std::fs::create_dir_all(&config.data_dir)
@@ -145,7 +150,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "palaver is ready"
     );
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
@@ -177,7 +182,8 @@ fn admin_token(config: &Config) -> anyhow::Result<String> {
     }
     let token = palaver_proto::random_hex_token(24);
     tls::write_private(&path, token.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    tracing::info!(admin_token = %token, file = %path.display(), "generated the admin API token");
+    println!("Admin API token (generated; also in {}): {token}", path.display());
+    tracing::info!(file = %path.display(), "generated the admin API token (printed on stdout, kept in the file)");
     Ok(token)
 }
 
@@ -187,11 +193,13 @@ async fn first_run_app(core: &Core) -> anyhow::Result<()> {
         return Ok(());
     }
     let app = core.apps().create("Default").await?;
+    println!(
+        "Default application created: application_id {}, auth_key {}, auth_secret {}",
+        app.id, app.auth_key, app.auth_secret
+    );
     tracing::info!(
         application_id = app.id,
-        auth_key = %app.auth_key,
-        auth_secret = %app.auth_secret,
-        "created the default application (shown once; `palaver app list` shows it again)"
+        "created the default application (credentials printed on stdout; `palaver app list` shows them again)"
     );
     Ok(())
 }
@@ -222,17 +230,24 @@ fn describe_database(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from the moment it is called (a signal that came while the listeners
+/// start would otherwise get the default action and end the process without a clean shutdown); the future
+/// resolves on the first.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("cannot listen for SIGTERM");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("cannot listen for SIGINT");
+        let mut term = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

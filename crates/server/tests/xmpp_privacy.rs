@@ -718,3 +718,31 @@ async fn the_blocking_command_edits_the_default_list() {
     .await;
     assert!(!list.contains("<item"), "{list}");
 }
+
+#[tokio::test]
+async fn a_list_without_items_removes_a_list_but_cannot_create_one() {
+    let w = world(Db::Sqlite).await;
+    let mut ann = w.online(ANN).await;
+    let jid = ann.jid.clone();
+
+    // Creating: a list needs at least one item.
+    let answer = ask(&mut ann, &delete(&jid, "e1", "empty")).await;
+    assert!(
+        answer.contains(r#"type="error""#)
+            && answer.contains(r#"code="400""#)
+            && answer.contains("<bad-request")
+            && answer.contains(">A privacy list needs at least one item</text>"),
+        "{answer}"
+    );
+    let names = ok(&mut ann, &get_names(&jid, "n1")).await;
+    assert_eq!(query_of(&names), r#"<query xmlns="jabber:iq:privacy"/>"#);
+
+    // Removing: the same stanza for a list that exists takes it away (XEP-0016 §2.6).
+    ok(&mut ann, &create(&jid, "c1", "L", &w.pair(BEN, 1, "deny", false))).await;
+    ok(&mut ann, &delete(&jid, "r1", "L")).await;
+    let names = ok(&mut ann, &get_names(&jid, "n2")).await;
+    assert_eq!(query_of(&names), r#"<query xmlns="jabber:iq:privacy"/>"#);
+    // Gone now, so the same stanza again would create an empty list.
+    let again = ask(&mut ann, &delete(&jid, "r2", "L")).await;
+    assert!(again.contains("<bad-request"), "{again}");
+}

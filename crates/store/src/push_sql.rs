@@ -148,6 +148,10 @@ pub(crate) async fn subscriptions(
         .map_err(backend_error)
 }
 
+/// Deletes a subscription with its queued jobs, marking their records cancelled. Rows are locked in the
+/// order `finish` locks them (`push_sent`, then `push_queue`), and the subscription last: removing a dead
+/// token while another job of the same device finishes must not deadlock (PostgreSQL would abort one of
+/// the two, losing the removal or the other job's outcome).
 pub(crate) async fn delete_subscription(
     pool: &AnyPool,
     app_id: i64,
@@ -158,7 +162,30 @@ pub(crate) async fn delete_subscription(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default();
+    const OWNED: &str = "EXISTS (SELECT 1 FROM push_subscriptions WHERE id = $1 AND app_id = $2 \
+                         AND ($3 < 0 OR user_id = $3))";
     let mut tx = pool.begin().await.map_err(backend_error)?;
+    // A write first, so SQLite takes its write lock up front.
+    sqlx::query(&format!(
+        "UPDATE push_sent SET status = 'cancelled', updated_at = $4 \
+         WHERE subscription_id = $1 AND status = 'queued' AND {OWNED}"
+    ))
+    .bind(id)
+    .bind(app_id)
+    .bind(user_id.unwrap_or(-1))
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
+    sqlx::query(&format!(
+        "DELETE FROM push_queue WHERE subscription_id = $1 AND {OWNED}"
+    ))
+    .bind(id)
+    .bind(app_id)
+    .bind(user_id.unwrap_or(-1))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend_error)?;
     let deleted = sqlx::query(
         "DELETE FROM push_subscriptions WHERE id = $1 AND app_id = $2 AND ($3 < 0 OR user_id = $3)",
     )
@@ -169,22 +196,6 @@ pub(crate) async fn delete_subscription(
     .await
     .map_err(backend_error)?
     .rows_affected();
-    if deleted > 0 {
-        // The foreign key drops its queued jobs; their records say so.
-        sqlx::query("DELETE FROM push_queue WHERE subscription_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-        sqlx::query(
-            "UPDATE push_sent SET status = 'cancelled', updated_at = $2 WHERE subscription_id = $1 AND status = 'queued'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    }
     tx.commit().await.map_err(backend_error)?;
     Ok(deleted > 0)
 }

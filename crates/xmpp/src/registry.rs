@@ -5,7 +5,7 @@ use crate::xml::Element;
 use palaver_proto::UserJid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{mpsc, Notify};
 
 /// Something for a session to do on behalf of another part of the server.
@@ -40,6 +40,8 @@ struct SharedState {
     /// Set when the session must end (slow consumer, token revoked, replaced).
     kill: Notify,
     killed: AtomicBool,
+    /// Why, when the reason is worth telling the client (the stream error's text).
+    kill_reason: OnceLock<&'static str>,
     /// XEP-0198 id when the session can be resumed.
     resume_id: RwLock<Option<String>>,
     /// XEP-0016: the privacy list this session made active, if any (see `modules::privacy`).
@@ -47,6 +49,9 @@ struct SharedState {
     /// XEP-0191: the session asked for the blocklist, so it gets blocklist pushes.
     wants_blocklist: AtomicBool,
 }
+
+/// The stream error text for a session closed because its client did not read fast enough.
+pub const TOO_SLOW: &str = "Too slow to read: the server's queue of stanzas for this session is full";
 
 pub enum Delivery {
     Queued,
@@ -80,13 +85,16 @@ impl SessionHandle {
         self.state.carbons.store(enabled, Ordering::Release);
     }
 
-    /// Queues a stanza without waiting. A full queue means a slow consumer: the session is told to end.
+    /// Queues a stanza without waiting. A full queue means a slow consumer: the session is told to end
+    /// (and that is logged once, however many stanzas fail until it has ended).
     pub fn deliver(&self, stanza: Element) -> Delivery {
         match self.tx.try_send(Command::Deliver(stanza)) {
             Ok(()) => Delivery::Queued,
             Err(mpsc::error::TrySendError::Full(Command::Deliver(stanza))) => {
-                tracing::warn!(user = %self.user, resource = %self.resource, "outbound queue full; closing slow session");
-                self.kill();
+                if self.kill_because(TOO_SLOW) {
+                    tracing::warn!(user = %self.user, resource = %self.resource,
+                        queue = self.tx.max_capacity(), "outbound queue full; closing slow session");
+                }
                 Delivery::Failed(stanza)
             }
             Err(mpsc::error::TrySendError::Closed(Command::Deliver(stanza))) => Delivery::Failed(stanza),
@@ -101,6 +109,19 @@ impl SessionHandle {
     pub fn kill(&self) {
         self.state.killed.store(true, Ordering::Release);
         self.state.kill.notify_one();
+    }
+
+    /// Like `kill`, recording why (the first reason given wins). True only for the call that killed it.
+    pub fn kill_because(&self, reason: &'static str) -> bool {
+        let _ = self.state.kill_reason.set(reason);
+        let first = !self.state.killed.swap(true, Ordering::AcqRel);
+        self.state.kill.notify_one();
+        first
+    }
+
+    /// Why the session was killed, when a reason was given (see `kill_because`).
+    pub fn kill_reason(&self) -> Option<&'static str> {
+        self.state.kill_reason.get().copied()
     }
 
     pub fn is_killed(&self) -> bool {
@@ -267,6 +288,14 @@ mod tests {
             Delivery::Failed(_)
         ));
         assert!(a.is_killed());
+        assert_eq!(a.kill_reason(), Some(TOO_SLOW));
+        // Later ones fail too, without killing it again.
+        assert!(matches!(
+            a.deliver(crate::xml::element("message", crate::ns::CLIENT)),
+            Delivery::Failed(_)
+        ));
+        assert!(!a.kill_because(TOO_SLOW));
+        assert_eq!(b.kill_reason(), None);
         assert!(matches!(rx_a.recv().await, Some(Command::Deliver(_))));
 
         registry.unregister(&a);

@@ -125,7 +125,28 @@ impl ConnectionHandler for XmppServer {
             self.shared.idle.notify_waiters();
         }
     }
+
+    /// Over the per-address limit: the client's stream header is awaited (briefly), answered with ours and
+    /// a `policy-violation` stream error, and the stream closed; the client's own close is awaited too, so
+    /// closing the socket does not reset the connection before the client has read why.
+    async fn refuse(&self, mut transport: Transport) {
+        let wait = REFUSAL_WAIT;
+        let _ = tokio::time::timeout(wait, transport.next()).await;
+        let _ = transport
+            .send_open(&self.shared.config.domain, &palaver_proto::random_hex_token(8))
+            .await;
+        crate::session::close_with_error(
+            &mut transport,
+            "policy-violation",
+            "Too many connections from your address",
+        )
+        .await;
+        let _ = tokio::time::timeout(wait, async { while transport.next().await.is_ok() {} }).await;
+    }
 }
+
+/// How long a refused connection is given to send its stream header, and to close after the error.
+const REFUSAL_WAIT: Duration = Duration::from_secs(5);
 
 impl palaver_core::online::OnlineDirectory for XmppServer {
     fn online_users(&self, app_id: i64) -> Vec<i64> {

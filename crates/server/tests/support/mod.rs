@@ -8,7 +8,7 @@ pub mod xmpp;
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +30,8 @@ pub struct Server {
     pub schema: Option<String>,
     child: Option<Child>,
     log: PathBuf,
+    /// What the process printed on stdout (all runs, appended).
+    out: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -88,6 +90,7 @@ impl Server {
             env.push((key.to_string(), value.to_string()));
         }
         let log = data_dir.path().join("server.log");
+        let out = data_dir.path().join("server.out");
         Server {
             http: format!("http://127.0.0.1:{http_port}"),
             https: format!("https://127.0.0.1:{https_port}"),
@@ -100,6 +103,7 @@ impl Server {
             schema,
             child: None,
             log,
+            out,
         }
     }
 
@@ -118,11 +122,16 @@ impl Server {
             .append(true)
             .open(&self.log)
             .unwrap();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.out)
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_palaver"))
             .arg("serve")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(log)
             .spawn()
             .expect("spawn palaver");
@@ -190,8 +199,14 @@ impl Server {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// The server's log (stderr) of every run so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the server printed on stdout, every run so far.
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     /// Runs a CLI command with the server's configuration and parses its JSON output.

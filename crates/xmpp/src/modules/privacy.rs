@@ -2,9 +2,10 @@
 //! blocking command on the same lists, and their enforcement.
 //!
 //! Managing: `jabber:iq:privacy` iqs to the server — names, a list by name (an unknown name gets an empty
-//! `<list name="…"/>`, not `item-not-found`: v3's `getList` never settles on an error), create/replace, delete
-//! (a list without items), the default list (declined with an empty `<default/>`) and the session's active
-//! list (`<active/>`). Editing or deleting the default list is allowed; deleting it leaves no default.
+//! `<list name="…"/>`, not `item-not-found`: v3's `getList` never settles on an error), create/replace (a
+//! new list needs at least one item: one without is a `bad-request`), delete (a list without items), the
+//! default list (declined with an empty `<default/>`) and the session's active list (`<active/>`). Editing
+//! or deleting the default list is allowed; deleting it leaves no default.
 //! Nothing is pushed to other sessions: the SDKs answer `iq type="set"` pushes with errors and mistake any
 //! iq carrying a `<query>` for a last-activity push (docs/protocol.md#quirk-iq-query-is-last-activity).
 //!
@@ -307,12 +308,18 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
             let name = name_of(child).ok_or_else(|| refusal(Condition::BadRequest, "A list needs a name"))?;
             let items = parse_items(child)?;
             if items.is_empty() {
-                // Deleting a list that does not exist succeeds too (v6 `update()` of a new list with only
-                // `allow` entries sends exactly that).
-                privacy
+                // A list without items removes an existing list (XEP-0016); it cannot create one, since a
+                // new list needs at least one item.
+                let existed = privacy
                     .delete(user.app_id, user.user_id, name)
                     .await
                     .map_err(core_refusal)?;
+                if !existed {
+                    return Err(refusal(
+                        Condition::BadRequest,
+                        "A privacy list needs at least one item",
+                    ));
+                }
                 for other in shared.registry.sessions(user) {
                     if other.privacy_active().as_deref() == Some(name) {
                         other.set_privacy_active(None);

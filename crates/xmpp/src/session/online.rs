@@ -275,7 +275,8 @@ impl Online {
                     return End::Terminated;
                 }
                 _ = self.handle.killed() => {
-                    self.terminate("policy-violation", "The session was ended by the server").await;
+                    let reason = self.handle.kill_reason().unwrap_or("The session was ended by the server");
+                    self.terminate("policy-violation", reason).await;
                     return End::Terminated;
                 }
                 inbound = transport.next() => match inbound {

@@ -1,4 +1,9 @@
 //! Accept loops for the WebSocket and TCP listeners, with per-IP connection limits and handshake timeouts.
+//!
+//! A connection over its address's limit is not dropped silently: once its TLS and WebSocket handshakes are
+//! done (under the same timeout) it goes to [`ConnectionHandler::refuse`], which tells the client why in
+//! the protocol's own terms. At most [`MAX_REFUSING`] refusals run at once; beyond that a connection is
+//! closed at once, so a flood of them costs little.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -7,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -22,10 +27,19 @@ pub const XMPP_CLIENT_ALPN: &[u8] = b"xmpp-client";
 
 pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections over the per-address limit being answered at the same time (per listener).
+pub const MAX_REFUSING: usize = 32;
+
 /// Receives every connection once its transport is ready (after the TLS and WebSocket handshakes).
 #[async_trait::async_trait]
 pub trait ConnectionHandler: Send + Sync + 'static {
     async fn handle(&self, transport: Transport);
+
+    /// A connection over the per-address limit, handshakes done: tell the client why, then close. The
+    /// default closes it without a word.
+    async fn refuse(&self, transport: Transport) {
+        drop(transport);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,9 +89,13 @@ pub async fn serve_websocket(
             };
             match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok(ws)) => {
-                    handler
-                        .handle(Transport::from_websocket(ws, peer, Some(slot)))
-                        .await
+                    let refused = slot.is_refusal();
+                    let transport = Transport::from_websocket(ws, peer, Some(slot));
+                    if refused {
+                        handler.refuse(transport).await
+                    } else {
+                        handler.handle(transport).await
+                    }
                 }
                 Ok(Err(err)) => tracing::debug!(%peer, %err, "WebSocket connection failed before XMPP"),
                 Err(_) => tracing::debug!(%peer, "WebSocket handshake timed out"),
@@ -103,8 +121,13 @@ pub async fn serve_tcp(
         async move {
             match tokio::time::timeout(timeout, tls_handshake(stream, acceptor.as_ref())).await {
                 Ok(Ok((io, encrypted))) => {
+                    let refused = slot.is_refusal();
                     let transport = Transport::from_tcp(io, peer, encrypted, timeout, Some(slot));
-                    handler.handle(transport).await
+                    if refused {
+                        handler.refuse(transport).await
+                    } else {
+                        handler.handle(transport).await
+                    }
                 }
                 Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -182,6 +205,7 @@ async fn accept_loop<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let counter = IpCounter::default();
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     loop {
         if *shutdown.borrow_and_update() {
             break;
@@ -203,9 +227,18 @@ async fn accept_loop<F, Fut>(
                 }
             },
         };
-        let Some(slot) = counter.acquire(peer.ip(), limits.max_connections_per_ip) else {
-            tracing::debug!(%peer, "connection refused: too many connections from this address");
-            continue;
+        let slot = match counter.acquire(peer.ip(), limits.max_connections_per_ip) {
+            Some(slot) => slot,
+            None => match refusing.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    tracing::debug!(%peer, "too many connections from this address; refusing");
+                    ConnectionSlot::Refusal { _permit: permit }
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "too many connections from this address; closed unanswered");
+                    continue;
+                }
+            },
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(on_connection(stream, peer, slot));
@@ -225,20 +258,36 @@ impl IpCounter {
             return None;
         }
         *count += 1;
-        Some(ConnectionSlot {
-            counter: self.clone(),
-            ip,
+        Some(ConnectionSlot::Counted {
+            _count: CountedSlot {
+                counter: self.clone(),
+                ip,
+            },
         })
     }
 }
 
-/// One counted connection; dropping it (with the transport or the failed handshake) frees the slot.
-pub(crate) struct ConnectionSlot {
+/// What a connection holds while it lives; dropping it (with the transport or the failed handshake) frees
+/// what it counts against.
+pub(crate) enum ConnectionSlot {
+    /// Within its address's limit.
+    Counted { _count: CountedSlot },
+    /// Over the limit: only answered with a refusal (one of `MAX_REFUSING`).
+    Refusal { _permit: OwnedSemaphorePermit },
+}
+
+impl ConnectionSlot {
+    fn is_refusal(&self) -> bool {
+        matches!(self, ConnectionSlot::Refusal { .. })
+    }
+}
+
+pub(crate) struct CountedSlot {
     counter: IpCounter,
     ip: IpAddr,
 }
 
-impl Drop for ConnectionSlot {
+impl Drop for CountedSlot {
     fn drop(&mut self) {
         let mut counts = self
             .counter

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::xml::Element;
 
 pub use listener::{
-    serve_tcp, serve_websocket, starttls_acceptor, ConnectionHandler, ListenerLimits, XMPP_CLIENT_ALPN,
+    serve_tcp, serve_websocket, starttls_acceptor, ConnectionHandler, ListenerLimits, MAX_REFUSING,
+    XMPP_CLIENT_ALPN,
 };
 
 use io::BoxedIo;
@@ -61,9 +62,12 @@ pub enum TransportError {
     /// DTD, comment, processing instruction or entity.
     #[error("restricted XML: {0}")]
     RestrictedXml(String),
-    /// An element over the size limit (or absurdly deep).
+    /// An element over the size limit.
     #[error("element exceeds the size limit")]
     PolicyViolation,
+    /// Elements nested deeper than the parser allows.
+    #[error("elements are nested too deeply (more than {0} levels)")]
+    TooDeep(usize),
     #[error("invalid namespace: {0}")]
     InvalidNamespace(String),
     #[error("TLS: {0}")]
@@ -78,7 +82,7 @@ impl TransportError {
         match self {
             TransportError::NotWellFormed(_) => Some("not-well-formed"),
             TransportError::RestrictedXml(_) => Some("restricted-xml"),
-            TransportError::PolicyViolation => Some("policy-violation"),
+            TransportError::PolicyViolation | TransportError::TooDeep(_) => Some("policy-violation"),
             TransportError::InvalidNamespace(_) => Some("invalid-namespace"),
             TransportError::Io(_)
             | TransportError::Closed
@@ -301,6 +305,10 @@ mod tests {
         );
         assert_eq!(
             TransportError::PolicyViolation.stream_condition(),
+            Some("policy-violation")
+        );
+        assert_eq!(
+            TransportError::TooDeep(64).stream_condition(),
             Some("policy-violation")
         );
         assert_eq!(

@@ -185,7 +185,7 @@ impl StreamParser {
                     return Err(TransportError::InvalidNamespace(namespace.to_string()));
                 }
                 if self.stack.len() >= MAX_DEPTH {
-                    return Err(TransportError::PolicyViolation);
+                    return Err(TransportError::TooDeep(MAX_DEPTH));
                 }
                 // Unqualified elements belong to the stream's content namespace: TCP clients declare it only
                 // on the stream header, some WebSocket clients omit it.

@@ -219,7 +219,26 @@ fn stream_header_is_bounded_too() {
 fn excessive_nesting_is_refused() {
     let deep = format!("<message>{}", "<a>".repeat(100));
     let err = parse_all(Framing::Fragments, &[deep.as_bytes()]).unwrap_err();
-    assert!(matches!(err, TransportError::PolicyViolation));
+    assert!(matches!(err, TransportError::TooDeep(MAX_DEPTH)), "{err:?}");
+    // The stream error names the real problem, not the size.
+    assert_eq!(err.stream_condition(), Some("policy-violation"));
+    assert!(err.to_string().contains("nested too deeply"), "{err}");
+    // Over TCP the same, and a tree exactly at the limit passes (the stanza itself is level one).
+    let tcp = format!("{HEADER}<message>{}", "<a>".repeat(MAX_DEPTH));
+    let err = parse_all(Framing::Stream, &[tcp.as_bytes()]).unwrap_err();
+    assert!(matches!(err, TransportError::TooDeep(_)), "{err:?}");
+    let limit = MAX_DEPTH - 1;
+    let at_limit = format!(
+        "<message>{}{}</message>",
+        "<a>".repeat(limit),
+        "</a>".repeat(limit)
+    );
+    assert_eq!(
+        parse_all(Framing::Fragments, &[at_limit.as_bytes()])
+            .unwrap()
+            .len(),
+        1
+    );
     let ok = format!("<message>{}{}</message>", "<a>".repeat(20), "</a>".repeat(20));
     assert_eq!(parse_all(Framing::Fragments, &[ok.as_bytes()]).unwrap().len(), 1);
 }
