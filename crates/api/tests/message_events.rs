@@ -6,12 +6,12 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use palaver_api::{router, ApiState};
 use palaver_core::events::Event;
+use palaver_core::events::EventReceiver;
 use palaver_core::model::Profile;
 use palaver_core::sessions::{SessionRequest, UserCredentials};
 use palaver_core::{Core, CoreSettings};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokio::sync::broadcast::Receiver;
 use tower::ServiceExt;
 
 struct World {
@@ -97,7 +97,7 @@ async fn call(w: &World, method: &str, uri: &str, token: &str, body: Option<Valu
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-fn next(events: &mut Receiver<Event>) -> Event {
+fn next(events: &mut EventReceiver) -> Event {
     events.try_recv().expect("an event")
 }
 

@@ -181,7 +181,10 @@ impl AdminService {
             .set_blocked(app_id, user_id, true, now)
             .await?;
         let ended = self.end_all_sessions(app_id, user_id).await?;
-        self.core.events.publish(Event::UserBlocked { app_id, user_id });
+        self.core
+            .events
+            .publish(Event::UserBlocked { app_id, user_id })
+            .await;
         self.audit(
             "user.block",
             Some(app_id),
@@ -238,7 +241,10 @@ impl AdminService {
         if !self.core.store.delete_user(app_id, user_id).await? {
             return Err(CoreError::NotFound);
         }
-        self.core.events.publish(Event::UserDeleted { app_id, user_id });
+        self.core
+            .events
+            .publish(Event::UserDeleted { app_id, user_id })
+            .await;
         self.audit("user.delete", Some(app_id), Some(user_id.to_string()), json!({}))
             .await
     }
@@ -294,7 +300,8 @@ impl AdminService {
         self.core.store.delete_session(session_id).await?;
         self.core
             .events
-            .publish(Event::SessionDestroyed { app_id, session_id });
+            .publish(Event::SessionDestroyed { app_id, session_id })
+            .await;
         Ok(())
     }
 
@@ -438,13 +445,16 @@ impl AdminService {
             .filter(|(seq, _)| gone.contains(seq))
             .map(|(_, id)| id)
             .collect();
-        self.core.events.publish(Event::MessagesDeleted {
-            app_id,
-            dialog_id: dialog_id.to_owned(),
-            message_ids: deleted.clone(),
-            by_user: dialog.user_id,
-            recipients: dialog.occupants.clone(),
-        });
+        self.core
+            .events
+            .publish(Event::MessagesDeleted {
+                app_id,
+                dialog_id: dialog_id.to_owned(),
+                message_ids: deleted.clone(),
+                by_user: dialog.user_id,
+                recipients: dialog.occupants.clone(),
+            })
+            .await;
         self.audit(
             "message.delete",
             Some(app_id),

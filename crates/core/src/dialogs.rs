@@ -637,12 +637,15 @@ impl DialogService {
             .filter(|u| !after.occupants.contains(u))
             .collect();
         if !removed.is_empty() {
-            self.core.events.publish(Event::OccupantsRemoved {
-                app_id: before.app_id,
-                dialog_id: before.id.clone(),
-                removed,
-                by_user: actor,
-            });
+            self.core
+                .events
+                .publish(Event::OccupantsRemoved {
+                    app_id: before.app_id,
+                    dialog_id: before.id.clone(),
+                    removed,
+                    by_user: actor,
+                })
+                .await;
         }
         Ok(after)
     }
@@ -680,12 +683,15 @@ impl DialogService {
                         .filter(|u| *u != user_id)
                         .collect();
                     if !removed.is_empty() {
-                        self.core.events.publish(Event::OccupantsRemoved {
-                            app_id,
-                            dialog_id: id.clone(),
-                            removed,
-                            by_user: user_id,
-                        });
+                        self.core
+                            .events
+                            .publish(Event::OccupantsRemoved {
+                                app_id,
+                                dialog_id: id.clone(),
+                                removed,
+                                by_user: user_id,
+                            })
+                            .await;
                     }
                 }
             } else {

@@ -1,9 +1,15 @@
-//! Domain events: what one part of the server tells the others (the XMPP server ends chat sessions whose
-//! login token was destroyed, for instance). In-process broadcast; subscribers that fall behind lose the
-//! oldest events, never block the publisher.
+//! Domain events: what one part of the server tells the others. REST-sent messages, edits, marks and
+//! deletes reach the XMPP sessions this way, chat alerts reach the push dispatcher, and a destroyed login
+//! ends the chat sessions that used it.
+//!
+//! Nothing is ever dropped: each subscriber has a bounded queue of its own, and a publisher whose
+//! subscriber is behind waits for room (back-pressure) instead of the event being lost. Subscribers name
+//! the events they take, so one that publishes (the XMPP server raises chat alerts) never waits on its
+//! own queue.
 
 use crate::model::ChatMessage;
-use tokio::sync::broadcast;
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -82,30 +88,119 @@ pub enum Event {
     },
 }
 
+/// Which events a subscriber takes.
+pub type Interest = fn(&Event) -> bool;
+
+/// Every event.
+pub fn everything(_: &Event) -> bool {
+    true
+}
+
+/// The receiving end of a subscription.
+pub type EventReceiver = mpsc::Receiver<Event>;
+
+struct Subscriber {
+    interest: Interest,
+    queue: mpsc::Sender<Event>,
+}
+
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Event>,
+    subscribers: Arc<RwLock<Vec<Subscriber>>>,
+    capacity: usize,
 }
 
 impl EventBus {
+    /// Each subscriber's queue holds `capacity` events before publishers wait.
     pub fn new(capacity: usize) -> EventBus {
         EventBus {
-            sender: broadcast::channel(capacity).0,
+            subscribers: Arc::default(),
+            capacity: capacity.max(1),
         }
     }
 
-    /// Publishes to whoever listens now; nobody listening is fine.
-    pub fn publish(&self, event: Event) {
-        let _ = self.sender.send(event);
+    /// Hands the event to every subscriber that takes it, waiting for room in each queue. Nobody
+    /// listening is fine; a subscriber that went away is forgotten.
+    pub async fn publish(&self, event: Event) {
+        let targets: Vec<mpsc::Sender<Event>> = self
+            .subscribers
+            .read()
+            .expect("lock poisoned")
+            .iter()
+            .filter(|s| (s.interest)(&event))
+            .map(|s| s.queue.clone())
+            .collect();
+        let mut gone = false;
+        for target in targets {
+            gone |= target.send(event.clone()).await.is_err();
+        }
+        if gone {
+            self.subscribers
+                .write()
+                .expect("lock poisoned")
+                .retain(|s| !s.queue.is_closed());
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.sender.subscribe()
+    /// Every event published from now on.
+    pub fn subscribe(&self) -> EventReceiver {
+        self.subscribe_to(everything)
+    }
+
+    /// The events `interest` takes, published from now on.
+    pub fn subscribe_to(&self, interest: Interest) -> EventReceiver {
+        let (queue, receiver) = mpsc::channel(self.capacity);
+        self.subscribers
+            .write()
+            .expect("lock poisoned")
+            .push(Subscriber { interest, queue });
+        receiver
     }
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus::new(1024)
+        EventBus::new(4096)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn destroyed(n: i64) -> Event {
+        Event::SessionDestroyed {
+            app_id: 1,
+            session_id: n,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_subscriber_holds_the_publisher_back_and_loses_nothing() {
+        let bus = EventBus::new(4);
+        let mut slow = bus.subscribe();
+        let mut alerts_only = bus.subscribe_to(|e| matches!(e, Event::ChatAlert { .. }));
+        let publisher = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                for n in 0..1000 {
+                    bus.publish(destroyed(n)).await;
+                }
+            })
+        };
+        for n in 0..1000 {
+            assert_eq!(slow.recv().await, Some(destroyed(n)));
+            if n % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        publisher.await.unwrap();
+        assert!(alerts_only.try_recv().is_err(), "it takes no other events");
+        drop(slow);
+        // A subscriber that went away no longer holds anyone back.
+        for n in 0..10 {
+            bus.publish(destroyed(n)).await;
+        }
+        assert_eq!(bus.subscribers.read().unwrap().len(), 1);
     }
 }

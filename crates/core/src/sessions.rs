@@ -170,10 +170,13 @@ impl SessionService {
     pub async fn destroy(&self, token: &str) -> CoreResult<()> {
         let caller = self.authenticate(token).await?;
         self.core.store.delete_session(caller.session_id).await?;
-        self.core.events.publish(Event::SessionDestroyed {
-            app_id: caller.app_id,
-            session_id: caller.session_id,
-        });
+        self.core
+            .events
+            .publish(Event::SessionDestroyed {
+                app_id: caller.app_id,
+                session_id: caller.session_id,
+            })
+            .await;
         Ok(())
     }
 

@@ -144,10 +144,13 @@ impl UserService {
             ));
         }
         if self.core.store.delete_user(caller.app_id, user_id).await? {
-            self.core.events.publish(Event::UserDeleted {
-                app_id: caller.app_id,
-                user_id,
-            });
+            self.core
+                .events
+                .publish(Event::UserDeleted {
+                    app_id: caller.app_id,
+                    user_id,
+                })
+                .await;
             Ok(())
         } else {
             Err(CoreError::NotFound)

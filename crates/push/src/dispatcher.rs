@@ -8,7 +8,7 @@ use crate::providers::fcm::{Fcm, ServiceAccount};
 use crate::providers::webhook::Webhook;
 use crate::providers::SendError;
 use crate::{backoff, PushConfig};
-use palaver_core::events::Event;
+use palaver_core::events::{Event, EventReceiver};
 use palaver_core::model::ChatMessage;
 use palaver_core::push::{setting, ClaimedJob, EnqueueOutcome, PushEvent, PushJob, Subscription};
 use palaver_core::{Core, CoreResult};
@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 /// Chat alerts being turned into jobs at once.
@@ -42,7 +42,6 @@ struct Stats {
     retried: AtomicU64,
     failed: AtomicU64,
     invalid_tokens: AtomicU64,
-    lagged: AtomicU64,
 }
 
 /// A copy of the dispatcher's counters.
@@ -62,8 +61,6 @@ pub struct StatsSnapshot {
     pub retried: u64,
     pub failed: u64,
     pub invalid_tokens: u64,
-    /// Bus events lost because the dispatcher fell behind.
-    pub lagged: u64,
 }
 
 impl Stats {
@@ -85,7 +82,6 @@ impl Stats {
             retried: get(&self.retried),
             failed: get(&self.failed),
             invalid_tokens: get(&self.invalid_tokens),
-            lagged: get(&self.lagged),
         }
     }
 }
@@ -174,7 +170,11 @@ impl Dispatcher {
         self,
         stopped: watch::Receiver<bool>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let events = self.inner.core.events.subscribe();
+        let events = self
+            .inner
+            .core
+            .events
+            .subscribe_to(|event| matches!(event, Event::ChatAlert { .. }));
         async move {
             let mut tasks = JoinSet::new();
             tasks.spawn(self.clone().follow_bus(events, stopped.clone()));
@@ -214,7 +214,7 @@ impl Dispatcher {
         }
     }
 
-    async fn follow_bus(self, mut events: broadcast::Receiver<Event>, mut stopped: watch::Receiver<bool>) {
+    async fn follow_bus(self, mut events: EventReceiver, mut stopped: watch::Receiver<bool>) {
         let limit = Arc::new(Semaphore::new(ENQUEUE_CONCURRENCY));
         let mut handlers = JoinSet::new();
         loop {
@@ -223,7 +223,7 @@ impl Dispatcher {
                 _ = stopped.changed() => break,
             };
             match event {
-                Ok(event @ Event::ChatAlert { .. }) => {
+                Some(event) => {
                     let Ok(permit) = limit.clone().acquire_owned().await else {
                         break;
                     };
@@ -235,15 +235,7 @@ impl Dispatcher {
                         drop(permit);
                     });
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(lost)) => {
-                    self.inner.stats.lagged.fetch_add(lost, Ordering::Relaxed);
-                    tracing::warn!(
-                        lost,
-                        "the push dispatcher fell behind the event bus; chat alerts were lost"
-                    );
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
+                None => break,
             }
             while handlers.try_join_next().is_some() {}
         }

@@ -541,7 +541,7 @@ async fn one_notification_per_device_through_every_provider() {
     let message = w
         .message(w.alice, w.bob, "m1", Some("Hello Bob"), json!([]))
         .await;
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
 
     until(3, "webhook posts", || hook.received().len()).await;
     until(2, "FCM requests (token + send)", || fcm.received().len()).await;
@@ -602,7 +602,7 @@ async fn one_notification_per_device_through_every_provider() {
     assert_eq!(a["body"]["message_id"], "m1");
 
     // The same alert again (a resend) sends nothing new.
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
     until(5, "duplicates", || running.dispatcher.stats().duplicates as usize).await;
     assert_eq!(hook.received().len(), 3);
     assert_eq!(fcm.received().len(), 2);
@@ -631,7 +631,7 @@ async fn silent_messages_and_muted_dialogs_send_nothing_and_templates_render() {
 
     // silent=1: nothing at all.
     let quiet = w.message(w.alice, w.bob, "quiet", Some("psst"), json!([])).await;
-    w.core.events.publish(w.alert(&quiet, &[w.bob], true));
+    w.core.events.publish(w.alert(&quiet, &[w.bob], true)).await;
 
     // Bob turned the dialog's notifications off: nothing for him.
     let muted = w
@@ -642,7 +642,7 @@ async fn silent_messages_and_muted_dialogs_send_nothing_and_templates_render() {
         .set_notifications(w.app, &muted.dialog_id, w.bob, false)
         .await
         .unwrap();
-    w.core.events.publish(w.alert(&muted, &[w.bob], false));
+    w.core.events.publish(w.alert(&muted, &[w.bob], false)).await;
 
     // Carol's dialog is not muted; the app's template applies; an attachment-only message says so.
     w.core
@@ -663,13 +663,16 @@ async fn silent_messages_and_muted_dialogs_send_nothing_and_templates_render() {
             json!([{"type": "image", "uid": "u1"}]),
         )
         .await;
-    w.core.events.publish(Event::ChatAlert {
-        message: photo.clone(),
-        dialog_type: 2,
-        dialog_name: Some("Team".into()),
-        recipients: vec![w.carol, w.alice],
-        silent: false,
-    });
+    w.core
+        .events
+        .publish(Event::ChatAlert {
+            message: photo.clone(),
+            dialog_type: 2,
+            dialog_name: Some("Team".into()),
+            recipients: vec![w.carol, w.alice],
+            silent: false,
+        })
+        .await;
 
     until(1, "webhook posts", || hook.received().len()).await;
     until(1, "sends recorded", || running.dispatcher.stats().sent as usize).await;
@@ -712,7 +715,7 @@ async fn retried_until_success(db: Db) {
     let running = start(&w.core, config);
 
     let message = w.message(w.alice, w.bob, "m1", Some("again"), json!([])).await;
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
 
     // Two failures then success at the webhook; one failure then success at FCM (plus one token exchange).
     until(3, "webhook attempts", || hook.received().len()).await;
@@ -748,7 +751,7 @@ async fn giving_up_after_the_last_attempt() {
     config.max_attempts = 3;
     let running = start(&w.core, config);
     let message = w.message(w.alice, w.bob, "m1", Some("x"), json!([])).await;
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
     until(1, "failures", || running.dispatcher.stats().failed as usize).await;
     assert_eq!(hook.received().len(), 3);
     let db = w.core.push().stats().await.unwrap();
@@ -821,7 +824,7 @@ async fn invalid_tokens(db: Db) {
     let message = w
         .message(w.alice, w.bob, "m1", Some("still there?"), json!([]))
         .await;
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
 
     until(4, "invalid tokens", || {
         running.dispatcher.stats().invalid_tokens as usize
@@ -874,7 +877,7 @@ async fn survives_a_restart(db: Db) {
     let message = w
         .message(w.alice, w.bob, "m1", Some("are you there"), json!([]))
         .await;
-    w.core.events.publish(w.alert(&message, &[w.bob], false));
+    w.core.events.publish(w.alert(&message, &[w.bob], false)).await;
     until(1, "failed attempts", || first.dispatcher.stats().retried as usize).await;
     first.stop().await;
     store.close().await;
@@ -918,7 +921,7 @@ async fn a_slow_provider_does_not_hold_up_queueing() {
     }
     let started = Instant::now();
     for message in &messages {
-        w.core.events.publish(w.alert(message, &[w.bob], false));
+        w.core.events.publish(w.alert(message, &[w.bob], false)).await;
     }
     until(20, "queued notifications", || {
         running.dispatcher.stats().queued as usize

@@ -50,6 +50,10 @@ pub struct Config {
     pub xmpp_max_stanza_size: usize,
     /// Simultaneous XMPP connections from one address (0 = unlimited).
     pub xmpp_max_connections_per_ip: usize,
+    /// Stanzas per second one session may send, sustained (a token bucket; 0 turns the shaper off).
+    pub xmpp_stanza_rate: f64,
+    /// Stanzas one session may send in a burst above the sustained rate.
+    pub xmpp_stanza_burst: f64,
     /// Push notifications: every notification is also POSTed here as JSON, once per device.
     pub push_webhook_url: Option<String>,
     /// Provider base URLs (defaults: the real FCM and APNs), and an override of the FCM OAuth token URI.
@@ -118,6 +122,8 @@ impl Default for Config {
             xmpp_resume_window_secs: 300,
             xmpp_max_stanza_size: 256 * 1024,
             xmpp_max_connections_per_ip: 256,
+            xmpp_stanza_rate: 50.0,
+            xmpp_stanza_burst: 200.0,
             push_webhook_url: None,
             push_fcm_endpoint: None,
             push_fcm_token_uri: None,
@@ -205,6 +211,13 @@ impl Config {
         xmpp.ping_timeout = Duration::from_secs(self.xmpp_ping_timeout_secs.max(1));
         xmpp.resume_window = Duration::from_secs(self.xmpp_resume_window_secs);
         xmpp.max_stanza_after_auth = self.xmpp_max_stanza_size.max(xmpp.max_stanza_before_auth);
+        if self.xmpp_stanza_rate > 0.0 {
+            xmpp.stanza_rate = self.xmpp_stanza_rate;
+            xmpp.stanza_burst = self.xmpp_stanza_burst.max(1.0);
+        } else {
+            xmpp.stanza_rate = f64::INFINITY;
+            xmpp.stanza_burst = f64::INFINITY;
+        }
         xmpp
     }
 

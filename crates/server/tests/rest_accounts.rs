@@ -44,7 +44,10 @@ async fn first_run_prints_credentials_and_cli_manages_apps() {
     assert!(log.contains("created the default application"), "{log}");
     // The secrets themselves go to the terminal, not to the log.
     let printed = server.stdout_text();
-    assert!(printed.contains("auth_key") && printed.contains("Admin API token"), "{printed}");
+    assert!(
+        printed.contains("auth_key") && printed.contains("Admin API token"),
+        "{printed}"
+    );
     let (id, key, secret) = server.create_app("Second");
     assert_eq!(key.len(), 15);
     assert_eq!(secret.len(), 32);

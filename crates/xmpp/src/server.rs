@@ -10,7 +10,6 @@ use palaver_proto::UserJid;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
@@ -60,7 +59,12 @@ impl XmppServer {
 
     /// Ends chat sessions when the domain says their login is gone. Runs until shutdown.
     pub async fn follow_events(self) {
-        let mut events = self.shared.core.events.subscribe();
+        // Chat alerts are the push dispatcher's; this task raises them itself and must never wait on them.
+        let mut events = self
+            .shared
+            .core
+            .events
+            .subscribe_to(|event| !matches!(event, Event::ChatAlert { .. }));
         let mut shutdown = self.shared.shutdown.clone();
         loop {
             let event = tokio::select! {
@@ -68,24 +72,21 @@ impl XmppServer {
                 _ = shutdown.changed() => return,
             };
             match event {
-                Ok(Event::SessionDestroyed { app_id, session_id }) => {
+                Some(Event::SessionDestroyed { app_id, session_id }) => {
                     for session in self.shared.registry.all() {
                         if session.user.app_id == app_id && session.token_session == Some(session_id) {
                             session.kill();
                         }
                     }
                 }
-                Ok(Event::UserDeleted { app_id, user_id } | Event::UserBlocked { app_id, user_id }) => {
+                Some(Event::UserDeleted { app_id, user_id } | Event::UserBlocked { app_id, user_id }) => {
                     for session in self.shared.registry.sessions(UserJid { user_id, app_id }) {
                         session.kill();
                     }
                 }
                 // Message events are the chat modules' business (group and REST-driven delivery).
-                Ok(other) => crate::modules::events::apply(&self.shared, other).await,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "fell behind on domain events");
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Some(other) => crate::modules::events::apply(&self.shared, other).await,
+                None => return,
             }
         }
     }

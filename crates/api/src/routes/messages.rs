@@ -103,13 +103,17 @@ pub async fn list(State(state): State<ApiState>, auth: Auth, Input(params): Inpu
     };
     let (page, marked) = state.core.history().list(&query, mark_as_read).await?;
     if !marked.is_empty() {
-        state.core.events.publish(Event::MessagesMarked {
-            app_id,
-            dialog_id: query.dialog_id.clone(),
-            reader_id: user_id,
-            read: true,
-            marked,
-        });
+        state
+            .core
+            .events
+            .publish(Event::MessagesMarked {
+                app_id,
+                dialog_id: query.dialog_id.clone(),
+                reader_id: user_id,
+                read: true,
+                marked,
+            })
+            .await;
     }
     let items: Vec<Value> = page.iter().map(|m| render::message(m, user_id)).collect();
     Ok(Json(
@@ -284,12 +288,16 @@ pub async fn create(
     };
     let (stored, dialog) = state.core.history().create(new).await?;
     if flag(params.get("send_to_chat")) {
-        state.core.events.publish(Event::MessageSent {
-            message: stored.message.clone(),
-            dialog_type: dialog.kind,
-            recipients: others(&dialog, sender_id),
-            markable: flag(params.get("markable")),
-        });
+        state
+            .core
+            .events
+            .publish(Event::MessageSent {
+                message: stored.message.clone(),
+                dialog_type: dialog.kind,
+                recipients: others(&dialog, sender_id),
+                markable: flag(params.get("markable")),
+            })
+            .await;
     }
     Ok((StatusCode::CREATED, Json(render::message(&stored, sender_id))))
 }
@@ -425,26 +433,34 @@ async fn update(
                 .mark(app_id, user_id, &dialog.id, ids.as_deref(), read)
                 .await?;
             if !marked.is_empty() {
-                state.core.events.publish(Event::MessagesMarked {
-                    app_id,
-                    dialog_id: dialog.id.clone(),
-                    reader_id: user_id,
-                    read,
-                    marked,
-                });
+                state
+                    .core
+                    .events
+                    .publish(Event::MessagesMarked {
+                        app_id,
+                        dialog_id: dialog.id.clone(),
+                        reader_id: user_id,
+                        read,
+                        marked,
+                    })
+                    .await;
             }
         }
         if let (Some(body), Some(ids)) = (&body, &ids) {
             for id in ids {
                 history.edit_in(app_id, user_id, &dialog.id, id, body).await?;
-                state.core.events.publish(Event::MessageEdited {
-                    app_id,
-                    dialog_id: dialog.id.clone(),
-                    message_id: id.clone(),
-                    editor_id: user_id,
-                    body: body.clone(),
-                    recipients: others(&dialog, user_id),
-                });
+                state
+                    .core
+                    .events
+                    .publish(Event::MessageEdited {
+                        app_id,
+                        dialog_id: dialog.id.clone(),
+                        message_id: id.clone(),
+                        editor_id: user_id,
+                        body: body.clone(),
+                        recipients: others(&dialog, user_id),
+                    })
+                    .await;
             }
         }
     }
@@ -482,13 +498,17 @@ pub async fn delete(
             let (_, outcome) = history.delete_in(app_id, user_id, &dialog.id, &ids).await?;
             forbidden.extend(outcome.forbidden);
             if !outcome.deleted.is_empty() {
-                state.core.events.publish(Event::MessagesDeleted {
-                    app_id,
-                    dialog_id: dialog.id.clone(),
-                    message_ids: outcome.deleted.clone(),
-                    by_user: user_id,
-                    recipients: others(&dialog, user_id),
-                });
+                state
+                    .core
+                    .events
+                    .publish(Event::MessagesDeleted {
+                        app_id,
+                        dialog_id: dialog.id.clone(),
+                        message_ids: outcome.deleted.clone(),
+                        by_user: user_id,
+                        recipients: others(&dialog, user_id),
+                    })
+                    .await;
             }
             deleted.extend(outcome.deleted);
         } else {
@@ -542,13 +562,17 @@ pub async fn system(
         extension.insert(key.clone(), value);
     }
     let id = state.core.history().system_message(app_id, recipient_id).await?;
-    state.core.events.publish(Event::SystemMessage {
-        app_id,
-        sender_id,
-        recipient_id,
-        id: id.clone(),
-        extension: extension.clone(),
-    });
+    state
+        .core
+        .events
+        .publish(Event::SystemMessage {
+            app_id,
+            sender_id,
+            recipient_id,
+            id: id.clone(),
+            extension: extension.clone(),
+        })
+        .await;
     Ok(Json(
         json!({"messageId": id, "recipientId": recipient_id, "extensionParams": extension}),
     ))
@@ -609,16 +633,20 @@ pub async fn react(
         .history()
         .react_in(app_id, user_id, id.trim(), add.as_deref(), remove.as_deref())
         .await?;
-    state.core.events.publish(Event::ReactionsChanged {
-        app_id,
-        dialog_id: dialog.id.clone(),
-        message_id: message.message.id.clone(),
-        user_id,
-        add: add.filter(|r| !r.is_empty()),
-        remove: remove.filter(|r| !r.is_empty()),
-        // The reacting user's other devices are told too (docs/protocol.md#xmpp-reactions).
-        recipients: dialog.occupants.clone(),
-    });
+    state
+        .core
+        .events
+        .publish(Event::ReactionsChanged {
+            app_id,
+            dialog_id: dialog.id.clone(),
+            message_id: message.message.id.clone(),
+            user_id,
+            add: add.filter(|r| !r.is_empty()),
+            remove: remove.filter(|r| !r.is_empty()),
+            // The reacting user's other devices are told too (docs/protocol.md#xmpp-reactions).
+            recipients: dialog.occupants.clone(),
+        })
+        .await;
     Ok(StatusCode::OK)
 }
 

@@ -8,7 +8,13 @@ use palaver_proto::UserJid;
 
 /// Publishes an alert for the recipients (never the sender) who have no active session right now.
 /// Broadcast dialogs raise none: they would notify every user of the app.
-pub fn publish(shared: &Shared, message: ChatMessage, dialog: &Dialog, recipients: &[i64], silent: bool) {
+pub async fn publish(
+    shared: &Shared,
+    message: ChatMessage,
+    dialog: &Dialog,
+    recipients: &[i64],
+    silent: bool,
+) {
     if dialog.kind == dialog_type::BROADCAST {
         return;
     }
@@ -26,13 +32,17 @@ pub fn publish(shared: &Shared, message: ChatMessage, dialog: &Dialog, recipient
     if inactive.is_empty() {
         return;
     }
-    shared.core.events.publish(Event::ChatAlert {
-        dialog_type: dialog.kind,
-        dialog_name: dialog.name.clone(),
-        recipients: inactive,
-        silent,
-        message,
-    });
+    shared
+        .core
+        .events
+        .publish(Event::ChatAlert {
+            dialog_type: dialog.kind,
+            dialog_name: dialog.name.clone(),
+            recipients: inactive,
+            silent,
+            message,
+        })
+        .await;
 }
 
 /// `silent=1` in a message's parameters asks for no alert.

@@ -49,7 +49,7 @@ pub async fn apply(shared: &Shared, event: Event) {
             .await;
             if let Ok(Some(dialog)) = shared.core.store.dialog(message.app_id, &message.dialog_id).await {
                 let silent = super::alerts::is_silent(&message.custom);
-                super::alerts::publish(shared, message, &dialog, &recipients, silent);
+                super::alerts::publish(shared, message, &dialog, &recipients, silent).await;
             }
         }
         Event::MessageEdited {

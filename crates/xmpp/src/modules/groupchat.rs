@@ -131,7 +131,7 @@ async fn accept(
             created_at: now,
             updated_at: now,
         };
-        super::alerts::publish(shared, alerted, &accepted.dialog, &members, silent);
+        super::alerts::publish(shared, alerted, &accepted.dialog, &members, silent).await;
     }
     Ok(accepted.dialog.kind)
 }

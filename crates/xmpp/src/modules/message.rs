@@ -294,7 +294,8 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         &accepted.dialog,
         &[recipient.user_id],
         silent,
-    );
+    )
+    .await;
     Ok(())
 }
 

@@ -52,6 +52,10 @@ impl RateLimiter {
 
     /// How long to wait before the next stanza may be processed.
     fn take(&mut self) -> Duration {
+        if self.rate.is_infinite() {
+            // The shaper is off.
+            return Duration::ZERO;
+        }
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
