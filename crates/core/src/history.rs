@@ -3,8 +3,8 @@
 //! the same functions here. Nothing in this module publishes events: the REST handlers publish after a
 //! call succeeds, and the XMPP side routes its own stanzas.
 
-use crate::messages::PrivateMessage;
-use crate::model::{dialog_type, ChatMessage, Dialog, DialogView, HistoryMessage, User};
+use crate::messages::{GroupMessage, PrivateMessage};
+use crate::model::{dialog_type, Dialog, DialogView, HistoryMessage, User};
 use crate::store::{HistoryQuery, MessageField, MessageSearch};
 use crate::{Core, CoreError, CoreResult};
 use palaver_proto::new_object_id;
@@ -195,28 +195,21 @@ impl HistoryService {
                     self.create_private(&new, &id, other, Some(dialog_id.clone()))
                         .await?
                 } else {
-                    let dialog = self
-                        .core
-                        .dialogs()
-                        .for_posting(new.app_id, dialog_id, new.sender_id)
-                        .await?;
-                    let now = self.core.clock.now_millis();
-                    store
-                        .save_message(&ChatMessage {
-                            id: id.clone(),
+                    self.core
+                        .messages()
+                        .accept_group(GroupMessage {
                             app_id: new.app_id,
-                            dialog_id: dialog.id.clone(),
                             sender_id: new.sender_id,
-                            recipient_id: 0,
+                            dialog_id: dialog_id.clone(),
+                            id: id.clone(),
                             body: new.body.clone(),
                             attachments: new.attachments.clone(),
                             custom: new.custom.clone(),
-                            date_sent: new.date_sent.unwrap_or(now / 1000),
-                            created_at: now,
-                            updated_at: now,
+                            date_sent: new.date_sent,
+                            save_to_history: true,
                         })
-                        .await?;
-                    dialog
+                        .await?
+                        .dialog
                 }
             }
             (None, Some(recipient)) => self.create_private(&new, &id, recipient, None).await?,

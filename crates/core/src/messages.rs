@@ -1,7 +1,9 @@
-//! Chat messages entering the system (over XMPP now, over REST later): which dialog they belong to, who
-//! may send them, and their place in history.
+//! Chat messages entering the system, over XMPP or REST alike: which dialog they belong to, who may send
+//! them (dialog membership, broadcast rights, privacy lists), and their place in history. Both
+//! transports submit here; neither holds one of these rules.
 
 use crate::model::{dialog_type, ChatMessage, Dialog};
+use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult};
 use palaver_proto::new_object_id;
 use serde_json::{Map, Value};
@@ -69,6 +71,21 @@ impl MessageService {
         }
         if store.user(message.app_id, message.recipient_id).await?.is_none() {
             return Err(CoreError::NotFound);
+        }
+        // Privacy lists before anything is stored: a refused message leaves no trace (no history row,
+        // no unread count).
+        let privacy = self.core.privacy();
+        let (app_id, sender, recipient) = (message.app_id, message.sender_id, message.recipient_id);
+        if privacy
+            .blocks(app_id, sender, recipient, Kind::MessageOut)
+            .await?
+        {
+            return Err(CoreError::Forbidden("You have blocked this user".into()));
+        }
+        if privacy.blocks(app_id, recipient, sender, Kind::Message).await? {
+            return Err(CoreError::Forbidden(
+                "The recipient does not accept your messages".into(),
+            ));
         }
         let now = self.core.clock.now_millis();
         let dialog = match &message.dialog_id {

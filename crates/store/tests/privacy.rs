@@ -584,3 +584,64 @@ async fn lists_survive_reopening_the_database() {
     survives_reopen(&url).await;
     drop_postgres_schema(&schema).await.unwrap();
 }
+
+/// The message pipeline checks privacy lists before anything is stored, for REST as for XMPP: a refused
+/// message leaves no history row and moves no unread counter, in either direction.
+#[tokio::test]
+async fn refused_messages_are_never_stored() {
+    with_both(|f| async move {
+        let privacy = f.core.privacy();
+        let (app, owner, peer) = (f.app, f.owner, f.peer);
+        privacy
+            .put(app, owner, list("block", pair(1, peer, app, Action::Deny, false)))
+            .await
+            .unwrap();
+        privacy.set_default(app, owner, Some("block")).await.unwrap();
+        let send = |sender: i64, recipient: i64, body: &str| palaver_core::history::NewMessage {
+            app_id: app,
+            sender_id: sender,
+            dialog_id: None,
+            recipient_id: Some(recipient),
+            body: Some(body.into()),
+            attachments: serde_json::json!([]),
+            custom: Default::default(),
+            date_sent: None,
+        };
+        // The owner blocks the peer's messages one way: the peer's message is refused...
+        let refused = f.core.history().create(send(peer, owner, "let me in")).await;
+        assert!(matches!(refused, Err(CoreError::Forbidden(_))), "{refused:?}");
+        // ...while the owner still writes to the peer, in the pair's one private dialog.
+        let (sent, dialog) = f.core.history().create(send(owner, peer, "hello")).await.unwrap();
+        assert_eq!(sent.message.body.as_deref(), Some("hello"));
+        let (unread_owner, _) = f.core.history().unread(app, owner, None).await.unwrap();
+        let (unread_peer, _) = f.core.history().unread(app, peer, None).await.unwrap();
+        assert_eq!((unread_owner, unread_peer), (0, 1));
+        let stored = f
+            .core
+            .store
+            .history(&palaver_core::store::HistoryQuery {
+                app_id: app,
+                dialog_id: dialog.id.clone(),
+                viewer_id: owner,
+                conditions: Vec::new(),
+                sort: (palaver_core::store::MessageField::DateSent, true),
+                limit: 100,
+                skip: 0,
+            })
+            .await
+            .unwrap();
+        let bodies: Vec<_> = stored.iter().map(|m| m.message.body.clone().unwrap()).collect();
+        assert_eq!(bodies, ["hello"]);
+
+        // Two-way: the owner cannot write to someone he blocks that way either.
+        privacy
+            .put(app, owner, list("block", pair(1, peer, app, Action::Deny, true)))
+            .await
+            .unwrap();
+        let refused = f.core.history().create(send(owner, peer, "still?")).await;
+        assert!(matches!(refused, Err(CoreError::Forbidden(_))), "{refused:?}");
+        let (_, unread_peer) = (0, f.core.history().unread(app, peer, None).await.unwrap().0);
+        assert_eq!(unread_peer, 1);
+    })
+    .await
+}

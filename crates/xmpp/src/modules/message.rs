@@ -86,7 +86,13 @@ fn condition_for(error: &CoreError) -> (Condition, String) {
         ),
         CoreError::Forbidden(text) => (Condition::Forbidden, text.clone()),
         CoreError::Rejected(text) => (Condition::ResourceConstraint, text.clone()),
-        CoreError::Invalid(fields) => (Condition::BadRequest, format!("{fields:?}")),
+        CoreError::Invalid(fields) => {
+            let text: Vec<String> = fields
+                .iter()
+                .map(|(field, why)| format!("{field} {why}"))
+                .collect();
+            (Condition::BadRequest, text.join("; "))
+        }
         other => {
             tracing::error!(error = %other, "message handling failed");
             (
