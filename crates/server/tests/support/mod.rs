@@ -166,6 +166,13 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing runs on the way out) and waits for it to be gone.
+    pub fn crash(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("server running");
