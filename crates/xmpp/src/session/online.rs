@@ -232,8 +232,8 @@ impl Online {
                 break;
             }
             match self.rx.try_recv() {
-                Ok(Command::Deliver(stanza)) => next = Some(stanza),
-                Ok(Command::Resume(request)) => resume = Some(request),
+                Ok(Command::Deliver(stanza)) => next = Some(*stanza),
+                Ok(Command::Resume(request)) => resume = Some(*request),
                 Err(_) => {}
             }
         }
@@ -316,8 +316,8 @@ impl Online {
                     }
                 },
                 command = self.rx.recv() => match command {
-                    Some(Command::Deliver(stanza)) => self.deliver_queued(stanza).await,
-                    Some(Command::Resume(request)) => self.adopt(request).await,
+                    Some(Command::Deliver(stanza)) => self.deliver_queued(*stanza).await,
+                    Some(Command::Resume(request)) => self.adopt(*request).await,
                     None => return End::Terminated,
                 },
                 _ = tick.tick() => {
@@ -507,12 +507,12 @@ impl Online {
                 _ = self.handle.killed() => return false,
                 command = self.rx.recv() => match command {
                     Some(Command::Deliver(stanza)) => {
-                        if self.sm.hold(stanza) == AfterSend::Overflow {
+                        if self.sm.hold(*stanza) == AfterSend::Overflow {
                             return false;
                         }
                     }
                     Some(Command::Resume(request)) => {
-                        self.adopt(request).await;
+                        self.adopt(*request).await;
                         return self.transport.is_some();
                     }
                     None => return false,
@@ -608,7 +608,7 @@ impl Online {
         let mut leftovers = self.sm.take_unacked();
         while let Ok(command) = self.rx.try_recv() {
             match command {
-                Command::Deliver(stanza) => leftovers.push(stanza),
+                Command::Deliver(stanza) => leftovers.push(*stanza),
                 Command::Resume(request) => {
                     let mut transport = request.transport;
                     let _ = transport

@@ -9,7 +9,10 @@ use super::parser::{Framing, StreamParser};
 use super::{escape_attr, Inbound, TransportError, DEFAULT_MAX_STANZA_SIZE};
 use crate::{ns, xml};
 
-const READ_CHUNK: usize = 8 * 1024;
+/// Reads start small (most connections are idle most of the time) and the buffer doubles, up to the
+/// largest size, whenever a read fills it.
+const FIRST_READ: usize = 1024;
+const LARGEST_READ: usize = 16 * 1024;
 
 pub(crate) struct TcpTransport {
     /// `None` only while STARTTLS owns the socket (and after it failed).
@@ -27,7 +30,7 @@ impl TcpTransport {
             io: Some(io),
             encrypted,
             parser: StreamParser::new(Framing::Stream, DEFAULT_MAX_STANZA_SIZE),
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            read_buf: vec![0; FIRST_READ].into_boxed_slice(),
             closed: false,
             handshake_timeout,
         }
@@ -60,6 +63,9 @@ impl TcpTransport {
                 return Err(TransportError::Closed);
             }
             self.parser.feed(&self.read_buf[..n]);
+            if n == self.read_buf.len() && n < LARGEST_READ {
+                self.read_buf = vec![0; n * 2].into_boxed_slice();
+            }
         }
     }
 
