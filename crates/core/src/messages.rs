@@ -2,6 +2,7 @@
 //! them (dialog membership, broadcast rights, privacy lists), and their place in history. Both
 //! transports submit here; neither holds one of these rules.
 
+use crate::events::Event;
 use crate::model::{dialog_type, ChatMessage, Dialog};
 use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult};
@@ -176,5 +177,50 @@ impl MessageService {
             date_sent,
             stored_now,
         })
+    }
+}
+
+/// `silent=1` (or `true`) in a message's parameters asks for no chat alert.
+pub fn is_silent(custom: &Map<String, Value>) -> bool {
+    custom
+        .get("silent")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.trim() == "1" || v.trim() == "true")
+}
+
+impl MessageService {
+    /// Chat alerts for an accepted message: the recipients (never the sender) with no active chat session
+    /// right now are announced to the push dispatcher (which honours `silent` and per-dialog settings).
+    /// Broadcast dialogs raise none: they would notify every user of the app.
+    pub async fn raise_alerts(
+        &self,
+        message: ChatMessage,
+        dialog: &Dialog,
+        recipients: &[i64],
+        silent: bool,
+    ) {
+        if dialog.kind == dialog_type::BROADCAST {
+            return;
+        }
+        let online = &self.core.online;
+        let inactive: Vec<i64> = recipients
+            .iter()
+            .copied()
+            .filter(|&user_id| user_id != message.sender_id)
+            .filter(|&user_id| !online.is_active(message.app_id, user_id))
+            .collect();
+        if inactive.is_empty() {
+            return;
+        }
+        self.core
+            .events
+            .publish(Event::ChatAlert {
+                dialog_type: dialog.kind,
+                dialog_name: dialog.name.clone(),
+                recipients: inactive,
+                silent,
+                message,
+            })
+            .await;
     }
 }

@@ -150,6 +150,10 @@ impl ConnectionHandler for XmppServer {
 const REFUSAL_WAIT: Duration = Duration::from_secs(5);
 
 impl palaver_core::online::OnlineDirectory for XmppServer {
+    fn is_active(&self, app_id: i64, user_id: i64) -> bool {
+        self.shared.registry.is_active(UserJid { user_id, app_id })
+    }
+
     fn online_users(&self, app_id: i64) -> Vec<i64> {
         let mut users: Vec<i64> = self
             .shared

@@ -48,8 +48,12 @@ pub async fn apply(shared: &Shared, event: Event) {
             )
             .await;
             if let Ok(Some(dialog)) = shared.core.store.dialog(message.app_id, &message.dialog_id).await {
-                let silent = super::alerts::is_silent(&message.custom);
-                super::alerts::publish(shared, message, &dialog, &recipients, silent).await;
+                let silent = palaver_core::messages::is_silent(&message.custom);
+                shared
+                    .core
+                    .messages()
+                    .raise_alerts(message, &dialog, &recipients, silent)
+                    .await;
             }
         }
         Event::MessageEdited {

@@ -93,7 +93,7 @@ async fn accept(
         }
         None => (Vec::new(), Default::default(), false, None),
     };
-    let silent = super::alerts::is_silent(&params);
+    let silent = palaver_core::messages::is_silent(&params);
     let submitted = GroupMessage {
         app_id: room.app_id,
         sender_id: sender,
@@ -131,7 +131,11 @@ async fn accept(
             created_at: now,
             updated_at: now,
         };
-        super::alerts::publish(shared, alerted, &accepted.dialog, &members, silent).await;
+        shared
+            .core
+            .messages()
+            .raise_alerts(alerted, &accepted.dialog, &members, silent)
+            .await;
     }
     Ok(accepted.dialog.kind)
 }

@@ -258,7 +258,7 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         }
         None => (Vec::new(), Default::default(), false, None, None),
     };
-    let silent = super::alerts::is_silent(&params);
+    let silent = palaver_core::messages::is_silent(&params);
     let submitted = PrivateMessage {
         app_id: session.auth.user.app_id,
         sender_id: session.auth.user.user_id,
@@ -294,14 +294,12 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         created_at: now,
         updated_at: now,
     };
-    super::alerts::publish(
-        &session.shared,
-        alerted,
-        &accepted.dialog,
-        &[recipient.user_id],
-        silent,
-    )
-    .await;
+    session
+        .shared
+        .core
+        .messages()
+        .raise_alerts(alerted, &accepted.dialog, &[recipient.user_id], silent)
+        .await;
     Ok(())
 }
 

@@ -1,6 +1,5 @@
 //! One module per feature, as Prosody and ejabberd do it.
 
-pub mod alerts;
 pub mod events;
 pub mod extra_params;
 pub mod groupchat;
