@@ -70,6 +70,9 @@ pub struct Config {
     pub push_backoff_ms: u64,
     /// The most contacts a user may keep in its contact list.
     pub max_contacts: i64,
+    /// PBKDF2 iterations of the SCRAM keys derived from new passwords (at least 4096); what a password
+    /// guess against a stolen database costs, and what each password login costs the server.
+    pub scram_iterations: u32,
     // --- File storage ---
     /// `local` (files under `blob_dir`) or `s3` (an S3-compatible bucket, the `s3_*` settings).
     pub blob_store: String,
@@ -134,6 +137,7 @@ impl Default for Config {
             push_max_attempts: 10,
             push_backoff_ms: 2000,
             max_contacts: palaver_core::contacts::DEFAULT_MAX_CONTACTS,
+            scram_iterations: 4096,
             blob_store: "local".into(),
             blob_dir: None,
             max_blob_size: palaver_core::blobs::BlobConfig::DEFAULT_MAX_SIZE,
@@ -281,6 +285,7 @@ impl Config {
         palaver_core::CoreSettings {
             session_ttl: std::time::Duration::from_secs(self.session_ttl_secs.max(1)),
             max_contacts: self.max_contacts.max(0),
+            scram_iterations: self.scram_iterations.max(4096),
             ..Default::default()
         }
     }

@@ -171,6 +171,7 @@ fn relay(session: &Online, message: &Element, user: UserJid, resource: Option<&s
 }
 
 async fn private(session: &mut Online, mut message: Element, recipient: UserJid, resource: Option<String>) {
+    let arrived = std::time::Instant::now();
     let outcome = if is_content(&message) {
         accept(session, &mut message, recipient).await
     } else {
@@ -199,8 +200,9 @@ async fn private(session: &mut Online, mut message: Element, recipient: UserJid,
     if let Err(error) = router::deliver_or_store(&shared, recipient, &message, None).await {
         let (condition, text) = condition_for(&error);
         let reply = stanza::error_reply(&message, condition, &text);
-        session.reply(reply).await;
+        return session.reply(reply).await;
     }
+    metrics::histogram!(palaver_core::metrics::DELIVERY_DURATION).record(arrived.elapsed().as_secs_f64());
 }
 
 /// Markers, edits and deletes of 1-1 messages update history (when the stanza names its dialog), then
