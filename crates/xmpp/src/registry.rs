@@ -210,6 +210,13 @@ impl Registry {
         }
     }
 
+    /// Runs `f` on the user's sessions under the registry's read lock, without copying them: for the hot
+    /// paths (routing, carbons, presence checks). `f` must not block or call back into the registry.
+    pub fn with_sessions<R>(&self, user: UserJid, f: impl FnOnce(&[SessionHandle]) -> R) -> R {
+        let users = self.users.read().expect("lock poisoned");
+        f(users.get(&user).map(Vec::as_slice).unwrap_or_default())
+    }
+
     pub fn sessions(&self, user: UserJid) -> Vec<SessionHandle> {
         self.users
             .read()
@@ -232,11 +239,11 @@ impl Registry {
 
     /// Whether a user has a session that is available and active (chat alerts go to users without one).
     pub fn is_active(&self, user: UserJid) -> bool {
-        self.sessions(user).iter().any(SessionHandle::is_active)
+        self.with_sessions(user, |sessions| sessions.iter().any(SessionHandle::is_active))
     }
 
     pub fn is_online(&self, user: UserJid) -> bool {
-        self.sessions(user).iter().any(SessionHandle::is_available)
+        self.with_sessions(user, |sessions| sessions.iter().any(SessionHandle::is_available))
     }
 
     /// Every session, for shutdown and token revocation.

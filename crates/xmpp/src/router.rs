@@ -10,18 +10,21 @@ use palaver_proto::UserJid;
 /// Sends `stanza` to every available session of `user` (except `exclude`), each with its own `to`.
 /// Returns how many sessions took it.
 pub fn to_available(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
-    let mut delivered = 0;
-    for session in shared.registry.sessions(user) {
-        if Some(session.id) == exclude || !session.is_available() {
-            continue;
+    let domain = &shared.config.domain;
+    shared.registry.with_sessions(user, |sessions| {
+        let mut delivered = 0;
+        for session in sessions {
+            if Some(session.id) == exclude || !session.is_available() {
+                continue;
+            }
+            let mut copy = stanza.clone();
+            xml::set_attr(&mut copy, "to", session.full_jid(domain));
+            if let Delivery::Queued = session.deliver(copy) {
+                delivered += 1;
+            }
         }
-        let mut copy = stanza.clone();
-        xml::set_attr(&mut copy, "to", session.full_jid(&shared.config.domain));
-        if let Delivery::Queued = session.deliver(copy) {
-            delivered += 1;
-        }
-    }
-    delivered
+        delivered
+    })
 }
 
 /// Sends `stanza` to one bound session. False when there is no such session or it cannot take it.
