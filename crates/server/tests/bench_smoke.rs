@@ -176,8 +176,9 @@ async fn every_scenario_runs_without_loss_against_the_server() {
         tcp.clone(),
         connect_hold::HoldConfig {
             sessions: 30,
-            hold: Duration::from_millis(300),
-            server_pid: None,
+            hold: Duration::from_millis(600),
+            // This process stands in for the server: what is checked is that memory gets sampled.
+            server_pid: Some(std::process::id()),
             common: common.clone(),
         },
     )
@@ -190,6 +191,10 @@ async fn every_scenario_runs_without_loss_against_the_server() {
         report.logins
     );
     assert_eq!(report.logins[0].latency.count, 30);
+    let memory = report.memory.expect("memory sampled");
+    assert_eq!(memory.sessions, 30);
+    assert!(memory.samples.len() >= 2, "{:?}", memory.samples);
+    assert_eq!(memory.samples.last().unwrap().0, 30);
 
     // (b) 1-1 chat, plain and with save_to_history, over TCP and WebSocket.
     for (transport, save_to_history) in [

@@ -35,18 +35,18 @@ pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Repo
         config.common.progress,
     ));
     let rss_before = config.server_pid.and_then(rss_bytes);
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = config.server_pid.map(|pid| {
-        let progress = progress.clone();
+        let (progress, samples) = (progress.clone(), samples.clone());
         tokio::spawn(async move {
-            let mut samples = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
                 tick.tick().await;
                 if let Some(rss) = rss_bytes(pid) {
-                    samples.push((progress.done(), rss));
-                }
-                if samples.len() > 100_000 {
-                    return samples;
+                    let mut samples = samples.lock().expect("samples");
+                    if samples.len() < 100_000 {
+                        samples.push((progress.done(), rss));
+                    }
                 }
             }
         })
@@ -73,7 +73,7 @@ pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Repo
     if let (Some(pid), Some(before), Some(sampler)) = (config.server_pid, rss_before, sampler) {
         let after = rss_bytes(pid).unwrap_or_default();
         sampler.abort();
-        let mut samples = sampler.await.unwrap_or_default();
+        let mut samples = std::mem::take(&mut *samples.lock().expect("samples"));
         samples.push((held, after));
         report.memory = Some(MemoryReport {
             server_pid: pid,
