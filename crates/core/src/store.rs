@@ -343,6 +343,13 @@ pub trait Store: Send + Sync + 'static {
         is_guest: bool,
         now: i64,
     ) -> StoreResult<User>;
+    /// Creates many (non-guest) users in one transaction: all of them, or none if any fails.
+    async fn create_users(
+        &self,
+        app_id: i64,
+        users: &[(Profile, Credentials)],
+        now: i64,
+    ) -> StoreResult<Vec<User>>;
     async fn user(&self, app_id: i64, user_id: i64) -> StoreResult<Option<User>>;
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, app_id: i64, email: &str) -> StoreResult<Option<User>>;

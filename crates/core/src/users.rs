@@ -21,6 +21,31 @@ pub struct UserUpdate {
     pub old_password: Option<String>,
 }
 
+/// A user to create in bulk.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewUser {
+    pub profile: Profile,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Users inserted per transaction.
+    pub batch: usize,
+    /// Derive once per distinct password: users with the same password share its salt and hashes. For
+    /// load-test accounts, where it turns an hour of hashing into seconds; never for real users.
+    pub share_equal_passwords: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch: 500,
+            share_equal_passwords: false,
+        }
+    }
+}
+
 pub struct UserService {
     core: Core,
 }
@@ -32,24 +57,7 @@ impl UserService {
 
     /// Creates a user with a password. Needs a login or an e-mail.
     pub async fn signup(&self, app_id: i64, profile: Profile, password: Option<String>) -> CoreResult<User> {
-        let mut profile = normalized(profile);
-        let mut errors = Vec::new();
-        if profile.login.is_none() && profile.email.is_none() {
-            errors.push(("base".to_owned(), "login or email is required".to_owned()));
-        }
-        validate_profile(&profile, &mut errors);
-        match &password {
-            None => errors.push(("password".into(), "can't be blank".into())),
-            Some(p) if p.chars().count() < MIN_PASSWORD_LEN => errors.push((
-                "password".into(),
-                format!("is too short (minimum is {MIN_PASSWORD_LEN} characters)"),
-            )),
-            _ => {}
-        }
-        if !errors.is_empty() {
-            return Err(CoreError::Invalid(errors));
-        }
-        profile.user_tags = profile.user_tags.map(|t| normalize_tags(&t));
+        let profile = checked_new_user(profile, password.as_deref())?;
         let password = password.unwrap_or_default();
         let iterations = self.core.settings.scram_iterations;
         let credentials = tokio::task::spawn_blocking(move || derive_credentials(&password, iterations))
@@ -61,6 +69,102 @@ impl UserService {
             .create_user(app_id, &profile, &credentials, false, now)
             .await
             .map_err(conflict_to_invalid)
+    }
+
+    /// Creates many users at once (bulk provisioning): each is checked as in sign-up, the password
+    /// derivations run on every core, and the inserts go in transactions of `options.batch` users. A
+    /// batch that fails is retried user by user, so only the offending users fail. One result per input,
+    /// in order.
+    pub async fn import(
+        &self,
+        app_id: i64,
+        users: Vec<NewUser>,
+        options: ImportOptions,
+    ) -> Vec<CoreResult<User>> {
+        let mut results: Vec<Option<CoreResult<User>>> = Vec::with_capacity(users.len());
+        let mut valid: Vec<(usize, Profile, usize)> = Vec::new(); // (input index, profile, secret index)
+        let mut secrets: Vec<String> = Vec::new();
+        let mut secret_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (index, user) in users.into_iter().enumerate() {
+            match checked_new_user(user.profile, Some(&user.password)) {
+                Ok(profile) => {
+                    let secret = if options.share_equal_passwords {
+                        *secret_of.entry(user.password.clone()).or_insert_with(|| {
+                            secrets.push(user.password.clone());
+                            secrets.len() - 1
+                        })
+                    } else {
+                        secrets.push(user.password);
+                        secrets.len() - 1
+                    };
+                    valid.push((index, profile, secret));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let credentials = match self.derive_all(secrets).await {
+            Ok(c) => c,
+            Err(e) => {
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(CoreError::Rejected(e.to_string()))))
+                    .collect()
+            }
+        };
+        let now = self.core.clock.now_millis();
+        for batch in valid.chunks(options.batch.max(1)) {
+            let rows: Vec<(Profile, crate::model::Credentials)> = batch
+                .iter()
+                .map(|(_, profile, secret)| (profile.clone(), credentials[*secret].clone()))
+                .collect();
+            match self.core.store.create_users(app_id, &rows, now).await {
+                Ok(created) => {
+                    for ((index, _, _), user) in batch.iter().zip(created) {
+                        results[*index] = Some(Ok(user));
+                    }
+                }
+                Err(_) => {
+                    for ((index, _, _), (profile, creds)) in batch.iter().zip(&rows) {
+                        let one = self
+                            .core
+                            .store
+                            .create_user(app_id, profile, creds, false, now)
+                            .await
+                            .map_err(conflict_to_invalid);
+                        results[*index] = Some(one);
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every input has a result"))
+            .collect()
+    }
+
+    /// Derives credentials for every secret, spread over the available cores.
+    async fn derive_all(&self, secrets: Vec<String>) -> CoreResult<Vec<crate::model::Credentials>> {
+        let iterations = self.core.settings.scram_iterations;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_task = secrets.len().div_ceil(cores).max(1);
+        let mut tasks = Vec::new();
+        let mut rest = secrets;
+        while !rest.is_empty() {
+            let tail = rest.split_off(per_task.min(rest.len()));
+            let chunk = std::mem::replace(&mut rest, tail);
+            tasks.push(tokio::task::spawn_blocking(move || {
+                chunk
+                    .iter()
+                    .map(|secret| derive_credentials(secret, iterations))
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.map_err(|e| CoreError::Rejected(e.to_string()))?);
+        }
+        Ok(all)
     }
 
     pub async fn get(&self, app_id: i64, user_id: i64) -> CoreResult<User> {
@@ -195,6 +299,29 @@ impl UserService {
         self.core.store.set_credentials(app_id, user_id, &fresh).await?;
         Ok(())
     }
+}
+
+/// A new user's profile, normalised, if it and the password pass sign-up's rules.
+fn checked_new_user(profile: Profile, password: Option<&str>) -> CoreResult<Profile> {
+    let mut profile = normalized(profile);
+    let mut errors = Vec::new();
+    if profile.login.is_none() && profile.email.is_none() {
+        errors.push(("base".to_owned(), "login or email is required".to_owned()));
+    }
+    validate_profile(&profile, &mut errors);
+    match password {
+        None => errors.push(("password".into(), "can't be blank".into())),
+        Some(p) if p.chars().count() < MIN_PASSWORD_LEN => errors.push((
+            "password".into(),
+            format!("is too short (minimum is {MIN_PASSWORD_LEN} characters)"),
+        )),
+        _ => {}
+    }
+    if !errors.is_empty() {
+        return Err(CoreError::Invalid(errors));
+    }
+    profile.user_tags = profile.user_tags.map(|t| normalize_tags(&t));
+    Ok(profile)
 }
 
 /// Trims text fields and turns empty ones into "not set".

@@ -2,7 +2,7 @@
 //! print JSON on stdout (logs go to stderr) and work while a server is running.
 
 use crate::config::Config;
-use crate::{admin_cli, serve, tls};
+use crate::{admin_cli, import, serve, tls};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use palaver_core::model::Profile;
@@ -76,6 +76,21 @@ enum UserCommand {
     },
     #[command(flatten)]
     Admin(admin_cli::UserAdmin),
+    /// Create many users from a CSV file (header `login,password[,full_name,email]`) or JSON lines;
+    /// prints `{"login", "id"}` per created user, one JSON object a line.
+    Import {
+        #[arg(long)]
+        app: i64,
+        /// The file, or `-` for stdin.
+        file: PathBuf,
+        /// Users per database transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Hash each distinct password once and share its salt among the users that have it: for
+        /// load-test accounts only.
+        #[arg(long)]
+        share_equal_passwords: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -116,6 +131,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 AppCommand::Admin(command) => admin_cli::app(&core, command).await,
             }
+        }
+        Command::User {
+            command:
+                UserCommand::Import {
+                    app,
+                    file,
+                    batch,
+                    share_equal_passwords,
+                },
+        } => {
+            let core = open_core(&config).await?;
+            let options = palaver_core::users::ImportOptions {
+                batch,
+                share_equal_passwords,
+            };
+            import::run(&core, app, &file, options).await
         }
         Command::User {
             command:

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod http;
 mod metrics;
+mod import;
 mod serve;
 mod tls;
 

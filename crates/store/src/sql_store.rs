@@ -92,6 +92,50 @@ fn user_write_error(error: sqlx::Error) -> StoreError {
     backend_error(error)
 }
 
+/// Inserts a user and its credentials inside the caller's transaction.
+async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    app_id: i64,
+    profile: &Profile,
+    credentials: &Credentials,
+    is_guest: bool,
+    now: i64,
+) -> StoreResult<User> {
+    let placeholders: Vec<String> = (1..=PROFILE_COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO users (app_id, is_guest, created_at, updated_at, {}) VALUES ({}) RETURNING {USER_COLUMNS}",
+        PROFILE_COLUMNS.join(", "),
+        placeholders.join(", ")
+    );
+    let query = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(is_guest as i64)
+        .bind(now)
+        .bind(now);
+    let row = bind_profile(query, profile)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(user_write_error)?;
+    let user = rows::user(&row).map_err(backend_error)?;
+    let sql = format!(
+        "INSERT INTO credentials (user_id, {CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    );
+    let scram = &credentials.scram;
+    sqlx::query(&sql)
+        .bind(user.id)
+        .bind(credentials.password_hash.clone())
+        .bind(scram.salt.clone())
+        .bind(scram.iterations as i64)
+        .bind(scram.sha1_stored_key.clone())
+        .bind(scram.sha1_server_key.clone())
+        .bind(scram.sha256_stored_key.clone())
+        .bind(scram.sha256_server_key.clone())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    Ok(user)
+}
+
 fn lower(value: &Option<String>) -> Option<String> {
     value.as_ref().map(|v| v.to_lowercase())
 }
@@ -221,41 +265,24 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<User> {
         let mut tx = self.writer.begin().await.map_err(backend_error)?;
-        let placeholders: Vec<String> = (1..=PROFILE_COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "INSERT INTO users (app_id, is_guest, created_at, updated_at, {}) VALUES ({}) RETURNING {USER_COLUMNS}",
-            PROFILE_COLUMNS.join(", "),
-            placeholders.join(", ")
-        );
-        let query = sqlx::query(&sql)
-            .bind(app_id)
-            .bind(is_guest as i64)
-            .bind(now)
-            .bind(now);
-        let row = bind_profile(query, profile)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(user_write_error)?;
-        let user = rows::user(&row).map_err(backend_error)?;
-        let sql = format!(
-            "INSERT INTO credentials (user_id, {CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        );
-        let query = sqlx::query(&sql)
-            .bind(user.id)
-            .bind(credentials.password_hash.clone());
-        let scram = &credentials.scram;
-        query
-            .bind(scram.salt.clone())
-            .bind(scram.iterations as i64)
-            .bind(scram.sha1_stored_key.clone())
-            .bind(scram.sha1_server_key.clone())
-            .bind(scram.sha256_stored_key.clone())
-            .bind(scram.sha256_server_key.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
+        let user = insert_user(&mut tx, app_id, profile, credentials, is_guest, now).await?;
         tx.commit().await.map_err(backend_error)?;
         Ok(user)
+    }
+
+    async fn create_users(
+        &self,
+        app_id: i64,
+        users: &[(Profile, Credentials)],
+        now: i64,
+    ) -> StoreResult<Vec<User>> {
+        let mut tx = self.writer.begin().await.map_err(backend_error)?;
+        let mut created = Vec::with_capacity(users.len());
+        for (profile, credentials) in users {
+            created.push(insert_user(&mut tx, app_id, profile, credentials, false, now).await?);
+        }
+        tx.commit().await.map_err(backend_error)?;
+        Ok(created)
     }
 
     async fn user(&self, app_id: i64, user_id: i64) -> StoreResult<Option<User>> {

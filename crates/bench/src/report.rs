@@ -1,0 +1,86 @@
+//! The results of a run as JSON (serde): load steps with deliveries and latency, logins, server memory
+//! per session, latency over time, and what the generator itself used.
+
+use crate::stats::{Deliveries, Percentiles};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub scenario: String,
+    pub target: String,
+    pub transport: String,
+    pub mechanism: String,
+    pub started_unix: u64,
+    pub params: serde_json::Value,
+    pub steps: Vec<Step>,
+    pub logins: Vec<LoginReport>,
+    pub memory: Option<MemoryReport>,
+    /// Latency percentiles for each second of the run.
+    pub timeline: Vec<Percentiles>,
+    pub generator: GeneratorUsage,
+    pub notes: Vec<String>,
+}
+
+/// One offered load held for a while.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Step {
+    pub offered_rate: f64,
+    pub duration_s: f64,
+    #[serde(flatten)]
+    pub deliveries: Deliveries,
+    pub bounces: u64,
+    pub errors: u64,
+    /// Deliveries per second over the step (all copies, for groups).
+    pub delivered_rate: f64,
+    pub latency: Percentiles,
+    /// Largest delay between a send's scheduled time and the moment the generator got to it.
+    pub max_send_lag_ms: f64,
+    pub generator_cpu_percent: f64,
+    /// The generator's thread(s) were nearly saturated: the figures may be the generator's limit.
+    pub generator_limited: bool,
+    /// No loss, no bounce, no error and p99 within the limit.
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LoginReport {
+    pub method: String,
+    pub attempted: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub elapsed_s: f64,
+    pub rate_per_s: f64,
+    pub latency: Percentiles,
+    pub failure_samples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MemoryReport {
+    pub server_pid: u32,
+    pub sessions: u64,
+    pub rss_before_bytes: u64,
+    pub rss_after_bytes: u64,
+    pub bytes_per_session: f64,
+    /// (sessions logged in, server RSS in bytes) along the ramp.
+    pub samples: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GeneratorUsage {
+    pub threads: usize,
+    pub cpu_seconds: f64,
+    pub wall_seconds: f64,
+    /// Percent of one core.
+    pub cpu_percent: f64,
+}
+
+impl Report {
+    /// The highest offered rate whose step passed.
+    pub fn best_passing_rate(&self) -> Option<f64> {
+        self.steps
+            .iter()
+            .filter(|s| s.passed)
+            .map(|s| s.offered_rate)
+            .fold(None, |best, r| Some(best.map_or(r, |b: f64| b.max(r))))
+    }
+}

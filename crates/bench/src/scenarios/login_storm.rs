@@ -1,0 +1,180 @@
+//! Login storm: `count` logins per method at a fixed offered rate — XMPP with PLAIN, SCRAM-SHA-1,
+//! SCRAM-SHA-256, a REST session token as the password, and REST `POST /session.json` itself.
+
+use super::{finish, login_report, report, Common};
+use crate::progress::Progress;
+use crate::recorder::Recorder;
+use crate::report::{LoginReport, Report};
+use crate::rest::RestClient;
+use crate::sasl::Mechanism;
+use crate::schedule::OpenLoop;
+use crate::stats::Latency;
+use crate::swarm::{log_in, Secrets};
+use crate::sys::CpuMeter;
+use crate::target::Target;
+use anyhow::Context;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Xmpp(Mechanism),
+    /// XMPP PLAIN with a REST session token as the password.
+    Token,
+    /// `POST /session.json` with login and password.
+    Rest,
+}
+
+impl Method {
+    pub fn parse(text: &str) -> Option<Method> {
+        match text.to_ascii_lowercase().as_str() {
+            "token" => Some(Method::Token),
+            "rest" => Some(Method::Rest),
+            other => Mechanism::parse(other).map(Method::Xmpp),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Method::Xmpp(m) => format!("xmpp {}", m.name()),
+            Method::Token => "xmpp token".into(),
+            Method::Rest => "rest session".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StormConfig {
+    pub methods: Vec<Method>,
+    pub count: usize,
+    pub rate: f64,
+    pub common: Common,
+}
+
+pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Report> {
+    let cpu = CpuMeter::start();
+    let names: Vec<String> = config.methods.iter().map(|m| m.name()).collect();
+    let mut report = report(
+        "login-storm",
+        &target,
+        serde_json::json!({"methods": names, "count": config.count, "rate": config.rate}),
+    );
+    for &method in &config.methods {
+        let progress = Progress::new(&method.name(), config.count as u64, config.common.progress);
+        let result = match method {
+            Method::Xmpp(mechanism) => {
+                let target = Arc::new(Target {
+                    mechanism,
+                    ..(*target).clone()
+                });
+                xmpp_storm(target, &config, Secrets::Passwords, &method.name(), &progress).await
+            }
+            Method::Token => {
+                let rest = RestClient::new(target.rest.clone().context("token logins need --rest-url")?);
+                let accounts = config.count.min(target.accounts.len());
+                let mut tokens = Vec::with_capacity(accounts);
+                for n in 0..accounts {
+                    tokens.push(rest.session(&target.account(n).login, target.password(n)).await?);
+                }
+                let target = Arc::new(Target {
+                    mechanism: Mechanism::Plain,
+                    ..(*target).clone()
+                });
+                xmpp_storm(
+                    target,
+                    &config,
+                    Secrets::Tokens(Arc::new(tokens)),
+                    &method.name(),
+                    &progress,
+                )
+                .await
+            }
+            Method::Rest => {
+                let rest = RestClient::new(target.rest.clone().context("REST logins need --rest-url")?);
+                rest_storm(&target, rest, &config, &progress).await
+            }
+        };
+        progress.finish();
+        report.logins.push(result);
+    }
+    finish(&mut report, &cpu, config.common.threads);
+    Ok(report)
+}
+
+async fn xmpp_storm(
+    target: Arc<Target>,
+    config: &StormConfig,
+    secrets: Secrets,
+    name: &str,
+    progress: &Progress,
+) -> LoginReport {
+    let recorder = Arc::new(Recorder::new(1));
+    let (swarm, outcome) = log_in(
+        target,
+        config.count,
+        config.rate,
+        false,
+        secrets,
+        recorder,
+        progress,
+    )
+    .await;
+    swarm.close().await;
+    login_report(name, config.count, &outcome)
+}
+
+async fn rest_storm(
+    target: &Target,
+    rest: RestClient,
+    config: &StormConfig,
+    progress: &Progress,
+) -> LoginReport {
+    let start = Instant::now();
+    let schedule = OpenLoop::with_total(start, config.rate, config.count as u64);
+    let mut tasks = JoinSet::new();
+    let mut sent = 0;
+    loop {
+        let batch = schedule.next_batch(sent).await;
+        if batch.is_empty() {
+            break;
+        }
+        for i in batch.clone() {
+            let n = i as usize;
+            let (rest, login, password) = (
+                rest.clone(),
+                target.account(n).login.clone(),
+                target.password(n).to_owned(),
+            );
+            let due = schedule.due_at(i);
+            tasks.spawn(async move { (rest.session(&login, &password).await, due.elapsed()) });
+        }
+        sent = batch.end;
+    }
+    let mut latency = Latency::new();
+    let (mut failed, mut samples) = (0, Vec::new());
+    while let Some(done) = tasks.join_next().await {
+        let (result, took) = done.expect("session task");
+        match result {
+            Ok(_) => latency.record(took.as_micros() as u64),
+            Err(e) => {
+                failed += 1;
+                if samples.len() < 5 {
+                    samples.push(format!("{e:#}"));
+                }
+            }
+        }
+        progress.inc();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    LoginReport {
+        method: "rest session".into(),
+        attempted: config.count as u64,
+        succeeded: config.count as u64 - failed,
+        failed,
+        elapsed_s: elapsed,
+        rate_per_s: (config.count as u64 - failed) as f64 / elapsed.max(1e-9),
+        latency: latency.summary(),
+        failure_samples: samples,
+    }
+}
