@@ -4,8 +4,8 @@ mod admin_cli;
 mod cli;
 mod config;
 mod http;
-mod metrics;
 mod import;
+mod metrics;
 mod serve;
 mod tls;
 

@@ -26,8 +26,10 @@ pub(crate) async fn dialog(pool: &AnyPool, app_id: i64, dialog_id: &str) -> Stor
     crate::dialog_sql::load(&mut conn, app_id, dialog_id).await
 }
 
-pub(crate) async fn private_dialog(
-    pool: &AnyPool,
+/// The pair's private dialog, created (as `new_id`) when it does not exist yet; inside the caller's
+/// transaction.
+pub(crate) async fn private_dialog_in(
+    tx: &mut AnyConnection,
     app_id: i64,
     a: i64,
     b: i64,
@@ -36,7 +38,6 @@ pub(crate) async fn private_dialog(
 ) -> StoreResult<Dialog> {
     let (low, high) = (a.min(b), a.max(b));
     let key = format!("{app_id}:{low}:{high}");
-    let mut tx = pool.begin().await.map_err(backend_error)?;
     let inserted = sqlx::query(
         "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -70,11 +71,9 @@ pub(crate) async fn private_dialog(
         .await
         .map_err(backend_error)?;
     let id: String = row.try_get("id").map_err(backend_error)?;
-    let occupants = occupants(&mut tx, &id).await?;
+    let occupants = occupants(&mut *tx, &id).await?;
     // Private dialogs have no admins.
-    let dialog = rows::dialog(&row, occupants, Vec::new()).map_err(backend_error)?;
-    tx.commit().await.map_err(backend_error)?;
-    Ok(dialog)
+    rows::dialog(&row, occupants, Vec::new()).map_err(backend_error)
 }
 
 /// Adds a message to history and updates what depends on it (the dialog's last message, the other

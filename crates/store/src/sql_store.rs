@@ -660,9 +660,22 @@ impl Store for SqlStore {
                 return Ok(dialog);
             }
         }
-        let seen = self.cache.pairs.generation();
-        let dialog = chat_sql::private_dialog(&self.writer, app_id, a, b, new_id, now).await?;
-        self.cache.pairs.fill(seen, pair, dialog.id.clone());
+        let seen = (self.cache.pairs.generation(), self.cache.dialogs.generation());
+        let write = Write::PrivateDialog {
+            app_id,
+            a,
+            b,
+            new_id: new_id.to_owned(),
+            now,
+        };
+        let dialog = match self.batch.submit(write).await? {
+            Written::PrivateDialog(dialog) => *dialog,
+            other => unreachable!("a private dialog write answered {other:?}"),
+        };
+        self.cache.pairs.fill(seen.0, pair, dialog.id.clone());
+        self.cache
+            .dialogs
+            .fill(seen.1, dialog.id.clone(), Arc::new(dialog.clone()));
         Ok(dialog)
     }
 

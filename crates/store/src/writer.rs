@@ -1,4 +1,5 @@
-//! The batching writer: the durable writes of the message path (history and offline stanzas) from every
+//! The batching writer: the durable writes of the message path (history, offline stanzas, each pair's
+//! private dialog on its first message) from every
 //! session go to one task, which commits many of them in one transaction. Each submitter waits for the
 //! commit that contains its own write, so an acknowledgement still means "stored", while thousands of
 //! sessions share one commit instead of queueing for one each.
@@ -10,7 +11,7 @@
 use crate::chat_sql;
 use crate::sql_store::backend_error;
 use palaver_core::metrics as names;
-use palaver_core::model::ChatMessage;
+use palaver_core::model::{ChatMessage, Dialog};
 use palaver_core::store::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +26,14 @@ const MAX_BATCH: usize = 512;
 pub(crate) enum Write {
     /// A message into history (see `chat_sql::save_message_in`).
     Message(Box<ChatMessage>),
+    /// The private dialog of a pair, created on its first message (see `chat_sql::private_dialog_in`).
+    PrivateDialog {
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: String,
+        now: i64,
+    },
     /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
     Offline {
         app_id: i64,
@@ -36,10 +45,12 @@ pub(crate) enum Write {
 }
 
 /// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Written {
     /// False when history already had the message.
     Message(bool),
+    /// The pair's private dialog, new or existing.
+    PrivateDialog(Box<Dialog>),
     /// The stored stanza's sequence number; None when the user's offline storage is full.
     Offline(Option<i64>),
 }
@@ -110,6 +121,15 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     for write in writes {
         outcomes.push(match write {
             Write::Message(message) => Written::Message(chat_sql::save_message_in(&mut tx, message).await?),
+            Write::PrivateDialog {
+                app_id,
+                a,
+                b,
+                new_id,
+                now,
+            } => Written::PrivateDialog(Box::new(
+                chat_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?,
+            )),
             Write::Offline {
                 app_id,
                 user_id,
