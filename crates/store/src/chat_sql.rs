@@ -54,15 +54,39 @@ pub(crate) async fn private_dialog_in(
     .map_err(backend_error)?
     .rows_affected();
     if inserted == 1 {
-        for user in [a, b] {
-            sqlx::query("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ($1, $2, $3)")
-                .bind(new_id)
-                .bind(user)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
-        }
+        // Just made: both members in one statement, and the dialog is what was written, so nothing is
+        // read back (a new pair costs two statements, not five).
+        sqlx::query(
+            "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ($1, $2, $4), ($1, $3, $4)",
+        )
+        .bind(new_id)
+        .bind(a)
+        .bind(b)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        return Ok(Dialog {
+            id: new_id.to_owned(),
+            app_id,
+            kind: dialog_type::PRIVATE,
+            user_id: a,
+            name: None,
+            description: None,
+            photo: None,
+            // Members are listed by joining time, then id.
+            occupants: vec![low, high],
+            last_message: None,
+            last_message_id: None,
+            last_message_user_id: None,
+            last_message_date_sent: None,
+            created_at: now,
+            updated_at: now,
+            admins: Vec::new(),
+            pinned_messages_ids: Vec::new(),
+            extensions: None,
+            permissions: None,
+        });
     }
     let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE private_key = $1");
     let row = sqlx::query(&sql)

@@ -141,3 +141,38 @@ async fn the_offline_cap_holds_exactly_under_concurrent_writers() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_private_dialog_is_what_the_database_then_holds() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, 3).await;
+        // Concurrent first messages of the same pair, from both sides: one dialog.
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let core = core.clone();
+            let (a, b) = if n % 2 == 0 {
+                (users[2], users[0])
+            } else {
+                (users[0], users[2])
+            };
+            tasks.push(tokio::spawn(async move {
+                core.store
+                    .private_dialog(app, a, b, &format!("dddddddddddddddddddddd{n:02}"), START + n)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut made = Vec::new();
+        for task in tasks {
+            made.push(task.await.unwrap());
+        }
+        assert!(made.iter().all(|d| d.id == made[0].id), "one dialog per pair");
+        store.forget_cached();
+        let stored = core.store.dialog(app, &made[0].id).await.unwrap().unwrap();
+        assert_eq!(made[0], stored);
+        assert_eq!(stored.occupants, vec![users[0], users[2]]);
+        assert_eq!(stored.kind, dialog_type::PRIVATE);
+    })
+    .await
+}
