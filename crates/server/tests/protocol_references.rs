@@ -1,26 +1,17 @@
-//! Keeps the project self-contained: no source, test, script or README may cite the protocol reference
-//! that lives outside the repository (its "quirk #N" numbers, its file names, its bare "§" sections),
-//! and every `docs/protocol.md#anchor` the tree points at must exist in `docs/protocol.md`.
+//! Keeps the project self-contained: no source, test, script or README may cite a document that is not
+//! in the repository, and every anchor of `docs/protocol.md` the tree points at must exist there.
+//! Three rules, none of which names an outside document:
 //!
-//! The whole text of each file is checked, not only comments: test messages cite the wire behaviour
-//! too. Section signs are fine after an RFC or XEP number (public documents). This file itself is left
-//! out of the scan, since it has to spell the citations it forbids.
+//! * every Markdown file a line names is one the repository has;
+//! * a relative path (`../…`) never climbs out of the repository;
+//! * quirks are named anchors in `docs/protocol.md`, never numbers from some outside list, and a bare
+//!   section sign only follows an RFC or XEP number (public documents).
+//!
+//! The whole text of each file is checked, not only comments: test messages cite the wire behaviour too.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// Text that only makes sense next to the outside reference.
-const FORBIDDEN: [&str; 8] = [
-    "quirk #",
-    "quirks #",
-    "xmpp.md",
-    "rest-api.md",
-    "objects.md",
-    "quirks.md",
-    "checklist.md",
-    "shared/protocol",
-];
+use std::path::{Component, Path, PathBuf};
 
 /// How code points at the in-repository description.
 const DOC_LINK: &str = "docs/protocol.md#";
@@ -38,18 +29,12 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn this_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/protocol_references.rs")
-}
-
 /// The scanned files, sorted.
 fn scanned_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in SCANNED {
         collect(&root.join(entry), &mut files);
     }
-    let me = fs::canonicalize(this_file()).expect("this test file exists");
-    files.retain(|f| fs::canonicalize(f).map(|c| c != me).unwrap_or(true));
     files.sort();
     files
 }
@@ -75,24 +60,105 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// Problems with citations on one line: forbidden names, and section signs not after an RFC or XEP.
-fn outside_citations(line: &str) -> Vec<String> {
-    let lower = line.to_lowercase();
-    let mut problems: Vec<String> = FORBIDDEN
+/// The file names of every Markdown document in the repository.
+fn markdown_names(root: &Path) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    collect(root, &mut files);
+    files
         .iter()
-        .filter(|needle| lower.contains(*needle))
-        .map(|needle| format!("cites `{needle}`"))
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+        .filter_map(|f| f.file_name().and_then(|n| n.to_str()).map(str::to_lowercase))
+        .collect()
+}
+
+/// The Markdown file names a line mentions (made of letters, digits, `-` and `_`, then the extension).
+fn named_markdown(line: &str) -> Vec<String> {
+    let lower = line.to_lowercase();
+    lower
+        .match_indices(".md")
+        .filter(|(at, _)| {
+            // `.md` ends the name: not `.mdx`, not `.mjs`.
+            !lower[at + 3..].starts_with(|c: char| c.is_ascii_alphanumeric())
+        })
+        .filter_map(|(at, _)| {
+            let before = &lower[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .map_or(0, |i| i + 1);
+            (start < at).then(|| format!("{}.md", &lower[start..at]))
+        })
+        .collect()
+}
+
+/// Whether a relative path written in `file` (`../x/y`) resolves outside `root`.
+fn leaves_repository(root: &Path, file: &Path, relative: &str) -> bool {
+    let mut at: Vec<Component> = file.parent().unwrap_or(root).components().collect();
+    let floor = root.components().count();
+    for part in Path::new(relative).components() {
+        match part {
+            Component::ParentDir => {
+                if at.len() <= floor {
+                    return true;
+                }
+                at.pop();
+            }
+            Component::Normal(_) => at.push(part),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The relative paths that start with `../` on a line, up to the first character that cannot be in one.
+fn parent_paths(line: &str) -> Vec<&str> {
+    line.match_indices("../")
+        .filter(|(at, _)| *at == 0 || !line[..*at].ends_with(['.', '/']))
+        .map(|(at, _)| {
+            let rest = &line[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_./".contains(c)))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// A quirk cited by a number (`quirk`, an optional `s`, spaces, `#` and a digit).
+fn numbered_quirk(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    lower.match_indices("quirk").any(|(at, word)| {
+        let rest = lower[at + word.len()..].trim_start_matches('s').trim_start();
+        rest.strip_prefix('#')
+            .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+/// Problems with citations on one line of `file`.
+fn outside_citations(root: &Path, file: &Path, known_markdown: &BTreeSet<String>, line: &str) -> Vec<String> {
+    let mut problems: Vec<String> = named_markdown(line)
+        .into_iter()
+        .filter(|name| !known_markdown.contains(name))
+        .map(|name| format!("names `{name}`, which the repository does not have"))
         .collect();
-    for (at, _) in line.match_indices('§') {
+    for path in parent_paths(line) {
+        if leaves_repository(root, file, path) {
+            problems.push(format!("`{path}` points outside the repository"));
+        }
+    }
+    if numbered_quirk(line) {
+        problems.push("a quirk cited by number, not by its docs/protocol.md anchor".to_owned());
+    }
+    // The section sign, written as an escape so that this file passes its own scan.
+    for (at, _) in line.match_indices('\u{a7}') {
         let before = &line[..at];
         if !before.contains("RFC") && !before.contains("XEP") {
-            problems.push("a `§` section that is not an RFC's or XEP's".to_owned());
+            problems.push("a bare section sign, not an RFC's or XEP's section".to_owned());
         }
     }
     problems
 }
 
-/// The anchors `docs/protocol.md#…` references on one line.
+/// The anchors of `docs/protocol.md` that links on one line name (empty ones left out).
 fn doc_links(line: &str) -> Vec<&str> {
     line.match_indices(DOC_LINK)
         .map(|(at, _)| {
@@ -102,6 +168,7 @@ fn doc_links(line: &str) -> Vec<&str> {
                 .unwrap_or(rest.len());
             &rest[..end]
         })
+        .filter(|anchor| !anchor.is_empty())
         .collect()
 }
 
@@ -143,13 +210,15 @@ fn nothing_cites_the_reference_outside_the_repository() {
         "the scan must reach the sources (found {} files)",
         files.len()
     );
+    let known_markdown = markdown_names(&root);
+    assert!(known_markdown.contains("protocol.md"), "{known_markdown:?}");
     let mut problems = Vec::new();
     for file in &files {
         let Ok(text) = fs::read_to_string(file) else {
             continue;
         };
         for (n, line) in text.lines().enumerate() {
-            for problem in outside_citations(line) {
+            for problem in outside_citations(&root, file, &known_markdown, line) {
                 problems.push(format!("{}:{}: {problem}", relative(&root, file), n + 1));
             }
         }
@@ -218,16 +287,29 @@ fn every_protocol_link_names_an_existing_anchor() {
 
 #[test]
 fn the_checks_catch_what_they_are_for() {
-    assert_eq!(
-        outside_citations("// SDKs drop it (quirk #3)"),
-        ["cites `quirk #`"]
-    );
-    assert_eq!(outside_citations("/// see Quirks #31"), ["cites `quirks #`"]);
-    assert_eq!(outside_citations("//! (`objects.md` §5)").len(), 2);
-    assert_eq!(outside_citations("// as xmpp.md says").len(), 1);
-    assert_eq!(outside_citations("// a real message (§9.6)").len(), 1);
-    assert!(outside_citations("// RFC 6121 §3.2.2, §3.3.2 and XEP-0045 §7.2").is_empty());
-    assert!(outside_citations("// docs/protocol.md#quirk-resource-substring").is_empty());
+    let root = Path::new("/repo");
+    let file = root.join("crates/x/src/lib.rs");
+    let known: BTreeSet<String> = ["readme.md", "protocol.md"].map(str::to_owned).into();
+    let check = |line: &str| outside_citations(root, &file, &known, line);
+    // Examples are assembled, so that this file does not trip its own scan.
+    let missing = format!("// as {}.md says", "notes-elsewhere");
+    assert_eq!(check(&missing).len(), 1, "{missing}");
+    assert!(check("// see README.md and docs/protocol.md#xmpp-login").is_empty());
+    assert!(check("import x from './lib/world.mjs'").is_empty());
+    let numbered = format!("// SDKs drop it (quirk {}3)", '#');
+    assert_eq!(check(&numbered).len(), 1);
+    let numbered = format!("/// see Quirks {}31", '#');
+    assert_eq!(check(&numbered).len(), 1);
+    assert!(check("// docs/protocol.md#quirk-resource-substring").is_empty());
+    let section = '\u{a7}';
+    assert_eq!(check(&format!("// a real message ({section}9.6)")).len(), 1);
+    let public = format!("// RFC 6121 {section}3.2.2, {section}3.3.2 and XEP-0045 {section}7.2");
+    assert!(check(&public).is_empty());
+    // Paths: inside the repository is fine, climbing out of it is not.
+    assert!(check("// ../../tests/sdk/run.mjs").is_empty());
+    let outside = format!("// {}/elsewhere/doc.txt", [".."; 4].join("/"));
+    assert_eq!(check(&outside).len(), 1, "{outside}");
+    assert!(check(r#"Path::new(dir).join("../..")"#).is_empty());
 
     assert_eq!(
         doc_links("// see docs/protocol.md#xmpp-login, then docs/protocol.md#quirk-v3-ping-error)."),
