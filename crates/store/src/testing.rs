@@ -64,3 +64,21 @@ where
     postgres.close().await;
     drop_postgres_schema(&schema).await.expect("drop the test schema");
 }
+
+/// An application named `name` and `n` users in it (logins `{name}-user{i}`, password `password1`).
+pub async fn app_with_users(core: &palaver_core::Core, name: &str, n: usize) -> (i64, Vec<i64>) {
+    let app = core.apps().create(name).await.expect("an application");
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let profile = palaver_core::model::Profile {
+            login: Some(format!("{name}-user{i}")),
+            ..Default::default()
+        };
+        let user = core
+            .users()
+            .signup(app.id, profile, Some("password1".into()))
+            .await;
+        ids.push(user.expect("a user").id);
+    }
+    (app.id, ids)
+}

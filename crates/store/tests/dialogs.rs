@@ -5,10 +5,10 @@
 use palaver_core::clock::ManualClock;
 use palaver_core::dialogs::{DialogInput, DialogUpdate};
 use palaver_core::events::Event;
-use palaver_core::model::{ChatMessage, Profile};
+use palaver_core::model::ChatMessage;
 use palaver_core::store::{DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue};
 use palaver_core::{Core, CoreError, CoreSettings, Store};
-use palaver_store::testing::with_both_stores;
+use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -36,26 +36,6 @@ fn fixture(store: Arc<dyn Store>) -> Fixture {
     };
     let core = Core::new(store, settings).with_clock(clock.clone());
     Fixture { core, clock }
-}
-
-/// An app and `n` users in it.
-async fn app_with_users(core: &Core, name: &str, n: usize) -> (i64, Vec<i64>) {
-    let app = core.apps().create(name).await.unwrap();
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let profile = Profile {
-            login: Some(format!("{name}-user{i}")),
-            ..Profile::default()
-        };
-        ids.push(
-            core.users()
-                .signup(app.id, profile, Some("password1".into()))
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    (app.id, ids)
 }
 
 fn group(name: &str, occupants: &[i64]) -> DialogInput {

@@ -4,11 +4,11 @@
 
 use palaver_core::events::Event;
 use palaver_core::messages::GroupMessage;
-use palaver_core::model::{dialog_type, ChatMessage, Dialog, Profile};
+use palaver_core::model::{dialog_type, ChatMessage, Dialog};
 use palaver_core::online::OnlineDirectory;
 use palaver_core::store::NewDialog;
 use palaver_core::{Core, CoreError, CoreSettings};
-use palaver_store::testing::with_both_stores;
+use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::{json, Map};
 use std::sync::Arc;
 
@@ -24,25 +24,6 @@ impl OnlineDirectory for Directory {
     fn is_active(&self, _: i64, user_id: i64) -> bool {
         self.active.contains(&user_id)
     }
-}
-
-async fn users(core: &Core, n: usize) -> (i64, Vec<i64>) {
-    let app = core.apps().create("Pipeline").await.unwrap().id;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let profile = Profile {
-            login: Some(format!("p{i}")),
-            ..Profile::default()
-        };
-        ids.push(
-            core.users()
-                .signup(app, profile, Some("password1".into()))
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    (app, ids)
 }
 
 async fn dialog(core: &Core, app: i64, id: &str, kind: i64, owner: i64, members: &[i64]) -> Dialog {
@@ -85,7 +66,7 @@ fn chat(app: i64, dialog: &str, sender: i64) -> ChatMessage {
 async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_rights() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store), CoreSettings::default());
-        let (app, u) = users(&core, 4).await;
+        let (app, u) = app_with_users(&core, "pipeline", 4).await;
         core.online.register(Arc::new(Directory { active: vec![u[1]] }));
         let mut alerts = core.events.subscribe_to(|e| matches!(e, Event::ChatAlert { .. }));
         let group = dialog(

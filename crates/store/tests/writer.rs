@@ -2,35 +2,16 @@
 //! gets its own write's outcome; the offline cap holds exactly under concurrent writers; a resend is
 //! reported as already stored.
 
-use palaver_core::model::{dialog_type, ChatMessage, Profile};
+use palaver_core::model::{dialog_type, ChatMessage};
 use palaver_core::store::NewDialog;
 use palaver_core::{Core, CoreSettings};
-use palaver_store::testing::with_both_stores;
+use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::{json, Map};
 use sqlx::Row;
 use std::sync::Arc;
 
 const START: i64 = 1_700_000_000_000;
 const D: &str = "bbbbbbbbbbbbbbbbbbbbbbb1";
-
-async fn app_with_users(core: &Core, n: usize) -> (i64, Vec<i64>) {
-    let app = core.apps().create("W").await.unwrap();
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let profile = Profile {
-            login: Some(format!("writer{i}")),
-            ..Profile::default()
-        };
-        ids.push(
-            core.users()
-                .signup(app.id, profile, Some("password1".into()))
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    (app.id, ids)
-}
 
 fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
     ChatMessage {
@@ -52,7 +33,7 @@ fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
 async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
-        let (app, users) = app_with_users(&core, 3).await;
+        let (app, users) = app_with_users(&core, "writer", 3).await;
         core.store
             .create_dialog(&NewDialog {
                 id: D.into(),
@@ -119,7 +100,7 @@ async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
 async fn the_offline_cap_holds_exactly_under_concurrent_writers() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
-        let (app, users) = app_with_users(&core, 1).await;
+        let (app, users) = app_with_users(&core, "writer", 1).await;
         const CAP: i64 = 25;
         let mut tasks = Vec::new();
         for n in 0..200 {
@@ -146,7 +127,7 @@ async fn the_offline_cap_holds_exactly_under_concurrent_writers() {
 async fn a_new_private_dialog_is_what_the_database_then_holds() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
-        let (app, users) = app_with_users(&core, 3).await;
+        let (app, users) = app_with_users(&core, "writer", 3).await;
         // Concurrent first messages of the same pair, from both sides: one dialog.
         let mut tasks = Vec::new();
         for n in 0..8 {
