@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod metrics;
 pub mod params;
 pub mod render;
@@ -30,6 +31,8 @@ pub struct ApiState {
     pub domain: String,
     /// Renders the Prometheus page at `/metrics`; None when it is not served here.
     pub metrics: Option<metrics::MetricsRenderer>,
+    /// The admin API's live figures (`GET /admin/live`), read from the metrics.
+    pub live: live::Live,
 }
 
 /// Marks a request whose path ended in `.json` (`normalize` strips it): `GET /blobs/{uid}.json` is the
@@ -49,7 +52,10 @@ pub struct PeerAddr(pub std::net::SocketAddr);
 /// Every route, the public API and the admin API (`/admin/…`), written without the `.json` suffix;
 /// `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {
-    finish(public_routes().merge(admin::routes()), state)
+    finish(
+        public_routes().merge(admin::routes()),
+        state,
+    )
 }
 
 /// The ConnectyCube-compatible API alone (when the admin API listens on its own address).
