@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 pub mod live;
 pub mod metrics;
+pub mod panel;
 pub mod params;
 pub mod render;
 pub mod routes;
@@ -49,11 +50,11 @@ pub struct OverTls;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
-/// Every route, the public API and the admin API (`/admin/…`), written without the `.json` suffix;
-/// `service` adds the URL normalisation around them.
+/// Every route, the public API, the admin API (`/admin/…`) and the admin panel (`/admin/`), written
+/// without the `.json` suffix; `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {
     finish(
-        public_routes().merge(admin::routes()),
+        public_routes().merge(admin::routes()).merge(panel::routes()),
         state,
     )
 }
@@ -63,9 +64,9 @@ pub fn public_router(state: ApiState) -> Router {
     finish(public_routes(), state)
 }
 
-/// The admin API alone, for its own address (`PALAVER_ADMIN_ADDR`).
+/// The admin API and the panel alone, for their own address (`PALAVER_ADMIN_ADDR`).
 pub fn admin_router(state: ApiState) -> Router {
-    finish(admin::routes(), state)
+    finish(admin::routes().merge(panel::routes()), state)
 }
 
 /// The ConnectyCube-compatible routes.
