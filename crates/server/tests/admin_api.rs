@@ -517,6 +517,20 @@ async fn with_an_admin_address_the_admin_api_is_only_there() {
     // The public API is not on the admin address.
     let (status, _) = answer(http.post(format!("http://{addr}/session.json")).json(&json!({}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The panel goes with the admin API.
+    let panel = |base: &str| http.get(format!("{base}/admin/")).send();
+    assert_eq!(panel(&server.http).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let page = panel(&format!("http://{addr}")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("<title>Palaver admin</title>"));
     // `palaver status` finds the server there.
     let status = server.cli(&["status"]);
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
