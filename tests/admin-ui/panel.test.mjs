@@ -175,6 +175,16 @@ describe('admin panel in headless Chromium', () => {
     assert.equal(await page.getByLabel('Application').inputValue(), String(s.app.id));
     assert.equal(await page.getByTestId('auth-key').textContent(), s.app.auth_key);
     await shot('03-app-created');
+    // Rotate its keys: the page shows the new ones, which are the ones the server now takes.
+    const detail = page.getByTestId('app-detail');
+    await detail.getByRole('button', { name: 'Rotate keys' }).click();
+    await detail.getByRole('button', { name: 'Yes, new auth_key and auth_secret' }).click();
+    const old = s.app.auth_key;
+    await waitFor('new keys on the page', async () => (await page.getByTestId('auth-key').textContent()) !== old);
+    const { body: rotated } = await api('GET', `/admin/apps/${s.app.id}`);
+    assert.notEqual(rotated.auth_key, old);
+    assert.equal(await page.getByTestId('auth-key').textContent(), rotated.auth_key);
+    s.app = rotated;
   });
 
   test('create users and a broadcast dialog that an SDK user receives messages from', async () => {
@@ -235,6 +245,12 @@ describe('admin panel in headless Chromium', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByTestId('messages').getByText('Hello from the panel broadcast').waitFor();
     await shot('05-messages');
+    // Deleted for everyone: gone from the page and from the reader's history.
+    await page.getByTestId('messages').getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('messages').getByRole('button', { name: 'Yes, for everyone' }).click();
+    await page.getByText('Nothing found').waitFor();
+    const history = await reader.cb.chat.message.list({ chat_dialog_id: s.broadcast, mark_as_read: 0 });
+    assert.deepEqual(history.items, [], 'the broadcast message is gone from the history');
   });
 
   test('edit the chat-alert template and see a pushed alert use it', async () => {
