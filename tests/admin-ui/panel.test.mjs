@@ -216,13 +216,27 @@ describe('admin panel in headless Chromium', () => {
     await create.getByLabel('Name').fill('Needs an owner');
     await create.getByRole('button', { name: 'Create dialog' }).click();
     await create.getByText("The owner can't be blank").waitFor();
+    // A broadcast needs no owner: the operator makes it, and names the admin who posts to it.
     await create.getByLabel('Type').selectOption('1');
+    await create.getByLabel('Owner (user id)').fill('');
     await create.getByLabel('Name').fill('Announcements');
-    await create.getByLabel('Owner (user id)').fill(String(anchor.id));
     await create.getByRole('button', { name: 'Create dialog' }).click();
     const done = await create.getByText(/Created broadcast dialog [0-9a-f]{24}/).textContent();
     s.broadcast = done.match(/[0-9a-f]{24}/)[0];
-    await page.locator('tr[data-name="Announcements"]').waitFor();
+    const row = page.locator('tr[data-name="Announcements"]');
+    await row.getByRole('button', { name: 'More' }).click();
+    const edit = page.getByTestId('edit-dialog');
+    await edit.getByLabel('Add admins (user ids)').fill('one, two');
+    await edit.getByRole('button', { name: 'Save dialog' }).click();
+    await edit.getByText('must be numbers separated by commas').waitFor();
+    await edit.getByLabel('Add admins (user ids)').fill(String(anchor.id));
+    await edit.getByRole('button', { name: 'Save dialog' }).click();
+    await edit.getByText('Saved.').waitFor();
+    await page.getByText(`owner the operator, admins ${anchor.id}.`).waitFor();
+    const { body: made } = await api('GET', `/admin/apps/${s.app.id}/dialogs/${s.broadcast}`);
+    assert.equal(made.type, 1);
+    assert.equal(made.user_id, 0, 'no owner user');
+    assert.deepEqual(made.admins_ids, [anchor.id]);
     await shot('04-broadcast-created');
 
     await reader.cb.chat.connect({ userId: reader.id, password: PASSWORD });

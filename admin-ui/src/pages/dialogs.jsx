@@ -127,20 +127,43 @@ export function DialogsPage({ app }) {
 
 function DialogDetail({ base, dialog, done }) {
   const detail = useLoad(() => get(base), [base]);
-  const rename = useForm(
-    { name: dialog.name || '' },
-    (v) => problems({ name: must.filled(v.name, 'Name') }),
-    async (v) => {
-      await put(base, { name: v.name.trim() });
+  const edit = useForm(
+    { name: dialog.name || '', add: '', remove: '', addAdmins: '', removeAdmins: '' },
+    (v) =>
+      problems({
+        name: dialog.type !== 3 ? must.filled(v.name, 'Name') : undefined,
+        add: must.ids(v.add),
+        remove: must.ids(v.remove),
+        addAdmins: must.ids(v.addAdmins),
+        removeAdmins: must.ids(v.removeAdmins),
+      }),
+    async (v, setValues) => {
+      const body = {};
+      if (dialog.type !== 3 && v.name.trim() !== (dialog.name || '')) body.name = v.name.trim();
+      const push = {};
+      const pull = {};
+      if (v.add.trim()) push.occupants_ids = ids(v.add);
+      if (v.addAdmins.trim()) push.admins_ids = ids(v.addAdmins);
+      if (v.remove.trim()) pull.occupants_ids = ids(v.remove);
+      if (v.removeAdmins.trim()) pull.admins_ids = ids(v.removeAdmins);
+      if (Object.keys(push).length) body.push_all = push;
+      if (Object.keys(pull).length) body.pull_all = pull;
+      if (!Object.keys(body).length) return 'Nothing to change.';
+      await put(base, body);
+      setValues({ ...v, add: '', remove: '', addAdmins: '', removeAdmins: '' });
+      detail.reload();
       done();
-      return 'Renamed.';
+      return 'Saved.';
     },
   );
+  const d = detail.data || dialog;
   const occupants = (detail.data && detail.data.occupants) || [];
+  const broadcast = dialog.type === 1;
   return (
     <div class="detail">
       <p>
-        Created <When at={dialog.created_at} />, owner {dialog.user_id || 'the operator'}.
+        Created <When at={dialog.created_at} />, owner {dialog.user_id || 'the operator'}
+        {(d.admins_ids || []).length > 0 && <>, admins {d.admins_ids.join(', ')}</>}.
       </p>
       <Loading load={detail} />
       {occupants.length > 0 && (
@@ -150,9 +173,18 @@ function DialogDetail({ base, dialog, done }) {
         </p>
       )}
       {dialog.type !== 3 && (
-        <form onSubmit={rename.onSubmit} noValidate class="inline">
-          <Field form={rename} name="name" label="Name" />
-          <Submit form={rename}>Rename</Submit>
+        <form onSubmit={edit.onSubmit} noValidate class="grid" data-testid="edit-dialog">
+          <Field form={edit} name="name" label="Name" />
+          {!broadcast && <Field form={edit} name="add" label="Add members (user ids)" />}
+          {!broadcast && <Field form={edit} name="remove" label="Remove members (user ids)" />}
+          <Field
+            form={edit}
+            name="addAdmins"
+            label="Add admins (user ids)"
+            hint={broadcast ? 'Admins post to a broadcast; everyone else only reads.' : undefined}
+          />
+          <Field form={edit} name="removeAdmins" label="Remove admins (user ids)" />
+          <Submit form={edit}>Save dialog</Submit>
         </form>
       )}
       <div class="row">
