@@ -2,7 +2,7 @@
 //! print JSON on stdout (logs go to stderr) and work while a server is running.
 
 use crate::config::Config;
-use crate::{admin_cli, import, serve, tls};
+use crate::{admin_cli, import, logging, serve, tls};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use palaver_core::model::Profile;
@@ -95,9 +95,9 @@ enum UserCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
-    init_logging(&config);
+    let log = logging::init(&config)?;
     match cli.command {
-        Command::Serve => serve::run(config).await,
+        Command::Serve => serve::run(config, cli.config, log).await,
         Command::Migrate => {
             let store = palaver_store::open(&config.database_url()).await?;
             store.close().await;
@@ -204,15 +204,4 @@ fn absolute(path: &std::path::Path) -> String {
         .unwrap_or_else(|_| path.to_owned())
         .display()
         .to_string()
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }

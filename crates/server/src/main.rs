@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod http;
 mod import;
+mod logging;
 mod metrics;
 mod serve;
 mod tls;
