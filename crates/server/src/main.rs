@@ -9,6 +9,7 @@ mod logging;
 mod metrics;
 mod serve;
 mod tls;
+mod transfer;
 
 use clap::Parser;
 
