@@ -330,6 +330,52 @@ mod tests {
         });
     }
 
+    /// The documented example file (packaging/palaver.toml) names every setting, parses as it is, and
+    /// parses with every commented setting switched on (so each example value has the right type).
+    #[test]
+    fn the_example_file_documents_every_setting() {
+        let example = include_str!("../../../packaging/palaver.toml");
+        let settings = serde_json::to_value(Config::default()).unwrap();
+        let documented = |key: &str| {
+            example.lines().any(|line| {
+                let line = line.trim_start_matches('#').trim_start();
+                line.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        };
+        let missing: Vec<&String> = settings
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| !documented(key))
+            .collect();
+        assert!(missing.is_empty(), "packaging/palaver.toml lacks {missing:?}");
+
+        let everything: String = example
+            .lines()
+            .map(
+                |line| match line.strip_prefix("# ").and_then(|s| s.split_once(" = ")) {
+                    Some((key, _)) if settings.get(key).is_some() => &line[2..],
+                    _ => line,
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("example.toml", example)?;
+            jail.create_file("everything.toml", &everything)?;
+            let config = Config::load(Some(Path::new("example.toml"))).map_err(|e| *e)?;
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/palaver"));
+            let config = Config::load(Some(Path::new("everything.toml"))).map_err(|e| *e)?;
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://palaver:secret@127.0.0.1:5432/palaver")
+            );
+            assert_eq!(config.log_format, "text");
+            Ok(())
+        });
+    }
+
     #[test]
     fn push_settings_come_from_the_environment() {
         figment::Jail::expect_with(|jail| {
