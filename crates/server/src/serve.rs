@@ -117,7 +117,11 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     tasks.spawn(reload_on_hangup(config_file, log, certificate, stopped.clone()));
     tasks.spawn(metrics::upkeep(metrics_handle, stopped.clone()));
     if let Some(listener) = metrics_listener {
-        tasks.spawn(metrics::serve(listener, render, stopped.clone()));
+        tasks.spawn(listening(
+            &readiness,
+            "metrics",
+            metrics::serve(listener, render, stopped.clone()),
+        ));
     }
     tasks.spawn(xmpp.clone().follow_events());
     // Push: chat alerts and REST push events to FCM, APNs and the webhook.
