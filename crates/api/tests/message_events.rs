@@ -42,6 +42,7 @@ async fn world() -> World {
         domain: "localhost".into(),
         metrics: None,
         readiness: Default::default(),
+        live: palaver_api::live::Live::new(None),
     };
     World { core, state, dir }
 }

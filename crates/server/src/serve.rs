@@ -57,6 +57,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
         // With a listener of its own, the page is not on the public REST ports.
         metrics: config.metrics_addr.is_none().then(|| render.clone()),
         readiness: readiness.clone(),
+        live: palaver_api::live::Live::new(Some(render.clone())),
     };
     // With PALAVER_ADMIN_ADDR the admin API has its own listener and the REST ports do not serve it.
     let (service, admin_service) = match config.admin_addr {
