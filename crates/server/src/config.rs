@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Every key is known: a misspelled one in the file or a `PALAVER_*` variable that names no setting is an
+/// error naming it (`deny_unknown_fields`), not a setting silently ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded database, the generated certificate and the admin token live.
     pub data_dir: PathBuf,
@@ -28,8 +31,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Session lifetime without use, in seconds.
     pub session_ttl_secs: u64,
-    /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set.
+    /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set. SIGHUP reloads it.
     pub log: String,
+    /// `text` (human-readable lines) or `json` (one JSON object per event, for log collectors).
+    pub log_format: String,
     /// XMPP over WebSocket, plain (for local use or behind a TLS proxy) and TLS.
     pub ws_addr: SocketAddr,
     pub wss_addr: SocketAddr,
@@ -114,6 +119,7 @@ impl Default for Config {
             admin_token: None,
             session_ttl_secs: 2 * 60 * 60,
             log: "info".into(),
+            log_format: "text".into(),
             ws_addr: "0.0.0.0:5280".parse().expect("valid address"),
             wss_addr: "0.0.0.0:5291".parse().expect("valid address"),
             c2s_addr: "0.0.0.0:5222".parse().expect("valid address"),
@@ -155,6 +161,12 @@ impl Default for Config {
     }
 }
 
+/// `PALAVER_*` variables that are not settings: the configuration file's path (`PALAVER_CONFIG`, read by
+/// the command line), and the test tooling's own (`PALAVER_BIN`, `PALAVER_TEST_*`).
+fn is_tooling_variable(key: &str) -> bool {
+    matches!(key, "config" | "bin") || key.starts_with("test_")
+}
+
 impl Config {
     /// Defaults, then the file (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
@@ -163,7 +175,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("PALAVER_").ignore(&["config"]))
+            .merge(
+                Env::prefixed("PALAVER_")
+                    .filter(|key| !is_tooling_variable(&key.as_str().to_ascii_lowercase())),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -311,6 +326,52 @@ mod tests {
             assert_eq!(config.session_ttl_secs, 60);
             assert_eq!(config.https_addr.to_string(), "0.0.0.0:8443");
             assert!(config.database_url().starts_with("sqlite://./data/"));
+            Ok(())
+        });
+    }
+
+    /// The documented example file (packaging/palaver.toml) names every setting, parses as it is, and
+    /// parses with every commented setting switched on (so each example value has the right type).
+    #[test]
+    fn the_example_file_documents_every_setting() {
+        let example = include_str!("../../../packaging/palaver.toml");
+        let settings = serde_json::to_value(Config::default()).unwrap();
+        let documented = |key: &str| {
+            example.lines().any(|line| {
+                let line = line.trim_start_matches('#').trim_start();
+                line.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        };
+        let missing: Vec<&String> = settings
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| !documented(key))
+            .collect();
+        assert!(missing.is_empty(), "packaging/palaver.toml lacks {missing:?}");
+
+        let everything: String = example
+            .lines()
+            .map(
+                |line| match line.strip_prefix("# ").and_then(|s| s.split_once(" = ")) {
+                    Some((key, _)) if settings.get(key).is_some() => &line[2..],
+                    _ => line,
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("example.toml", example)?;
+            jail.create_file("everything.toml", &everything)?;
+            let config = Config::load(Some(Path::new("example.toml"))).map_err(|e| *e)?;
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/palaver"));
+            let config = Config::load(Some(Path::new("everything.toml"))).map_err(|e| *e)?;
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://palaver:secret@127.0.0.1:5432/palaver")
+            );
+            assert_eq!(config.log_format, "text");
             Ok(())
         });
     }

@@ -56,6 +56,11 @@ impl SqlStore {
         &self.pool
     }
 
+    /// The pool every write goes through (one connection on SQLite).
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// Drops every cached row: for whoever changed the database behind this store's back (tests that
     /// write SQL directly).
     pub fn forget_cached(&self) {
