@@ -23,6 +23,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let database_url = config.database_url();
+    let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
     let core = Core::new(Arc::new(store.clone()), config.core_settings());
     // File storage (blobs).
@@ -86,10 +87,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_connections_per_ip: config.xmpp_max_connections_per_ip,
         ..Default::default()
     };
+    // A cluster member announces its sessions and reaches the other nodes' through NATS.
+    let cluster = match cluster_config {
+        Some(cluster_config) => {
+            let cluster = palaver_cluster::Cluster::connect(cluster_config).await?;
+            xmpp.join_cluster(cluster.clone());
+            Some(cluster)
+        }
+        None => None,
+    };
     xmpp.register_online_directory();
     palaver_xmpp::metrics::register_gauges();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
+    let membership = match &cluster {
+        Some(cluster) => Some(
+            cluster
+                .start(Arc::new(xmpp.clone()), core.store.clone(), stopped.clone())
+                .await?,
+        ),
+        None => None,
+    };
     tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
     tasks.spawn(http::serve(
         https_listener,
@@ -157,6 +175,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Sessions close their streams on the signal and put what they could not deliver in the store.
     if !xmpp.drained(Duration::from_secs(10)).await {
         tracing::warn!("some XMPP sessions did not finish within 10 s");
+    }
+    // The other nodes forget this one's sessions at once instead of after the node timeout.
+    if let Some(membership) = membership {
+        let _ = membership.await;
     }
     store.close().await;
     tracing::info!("stopped");

@@ -248,6 +248,7 @@ pub fn kick(shared: &Shared, room: &RoomJid, removed: &[i64], by_user: i64) {
             );
         }
     }
+    crate::remote::left_room_everywhere(shared, room, removed);
 }
 
 /// disco#items on a room: the members that are online (joined or not — joining is optional).
