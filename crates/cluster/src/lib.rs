@@ -138,6 +138,11 @@ impl Cluster {
             .map_err(nats)?;
         let all = self.client.subscribe(self.subjects.all()).await.map_err(nats)?;
         let cache = self.client.subscribe(self.subjects.cache()).await.map_err(nats)?;
+        // The subscriptions are in place at the server before anyone is told this node exists.
+        self.client
+            .flush()
+            .await
+            .map_err(|e| ClusterError::Nats(e.to_string()))?;
 
         {
             let me = self.clone();

@@ -132,3 +132,58 @@ async fn two_members_share_sessions_answer_asks_and_notice_departures() {
     c_task.abort();
     until("b declares c gone", || !b.is_online(1, 9)).await;
 }
+
+/// Two nodes' stores on one PostgreSQL schema: a user changed through one is forgotten by the other's
+/// cache, which then reads the new row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_changed_on_one_node_is_forgotten_by_the_others_cache() {
+    let url = nats_url();
+    if std::net::TcpStream::connect(url.trim_start_matches("nats://")).is_err() {
+        eprintln!("SKIPPED: no NATS at {url}");
+        return;
+    }
+    use palaver_core::store::Store;
+    let (db, schema) = palaver_store::testing::fresh_postgres_schema().await.unwrap();
+    let store_a = palaver_store::open(&db).await.unwrap();
+    let store_b = palaver_store::open(&db).await.unwrap();
+    let core_a = palaver_core::Core::new(Arc::new(store_a.clone()), Default::default());
+    let (app, users) = palaver_store::testing::app_with_users(&core_a, "cache", 1).await;
+    let user = users[0];
+
+    let prefix = format!("cache{}", palaver_proto::random_hex_token(4));
+    let a = Cluster::connect(config("a", &prefix)).await.unwrap();
+    let b = Cluster::connect(config("b", &prefix)).await.unwrap();
+    let (_stop, stopped) = watch::channel(false);
+    a.start(Arc::new(Mirror), Arc::new(store_a.clone()), stopped.clone())
+        .await
+        .unwrap();
+    b.start(Arc::new(Mirror), Arc::new(store_b.clone()), stopped)
+        .await
+        .unwrap();
+
+    // b caches the user as it is now.
+    let before = store_b.user(app, user).await.unwrap().unwrap();
+    assert_eq!(before.profile.full_name, None);
+    let mut profile = before.profile.clone();
+    profile.full_name = Some("Changed On A".into());
+    store_a
+        .update_user(app, user, &profile, 1)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = store_b.user(app, user).await.unwrap().unwrap();
+        if now.profile.full_name.as_deref() == Some("Changed On A") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b still has the old row cached");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store_a.close().await;
+    store_b.close().await;
+    palaver_store::testing::drop_postgres_schema(&schema)
+        .await
+        .unwrap();
+}
