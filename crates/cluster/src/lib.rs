@@ -264,6 +264,19 @@ impl Cluster {
 
     async fn serve(self: Arc<Self>, mut messages: async_nats::Subscriber, handler: Arc<dyn PeerHandler>) {
         while let Some(message) = messages.next().await {
+            // An ask that arrives after its sender stopped waiting (it sat in a NATS client's buffer
+            // through an outage) was already kept offline there: handling it now would deliver it twice.
+            if let Some(deadline) = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(DEADLINE_HEADER))
+                .and_then(|v| v.as_str().parse::<u128>().ok())
+            {
+                if unix_millis() > deadline {
+                    tracing::warn!("dropped an ask that arrived after its sender gave up");
+                    continue;
+                }
+            }
             let answer = handler.handle(&message.payload).await;
             if let Some(reply) = message.reply {
                 if let Err(error) = self.client.publish(reply, answer.into()).await {
@@ -298,6 +311,15 @@ impl Cluster {
             }
         }
     }
+}
+
+/// On an ask: when (Unix milliseconds) its sender stops waiting for the answer.
+const DEADLINE_HEADER: &str = "Palaver-Deadline";
+
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -369,7 +391,12 @@ impl Peers for Cluster {
     }
 
     async fn ask(&self, node: &str, payload: Vec<u8>) -> Option<Vec<u8>> {
-        let request = self.client.request(self.subjects.node(node), payload.into());
+        let mut headers = async_nats::HeaderMap::new();
+        let deadline = unix_millis() + self.config.request_timeout.as_millis();
+        headers.insert(DEADLINE_HEADER, deadline.to_string().as_str());
+        let request = self
+            .client
+            .request_with_headers(self.subjects.node(node), headers, payload.into());
         match tokio::time::timeout(self.config.request_timeout, request).await {
             Ok(Ok(answer)) => Some(answer.payload.to_vec()),
             Ok(Err(error)) => {

@@ -37,17 +37,21 @@ pub struct Cluster {
 impl Cluster {
     /// `nodes` nodes sharing a fresh schema, each with its own data directory and ports.
     pub async fn start(nodes: usize, app_name: &str, logins: &[&str]) -> Cluster {
+        Cluster::start_on(&nats_url(), nodes, app_name, logins).await
+    }
+
+    /// The same, on the NATS server at `nats`.
+    pub async fn start_on(nats: &str, nodes: usize, app_name: &str, logins: &[&str]) -> Cluster {
         let (url, schema) = palaver_store::testing::fresh_postgres_schema()
             .await
             .expect("PostgreSQL for tests");
         let prefix = format!("test{}", palaver_proto::random_hex_token(6));
-        let nats = nats_url();
         let mut started = Vec::new();
         for n in 0..nodes {
             let name = format!("node{n}");
             let env = [
                 ("PALAVER_DATABASE_URL", url.as_str()),
-                ("PALAVER_NATS_URL", nats.as_str()),
+                ("PALAVER_NATS_URL", nats),
                 ("PALAVER_NATS_PREFIX", prefix.as_str()),
                 ("PALAVER_NODE_NAME", name.as_str()),
                 ("PALAVER_CLUSTER_NODE_TIMEOUT_MS", "2000"),
@@ -197,5 +201,62 @@ impl Drop for Cluster {
                 .block_on(palaver_store::testing::drop_postgres_schema(&schema))
         })
         .join();
+    }
+}
+
+/// A NATS server of a test's own (so it can be killed and restarted without disturbing anyone else's),
+/// on a free loopback port. `None` when `nats-server` is not installed.
+pub struct OwnNats {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnNats {
+    pub fn start() -> Option<OwnNats> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nats = OwnNats { port, child: None };
+        nats.spawn().then_some(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again, on the same port); false when there is no `nats-server`.
+    pub fn spawn(&mut self) -> bool {
+        let Ok(child) = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        else {
+            eprintln!("SKIPPED: nats-server is not installed");
+            return false;
+        };
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.crash();
     }
 }
