@@ -72,18 +72,20 @@ impl Directory {
             .seen = now;
     }
 
-    /// Forgets the nodes not heard of for `timeout`; returns them.
-    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<NodeId> {
+    /// Forgets the nodes not heard of for `timeout`; returns them, each with the sessions it had.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<(NodeId, Vec<SessionState>)> {
         let gone: Vec<NodeId> = self
             .nodes
             .iter()
             .filter(|(_, known)| now.saturating_duration_since(known.seen) > timeout)
             .map(|(node, _)| node.clone())
             .collect();
-        for node in &gone {
-            self.nodes.remove(node);
-        }
-        gone
+        gone.into_iter()
+            .filter_map(|node| {
+                let known = self.nodes.remove(&node)?;
+                Some((node, known.view.sessions.into_values().flatten().collect()))
+            })
+            .collect()
     }
 
     pub fn nodes(&self) -> Vec<NodeId> {
@@ -214,7 +216,7 @@ mod tests {
         directory.apply(Announcement::Hello { node: "b-2".into() }, later);
         assert_eq!(
             directory.expire(later, Duration::from_secs(2)),
-            vec!["a-1".to_owned()]
+            vec![("a-1".to_owned(), vec![])]
         );
         assert_eq!(directory.nodes(), vec!["b-2".to_owned()]);
         // A snapshot replaces what was known; a goodbye forgets the node at once.

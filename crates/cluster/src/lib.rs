@@ -164,7 +164,7 @@ impl Cluster {
         tasks.spawn(self.clone().publish(outbox));
         tasks.spawn(self.clone().follow_directory(directory));
         tasks.spawn(self.clone().serve(mine, handler.clone()));
-        tasks.spawn(self.clone().serve_broadcasts(all, handler));
+        tasks.spawn(self.clone().serve_broadcasts(all, handler.clone()));
         tasks.spawn(self.clone().follow_cache(cache, store));
         self.enqueue(
             self.subjects.directory(),
@@ -178,7 +178,7 @@ impl Cluster {
 
         let me = self.clone();
         Ok(tokio::spawn(async move {
-            me.heartbeat(stopped).await;
+            me.heartbeat(handler.as_ref(), stopped).await;
             let bye = json(&Announcement::Bye { node: me.id.clone() });
             let _ = me.client.publish(me.subjects.directory(), bye.into()).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), me.client.flush()).await;
@@ -212,7 +212,7 @@ impl Cluster {
         self.enqueue(self.subjects.directory(), json(&snapshot));
     }
 
-    async fn heartbeat(&self, mut stopped: watch::Receiver<bool>) {
+    async fn heartbeat(&self, handler: &dyn PeerHandler, mut stopped: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(self.config.heartbeat());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -221,13 +221,22 @@ impl Cluster {
                 _ = stopped.changed() => return,
             }
             self.snapshot();
-            let gone = self
-                .directory
-                .lock()
-                .expect("lock poisoned")
-                .expire(Instant::now(), self.config.node_timeout);
-            for node in gone {
-                tracing::warn!(%node, "node declared gone: not heard of within the node timeout");
+            let (gone, first) = {
+                let mut directory = self.directory.lock().expect("lock poisoned");
+                let gone = directory.expire(Instant::now(), self.config.node_timeout);
+                // The survivor with the smallest id speaks for the dead node's sessions.
+                let first = directory
+                    .nodes()
+                    .iter()
+                    .all(|node| node.as_str() > self.id.as_str());
+                (gone, first)
+            };
+            for (node, sessions) in gone {
+                tracing::warn!(%node, sessions = sessions.len(),
+                    "node declared gone: not heard of within the node timeout");
+                if first && !sessions.is_empty() {
+                    handler.node_lost(sessions).await;
+                }
             }
         }
     }

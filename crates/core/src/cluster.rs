@@ -62,6 +62,10 @@ pub trait Peers: Send + Sync {
 pub trait PeerHandler: Send + Sync {
     /// Handles one payload; the answer goes back when the sender asked.
     async fn handle(&self, payload: &[u8]) -> Vec<u8>;
+
+    /// A node was declared gone (no heartbeat within the node timeout) with these sessions. Called on one
+    /// surviving node only, so what it does (telling contacts the users went offline) happens once.
+    async fn node_lost(&self, _sessions: Vec<SessionState>) {}
 }
 
 /// A cached row that changed on one node, for the others to forget.

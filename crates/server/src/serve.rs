@@ -100,10 +100,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     palaver_xmpp::metrics::register_gauges();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
+    // The node leaves the cluster only after its sessions have closed (their last presences and
+    // deliveries still reach the other nodes).
+    let (leave, leaving) = watch::channel(false);
     let membership = match &cluster {
         Some(cluster) => Some(
             cluster
-                .start(Arc::new(xmpp.clone()), core.store.clone(), stopped.clone())
+                .start(Arc::new(xmpp.clone()), core.store.clone(), leaving)
                 .await?,
         ),
         None => None,
@@ -177,6 +180,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("some XMPP sessions did not finish within 10 s");
     }
     // The other nodes forget this one's sessions at once instead of after the node timeout.
+    let _ = leave.send(true);
     if let Some(membership) = membership {
         let _ = membership.await;
     }

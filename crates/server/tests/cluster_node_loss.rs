@@ -50,7 +50,7 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     if !nats_reachable() {
         return;
     }
-    let mut c = Cluster::start(3, "NodeLoss", &["alice", "bob"]).await;
+    let mut c = Cluster::start(3, "NodeLoss", &["alice", "bob", "carol"]).await;
     let alice_token = c.token(0, 0).await;
     let bob_jid = c.bare(1);
 
@@ -62,7 +62,21 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     bob.send(r#"<enable xmlns="urn:xmpp:sm:3" resume="true"/>"#).await;
     let enabled = bob.expect("<enabled").await;
     let previd = between(&enabled, r#"id=""#, "\"").to_owned();
-    c.until_online_everywhere(&[0, 1, 2], &[1], &alice_token).await;
+    // carol, on node 1, has bob as a contact.
+    let mut carol = c.online(2, 1).await;
+    carol
+        .send(&format!(
+            r#"<presence to="{bob_jid}" type="subscribe" xmlns="jabber:client"/>"#
+        ))
+        .await;
+    bob.expect(r#"type="subscribe""#).await;
+    bob.send(&format!(
+        r#"<presence to="{}" type="subscribed" xmlns="jabber:client"/>"#,
+        c.bare(2)
+    ))
+    .await;
+    carol.expect(r#"type="subscribed""#).await;
+    c.until_online_everywhere(&[0, 1, 2], &[1, 2], &alice_token).await;
 
     let handled = send_acknowledged(&mut alice, &bob_jid, 0..BEFORE).await;
     assert_eq!(handled, BEFORE);
@@ -78,8 +92,10 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     // The conversation goes on: alice's next messages are acknowledged all the same.
     let handled = send_acknowledged(&mut alice, &bob_jid, BEFORE..BEFORE + AFTER).await;
     assert_eq!(handled, BEFORE + AFTER);
-    // The other nodes declare node 2 gone, and bob with it.
-    c.until_online_everywhere(&[0, 1], &[], &alice_token).await;
+    // The other nodes declare node 2 gone, and bob with it; his contact is told he is unavailable.
+    c.until_online_everywhere(&[0, 1], &[2], &alice_token).await;
+    let gone = carol.expect(r#"type="unavailable""#).await;
+    assert!(gone.contains(&format!(r#"from="{bob_jid}/"#)), "{gone}");
 
     // bob's client tries to resume on node 1: a clean failure, then a fresh login there.
     let mut resuming = Client::websocket(&c.nodes[1].ws).await;
@@ -154,7 +170,8 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     // Node 2 comes back (a new incarnation) and serves: alice logs in there, bob on node 1 reaches her.
     c.nodes[2].spawn().await;
     let mut alice_again = c.online(0, 2).await;
-    c.until_online_everywhere(&[0, 1, 2], &[0, 1], &alice_token).await;
+    c.until_online_everywhere(&[0, 1, 2], &[0, 1, 2], &alice_token)
+        .await;
     bob.send(&message(&c.bare(0), 1000)).await;
     alice_again.expect("loss-1000").await;
 }

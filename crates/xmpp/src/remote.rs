@@ -6,7 +6,7 @@ use crate::router;
 use crate::server::{Shared, XmppServer};
 use crate::xml::{self, Element};
 use async_trait::async_trait;
-use palaver_core::cluster::PeerHandler;
+use palaver_core::cluster::{PeerHandler, SessionState};
 use palaver_proto::{RoomJid, UserJid};
 use serde::{Deserialize, Serialize};
 
@@ -202,6 +202,36 @@ impl PeerHandler for XmppServer {
             }
         };
         delivered.to_string().into_bytes()
+    }
+
+    /// The sessions of a node that died went without a word: their users' contacts and other sessions
+    /// are told they are unavailable, and a user left with no session anywhere is offline since now.
+    async fn node_lost(&self, sessions: Vec<SessionState>) {
+        let shared = &self.shared;
+        let mut users: std::collections::BTreeMap<(i64, i64), Vec<String>> = Default::default();
+        for session in sessions.into_iter().filter(|s| s.available) {
+            users
+                .entry((session.app_id, session.user_id))
+                .or_default()
+                .push(session.resource);
+        }
+        for ((app_id, user_id), resources) in users {
+            let user = UserJid { user_id, app_id };
+            for resource in resources {
+                let mut presence = xml::element("presence", crate::ns::CLIENT);
+                xml::set_attr(&mut presence, "type", "unavailable");
+                xml::set_attr(
+                    &mut presence,
+                    "from",
+                    format!("{}/{resource}", user.bare(&shared.config.domain)),
+                );
+                router::to_available(shared, user, &presence, None);
+                crate::modules::roster::broadcast(shared, user, &presence).await;
+            }
+            if !shared.registry.is_online(user) {
+                crate::modules::last::went_offline(shared, user).await;
+            }
+        }
     }
 }
 
