@@ -346,6 +346,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cluster_needs_postgres_and_one_node_needs_no_nats() {
+        figment::Jail::expect_with(|jail| {
+            let single = Config::load(None).map_err(|e| *e)?;
+            assert!(single.cluster_config().unwrap().is_none());
+
+            jail.set_env("PALAVER_NATS_URL", "nats://127.0.0.1:4222");
+            let on_sqlite = Config::load(None).map_err(|e| *e)?;
+            let refused = on_sqlite.cluster_config().unwrap_err().to_string();
+            assert!(refused.contains("PostgreSQL"), "{refused}");
+
+            jail.set_env("PALAVER_DATABASE_URL", "postgres://db.example/palaver");
+            jail.set_env("PALAVER_NODE_NAME", "eu-1");
+            jail.set_env("PALAVER_NATS_PREFIX", "prod");
+            jail.set_env("PALAVER_CLUSTER_NODE_TIMEOUT_MS", "3000");
+            let member = Config::load(None).map_err(|e| *e)?;
+            let cluster = member.cluster_config().unwrap().expect("a cluster member");
+            assert_eq!(cluster.nats_url, "nats://127.0.0.1:4222");
+            assert_eq!(cluster.node_name, "eu-1");
+            assert_eq!(cluster.prefix, "prod");
+            assert_eq!(cluster.node_timeout, std::time::Duration::from_millis(3000));
+            assert_eq!(cluster.request_timeout, std::time::Duration::from_millis(2000));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -189,6 +189,20 @@ async fn three_nodes_behave_as_one_server() {
     ann.expect("to both sessions of ann").await;
     ann_again.expect("to both sessions of ann").await;
 
+    // ann's session on node 2 turns carbons on: what ann sends from node 0 is copied to it.
+    ann_again
+        .send(r#"<iq type="set" id="carb" xmlns="jabber:client"><enable xmlns="urn:xmpp:carbons:2"/></iq>"#)
+        .await;
+    ann_again.expect(r#"id="carb""#).await;
+    ann.send(&chat(&c.bare(1), "m4", "carbon copy across nodes"))
+        .await;
+    ben.expect("carbon copy across nodes").await;
+    let carbon = ann_again.expect("carbon copy across nodes").await;
+    assert!(
+        carbon.contains(r#"<sent xmlns="urn:xmpp:carbons:2""#) && carbon.contains(r#"id="m4""#),
+        "{carbon}"
+    );
+
     // An operator blocks cid through node 0's admin API: his session on node 2 ends.
     let admin_token = std::fs::read_to_string(c.nodes[0].data_dir.path().join("admin_token")).unwrap();
     let (status, blocked) = support::world::answer(
