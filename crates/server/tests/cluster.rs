@@ -110,6 +110,36 @@ async fn three_nodes_behave_as_one_server() {
         let got = client.expect("sent over REST").await;
         assert!(got.contains(r#"type="groupchat""#), "{got}");
     }
+    // ann reads it through node 0: ben, its sender, gets the marker on node 1. ben deletes it for
+    // everyone through node 1: ann and cid get the removal on nodes 0 and 2.
+    let sent_id = sent["_id"].as_str().unwrap().to_owned();
+    let (status, _) = c
+        .rest(
+            0,
+            Method::PUT,
+            &format!("/chat/Message/{sent_id}.json"),
+            &ann_token,
+            Some(json!({"read": 1, "chat_dialog_id": dialog_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let displayed = ben.expect("<displayed").await;
+    assert!(displayed.contains(&sent_id), "{displayed}");
+    let response = c
+        .http
+        .delete(format!("{}/chat/Message/{sent_id}.json", c.nodes[1].http))
+        .header("CB-Token", &ben_token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("force=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for client in [&mut ann, &mut cid] {
+        let removed = client.expect("urn:xmpp:message-delete:0").await;
+        assert!(removed.contains(&sent_id), "{removed}");
+    }
+
     // …and a REST-sent private message (on node 2) reaches ann on node 0.
     let cid_token = c.token(2, 2).await;
     let (status, sent) = c
@@ -124,6 +154,19 @@ async fn three_nodes_behave_as_one_server() {
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     let got = ann.expect("private over REST").await;
     assert!(got.contains(&format!(r#"from="{}"#, c.bare(2))), "{got}");
+    // A system message through node 2 reaches ann on node 0 as a headline.
+    let (status, system) = c
+        .rest(
+            2,
+            Method::POST,
+            "/chat/Message/system.json",
+            &cid_token,
+            Some(json!({"recipientId": c.id(0), "userExt": {"name": "Smith"}})),
+        )
+        .await;
+    assert_eq!(status.as_u16() / 100, 2, "{system}");
+    let headline = ann.expect(r#"type="headline""#).await;
+    assert!(headline.contains("<name>Smith</name>"), "{headline}");
 
     // History (read on node 2) has the group's messages once each.
     let (_, history) = c
@@ -143,9 +186,42 @@ async fn three_nodes_behave_as_one_server() {
         .collect();
     assert_eq!(
         bodies,
-        ["hello team", "reply from node 2", "sent over REST"],
-        "{history}"
+        ["hello team", "reply from node 2"],
+        "{history} (the REST-sent one was deleted)"
     );
+
+    // ann (node 0) follows dot's online status; ann adds dot to the group through node 0; dot logs in
+    // on node 2 (where the group's dialog was read before) and may post at once.
+    ann.send(&format!(
+        r#"<iq type="set" id="st" xmlns="jabber:client"><subscribe xmlns="https://connectycube.com/protocol/status_streaming" user_jid="{}" enable="true"/></iq>"#,
+        c.bare(3)
+    ))
+    .await;
+    ann.expect(r#"id="st""#).await;
+    let (status, updated) = c
+        .rest(
+            0,
+            Method::PUT,
+            &format!("/chat/Dialog/{dialog_id}.json"),
+            &ann_token,
+            Some(json!({"push_all": {"occupants_ids": [c.id(3)]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let mut dot = c.online(3, 2).await;
+    let online = ann.expect("jabber:iq:last").await;
+    assert!(
+        online.contains(&format!(r#"from="{}""#, c.bare(3))) && online.contains(r#"seconds="0""#),
+        "{online}"
+    );
+    dot.send(&format!(
+        r#"<message to="{}" type="groupchat" id="g3" xmlns="jabber:client"><body>dot joins in</body><extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>"#,
+        c.room(&dialog_id)
+    ))
+    .await;
+    ann.expect("dot joins in").await;
+    ben.expect("dot joins in").await;
+    drop(dot);
 
     // Contacts across nodes: ann (node 0) asks ben (node 1); ben accepts; ann sees ben's presence.
     ann.send(&format!(
