@@ -126,6 +126,27 @@ impl Directory {
             .collect()
     }
 
+    /// (node, user) for every session that joined the dialog's room.
+    pub fn room_occupants(&self, app_id: i64, dialog_id: &str) -> Vec<(NodeId, i64)> {
+        let mut occupants: Vec<(NodeId, i64)> = self
+            .nodes
+            .iter()
+            .flat_map(|(node, known)| {
+                known
+                    .view
+                    .sessions
+                    .iter()
+                    .filter(|((app, _), _)| *app == app_id)
+                    .flat_map(|(_, sessions)| sessions)
+                    .filter(|s| s.rooms.iter().any(|r| r == dialog_id))
+                    .map(move |s| (node.clone(), s.user_id))
+            })
+            .collect();
+        occupants.sort_unstable();
+        occupants.dedup();
+        occupants
+    }
+
     pub fn is_online(&self, app_id: i64, user_id: i64) -> bool {
         self.sessions_of(app_id, user_id).any(|(_, s)| s.available)
     }
@@ -161,6 +182,7 @@ mod tests {
             resource: resource.into(),
             available,
             active: available,
+            rooms: vec!["room1".into()],
         }
     }
 
@@ -196,6 +218,15 @@ mod tests {
         assert_eq!(directory.nodes_of(1, 7, None), vec!["a-1", "b-2"]);
         assert_eq!(directory.nodes_of(1, 7, Some("web")), vec!["b-2"]);
         assert_eq!(directory.users(1, true), vec![7, 8]);
+        assert_eq!(
+            directory.room_occupants(1, "room1"),
+            vec![
+                ("a-1".to_owned(), 7),
+                ("b-2".to_owned(), 7),
+                ("b-2".to_owned(), 8)
+            ]
+        );
+        assert!(directory.room_occupants(1, "room2").is_empty());
         let mut resources = directory.available_resources(1, 7);
         resources.sort();
         assert_eq!(resources, vec!["phone", "web"]);

@@ -374,6 +374,13 @@ impl Peers for Cluster {
             .available_resources(app_id, user_id)
     }
 
+    fn room_occupants(&self, app_id: i64, dialog_id: &str) -> Vec<(NodeId, i64)> {
+        self.directory
+            .lock()
+            .expect("lock poisoned")
+            .room_occupants(app_id, dialog_id)
+    }
+
     fn is_online(&self, app_id: i64, user_id: i64) -> bool {
         self.directory
             .lock()

@@ -69,6 +69,7 @@ async fn two_members_share_sessions_answer_asks_and_notice_departures() {
             resource: "phone".into(),
             available: true,
             active: false,
+            rooms: vec![],
         },
         false,
     );
@@ -93,6 +94,7 @@ async fn two_members_share_sessions_answer_asks_and_notice_departures() {
             resource: "phone".into(),
             available: true,
             active: false,
+            rooms: vec![],
         },
         true,
     );
@@ -106,6 +108,7 @@ async fn two_members_share_sessions_answer_asks_and_notice_departures() {
             resource: "web".into(),
             available: true,
             active: true,
+            rooms: vec![],
         },
         false,
     );
@@ -125,6 +128,7 @@ async fn two_members_share_sessions_answer_asks_and_notice_departures() {
             resource: "web".into(),
             available: true,
             active: true,
+            rooms: vec![],
         },
         false,
     );

@@ -21,6 +21,9 @@ pub struct SessionState {
     pub available: bool,
     /// Available and not marked inactive (nobody needs a chat alert).
     pub active: bool,
+    /// The dialogs whose rooms this session joined (XEP-0045 presence).
+    #[serde(default)]
+    pub rooms: Vec<String>,
 }
 
 /// The other nodes of the cluster, as the chat server uses them.
@@ -42,6 +45,9 @@ pub trait Peers: Send + Sync {
 
     /// Whether the user has an active session on another node.
     fn is_active(&self, app_id: i64, user_id: i64) -> bool;
+
+    /// Who joined a dialog's room through a session on another node: (node, user id) pairs.
+    fn room_occupants(&self, app_id: i64, dialog_id: &str) -> Vec<(NodeId, i64)>;
 
     /// The app's users with a session (`available_only`: an available one) on other nodes.
     fn users(&self, app_id: i64, available_only: bool) -> Vec<i64>;

@@ -94,6 +94,15 @@ async fn three_nodes_behave_as_one_server() {
     ann.expect("reply from node 2").await;
     ben.expect("reply from node 2").await;
 
+    // ben joins the group's room on node 1 (its announcement goes out before anything node 1 sends next).
+    let room = c.room(&dialog_id);
+    ben.send(&format!(
+        r#"<presence id="join-b" to="{room}/{}" xmlns="jabber:client"><x xmlns="http://jabber.org/protocol/muc"/></presence>"#,
+        c.id(1)
+    ))
+    .await;
+    ben.expect(r#"id="join-b""#).await;
+
     // A REST-sent group message (on node 1) reaches the sessions on nodes 0 and 2.
     let ben_token = c.token(1, 1).await;
     let (status, sent) = c
@@ -139,6 +148,26 @@ async fn three_nodes_behave_as_one_server() {
         let removed = client.expect("urn:xmpp:message-delete:0").await;
         assert!(removed.contains(&sent_id), "{removed}");
     }
+
+    // cid joins the room on node 2: he is told ben is in it, ben is told cid came; cid leaves, ben hears.
+    cid.send(&format!(
+        r#"<presence id="join-c" to="{room}/{}" xmlns="jabber:client"><x xmlns="http://jabber.org/protocol/muc"/></presence>"#,
+        c.id(2)
+    ))
+    .await;
+    let existing = cid.expect(&format!(r#"from="{room}/{}""#, c.id(1))).await;
+    assert!(!existing.contains(r#"type="unavailable""#), "{existing}");
+    cid.expect(r#"id="join-c""#).await;
+    let joined = ben.expect(&format!(r#"from="{room}/{}""#, c.id(2))).await;
+    assert!(!joined.contains(r#"type="unavailable""#), "{joined}");
+    cid.send(&format!(
+        r#"<presence id="leave-c" to="{room}/{}" type="unavailable" xmlns="jabber:client"/>"#,
+        c.id(2)
+    ))
+    .await;
+    cid.expect(r#"id="leave-c""#).await;
+    let left = ben.expect(&format!(r#"from="{room}/{}""#, c.id(2))).await;
+    assert!(left.contains(r#"type="unavailable""#), "{left}");
 
     // …and a REST-sent private message (on node 2) reaches ann on node 0.
     let cid_token = c.token(2, 2).await;

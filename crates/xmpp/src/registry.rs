@@ -50,6 +50,8 @@ struct SharedState {
     privacy_active: RwLock<Option<String>>,
     /// XEP-0191: the session asked for the blocklist, so it gets blocklist pushes.
     wants_blocklist: AtomicBool,
+    /// The dialogs whose rooms the session joined (for the other nodes of a cluster).
+    rooms: RwLock<Vec<String>>,
     /// In a cluster: the other nodes, told of this session's changes until it is unregistered.
     peers: Option<PeersRef>,
     unregistered: AtomicBool,
@@ -108,7 +110,25 @@ impl SessionHandle {
             resource: self.resource.clone(),
             available: self.is_available(),
             active: self.is_active(),
+            rooms: self.state.rooms.read().expect("lock poisoned").clone(),
         }
+    }
+
+    /// Records that this session joined (`true`) or left a dialog's room, for the other nodes.
+    pub fn set_in_room(&self, dialog_id: &str, joined: bool) {
+        {
+            let mut rooms = self.state.rooms.write().expect("lock poisoned");
+            let was = rooms.iter().any(|r| r == dialog_id);
+            if was == joined {
+                return;
+            }
+            if joined {
+                rooms.push(dialog_id.to_owned());
+            } else {
+                rooms.retain(|r| r != dialog_id);
+            }
+        }
+        self.announce();
     }
 
     /// Available and not marked inactive: someone is looking at this session.

@@ -39,6 +39,13 @@ pub enum Envelope {
         user_id: Option<i64>,
         token_session: Option<i64>,
     },
+    /// A room presence about `about` for the occupants who joined through this node.
+    RoomPresence {
+        app_id: i64,
+        dialog_id: String,
+        about: i64,
+        stanza: String,
+    },
     /// Users were removed from a dialog: they are no longer in its room.
     LeftRoom {
         app_id: i64,
@@ -192,10 +199,23 @@ impl PeerHandler for XmppServer {
             }) => {
                 let room = RoomJid { app_id, dialog_id };
                 for user_id in users {
+                    for session in shared.registry.sessions(UserJid { user_id, app_id }) {
+                        session.set_in_room(&room.dialog_id, false);
+                    }
                     shared.rooms.remove_user(&room, user_id);
                 }
                 0
             }
+            Ok(Envelope::RoomPresence {
+                app_id,
+                dialog_id,
+                about,
+                stanza,
+            }) => parse(&stanza).map_or(0, |presence| {
+                let room = RoomJid { app_id, dialog_id };
+                crate::modules::muc::tell_local_occupants(shared, &room, about, &presence);
+                1
+            }),
             Err(error) => {
                 tracing::warn!(%error, "unreadable payload from another node");
                 0
