@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use palaver_core::cluster::{CacheChange, NodeId, PeerHandler, Peers, SessionState};
 use palaver_core::store::Store;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use wire::{Broadcast, CacheNotice, Subjects};
@@ -74,7 +74,7 @@ pub struct Cluster {
     outbox_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     /// This node's own sessions, as announced (the heartbeat publishes them all).
     local: Mutex<HashMap<(i64, i64, String), SessionState>>,
-    directory: Mutex<Directory>,
+    directory: RwLock<Directory>,
 }
 
 impl Cluster {
@@ -109,7 +109,7 @@ impl Cluster {
             outbox,
             outbox_rx: Mutex::new(Some(outbox_rx)),
             local: Mutex::default(),
-            directory: Mutex::default(),
+            directory: RwLock::default(),
         }))
     }
 
@@ -222,7 +222,7 @@ impl Cluster {
             }
             self.snapshot();
             let (gone, first) = {
-                let mut directory = self.directory.lock().expect("lock poisoned");
+                let mut directory = self.directory.write().expect("lock poisoned");
                 let gone = directory.expire(Instant::now(), self.config.node_timeout);
                 // The survivor with the smallest id speaks for the dead node's sessions.
                 let first = directory
@@ -259,7 +259,7 @@ impl Cluster {
             let hello = matches!(announcement, Announcement::Hello { .. });
             let bye = matches!(announcement, Announcement::Bye { .. });
             self.directory
-                .lock()
+                .write()
                 .expect("lock poisoned")
                 .apply(announcement, Instant::now());
             if hello {
@@ -362,42 +362,42 @@ impl Peers for Cluster {
 
     fn nodes_of(&self, app_id: i64, user_id: i64, resource: Option<&str>) -> Vec<NodeId> {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .nodes_of(app_id, user_id, resource)
     }
 
     fn available_resources(&self, app_id: i64, user_id: i64) -> Vec<String> {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .available_resources(app_id, user_id)
     }
 
     fn room_occupants(&self, app_id: i64, dialog_id: &str) -> Vec<(NodeId, i64)> {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .room_occupants(app_id, dialog_id)
     }
 
     fn is_online(&self, app_id: i64, user_id: i64) -> bool {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .is_online(app_id, user_id)
     }
 
     fn is_active(&self, app_id: i64, user_id: i64) -> bool {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .is_active(app_id, user_id)
     }
 
     fn users(&self, app_id: i64, available_only: bool) -> Vec<i64> {
         self.directory
-            .lock()
+            .read()
             .expect("lock poisoned")
             .users(app_id, available_only)
     }

@@ -84,6 +84,16 @@ pub enum CacheChange {
     Dialog {
         dialog_id: String,
     },
+    /// A message was saved: the dialog's last message is now this one (others update their copy in place
+    /// instead of dropping it, so a busy dialog stays cached on every node).
+    LastMessage {
+        dialog_id: String,
+        message_id: String,
+        sender_id: i64,
+        body: Option<String>,
+        date_sent: i64,
+        created_at: i64,
+    },
     /// A dialog was deleted: it and every pair's private dialog.
     DialogDeleted {
         dialog_id: String,

@@ -131,6 +131,7 @@ impl StoreCache {
         match change {
             CacheChange::User { app_id, user_id } => self.users.remove(&(*app_id, *user_id)),
             CacheChange::Dialog { dialog_id } => self.dialogs.remove(dialog_id),
+            CacheChange::LastMessage { .. } => self.set_last_message(change),
             CacheChange::DialogDeleted { dialog_id } => {
                 self.dialogs.remove(dialog_id);
                 self.pairs.clear();
@@ -147,19 +148,40 @@ impl StoreCache {
 
     /// A message was added to history: the dialog's last message is now this one, as the database has it.
     pub(crate) fn message_saved(&self, m: &ChatMessage) {
-        self.dialogs.update(&m.dialog_id, |dialog| {
-            let dialog = Arc::make_mut(dialog);
-            dialog.last_message = m.body.clone();
-            dialog.last_message_id = Some(m.id.clone());
-            dialog.last_message_user_id = Some(m.sender_id);
-            dialog.last_message_date_sent = Some(m.date_sent);
-            dialog.updated_at = m.created_at;
-        });
+        let change = CacheChange::LastMessage {
+            dialog_id: m.dialog_id.clone(),
+            message_id: m.id.clone(),
+            sender_id: m.sender_id,
+            body: m.body.clone(),
+            date_sent: m.date_sent,
+            created_at: m.created_at,
+        };
+        self.set_last_message(&change);
         if self.listener.get().is_some() {
-            self.tell(CacheChange::Dialog {
-                dialog_id: m.dialog_id.clone(),
-            });
+            self.tell(change);
         }
+    }
+
+    fn set_last_message(&self, change: &CacheChange) {
+        let CacheChange::LastMessage {
+            dialog_id,
+            message_id,
+            sender_id,
+            body,
+            date_sent,
+            created_at,
+        } = change
+        else {
+            return;
+        };
+        self.dialogs.update(dialog_id, |dialog| {
+            let dialog = Arc::make_mut(dialog);
+            dialog.last_message = body.clone();
+            dialog.last_message_id = Some(message_id.clone());
+            dialog.last_message_user_id = Some(*sender_id);
+            dialog.last_message_date_sent = Some(*date_sent);
+            dialog.updated_at = *created_at;
+        });
     }
 
     /// A dialog was deleted: it and any pair pointing at it go.
