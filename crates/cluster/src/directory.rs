@@ -88,6 +88,12 @@ impl Directory {
             .collect()
     }
 
+    /// Forgets one node at once; the sessions it had, if it was known.
+    pub fn remove(&mut self, node: &str) -> Option<Vec<SessionState>> {
+        let known = self.nodes.remove(node)?;
+        Some(known.view.sessions.into_values().flatten().collect())
+    }
+
     pub fn nodes(&self) -> Vec<NodeId> {
         self.nodes.keys().cloned().collect()
     }

@@ -75,6 +75,8 @@ pub struct Cluster {
     /// This node's own sessions, as announced (the heartbeat publishes them all).
     local: Mutex<HashMap<(i64, i64, String), SessionState>>,
     directory: RwLock<Directory>,
+    /// The chat server, once started (told of nodes found dead).
+    handler: std::sync::OnceLock<Arc<dyn PeerHandler>>,
 }
 
 impl Cluster {
@@ -110,6 +112,7 @@ impl Cluster {
             outbox_rx: Mutex::new(Some(outbox_rx)),
             local: Mutex::default(),
             directory: RwLock::default(),
+            handler: std::sync::OnceLock::new(),
         }))
     }
 
@@ -160,6 +163,7 @@ impl Cluster {
             .expect("lock poisoned")
             .take()
             .expect("started once");
+        let _ = self.handler.set(handler.clone());
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(self.clone().publish(outbox));
         tasks.spawn(self.clone().follow_directory(directory));
@@ -224,12 +228,7 @@ impl Cluster {
             let (gone, first) = {
                 let mut directory = self.directory.write().expect("lock poisoned");
                 let gone = directory.expire(Instant::now(), self.config.node_timeout);
-                // The survivor with the smallest id speaks for the dead node's sessions.
-                let first = directory
-                    .nodes()
-                    .iter()
-                    .all(|node| node.as_str() > self.id.as_str());
-                (gone, first)
+                (gone, self.speaks_for_the_dead(&directory))
             };
             for (node, sessions) in gone {
                 tracing::warn!(%node, sessions = sessions.len(),
@@ -238,6 +237,33 @@ impl Cluster {
                     handler.node_lost(sessions).await;
                 }
             }
+        }
+    }
+
+    /// The survivor with the smallest id speaks for a dead node's sessions, so that happens once.
+    fn speaks_for_the_dead(&self, directory: &Directory) -> bool {
+        directory
+            .nodes()
+            .iter()
+            .all(|node| node.as_str() > self.id.as_str())
+    }
+
+    /// NATS says nobody listens on a node's subject: its connection is gone (crash, or cut off from
+    /// NATS), so it is declared gone now rather than after the node timeout. If it is alive after all,
+    /// its next heartbeat brings it back.
+    fn nobody_at(&self, node: &str) {
+        let (sessions, first) = {
+            let mut directory = self.directory.write().expect("lock poisoned");
+            let sessions = directory.remove(node);
+            (sessions, self.speaks_for_the_dead(&directory))
+        };
+        let Some(sessions) = sessions else {
+            return;
+        };
+        tracing::warn!(%node, sessions = sessions.len(), "node declared gone: nobody listens for it on NATS");
+        if let (true, false, Some(handler)) = (first, sessions.is_empty(), self.handler.get()) {
+            let handler = handler.clone();
+            tokio::spawn(async move { handler.node_lost(sessions).await });
         }
     }
 
@@ -416,7 +442,11 @@ impl Peers for Cluster {
         match tokio::time::timeout(self.config.request_timeout, request).await {
             Ok(Ok(answer)) => Some(answer.payload.to_vec()),
             Ok(Err(error)) => {
-                tracing::warn!(%node, %error, "another node did not take a stanza");
+                if error.kind() == async_nats::RequestErrorKind::NoResponders {
+                    self.nobody_at(node);
+                } else {
+                    tracing::warn!(%node, %error, "another node did not take a stanza");
+                }
                 None
             }
             Err(_) => {
