@@ -103,6 +103,17 @@ pub struct Config {
     pub s3_allow_http: bool,
     /// When set, the admin API (`/admin/…`) listens only here (plain HTTP), not on the REST ports.
     pub admin_addr: Option<SocketAddr>,
+    // --- Cluster (docs/cluster.md) ---
+    /// `nats://host:4222`: makes this node a member of a cluster (PostgreSQL only); unset for one node.
+    pub nats_url: Option<String>,
+    /// This node's name in the cluster; the host name when unset.
+    pub node_name: Option<String>,
+    /// Every NATS subject of the cluster starts with it (two clusters on one NATS need two prefixes).
+    pub nats_prefix: String,
+    /// Milliseconds without a heartbeat before a node is declared gone with all its sessions.
+    pub cluster_node_timeout_ms: u64,
+    /// Milliseconds a node waits for another to take a message before keeping it offline.
+    pub cluster_request_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -110,6 +121,11 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            nats_url: None,
+            node_name: None,
+            nats_prefix: "palaver".into(),
+            cluster_node_timeout_ms: 5_000,
+            cluster_request_timeout_ms: 2_000,
             http_addr: "0.0.0.0:8080".parse().expect("valid address"),
             https_addr: "0.0.0.0:8443".parse().expect("valid address"),
             metrics_addr: None,
@@ -215,6 +231,39 @@ impl Config {
         }
     }
 
+    /// The cluster settings, when this node is a member of one; an error for a cluster on SQLite (each node
+    /// would have a database of its own).
+    pub fn cluster_config(&self) -> anyhow::Result<Option<palaver_cluster::ClusterConfig>> {
+        use std::time::Duration;
+        let Some(nats_url) = self.nats_url.clone().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if !self.database_url().starts_with("postgres") {
+            anyhow::bail!(
+                "nats_url (PALAVER_NATS_URL) makes this node a cluster member, and cluster members share one \
+                 PostgreSQL database: set database_url (PALAVER_DATABASE_URL) to postgres://…, or unset nats_url"
+            );
+        }
+        let node_name = self
+            .node_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "node".to_owned());
+        Ok(Some(palaver_cluster::ClusterConfig {
+            nats_url,
+            node_name,
+            prefix: self.nats_prefix.clone(),
+            node_timeout: Duration::from_millis(self.cluster_node_timeout_ms.max(100)),
+            request_timeout: Duration::from_millis(self.cluster_request_timeout_ms.max(10)),
+        }))
+    }
+
     pub fn xmpp_config(&self) -> palaver_xmpp::XmppConfig {
         use std::time::Duration;
         let mut xmpp = palaver_xmpp::XmppConfig::new(&self.domain);
@@ -310,6 +359,32 @@ impl Config {
 #[allow(clippy::result_large_err)] // figment's Jail works with its own error type
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_needs_postgres_and_one_node_needs_no_nats() {
+        figment::Jail::expect_with(|jail| {
+            let single = Config::load(None).map_err(|e| *e)?;
+            assert!(single.cluster_config().unwrap().is_none());
+
+            jail.set_env("PALAVER_NATS_URL", "nats://127.0.0.1:4222");
+            let on_sqlite = Config::load(None).map_err(|e| *e)?;
+            let refused = on_sqlite.cluster_config().unwrap_err().to_string();
+            assert!(refused.contains("PostgreSQL"), "{refused}");
+
+            jail.set_env("PALAVER_DATABASE_URL", "postgres://db.example/palaver");
+            jail.set_env("PALAVER_NODE_NAME", "eu-1");
+            jail.set_env("PALAVER_NATS_PREFIX", "prod");
+            jail.set_env("PALAVER_CLUSTER_NODE_TIMEOUT_MS", "3000");
+            let member = Config::load(None).map_err(|e| *e)?;
+            let cluster = member.cluster_config().unwrap().expect("a cluster member");
+            assert_eq!(cluster.nats_url, "nats://127.0.0.1:4222");
+            assert_eq!(cluster.node_name, "eu-1");
+            assert_eq!(cluster.prefix, "prod");
+            assert_eq!(cluster.node_timeout, std::time::Duration::from_millis(3000));
+            assert_eq!(cluster.request_timeout, std::time::Duration::from_millis(2000));
+            Ok(())
+        });
+    }
 
     #[test]
     fn file_then_environment_override_defaults() {

@@ -27,6 +27,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let database_url = config.database_url();
+    let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
     let core = Core::new(Arc::new(store.clone()), config.core_settings());
     // File storage (blobs).
@@ -93,10 +94,30 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
         max_connections_per_ip: config.xmpp_max_connections_per_ip,
         ..Default::default()
     };
+    // A cluster member announces its sessions and reaches the other nodes' through NATS.
+    let cluster = match cluster_config {
+        Some(cluster_config) => {
+            let cluster = palaver_cluster::Cluster::connect(cluster_config).await?;
+            xmpp.join_cluster(cluster.clone());
+            Some(cluster)
+        }
+        None => None,
+    };
     xmpp.register_online_directory();
     palaver_xmpp::metrics::register_gauges();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
+    // The node leaves the cluster only after its sessions have closed (their last presences and
+    // deliveries still reach the other nodes).
+    let (leave, leaving) = watch::channel(false);
+    let membership = match &cluster {
+        Some(cluster) => Some(
+            cluster
+                .start(Arc::new(xmpp.clone()), core.store.clone(), leaving)
+                .await?,
+        ),
+        None => None,
+    };
     tasks.spawn(listening(
         &readiness,
         "http",
@@ -193,6 +214,11 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     // Sessions close their streams on the signal and put what they could not deliver in the store.
     if !xmpp.drained(Duration::from_secs(10)).await {
         tracing::warn!("some XMPP sessions did not finish within 10 s");
+    }
+    // The other nodes forget this one's sessions at once instead of after the node timeout.
+    let _ = leave.send(true);
+    if let Some(membership) = membership {
+        let _ = membership.await;
     }
     store.close().await;
     tracing::info!("stopped");
