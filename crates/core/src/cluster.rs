@@ -100,6 +100,11 @@ pub enum CacheChange {
     },
     /// Users were deleted: everything cached may name them.
     UsersDeleted,
+    /// An app's push setting (chat alerts on/off, the template) changed.
+    PushSetting {
+        app_id: i64,
+        name: String,
+    },
 }
 
 /// Called with each change the store makes to a cached row.

@@ -1,5 +1,6 @@
 //! What the message path reads for every message, kept in memory: users, dialogs (type, occupants,
-//! admins, owner, last message) and the private dialog of each pair. Bounded in size (entries beyond the
+//! admins, owner, last message), the private dialog of each pair, and apps' push settings (whether
+//! chat alerts are on is asked for every message to someone offline). Bounded in size (entries beyond the
 //! capacity are evicted), and kept equal to the database by the store's own writes: every method that
 //! changes a cached row invalidates or updates it after its transaction commits.
 //!
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 const USERS: usize = 200_000;
 const DIALOGS: usize = 200_000;
 const PAIRS: usize = 200_000;
+const PUSH_SETTINGS: usize = 10_000;
 
 /// One kind of cached row.
 pub(crate) struct Cached<K, V> {
@@ -82,6 +84,8 @@ pub(crate) struct StoreCache {
     pub(crate) dialogs: Cached<String, Arc<Dialog>>,
     /// (app_id, lower user id, higher user id) -> the pair's private dialog id.
     pub(crate) pairs: Cached<(i64, i64, i64), String>,
+    /// (app_id, setting name) -> its stored value (None: not set, the default applies).
+    pub(crate) push_settings: Cached<(i64, String), Option<String>>,
     /// Hears of every change (other nodes of a cluster forget the same rows).
     listener: OnceLock<CacheListener>,
 }
@@ -92,6 +96,7 @@ impl Default for StoreCache {
             users: Cached::new(USERS),
             dialogs: Cached::new(DIALOGS),
             pairs: Cached::new(PAIRS),
+            push_settings: Cached::new(PUSH_SETTINGS),
             listener: OnceLock::new(),
         }
     }
@@ -126,6 +131,15 @@ impl StoreCache {
         });
     }
 
+    /// An app's push setting changed.
+    pub(crate) fn push_setting_changed(&self, app_id: i64, name: &str) {
+        self.push_settings.remove(&(app_id, name.to_owned()));
+        self.tell(CacheChange::PushSetting {
+            app_id,
+            name: name.to_owned(),
+        });
+    }
+
     /// Another node changed a row: forget it here, telling nobody.
     pub(crate) fn forget(&self, change: &CacheChange) {
         match change {
@@ -137,6 +151,7 @@ impl StoreCache {
                 self.pairs.clear();
             }
             CacheChange::UsersDeleted => self.forget_all(),
+            CacheChange::PushSetting { app_id, name } => self.push_settings.remove(&(*app_id, name.clone())),
         }
     }
 
@@ -144,6 +159,7 @@ impl StoreCache {
         self.users.clear();
         self.dialogs.clear();
         self.pairs.clear();
+        self.push_settings.clear();
     }
 
     /// A message was added to history: the dialog's last message is now this one, as the database has it.

@@ -933,7 +933,14 @@ impl Store for SqlStore {
     }
 
     async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>> {
-        crate::push_sql::setting(&self.pool, app_id, name).await
+        let key = (app_id, name.to_owned());
+        if let Some(value) = self.cache.push_settings.get(&key) {
+            return Ok(value);
+        }
+        let seen = self.cache.push_settings.generation();
+        let value = crate::push_sql::setting(&self.pool, app_id, name).await?;
+        self.cache.push_settings.fill(seen, key, value.clone());
+        Ok(value)
     }
 
     async fn set_push_setting(
@@ -943,7 +950,9 @@ impl Store for SqlStore {
         value: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
-        crate::push_sql::set_setting(&self.writer, app_id, name, value, now).await
+        let result = crate::push_sql::set_setting(&self.writer, app_id, name, value, now).await;
+        self.cache.push_setting_changed(app_id, name);
+        result
     }
 
     async fn enqueue_push(

@@ -3,6 +3,7 @@
 //! jobs back, statistics and the purge.
 
 use palaver_core::clock::ManualClock;
+use palaver_core::cluster::CacheChange;
 use palaver_core::model::Profile;
 use palaver_core::push::{EventInput, PushJob, SubscriptionInput};
 use palaver_core::{Core, CoreError, CoreSettings, Store};
@@ -341,4 +342,58 @@ async fn events_resolve_their_recipients_and_wait_for_the_dispatcher() {
         assert_eq!(store.pending_push_events(10).await.unwrap().len(), 2);
     })
     .await;
+}
+
+#[tokio::test]
+async fn push_settings_are_cached_and_every_change_is_announced() {
+    with_both_stores(|store| async move {
+        let store = Arc::new(store);
+        let f = fixture(store.clone());
+        let (app, _) = app_with_users(&f.core, 1).await;
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = heard.clone();
+        f.core.store.on_cache_change(Arc::new(move |change| {
+            sink.lock().unwrap().push(change);
+        }));
+        let push = f.core.push();
+        assert!(push.chat_alerts_enabled(app).await.unwrap());
+        push.set_chat_alerts_enabled(app, false).await.unwrap();
+        assert!(!push.chat_alerts_enabled(app).await.unwrap());
+        push.set_chat_alerts_enabled(app, true).await.unwrap();
+        assert!(push.chat_alerts_enabled(app).await.unwrap());
+        let changes: Vec<(i64, String)> = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|c| match c {
+                CacheChange::PushSetting { app_id, name } => Some((*app_id, name.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(changes
+            .iter()
+            .all(|change| change == &changes[0] && change.0 == app));
+
+        // Another node turns alerts off (a write this store does not see): the cached value stands
+        // until that node's change arrives, then the database is read again.
+        let (_, name) = changes[0].clone();
+        sqlx::query("INSERT INTO push_settings (app_id, name, value, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(app)
+            .bind(&name)
+            .bind(r#"{"enabled":false}"#)
+            .bind(START)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(push.chat_alerts_enabled(app).await.unwrap(), "read from memory");
+        f.core
+            .store
+            .apply_remote_change(&CacheChange::PushSetting { app_id: app, name });
+        assert!(
+            !push.chat_alerts_enabled(app).await.unwrap(),
+            "read from the database"
+        );
+    })
+    .await
 }
