@@ -2,6 +2,8 @@
 
 pub mod error;
 pub mod extract;
+pub mod fuzzing;
+pub mod limits;
 pub mod metrics;
 pub mod params;
 pub mod render;
@@ -30,6 +32,8 @@ pub struct ApiState {
     pub domain: String,
     /// Renders the Prometheus page at `/metrics`; None when it is not served here.
     pub metrics: Option<metrics::MetricsRenderer>,
+    /// REST request and sign-up limits (`limits::RestLimits::off()` for none).
+    pub limits: std::sync::Arc<limits::RestLimits>,
 }
 
 /// Marks a request whose path ended in `.json` (`normalize` strips it): `GET /blobs/{uid}.json` is the
@@ -159,6 +163,10 @@ fn finish(routes: Router<ApiState>, state: ApiState) -> Router {
         .fallback(|| async { error::ApiError::NotFound })
         // A known path with a method it does not take gets a JSON answer too (the SDKs need JSON errors).
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state)
         .layer(cors())
         // Outermost, so CORS preflights are counted too.
