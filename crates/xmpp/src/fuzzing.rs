@@ -58,8 +58,8 @@ pub fn stream_parser(data: &[u8]) {
     let config = XmppConfig::new("chat.example");
     for item in &whole.0 {
         if let Inbound::Stanza(element) = item {
-            round_trip(element);
-            decode_stanza(element, &config);
+            round_trip(element, framing);
+            decode_stanza(element, &config, framing);
         }
     }
 }
@@ -92,22 +92,34 @@ fn render(events: &[Inbound]) -> Vec<String> {
         .collect()
 }
 
-/// What the server writes for a stanza must read back as the same stanza on the other side.
-fn round_trip(element: &Element) {
+/// What the server writes for a stanza must read back as the same stanza on the other side, over the
+/// same framing (over TCP, `<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>` is just an element).
+fn round_trip(element: &Element, framing: Framing) {
     let text = xml::to_string(element);
-    let (events, error) = parse(Framing::Fragments, &[text.as_bytes()]);
+    let header = match framing {
+        Framing::Stream => STREAM_HEADER,
+        Framing::Fragments => "",
+    };
+    let (mut events, error) = parse(framing, &[header.as_bytes(), text.as_bytes()]);
     assert!(
         error.is_none(),
         "re-serialized stanza does not parse: {error:?}\n{text}"
     );
+    if framing == Framing::Stream {
+        assert!(matches!(events.first(), Some(Inbound::Open(_))));
+        events.remove(0);
+    }
     match events.as_slice() {
         [Inbound::Stanza(again)] => assert_eq!(again, element, "re-parsed stanza differs\n{text}"),
         other => panic!("re-serialized stanza parses as {other:?}\n{text}"),
     }
 }
 
+const STREAM_HEADER: &str = "<stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' to='chat.example' version='1.0'>";
+
 /// What the modules read from any stanza before acting on it.
-fn decode_stanza(element: &Element, config: &XmppConfig) {
+fn decode_stanza(element: &Element, config: &XmppConfig, framing: Framing) {
     let _ = stanza::is_stanza(element);
     let _ = stanza::target(element, config);
     if let Some(from) = element.attr("from") {
@@ -117,7 +129,7 @@ fn decode_stanza(element: &Element, config: &XmppConfig) {
         extra_params_stable(extra);
     }
     let reply = stanza::error_reply(element, stanza::Condition::BadRequest, "fuzz");
-    round_trip(&reply);
+    round_trip(&reply, framing);
 }
 
 /// `extraParams` ⇄ JSON. The input is tried as an XML element and as a JSON object. Invariants: XML → JSON
@@ -134,7 +146,7 @@ pub fn extra_params(data: &[u8]) {
         let attachments = object.get("attachments").cloned().unwrap_or(Value::Null);
         let params = extra_params::custom(object);
         let element = extra_params::from_json(&params, &attachments);
-        round_trip(&element);
+        round_trip(&element, Framing::Fragments);
         extra_params_stable(&element);
     }
 }
@@ -142,7 +154,7 @@ pub fn extra_params(data: &[u8]) {
 fn extra_params_stable(extra: &Element) {
     let (attachments, params) = extra_params::to_json(extra);
     let built = extra_params::from_json(&params, &Value::Array(attachments));
-    round_trip(&built);
+    round_trip(&built, Framing::Fragments);
     let once = extra_params::to_json(&built);
     let twice = extra_params::to_json(&extra_params::from_json(&once.1, &Value::Array(once.0.clone())));
     assert_eq!(once, twice, "extraParams mapping is not stable");
