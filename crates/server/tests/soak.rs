@@ -79,7 +79,7 @@ async fn steady_traffic_with_reconnects_keeps_memory_and_descriptors_flat() {
 async fn one_round(w: &World, tokens: &[String], round: usize) -> usize {
     let mut clients = Vec::new();
     for n in 0..USERS {
-        let mut client = if (round + n) % 2 == 0 {
+        let mut client = if (round + n).is_multiple_of(2) {
             Client::websocket(&w.server.ws).await
         } else {
             Client::tcp(&w.server.c2s).await
@@ -127,9 +127,9 @@ async fn one_round(w: &World, tokens: &[String], round: usize) -> usize {
             }
         }
         // Leave properly half of the time; drop the connection the other half (churn of both kinds).
-        if (round + n) % 3 == 0 {
+        if (round + n).is_multiple_of(3) {
             client.kill();
-        } else if (round + n) % 2 == 0 {
+        } else if (round + n).is_multiple_of(2) {
             client
                 .send(r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#)
                 .await;
