@@ -120,8 +120,20 @@ if storm:
             w(f"| {r['target']} | {l['method']} | {l['attempted']} | {l['failed']} | {l['rate_per_s']:.0f} | {l['latency']['p50_ms']:.1f} | {l['latency']['p99_ms']:.1f} |")
     w("")
 
+reads = of("rest-read")
+if reads:
+    w("## REST reads on a large store")
+    w("")
+    w("| target | request | requests | failed | offered /s | p50 ms | p99 ms | p99.9 ms | max ms |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for r in reads:
+        for l in r["requests"]:
+            lat = l["latency"]
+            w(f"| {r['target']} | {l['method']} | {l['attempted']} | {l['failed']} | {r['params']['rate']:.0f} | {lat['p50_ms']:.2f} | {lat['p99_ms']:.2f} | {lat['p999_ms']:.2f} | {lat['max_ms']:.1f} |")
+    w("")
+
 notes = [(r["target"], r["scenario"], n) for r in reports for n in r["notes"]]
-fails = [(r["target"], r["scenario"], l["failure_samples"][0]) for r in reports for l in r["logins"] if l["failure_samples"]]
+fails = [(r["target"], r["scenario"], l["failure_samples"][0]) for r in reports for l in r["logins"] + r.get("requests", []) if l["failure_samples"]]
 if notes or fails:
     w("## Notes from the run")
     w("")

@@ -6,7 +6,7 @@ use palaver_bench::link::{Endpoint, Transport};
 use palaver_bench::load::Steps;
 use palaver_bench::report::Report;
 use palaver_bench::sasl::Mechanism;
-use palaver_bench::scenarios::{chat, connect_hold, group, login_storm, relay, Common};
+use palaver_bench::scenarios::{chat, connect_hold, group, login_storm, relay, rest_read, Common};
 use palaver_bench::target::{parse_accounts, Rest, Target};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -154,6 +154,21 @@ enum Scenario {
         count: usize,
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
+    },
+    /// REST reads: history pages and dialog lists of many users (Palaver; fill the store first).
+    RestRead {
+        /// Users making requests (the first N accounts).
+        #[arg(long, default_value_t = 200)]
+        readers: usize,
+        /// Requests per second of each kind.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// Requests of each kind.
+        #[arg(long, default_value_t = 4000)]
+        count: usize,
+        /// Messages per history page.
+        #[arg(long, default_value_t = 100)]
+        page: usize,
     },
     /// The same load as chat through a bare TCP relay: this machine's ceiling.
     Relay {
@@ -308,6 +323,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                     .await?
                 }
+                Scenario::RestRead {
+                    readers,
+                    rate,
+                    count,
+                    page,
+                } => {
+                    rest_read::run(
+                        target,
+                        rest_read::RestReadConfig {
+                            readers,
+                            rate,
+                            count,
+                            page,
+                            common,
+                        },
+                    )
+                    .await?
+                }
                 Scenario::Relay { .. } | Scenario::RelayServer { .. } => unreachable!("handled above"),
             }
         }
@@ -375,7 +408,7 @@ fn write_report(
         }
         Err(e) => eprintln!("no charts: {e}"),
     }
-    for login in &report.logins {
+    for login in report.logins.iter().chain(&report.requests) {
         println!(
             "{} {}: {}/{} ok, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
             report.target,

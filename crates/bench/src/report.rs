@@ -14,6 +14,9 @@ pub struct Report {
     pub params: serde_json::Value,
     pub steps: Vec<Step>,
     pub logins: Vec<LoginReport>,
+    /// REST reads (the rest-read scenario), one row per kind of request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<LoginReport>,
     pub memory: Option<MemoryReport>,
     /// Latency percentiles for each second of the run.
     pub timeline: Vec<Percentiles>,
@@ -42,6 +45,8 @@ pub struct Step {
     pub passed: bool,
 }
 
+/// Operations of one kind run at an offered rate: logins of one method, or REST requests of one kind
+/// (`method` names it).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LoginReport {
     pub method: String,

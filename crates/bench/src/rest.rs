@@ -1,5 +1,5 @@
 //! The few REST calls the scenarios need from a Palaver server: a user session (its token logs in over
-//! XMPP too) and a group dialog.
+//! XMPP too), a group dialog, and plain reads (dialog lists, history pages).
 
 use crate::target::Rest;
 use anyhow::{bail, Context};
@@ -49,6 +49,22 @@ impl RestClient {
             .as_str()
             .map(str::to_owned)
             .with_context(|| format!("no dialog id in {body}"))
+    }
+
+    /// `GET path` as the token's user; the JSON body.
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.rest.base_url))
+            .header("CB-Token", token)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("GET {path}: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {

@@ -8,7 +8,7 @@ use palaver_bench::link::{Endpoint, Transport};
 use palaver_bench::load::Steps;
 use palaver_bench::report::Step;
 use palaver_bench::sasl::Mechanism;
-use palaver_bench::scenarios::{chat, connect_hold, group, login_storm, relay, Common};
+use palaver_bench::scenarios::{chat, connect_hold, group, login_storm, relay, rest_read, Common};
 use palaver_bench::target::{parse_accounts, Rest, Target};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -265,6 +265,37 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             ("xmpp token", 10, 0),
             ("rest session", 10, 0)
         ]
+    );
+
+    // (e) REST reads: the chat runs above left private dialogs with history behind.
+    let report = rest_read::run(
+        tcp.clone(),
+        rest_read::RestReadConfig {
+            readers: 10,
+            rate: 50.0,
+            count: 20,
+            page: 100,
+            common: common.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let outcomes: Vec<(&str, u64, u64)> = report
+        .requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.succeeded, r.failed))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("GET /chat/Message.json (100 messages)", 20, 0),
+            ("GET /chat/Dialog.json (100 dialogs)", 20, 0)
+        ]
+    );
+    assert!(
+        report.notes[0].ends_with("dialogs between them"),
+        "{:?}",
+        report.notes
     );
 
     // A wrong password is a failed login, not a hang or a crash of the generator.

@@ -1,21 +1,17 @@
 //! Login storm: `count` logins per method at a fixed offered rate — XMPP with PLAIN, SCRAM-SHA-1,
 //! SCRAM-SHA-256, a REST session token as the password, and REST `POST /session.json` itself.
 
-use super::{finish, login_report, report, Common};
+use super::{finish, login_report, open_loop_calls, report, Common};
 use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::report::{LoginReport, Report};
 use crate::rest::RestClient;
 use crate::sasl::Mechanism;
-use crate::schedule::OpenLoop;
-use crate::stats::Latency;
 use crate::swarm::{log_in, Secrets};
 use crate::sys::CpuMeter;
 use crate::target::Target;
 use anyhow::Context;
 use std::sync::Arc;
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -130,51 +126,14 @@ async fn rest_storm(
     config: &StormConfig,
     progress: &Progress,
 ) -> LoginReport {
-    let start = Instant::now();
-    let schedule = OpenLoop::with_total(start, config.rate, config.count as u64);
-    let mut tasks = JoinSet::new();
-    let mut sent = 0;
-    loop {
-        let batch = schedule.next_batch(sent).await;
-        if batch.is_empty() {
-            break;
-        }
-        for i in batch.clone() {
-            let n = i as usize;
-            let (rest, login, password) = (
-                rest.clone(),
-                target.account(n).login.clone(),
-                target.password(n).to_owned(),
-            );
-            let due = schedule.due_at(i);
-            tasks.spawn(async move { (rest.session(&login, &password).await, due.elapsed()) });
-        }
-        sent = batch.end;
-    }
-    let mut latency = Latency::new();
-    let (mut failed, mut samples) = (0, Vec::new());
-    while let Some(done) = tasks.join_next().await {
-        let (result, took) = done.expect("session task");
-        match result {
-            Ok(_) => latency.record(took.as_micros() as u64),
-            Err(e) => {
-                failed += 1;
-                if samples.len() < 5 {
-                    samples.push(format!("{e:#}"));
-                }
-            }
-        }
-        progress.inc();
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    LoginReport {
-        method: "rest session".into(),
-        attempted: config.count as u64,
-        succeeded: config.count as u64 - failed,
-        failed,
-        elapsed_s: elapsed,
-        rate_per_s: (config.count as u64 - failed) as f64 / elapsed.max(1e-9),
-        latency: latency.summary(),
-        failure_samples: samples,
-    }
+    open_loop_calls("rest session", config.rate, config.count, progress, |i| {
+        let n = i as usize;
+        let (rest, login, password) = (
+            rest.clone(),
+            target.account(n).login.clone(),
+            target.password(n).to_owned(),
+        );
+        async move { rest.session(&login, &password).await.map(drop) }
+    })
+    .await
 }

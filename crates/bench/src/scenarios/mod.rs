@@ -6,11 +6,18 @@ pub mod connect_hold;
 pub mod group;
 pub mod login_storm;
 pub mod relay;
+pub mod rest_read;
 
+use crate::progress::Progress;
 use crate::report::{GeneratorUsage, LoginReport, Report};
+use crate::schedule::OpenLoop;
+use crate::stats::Latency;
 use crate::swarm::LoginOutcome;
 use crate::sys::CpuMeter;
 use crate::target::Target;
+use std::future::Future;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 /// Settings every scenario shares.
 #[derive(Debug, Clone)]
@@ -82,5 +89,62 @@ fn finish(report: &mut Report, cpu: &CpuMeter, threads: usize) {
                 step.generator_cpu_percent, step.offered_rate
             ));
         }
+    }
+}
+
+/// Runs `count` calls at `rate` per second on the open-loop clock (call `i` is made when it is due,
+/// whatever earlier calls are doing) and reports their outcomes; latency counts from the due time.
+async fn open_loop_calls<F, Fut>(
+    name: &str,
+    rate: f64,
+    count: usize,
+    progress: &Progress,
+    mut call: F,
+) -> LoginReport
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let start = Instant::now();
+    let schedule = OpenLoop::with_total(start, rate, count as u64);
+    let mut tasks = JoinSet::new();
+    let mut sent = 0;
+    loop {
+        let batch = schedule.next_batch(sent).await;
+        if batch.is_empty() {
+            break;
+        }
+        for i in batch.clone() {
+            let due = schedule.due_at(i);
+            let pending = call(i);
+            tasks.spawn(async move { (pending.await, due.elapsed()) });
+        }
+        sent = batch.end;
+    }
+    let mut latency = Latency::new();
+    let (mut failed, mut samples) = (0, Vec::new());
+    while let Some(done) = tasks.join_next().await {
+        let (result, took) = done.expect("call task");
+        match result {
+            Ok(()) => latency.record(took.as_micros() as u64),
+            Err(e) => {
+                failed += 1;
+                if samples.len() < 5 {
+                    samples.push(format!("{e:#}"));
+                }
+            }
+        }
+        progress.inc();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    LoginReport {
+        method: name.to_owned(),
+        attempted: count as u64,
+        succeeded: count as u64 - failed,
+        failed,
+        elapsed_s: elapsed,
+        rate_per_s: (count as u64 - failed) as f64 / elapsed.max(1e-9),
+        latency: latency.summary(),
+        failure_samples: samples,
     }
 }
