@@ -426,7 +426,8 @@ fn over_session_cap(shared: &Shared, auth: &Authenticated) -> bool {
         metrics::counter!(palaver_core::metrics::LIMITED,
             palaver_core::metrics::label::LIMIT => palaver_core::metrics::limit::USER_SESSIONS)
         .increment(1);
-        tracing::info!(user = %auth.user.bare(&shared.config.domain), cap, "session refused: too many sessions for this user");
+        // Debug, not info: a client may retry its bind; the metric counts every refusal.
+        tracing::debug!(user = %auth.user.bare(&shared.config.domain), cap, "session refused: too many sessions for this user");
     }
     over
 }
