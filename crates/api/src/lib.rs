@@ -4,7 +4,9 @@ pub mod error;
 pub mod extract;
 pub mod fuzzing;
 pub mod limits;
+pub mod live;
 pub mod metrics;
+pub mod panel;
 pub mod params;
 pub mod render;
 pub mod routes;
@@ -32,6 +34,8 @@ pub struct ApiState {
     pub domain: String,
     /// Renders the Prometheus page at `/metrics`; None when it is not served here.
     pub metrics: Option<metrics::MetricsRenderer>,
+    /// The admin API's live figures (`GET /admin/live`), read from the metrics.
+    pub live: live::Live,
     /// REST request and sign-up limits (`limits::RestLimits::off()` for none).
     pub limits: std::sync::Arc<limits::RestLimits>,
 }
@@ -50,10 +54,13 @@ pub struct OverTls;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
-/// Every route, the public API and the admin API (`/admin/…`), written without the `.json` suffix;
-/// `service` adds the URL normalisation around them.
+/// Every route, the public API, the admin API (`/admin/…`) and the admin panel (`/admin/`), written
+/// without the `.json` suffix; `service` adds the URL normalisation around them.
 pub fn router(state: ApiState) -> Router {
-    finish(public_routes().merge(admin::routes()), state)
+    finish(
+        public_routes().merge(admin::routes()).merge(panel::routes()),
+        state,
+    )
 }
 
 /// The ConnectyCube-compatible API alone (when the admin API listens on its own address).
@@ -61,9 +68,9 @@ pub fn public_router(state: ApiState) -> Router {
     finish(public_routes(), state)
 }
 
-/// The admin API alone, for its own address (`PALAVER_ADMIN_ADDR`).
+/// The admin API and the panel alone, for their own address (`PALAVER_ADMIN_ADDR`).
 pub fn admin_router(state: ApiState) -> Router {
-    finish(admin::routes(), state)
+    finish(admin::routes().merge(panel::routes()), state)
 }
 
 /// The ConnectyCube-compatible routes.

@@ -470,19 +470,29 @@ impl AdminService {
     /// Counts, users online and storage, for one application or the whole server.
     pub async fn figures(&self, app_id: Option<i64>) -> CoreResult<Figures> {
         let now = self.core.clock.now_millis();
+        let users_online = self.users_online(app_id).await?;
+        Ok(Figures {
+            counts: self.core.store.admin().counts(app_id, now).await?,
+            users_online,
+            storage_bytes: self.storage_bytes().await?,
+        })
+    }
+
+    /// Users with an available chat session, in one application or all.
+    pub async fn users_online(&self, app_id: Option<i64>) -> CoreResult<i64> {
         let apps = match app_id {
             Some(id) => vec![self.core.apps().get(id).await?],
             None => self.core.apps().list().await?,
         };
-        let users_online = apps
+        Ok(apps
             .iter()
             .map(|app| self.core.online.users(app.id).len() as i64)
-            .sum();
-        Ok(Figures {
-            counts: self.core.store.admin().counts(app_id, now).await?,
-            users_online,
-            storage_bytes: self.core.store.admin().storage_bytes().await?,
-        })
+            .sum())
+    }
+
+    /// Bytes the database takes.
+    pub async fn storage_bytes(&self) -> CoreResult<i64> {
+        Ok(self.core.store.admin().storage_bytes().await?)
     }
 
     /// Copies a SQLite database into a new file while the server runs.

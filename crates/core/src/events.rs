@@ -79,6 +79,14 @@ pub enum Event {
         recipients: Vec<i64>,
         silent: bool,
     },
+    /// An operator asked for a test chat alert: the push dispatcher sends one, rendered with the app's
+    /// template, to every device of the user (whether chat alerts are on or not). `id` makes it unique.
+    ChatAlertTest {
+        app_id: i64,
+        user_id: i64,
+        id: String,
+        text: String,
+    },
     /// Users left a dialog or were removed from it: their live sessions get the room's kick presence.
     OccupantsRemoved {
         app_id: i64,

@@ -191,7 +191,8 @@ pub fn is_silent(custom: &Map<String, Value>) -> bool {
 impl MessageService {
     /// Chat alerts for an accepted message: the recipients (never the sender) with no active chat session
     /// right now are announced to the push dispatcher (which honours `silent` and per-dialog settings).
-    /// Broadcast dialogs raise none: they would notify every user of the app.
+    /// Broadcast dialogs raise none: they would notify every user of the app; nor does an app whose
+    /// operator turned chat alerts off.
     pub async fn raise_alerts(
         &self,
         message: ChatMessage,
@@ -211,6 +212,13 @@ impl MessageService {
             .collect();
         if inactive.is_empty() {
             return;
+        }
+        match self.core.push().chat_alerts_enabled(message.app_id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "reading whether chat alerts are on failed; raising the alert");
+            }
         }
         self.core
             .events

@@ -18,6 +18,8 @@ pub const MAX_EVENT_RECIPIENTS: i64 = 10_000;
 pub mod setting {
     /// `{"title": "...", "body": "..."}` with `{sender_name}`, `{message}`, `{dialog_name}` placeholders.
     pub const CHAT_ALERT_TEMPLATE: &str = "chat_alert_template";
+    /// `{"enabled": false}` when the app's chat alerts are off; absent means on.
+    pub const CHAT_ALERTS: &str = "chat_alerts";
     /// `{"service_account": {…the Google service-account JSON…}}`.
     pub const FCM: &str = "fcm";
     /// `{"key": "-----BEGIN PRIVATE KEY-----…", "key_id": "…", "team_id": "…", "topic": "…"}`.
@@ -451,6 +453,63 @@ impl PushService {
             .set_push_setting(app_id, setting::CHAT_ALERT_TEMPLATE, stored.as_deref(), now)
             .await?;
         Ok(value)
+    }
+
+    /// Whether the app sends chat alerts (on unless an operator turned them off).
+    pub async fn chat_alerts_enabled(&self, app_id: i64) -> CoreResult<bool> {
+        Ok(self
+            .setting(app_id, setting::CHAT_ALERTS)
+            .await?
+            .and_then(|v| v.get("enabled").and_then(Value::as_bool))
+            .unwrap_or(true))
+    }
+
+    /// Turns the app's chat alerts on or off.
+    pub async fn set_chat_alerts_enabled(&self, app_id: i64, enabled: bool) -> CoreResult<()> {
+        self.core.apps().get(app_id).await?;
+        let stored = (!enabled).then(|| json!({"enabled": false}).to_string());
+        let now = self.core.clock.now_millis();
+        self.core
+            .store
+            .set_push_setting(app_id, setting::CHAT_ALERTS, stored.as_deref(), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the dispatcher for a test chat alert to every device of the user, rendered with the app's
+    /// template (`text` as the message). Returns how many devices it goes to; a user with none is an
+    /// error, so the operator knows nothing will arrive.
+    pub async fn test_chat_alert(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        text: Option<String>,
+    ) -> CoreResult<usize> {
+        self.core.users().get(app_id, user_id).await?;
+        let devices = self.core.store.push_subscriptions(app_id, &[user_id]).await?;
+        if devices.is_empty() {
+            return Err(CoreError::invalid(
+                "user_id",
+                "has no device subscribed to pushes",
+            ));
+        }
+        let text = required(&text).unwrap_or_else(|| "This is a test chat alert".into());
+        if text.chars().count() > 1000 {
+            return Err(CoreError::invalid(
+                "message",
+                "is too long (maximum is 1000 characters)",
+            ));
+        }
+        self.core
+            .events
+            .publish(crate::events::Event::ChatAlertTest {
+                app_id,
+                user_id,
+                id: palaver_proto::new_object_id().to_string(),
+                text,
+            })
+            .await;
+        Ok(devices.len())
     }
 
     /// Provider credentials of the app (`fcm` or `apns`), as stored.

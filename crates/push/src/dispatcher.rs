@@ -174,7 +174,7 @@ impl Dispatcher {
             .inner
             .core
             .events
-            .subscribe_to(|event| matches!(event, Event::ChatAlert { .. }));
+            .subscribe_to(|event| matches!(event, Event::ChatAlert { .. } | Event::ChatAlertTest { .. }));
         async move {
             let mut tasks = JoinSet::new();
             tasks.spawn(self.clone().follow_bus(events, stopped.clone()));
@@ -197,7 +197,7 @@ impl Dispatcher {
 
     // --- Turning things into jobs ---
 
-    /// Handles one bus event; only `ChatAlert` matters. Returns what was queued.
+    /// Handles one bus event; only `ChatAlert` and `ChatAlertTest` matter. Returns what was queued.
     pub async fn handle(&self, event: &Event) -> CoreResult<EnqueueOutcome> {
         match event {
             Event::ChatAlert {
@@ -210,6 +210,12 @@ impl Dispatcher {
                 self.chat_alert(message, *dialog_type, dialog_name.as_deref(), recipients, *silent)
                     .await
             }
+            Event::ChatAlertTest {
+                app_id,
+                user_id,
+                id,
+                text,
+            } => self.test_alert(*app_id, *user_id, id, text).await,
             _ => Ok(EnqueueOutcome::default()),
         }
     }
@@ -304,13 +310,7 @@ impl Dispatcher {
             }),
             dialog_name: dialog_name.unwrap_or_default().to_owned(),
         };
-        let template = core
-            .store
-            .push_setting(message.app_id, setting::CHAT_ALERT_TEMPLATE)
-            .await?
-            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .map(|v| Template::from_setting(&v))
-            .unwrap_or_default();
+        let template = self.template(message.app_id).await?;
         let (title, body) = notification::render_alert(&template, &fields);
         let dedupe_key = format!("chat:{}:{}:{}", message.dialog_id, message.sender_id, message.id);
         let mut badges: HashMap<i64, i64> = HashMap::new();
@@ -361,6 +361,78 @@ impl Dispatcher {
             }
         }
         self.enqueue(&jobs).await
+    }
+
+    /// An operator's test: the app's template rendered with `text` as the message, to every device of
+    /// the user, marked `"test": true` in its data.
+    async fn test_alert(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        id: &str,
+        text: &str,
+    ) -> CoreResult<EnqueueOutcome> {
+        let devices = self
+            .inner
+            .core
+            .store
+            .push_subscriptions(app_id, &[user_id])
+            .await?;
+        let routes = self.routes(app_id).await?;
+        let fields = AlertFields {
+            sender_name: "Palaver".into(),
+            message: text.to_owned(),
+            dialog_name: "Test".into(),
+        };
+        let (title, body) = notification::render_alert(&self.template(app_id).await?, &fields);
+        let mut data = serde_json::Map::new();
+        data.insert("test".into(), Value::Bool(true));
+        let n = Notification {
+            kind: "chat_alert".into(),
+            title: Some(title),
+            body,
+            badge: None,
+            sound: Some("default".into()),
+            voip: false,
+            content_available: false,
+            dialog_id: None,
+            dialog_type: None,
+            dialog_name: Some(fields.dialog_name),
+            message_id: None,
+            sender_id: None,
+            text: Some(text.to_owned()),
+            event_id: None,
+            data,
+        };
+        let payload = serde_json::to_string(&n).unwrap_or_default();
+        let dedupe_key = format!("test:{id}");
+        let mut jobs = Vec::new();
+        for device in &devices {
+            for provider in routes.for_device(device) {
+                jobs.push(PushJob {
+                    app_id,
+                    user_id,
+                    subscription_id: device.id,
+                    provider: provider.into(),
+                    dedupe_key: dedupe_key.clone(),
+                    payload: payload.clone(),
+                });
+            }
+        }
+        self.enqueue(&jobs).await
+    }
+
+    /// The app's chat-alert template (the default when none is set).
+    async fn template(&self, app_id: i64) -> CoreResult<Template> {
+        Ok(self
+            .inner
+            .core
+            .store
+            .push_setting(app_id, setting::CHAT_ALERT_TEMPLATE)
+            .await?
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .map(|v| Template::from_setting(&v))
+            .unwrap_or_default())
     }
 
     /// Turns one stored REST event into jobs and marks it done.

@@ -51,6 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         domain: config.domain.clone(),
         // With a listener of its own, the page is not on the public REST ports.
         metrics: config.metrics_addr.is_none().then(|| render.clone()),
+        live: palaver_api::live::Live::new(Some(render.clone())),
         limits: palaver_api::limits::RestLimits::new(config.rest_limits()),
     };
     // With PALAVER_ADMIN_ADDR the admin API has its own listener and the REST ports do not serve it.

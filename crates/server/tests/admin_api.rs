@@ -93,7 +93,7 @@ async fn every_admin_route_refuses_a_missing_or_wrong_token() {
             walked += 1;
         }
     }
-    assert_eq!(walked, 34, "operations in the OpenAPI document");
+    assert_eq!(walked, 38, "operations in the OpenAPI document");
     // Nothing changed: the one application is still there under its name.
     let (_, apps) = admin(&w, Method::GET, "/admin/apps", None).await;
     let names: Vec<&str> = apps
@@ -455,6 +455,44 @@ async fn users_are_searched_created_reset_kicked_and_deleted() {
 }
 
 #[tokio::test]
+async fn live_figures_follow_chat_sessions_and_messages() {
+    let w = world(Db::Sqlite, &["alice", "bob"]).await;
+    let (status, before) = admin(&w, Method::GET, "/admin/live", None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["sessions_online"], 0, "{before}");
+    assert_eq!(before["users_online"], 0, "{before}");
+    assert!(before["storage_bytes"].as_i64().unwrap() > 0, "{before}");
+    assert!(!before["history"].as_array().unwrap().is_empty());
+
+    let mut alice = w.online(0).await;
+    let mut bob = w.online(1).await;
+    let bob_jid = format!("{}-{}@localhost", w.id(1), w.app);
+    for n in 0..3 {
+        alice
+            .send(&format!(
+                r#"<message xmlns="jabber:client" type="chat" to="{bob_jid}" id="66c00000000000000000000{n}"><body>live {n}</body></message>"#
+            ))
+            .await;
+        bob.expect(&format!("live {n}")).await;
+    }
+    // Samples are at most one a second apart: ask until a new one was taken.
+    let after = loop {
+        let (_, now) = admin(&w, Method::GET, "/admin/live", None).await;
+        if now["history"].as_array().unwrap().len() > 1 {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(after["sessions_online"], 2, "{after}");
+    assert_eq!(after["users_online"], 2, "{after}");
+    let sent = after["messages_total"].as_u64().unwrap() - before["messages_total"].as_u64().unwrap();
+    assert_eq!(sent, 3, "{after}");
+    assert!(after["messages_per_second"].as_f64().unwrap() > 0.0, "{after}");
+    let last = after["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["sessions_online"], 2);
+}
+
+#[tokio::test]
 async fn with_an_admin_address_the_admin_api_is_only_there() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -479,6 +517,20 @@ async fn with_an_admin_address_the_admin_api_is_only_there() {
     // The public API is not on the admin address.
     let (status, _) = answer(http.post(format!("http://{addr}/session.json")).json(&json!({}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The panel goes with the admin API.
+    let panel = |base: &str| http.get(format!("{base}/admin/")).send();
+    assert_eq!(panel(&server.http).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let page = panel(&format!("http://{addr}")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("<title>Palaver admin</title>"));
     // `palaver status` finds the server there.
     let status = server.cli(&["status"]);
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));

@@ -417,3 +417,106 @@ async fn a_chat_message_to_an_offline_user_is_one_chat_alert() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
+
+#[tokio::test]
+async fn chat_alerts_can_be_turned_off_and_a_test_alert_uses_the_template() {
+    let w = world(Db::Sqlite).await;
+    let ben = w.token(1).await;
+    w.subscribe_android(&ben, "ben-phone", "fcm-ben").await;
+    let ben_jid = format!("{}-{}@localhost", w.id(1), w.app);
+    let path = format!("/admin/apps/{}/chat_alerts", w.app);
+    let (status, read) = w.admin(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(
+        read,
+        json!({"enabled": true, "template": {"title": null, "body": null}})
+    );
+
+    // Off: a message to offline Ben raises nothing; back on, the next one does — the only post is it.
+    let (status, read) = w.admin(Method::PUT, &path, Some(json!({"enabled": false}))).await;
+    assert_eq!(
+        (status, &read["enabled"]),
+        (StatusCode::OK, &json!(false)),
+        "{read}"
+    );
+    let mut ann = w.online(0).await;
+    let send = |id: &str, body: &str| {
+        format!(
+            r#"<message xmlns="jabber:client" type="chat" to="{ben_jid}" id="{id}"><body>{body}</body><extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>"#
+        )
+    };
+    ann.send(&send("66b000000000000000000001", "while off")).await;
+    // The session handles stanzas in order: once the ping is answered, the message's alerts were decided.
+    ann.send(r#"<iq xmlns="jabber:client" type="get" id="sync-1"><ping xmlns="urn:xmpp:ping"/></iq>"#)
+        .await;
+    ann.expect("sync-1").await;
+    let (status, read) = w
+        .admin(
+            Method::PUT,
+            &path,
+            Some(json!({"enabled": true, "title": "{sender_name} in {dialog_name}", "body": ">> {message}"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(
+        read,
+        json!({"enabled": true, "template": {"title": "{sender_name} in {dialog_name}", "body": ">> {message}"}})
+    );
+    ann.send(&send("66b000000000000000000002", "back on")).await;
+    let posts = wait_for(&w.posts, 1).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["message_id"], "66b000000000000000000002");
+    assert_eq!(posts[0]["body"], ">> back on");
+
+    // A test send goes to Ben's device with the template, marked as a test.
+    let test = format!("/admin/apps/{}/chat_alerts/test", w.app);
+    let (status, sent) = w
+        .admin(
+            Method::POST,
+            &test,
+            Some(json!({"user_id": w.id(1), "message": "Testing 1 2 3"})),
+        )
+        .await;
+    assert_eq!((status, sent), (StatusCode::ACCEPTED, json!({"devices": 1})));
+    let posts = wait_for(&w.posts, 2).await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let alert = &posts[1];
+    assert_eq!(alert["kind"], "chat_alert");
+    assert_eq!(alert["user_id"], json!(w.id(1)));
+    assert_eq!(alert["device"]["udid"], "ben-phone");
+    assert_eq!(alert["title"], "Palaver in Test");
+    assert_eq!(alert["body"], ">> Testing 1 2 3");
+    assert_eq!(alert["data"]["test"], true);
+
+    // Cid has no device: the operator is told nothing will arrive. Unknown users and bad input are refused.
+    let (status, body) = w
+        .admin(Method::POST, &test, Some(json!({"user_id": w.id(2)})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("no device"), "{body}");
+    let (status, _) = w
+        .admin(Method::POST, &test, Some(json!({"user_id": 999_999})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = w
+        .admin(Method::PUT, &path, Some(json!({"enabled": "maybe"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Each change is in the audit log.
+    let (_, log) = w.admin(Method::GET, "/admin/audit", None).await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "chat_alerts.disable",
+        "chat_alerts.enable",
+        "push.set_template",
+        "chat_alerts.test",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}

@@ -60,11 +60,10 @@ impl XmppServer {
     /// Ends chat sessions when the domain says their login is gone. Runs until shutdown.
     pub async fn follow_events(self) {
         // Chat alerts are the push dispatcher's; this task raises them itself and must never wait on them.
-        let mut events = self
-            .shared
-            .core
-            .events
-            .subscribe_to(|event| !matches!(event, Event::ChatAlert { .. }));
+        let mut events =
+            self.shared.core.events.subscribe_to(|event| {
+                !matches!(event, Event::ChatAlert { .. } | Event::ChatAlertTest { .. })
+            });
         let mut shutdown = self.shared.shutdown.clone();
         loop {
             let event = tokio::select! {

@@ -190,6 +190,82 @@ pub async fn set_template(
     Ok(Json(value))
 }
 
+/// `GET /admin/apps/{app_id}/chat_alerts`: `{"enabled": …, "template": {"title": …, "body": …}}`.
+pub async fn chat_alerts(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(app_id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let push = state.core.push();
+    let template = push.template(app_id).await?;
+    let enabled = push.chat_alerts_enabled(app_id).await?;
+    Ok(Json(json!({"enabled": enabled, "template": template})))
+}
+
+/// `PUT /admin/apps/{app_id}/chat_alerts` `{"enabled": bool, "title": "…", "body": "…"}`: each key given is
+/// changed (`title` and `body` together, as `push_template` takes them).
+pub async fn set_chat_alerts(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(app_id): Path<i64>,
+    Input(params): Input,
+) -> ApiResult<Json<Value>> {
+    let push = state.core.push();
+    let admin = state.core.admin("api");
+    let enabled = match params.get("enabled") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(s)) if s == "true" || s == "1" => Some(true),
+        Some(Value::String(s)) if s == "false" || s == "0" => Some(false),
+        Some(_) => return Err(CoreError::invalid("enabled", "must be true or false").into()),
+    };
+    if params.contains_key("title") || params.contains_key("body") {
+        let value = push
+            .set_template(app_id, text(params.get("title")), text(params.get("body")))
+            .await?;
+        admin.record("push.set_template", Some(app_id), value).await?;
+    } else {
+        state.core.apps().get(app_id).await?;
+    }
+    if let Some(enabled) = enabled {
+        push.set_chat_alerts_enabled(app_id, enabled).await?;
+        let action = if enabled {
+            "chat_alerts.enable"
+        } else {
+            "chat_alerts.disable"
+        };
+        admin.record(action, Some(app_id), json!({})).await?;
+    }
+    chat_alerts(State(state), Admin, Path(app_id)).await
+}
+
+/// `POST /admin/apps/{app_id}/chat_alerts/test` `{"user_id": …, "message": "…"}` → 202 `{"devices": n}`: a
+/// chat alert rendered with the app's template goes to each of the user's devices.
+pub async fn test_chat_alert(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path(app_id): Path<i64>,
+    Input(params): Input,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let user_id =
+        integer(params.get("user_id")).ok_or_else(|| CoreError::invalid("user_id", "must be a user id"))?;
+    let devices = state
+        .core
+        .push()
+        .test_chat_alert(app_id, user_id, text(params.get("message")))
+        .await?;
+    state
+        .core
+        .admin("api")
+        .record(
+            "chat_alerts.test",
+            Some(app_id),
+            json!({ "user_id": user_id, "devices": devices }),
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "devices": devices }))))
+}
+
 fn provider(name: &str) -> ApiResult<&'static str> {
     match name {
         "fcm" => Ok(setting::FCM),

@@ -204,7 +204,8 @@ pub async fn apply(shared: &Shared, event: Event) {
         Event::SessionDestroyed { .. }
         | Event::UserDeleted { .. }
         | Event::UserBlocked { .. }
-        | Event::ChatAlert { .. } => {}
+        | Event::ChatAlert { .. }
+        | Event::ChatAlertTest { .. } => {}
     }
 }
 

@@ -136,12 +136,13 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
     tracing::debug!(jid = %session.full_jid, "session online");
     loop {
         let end = session.serve().await;
-        if end == End::LinkLost && session.handle.resume_id().is_some() && session.hibernate().await {
+        if end == End::LinkLost && session.handle.resume_id().is_some() && Box::pin(session.hibernate()).await
+        {
             continue;
         }
         break;
     }
-    session.finish().await;
+    Box::pin(session.finish()).await;
 }
 
 impl Online {
@@ -286,6 +287,9 @@ impl Online {
             .clamp(Duration::from_millis(100), Duration::from_secs(5))
     }
 
+    /// Everything but the wait itself is boxed (`Box::pin`): an idle session's task then holds only the
+    /// small state of this loop, not the largest stanza handler's, which would cost every idle
+    /// connection kilobytes.
     async fn serve(&mut self) -> End {
         let mut shutdown = self.shared.shutdown.clone();
         let mut tick = tokio::time::interval(self.tick_every());
@@ -297,12 +301,12 @@ impl Online {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
-                    self.terminate("system-shutdown", "The server is shutting down").await;
+                    Box::pin(self.terminate("system-shutdown", "The server is shutting down")).await;
                     return End::Terminated;
                 }
                 _ = self.handle.killed() => {
                     let reason = self.handle.kill_reason().unwrap_or("The session was ended by the server");
-                    self.terminate("policy-violation", reason).await;
+                    Box::pin(self.terminate("policy-violation", reason)).await;
                     return End::Terminated;
                 }
                 inbound = transport.next() => match inbound {
@@ -310,7 +314,7 @@ impl Online {
                         self.last_inbound = Instant::now();
                         let size = transport.last_stanza_bytes();
                         self.shape(size).await;
-                        if let Some(end) = self.inbound(element).await {
+                        if let Some(end) = Box::pin(self.inbound(element)).await {
                             return end;
                         }
                     }
@@ -322,12 +326,12 @@ impl Online {
                         return End::Closed;
                     }
                     Ok(Inbound::Open(_)) => {
-                        self.terminate("invalid-xml", "Unexpected stream restart").await;
+                        Box::pin(self.terminate("invalid-xml", "Unexpected stream restart")).await;
                         return End::Terminated;
                     }
                     Err(error) => {
                         if let Some(condition) = error.stream_condition() {
-                            self.terminate(condition, &error.to_string()).await;
+                            Box::pin(self.terminate(condition, &error.to_string())).await;
                             return End::Terminated;
                         }
                         tracing::debug!(%error, jid = %self.full_jid, "connection lost");
@@ -336,12 +340,12 @@ impl Online {
                     }
                 },
                 command = self.rx.recv() => match command {
-                    Some(Command::Deliver(stanza)) => self.deliver_queued(*stanza).await,
-                    Some(Command::Resume(request)) => self.adopt(*request).await,
+                    Some(Command::Deliver(stanza)) => Box::pin(self.deliver_queued(*stanza)).await,
+                    Some(Command::Resume(request)) => Box::pin(self.adopt(*request)).await,
                     None => return End::Terminated,
                 },
                 _ = tick.tick() => {
-                    if let Some(end) = self.on_tick().await {
+                    if let Some(end) = Box::pin(self.on_tick()).await {
                         return end;
                     }
                 }

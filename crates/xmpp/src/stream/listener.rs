@@ -87,7 +87,9 @@ pub async fn serve_websocket(
                 .map_err(|err| TransportError::Handshake(err.to_string()))?;
                 Ok::<_, TransportError>(WsTransport::new(ws, encrypted))
             };
-            match tokio::time::timeout(timeout, handshake).await {
+            // Boxed, so the handshake's large state is freed once it is done instead of staying in
+            // every connection's task for its whole life.
+            match tokio::time::timeout(timeout, Box::pin(handshake)).await {
                 Ok(Ok(ws)) => {
                     let refused = slot.is_refusal();
                     let transport = Transport::from_websocket(ws, peer, Some(slot));
@@ -119,7 +121,10 @@ pub async fn serve_tcp(
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         async move {
-            match tokio::time::timeout(timeout, tls_handshake(stream, acceptor.as_ref())).await {
+            // Boxed, so the handshake's large state is freed once it is done instead of staying in
+            // every connection's task for its whole life.
+            let handshake = Box::pin(tls_handshake(stream, acceptor.as_ref()));
+            match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok((io, encrypted))) => {
                     let refused = slot.is_refusal();
                     let transport = Transport::from_tcp(io, peer, encrypted, timeout, Some(slot));

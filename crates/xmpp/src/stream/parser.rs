@@ -6,13 +6,19 @@
 
 use minidom::Element;
 use rxml::error::EndOrError;
-use rxml::{AttrMap, Event, Namespace, Parse, Parser};
+use rxml::{AttrMap, Event, Namespace, Options, Parse, Parser, WithOptions};
 
 use super::{Inbound, StreamHeader, TransportError};
 use crate::ns;
 
 /// Deeper trees are refused: minidom drops and serializes elements recursively.
 const MAX_DEPTH: usize = 64;
+
+/// The longest name or attribute value, in bytes (longer text is simply read in pieces). rxml reserves
+/// this much per connection up front, so it is kept near what the protocol needs: a full JID is at most
+/// 3,071 bytes (RFC 7622), and its default of 8 KiB was the largest single item of an idle session's
+/// memory.
+const MAX_TOKEN_LENGTH: usize = 4096;
 
 /// How top-level elements are delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +61,10 @@ impl StreamParser {
     pub(crate) fn new(framing: Framing, max_element_bytes: usize) -> Self {
         StreamParser {
             framing,
-            parser: Box::default(),
+            parser: Box::new(Parser::with_options(Options {
+                max_token_length: MAX_TOKEN_LENGTH,
+                ..Options::default()
+            })),
             input: Vec::new(),
             pos: 0,
             stack: Vec::new(),

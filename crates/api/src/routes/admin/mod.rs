@@ -63,6 +63,7 @@ macro_rules! admin_routes {
 admin_routes! {
     "/admin/openapi" => { get server::openapi }
     "/admin/status" => { get server::status }
+    "/admin/live" => { get server::live }
     "/admin/audit" => { get server::audit }
     "/admin/apps" => { get apps::list, post apps::create }
     "/admin/apps/{app_id}" => { get apps::show, put apps::rename, delete apps::delete }
@@ -70,6 +71,8 @@ admin_routes! {
     "/admin/apps/{app_id}/settings" => { get apps::settings }
     "/admin/apps/{app_id}/stats" => { get server::app_stats }
     "/admin/apps/{app_id}/push_template" => { get push::template, put push::set_template }
+    "/admin/apps/{app_id}/chat_alerts" => { get push::chat_alerts, put push::set_chat_alerts }
+    "/admin/apps/{app_id}/chat_alerts/test" => { post push::test_chat_alert }
     "/admin/apps/{app_id}/push_credentials" => { get push::credentials }
     "/admin/apps/{app_id}/push_credentials/{provider}" => {
         put push::set_credentials, delete push::delete_credentials

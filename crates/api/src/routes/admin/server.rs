@@ -48,6 +48,27 @@ pub async fn status(State(state): State<ApiState>, _: Admin) -> ApiResult<Json<V
     })))
 }
 
+/// `GET /admin/live`: the figures of the panel's live chart, now and over the last minutes (chat sessions,
+/// messages per second, pushes sent and failed), with users online and the database's size.
+pub async fn live(State(state): State<ApiState>, _: Admin) -> ApiResult<Json<Value>> {
+    let admin = service(&state);
+    let users_online = admin.users_online(None).await?;
+    let storage_bytes = admin.storage_bytes().await?;
+    let history = state.live.sample(state.core.clock.now_millis());
+    let now = history.last().copied().unwrap_or_default();
+    Ok(Json(json!({
+        "at": iso8601(now.at),
+        "sessions_online": now.sessions_online,
+        "users_online": users_online,
+        "messages_total": now.messages_total,
+        "messages_per_second": now.messages_per_second,
+        "pushes_sent": now.pushes_sent,
+        "pushes_failed": now.pushes_failed,
+        "storage_bytes": storage_bytes,
+        "history": history,
+    })))
+}
+
 /// `GET /admin/apps/{app_id}/stats`: one application's figures.
 pub async fn app_stats(
     State(state): State<ApiState>,

@@ -408,3 +408,33 @@ fn reserialized_stanzas_never_panic_on_odd_declarations() {
     let again = parse_all(Framing::Fragments, &[out.as_bytes()]).unwrap();
     assert_eq!(&again[0], &items[0]);
 }
+
+#[test]
+fn the_longest_jid_fits_in_an_attribute_and_long_text_arrives_whole() {
+    // A full JID is at most 3 × 1,023 bytes plus two separators (RFC 7622).
+    let jid = format!("{}@{}/{}", "u".repeat(1023), "d".repeat(1023), "r".repeat(1023));
+    let body = "0123456789abcdef".repeat(4 * MAX_TOKEN_LENGTH / 16 + 3);
+    let stanza = format!("<message to='{jid}' id='long'><body>{body}</body></message>");
+    let input = format!("{HEADER}{stanza}");
+    let mut parser = StreamParser::new(Framing::Stream, 100_000);
+    // Fed in small pieces, so the text crosses many reads as well as the parser's token length.
+    let mut items = Vec::new();
+    for chunk in input.as_bytes().chunks(700) {
+        parser.feed(chunk);
+        items.extend(drain(&mut parser).unwrap());
+    }
+    let Inbound::Stanza(message) = &items[1] else {
+        panic!("expected the message, got {:?}", render(&items));
+    };
+    assert_eq!(message.attr("to"), Some(jid.as_str()));
+    let text = message.get_child("body", "jabber:client").unwrap().text();
+    assert_eq!(text.len(), body.len());
+    assert_eq!(text, body);
+
+    // A name or attribute value over the token length ends the stream as a policy violation.
+    let huge = format!("{HEADER}<message to='{}'/>", "x".repeat(MAX_TOKEN_LENGTH + 1));
+    assert!(matches!(
+        parse_all(Framing::Stream, &[huge.as_bytes()]),
+        Err(TransportError::PolicyViolation)
+    ));
+}
