@@ -3,8 +3,8 @@
 //! it, and disconnects. Nothing may be lost, and the server's memory (RSS) and open file descriptors must
 //! stay flat: what they were after the warm-up rounds plus a small allowance, not growing with the rounds.
 //!
-//! The short form runs in the normal test run (`PALAVER_SOAK_SECS`, default 60); the long form is
-//! `PALAVER_SOAK_SECS=600 cargo test -p palaver --test soak -- --nocapture` (docs/reliability.md#soak).
+//! The short form runs in the normal test run (`PALAVER_TEST_SOAK_SECS`, default 60); the long form is
+//! `PALAVER_TEST_SOAK_SECS=600 cargo test -p palaver --test soak -- --nocapture` (docs/reliability.md#soak).
 
 mod support;
 
@@ -31,7 +31,7 @@ fn open_fds(pid: u32) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn steady_traffic_with_reconnects_keeps_memory_and_descriptors_flat() {
-    let seconds: u64 = std::env::var("PALAVER_SOAK_SECS")
+    let seconds: u64 = std::env::var("PALAVER_TEST_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);

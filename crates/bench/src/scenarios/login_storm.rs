@@ -61,7 +61,7 @@ pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Rep
     );
     for &method in &config.methods {
         let progress = Progress::new(&method.name(), config.count as u64, config.common.progress);
-        let server_cpu = ServerCpu::start(config.server_pid);
+        let mut server_cpu = ServerCpu::start(config.server_pid);
         let mut result = match method {
             Method::Xmpp(mechanism) => {
                 let target = Arc::new(Target {
@@ -77,6 +77,8 @@ pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Rep
                 for n in 0..accounts {
                     tokens.push(rest.session(&target.account(n).login, target.password(n)).await?);
                 }
+                // The REST sessions made for the tokens are not part of the logins measured.
+                server_cpu = ServerCpu::start(config.server_pid);
                 let target = Arc::new(Target {
                     mechanism: Mechanism::Plain,
                     ..(*target).clone()
