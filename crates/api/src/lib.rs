@@ -3,7 +3,9 @@
 pub mod access;
 pub mod error;
 pub mod extract;
+pub mod fuzzing;
 pub mod health;
+pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod panel;
@@ -38,6 +40,8 @@ pub struct ApiState {
     pub readiness: health::Readiness,
     /// The admin API's live figures (`GET /admin/live`), read from the metrics.
     pub live: live::Live,
+    /// REST request and sign-up limits (`limits::RestLimits::off()` for none).
+    pub limits: std::sync::Arc<limits::RestLimits>,
 }
 
 /// Marks a request whose path ended in `.json` (`normalize` strips it): `GET /blobs/{uid}.json` is the
@@ -171,6 +175,10 @@ fn finish(routes: Router<ApiState>, state: ApiState) -> Router {
         .fallback(|| async { error::ApiError::NotFound })
         // A known path with a method it does not take gets a JSON answer too (the SDKs need JSON errors).
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state)
         .layer(cors())
         // Outermost, so CORS preflights are logged and counted too.

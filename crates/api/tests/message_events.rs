@@ -43,6 +43,7 @@ async fn world() -> World {
         metrics: None,
         readiness: Default::default(),
         live: palaver_api::live::Live::new(None),
+        limits: palaver_api::limits::RestLimits::off(),
     };
     World { core, state, dir }
 }

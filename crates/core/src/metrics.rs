@@ -56,6 +56,28 @@ pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
 /// Gauge: password checks running now (bounded by the number of CPUs; the rest wait in a queue).
 pub const PASSWORD_CHECKS_RUNNING: &str = "palaver_password_checks_running";
 
+// --- Abuse limits ---
+
+/// Counter: requests, logins, sessions or reads held back or refused by an abuse limit, by `limit`
+/// (see [`limit`]).
+pub const LIMITED: &str = "palaver_limited_total";
+
+/// Values of the `limit` label of [`LIMITED`].
+pub mod limit {
+    /// REST requests per session token (HTTP 429).
+    pub const REST_TOKEN: &str = "rest_token";
+    /// REST requests per client address (HTTP 429).
+    pub const REST_ADDRESS: &str = "rest_address";
+    /// User sign-ups per client address (HTTP 429).
+    pub const SIGNUP: &str = "signup";
+    /// Chat sessions per user (XMPP `resource-constraint` / `policy-violation`).
+    pub const USER_SESSIONS: &str = "user_sessions";
+    /// Inbound stanzas per connection, shaped (reading pauses).
+    pub const XMPP_STANZAS: &str = "xmpp_stanzas";
+    /// Inbound bytes per connection, shaped (reading pauses).
+    pub const XMPP_BYTES: &str = "xmpp_bytes";
+}
+
 /// Label names.
 pub mod label {
     pub const TRANSPORT: &str = "transport";
@@ -69,6 +91,7 @@ pub mod label {
     pub const STATUS: &str = "status";
     pub const PROVIDER: &str = "provider";
     pub const OUTCOME: &str = "outcome";
+    pub const LIMIT: &str = "limit";
 }
 
 /// Histograms measured in seconds (the exporter gives them latency buckets).
@@ -91,6 +114,11 @@ pub fn describe() {
         XMPP_MESSAGES_ROUTED,
         Unit::Count,
         "Chat messages with content accepted from clients and routed"
+    );
+    describe_counter!(
+        LIMITED,
+        Unit::Count,
+        "Requests, sessions or reads held back or refused by an abuse limit"
     );
     describe_counter!(HTTP_REQUESTS, Unit::Count, "HTTP requests answered");
     describe_histogram!(

@@ -59,6 +59,22 @@ pub struct Config {
     pub xmpp_stanza_rate: f64,
     /// Stanzas one session may send in a burst above the sustained rate.
     pub xmpp_stanza_burst: f64,
+    /// Bytes per second one connection may send after login, sustained (0 turns the byte shaper off), and
+    /// the burst above it. Over it the server reads more slowly, as ejabberd's shapers do.
+    pub xmpp_byte_rate: f64,
+    pub xmpp_byte_burst: f64,
+    /// Chat sessions one user may have at once (0 = unlimited); one more is refused with
+    /// `resource-constraint` (or `policy-violation` when it binds inline at login).
+    pub xmpp_max_sessions_per_user: usize,
+    /// REST requests per second per session token, sustained, and the burst above it (0 = unlimited).
+    pub rest_rate_per_token: f64,
+    pub rest_burst_per_token: u32,
+    /// REST requests per second per client address (IPv6: per /64), and the burst (0 = unlimited).
+    pub rest_rate_per_address: f64,
+    pub rest_burst_per_address: u32,
+    /// User sign-ups (`POST /users`) per second per client address, and the burst (0 = unlimited).
+    pub signup_rate_per_address: f64,
+    pub signup_burst_per_address: u32,
     /// Push notifications: every notification is also POSTed here as JSON, once per device.
     pub push_webhook_url: Option<String>,
     /// Provider base URLs (defaults: the real FCM and APNs), and an override of the FCM OAuth token URI.
@@ -149,6 +165,15 @@ impl Default for Config {
             xmpp_max_connections_per_ip: 256,
             xmpp_stanza_rate: 50.0,
             xmpp_stanza_burst: 200.0,
+            xmpp_byte_rate: 1024.0 * 1024.0,
+            xmpp_byte_burst: 4.0 * 1024.0 * 1024.0,
+            xmpp_max_sessions_per_user: 100,
+            rest_rate_per_token: 100.0,
+            rest_burst_per_token: 200,
+            rest_rate_per_address: 1000.0,
+            rest_burst_per_address: 2000,
+            signup_rate_per_address: 2.0,
+            signup_burst_per_address: 300,
             push_webhook_url: None,
             push_fcm_endpoint: None,
             push_fcm_token_uri: None,
@@ -286,7 +311,25 @@ impl Config {
             xmpp.stanza_rate = f64::INFINITY;
             xmpp.stanza_burst = f64::INFINITY;
         }
+        if self.xmpp_byte_rate > 0.0 {
+            xmpp.byte_rate = self.xmpp_byte_rate;
+            xmpp.byte_burst = self.xmpp_byte_burst.max(1.0);
+        } else {
+            xmpp.byte_rate = f64::INFINITY;
+            xmpp.byte_burst = f64::INFINITY;
+        }
+        xmpp.max_sessions_per_user = self.xmpp_max_sessions_per_user;
         xmpp
+    }
+
+    pub fn rest_limits(&self) -> palaver_api::limits::LimitsConfig {
+        use palaver_api::limits::Rate;
+        let rate = |per_second: f64, burst: u32| Rate { per_second, burst };
+        palaver_api::limits::LimitsConfig {
+            per_token: rate(self.rest_rate_per_token, self.rest_burst_per_token),
+            per_address: rate(self.rest_rate_per_address, self.rest_burst_per_address),
+            signups_per_address: rate(self.signup_rate_per_address, self.signup_burst_per_address),
+        }
     }
 
     pub fn push_config(&self) -> palaver_push::PushConfig {

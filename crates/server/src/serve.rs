@@ -59,6 +59,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
         metrics: config.metrics_addr.is_none().then(|| render.clone()),
         readiness: readiness.clone(),
         live: palaver_api::live::Live::new(Some(render.clone())),
+        limits: palaver_api::limits::RestLimits::new(config.rest_limits()),
     };
     // With PALAVER_ADMIN_ADDR the admin API has its own listener and the REST ports do not serve it.
     let (service, admin_service) = match config.admin_addr {

@@ -43,7 +43,11 @@ async fn collect(client: &mut Client, tag: &str, expected: usize) -> HashSet<usi
 }
 
 async fn run(db: Db) {
-    let env = [("PALAVER_XMPP_STANZA_RATE", "0")];
+    // Bursts on purpose: the shaper and the per-token REST limit would only slow them down.
+    let env = [
+        ("PALAVER_XMPP_STANZA_RATE", "0"),
+        ("PALAVER_REST_RATE_PER_TOKEN", "0"),
+    ];
     let world = World::start(db, &env, "Burst", &["alice", "bob", "carol"]).await;
     let mut bob = world.online(1).await;
 

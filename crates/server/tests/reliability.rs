@@ -323,3 +323,31 @@ async fn a_stanza_before_login_or_invalid_utf8_ends_the_stream_and_reaches_nobod
     let next = ben.expect("").await;
     assert!(next.contains(r#"id="b1""#), "{next}");
 }
+
+/// Found by the `extra_params` fuzz target: text that XML 1.0 cannot carry (control characters) given over
+/// REST became a stanza the serializer panicked on. It is dropped from the text instead; the message
+/// arrives and the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_from_rest_reach_xmpp_clients_without_them() {
+    let w = World::start(Db::Sqlite, &[], "Control", &["ann", "ben"]).await;
+    let mut ben = w.online(1).await;
+    let token = w.token(0).await;
+    let (status, body) = w
+        .rest(
+            reqwest::Method::POST,
+            "/chat/Message.json",
+            &token,
+            Some(serde_json::json!({"recipient_id": w.id(1), "message": "bell\u{8}end\u{1}",
+                "send_to_chat": 1, "custom": "a\u{0}b", "attachments": [{"id": "x\u{1b}y", "type": "image"}]})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let message = ben.expect("<body>").await;
+    assert!(message.contains("<body>bellend</body>"), "{message}");
+    assert!(message.contains("<custom>ab</custom>"), "{message}");
+    assert!(message.contains(r#"id="xy""#), "{message}");
+    // The session and the server are still there.
+    ben.send(r#"<iq type="get" id="still" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#)
+        .await;
+    ben.expect("still").await;
+}

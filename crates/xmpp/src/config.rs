@@ -26,6 +26,11 @@ pub struct XmppConfig {
     /// Inbound stanzas per second per connection (sustained) and the burst allowed above it.
     pub stanza_rate: f64,
     pub stanza_burst: f64,
+    /// Inbound bytes per second per connection after login (sustained) and the burst above it.
+    pub byte_rate: f64,
+    pub byte_burst: f64,
+    /// Chat sessions one user may have at once; 0 = unlimited.
+    pub max_sessions_per_user: usize,
     /// Whether plain TCP connections from non-loopback addresses may skip STARTTLS.
     pub allow_plaintext: bool,
 }
@@ -50,6 +55,9 @@ impl XmppConfig {
             outbound_queue: 512,
             stanza_rate: 50.0,
             stanza_burst: 200.0,
+            byte_rate: 1024.0 * 1024.0,
+            byte_burst: 4.0 * 1024.0 * 1024.0,
+            max_sessions_per_user: 100,
             allow_plaintext: false,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod fuzzing;
 pub mod metrics;
 pub mod modules;
 pub mod ns;

@@ -12,7 +12,7 @@ pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
     let name: rxml::NcName = name
         .try_into()
         .expect("attribute names used by the server are valid NCNames");
-    let value: String = value.into();
+    let value = xml_chars(value.into());
     match element.attrs_mut().get_mut(&rxml::Namespace::NONE, &name) {
         Some(existing) => *existing = value,
         None => {
@@ -42,8 +42,20 @@ pub fn with_child(mut element: Element, child: Element) -> Element {
 
 /// Builder-style text.
 pub fn with_text(mut element: Element, text: impl Into<String>) -> Element {
-    element.append_text(text.into());
+    element.append_text(xml_chars(text.into()));
     element
+}
+
+/// The text without the characters XML 1.0 cannot carry (control characters other than tab, newline and
+/// carriage return; U+FFFE, U+FFFF). Text from REST or the database may hold them; written into a stanza
+/// they would make it unserializable (the serializer panics), so they are dropped.
+pub fn xml_chars(text: String) -> String {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..);
+    if text.chars().all(allowed) {
+        text
+    } else {
+        text.chars().filter(|&c| allowed(c)).collect()
+    }
 }
 
 /// Compact serialization: no declaration, no whitespace between elements (the SDKs' WebSocket parser

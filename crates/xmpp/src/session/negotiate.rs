@@ -371,6 +371,11 @@ async fn sasl2(
     }
     let bare = authenticated.user.bare(&shared.config.domain);
     if let Some(bind_request) = authenticate.get_child("bind", ns::BIND2) {
+        if over_session_cap(shared, &authenticated) {
+            // The login succeeded but no session can be bound with it: the whole stream is refused.
+            crate::session::close_with_error(transport, "policy-violation", TOO_MANY_SESSIONS).await;
+            return Ok(None);
+        }
         let (handle, rx) = bind(shared, &authenticated);
         let counted = SessionMetric::start(transport.kind());
         let full = handle.full_jid(&shared.config.domain);
@@ -405,6 +410,28 @@ async fn sasl2(
     Ok(Some((authenticated, None)))
 }
 
+const TOO_MANY_SESSIONS: &str = "Too many sessions for this user";
+
+/// Whether the user already has as many sessions as one user may (`max_sessions_per_user`, like ejabberd's
+/// `max_user_sessions`). Checked before binding; two binds racing can pass together, so the cap may be
+/// exceeded by the binds in flight at that moment.
+fn over_session_cap(shared: &Shared, auth: &Authenticated) -> bool {
+    let cap = shared.config.max_sessions_per_user;
+    let over = cap > 0
+        && shared
+            .registry
+            .with_sessions(auth.user, |sessions| sessions.len())
+            >= cap;
+    if over {
+        metrics::counter!(palaver_core::metrics::LIMITED,
+            palaver_core::metrics::label::LIMIT => palaver_core::metrics::limit::USER_SESSIONS)
+        .increment(1);
+        // Debug, not info: a client may retry its bind; the metric counts every refusal.
+        tracing::debug!(user = %auth.user.bare(&shared.config.domain), cap, "session refused: too many sessions for this user");
+    }
+    over
+}
+
 /// Registers a new session under a long random resource (the SDKs drop messages whose `from` contains
 /// their own resource, so it must never be a substring of another address).
 fn bind(shared: &Shared, auth: &Authenticated) -> (SessionHandle, mpsc::Receiver<Command>) {
@@ -425,6 +452,12 @@ async fn legacy_iq(
     auth: &Authenticated,
 ) -> Result<Option<Bound>> {
     if iq.attr("type") == Some("set") && iq.get_child("bind", ns::BIND).is_some() {
+        if over_session_cap(shared, auth) {
+            // RFC 6120 §7.6.2.2: the account has reached its limit of active resources.
+            let reply = stanza::error_reply(iq, stanza::Condition::ResourceConstraint, TOO_MANY_SESSIONS);
+            transport.send(&reply).await?;
+            return Ok(None);
+        }
         let (handle, rx) = bind(shared, auth);
         let counted = SessionMetric::start(transport.kind());
         let jid = xml::with_text(

@@ -50,8 +50,8 @@ impl RateLimiter {
         }
     }
 
-    /// How long to wait before the next stanza may be processed.
-    fn take(&mut self) -> Duration {
+    /// How long to wait before something costing `cost` tokens may be processed.
+    fn take(&mut self, cost: f64) -> Duration {
         if self.rate.is_infinite() {
             // The shaper is off.
             return Duration::ZERO;
@@ -59,7 +59,7 @@ impl RateLimiter {
         let now = Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
         self.last = now;
-        self.tokens -= 1.0;
+        self.tokens -= cost;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
@@ -81,6 +81,8 @@ pub struct Online {
     /// Our outstanding ping: its id and when it was sent.
     ping: Option<(String, Instant)>,
     rate: RateLimiter,
+    /// The byte-rate shaper: inbound bytes per second.
+    bytes: RateLimiter,
     /// The last presence broadcast (None before initial presence).
     pub presence: Option<Element>,
     /// Contacts whose subscription request this session has already been shown: a request that is
@@ -108,6 +110,7 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
         full_jid: bound.handle.full_jid(&domain),
         bare_jid: bound.auth.user.bare(&domain),
         rate: RateLimiter::new(shared.config.stanza_rate, shared.config.stanza_burst),
+        bytes: RateLimiter::new(shared.config.byte_rate, shared.config.byte_burst),
         sm: StreamManagement::new(shared.config.max_unacked),
         transport: Some(transport),
         handle: bound.handle,
@@ -259,6 +262,25 @@ impl Online {
         self.send(stanza).await;
     }
 
+    /// Holds the next read back while the connection is over its stanza or byte rate (ejabberd's and
+    /// Prosody's shapers: a flooder is slowed down, not cut off).
+    async fn shape(&mut self, bytes: usize) {
+        let stanza_wait = self.rate.take(1.0);
+        let byte_wait = self.bytes.take(bytes as f64);
+        let wait = stanza_wait.max(byte_wait);
+        if wait.is_zero() {
+            return;
+        }
+        let which = if byte_wait > stanza_wait {
+            palaver_core::metrics::limit::XMPP_BYTES
+        } else {
+            palaver_core::metrics::limit::XMPP_STANZAS
+        };
+        metrics::counter!(palaver_core::metrics::LIMITED, palaver_core::metrics::label::LIMIT => which)
+            .increment(1);
+        tokio::time::sleep(wait).await;
+    }
+
     fn tick_every(&self) -> Duration {
         let config = &self.shared.config;
         (config.ping_interval.min(config.ping_timeout) / 2)
@@ -290,10 +312,8 @@ impl Online {
                 inbound = transport.next() => match inbound {
                     Ok(Inbound::Stanza(element)) => {
                         self.last_inbound = Instant::now();
-                        let wait = self.rate.take();
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait).await;
-                        }
+                        let size = transport.last_stanza_bytes();
+                        self.shape(size).await;
                         if let Some(end) = Box::pin(self.inbound(element)).await {
                             return end;
                         }

@@ -6,9 +6,9 @@
 
 mod io;
 mod listener;
-mod parser;
+pub(crate) mod parser;
 mod tcp;
-mod websocket;
+pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -188,6 +188,14 @@ impl Transport {
         match &mut self.inner {
             Inner::WebSocket(ws) => ws.set_max_stanza_size(bytes),
             Inner::Tcp(tcp) => tcp.set_max_stanza_size(bytes),
+        }
+    }
+
+    /// Bytes the last stanza `next` returned took on the wire (for the byte-rate shaper).
+    pub fn last_stanza_bytes(&self) -> usize {
+        match &self.inner {
+            Inner::WebSocket(ws) => ws.last_stanza_bytes(),
+            Inner::Tcp(tcp) => tcp.last_stanza_bytes(),
         }
     }
 

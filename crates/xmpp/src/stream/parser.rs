@@ -53,6 +53,8 @@ pub(crate) struct StreamParser {
     /// Bytes consumed by the current top-level element (or stream header).
     element_bytes: usize,
     max_element_bytes: usize,
+    /// Bytes of the last complete top-level element (for the byte-rate shaper).
+    last_element_bytes: usize,
 }
 
 impl StreamParser {
@@ -74,7 +76,13 @@ impl StreamParser {
             idle: true,
             element_bytes: 0,
             max_element_bytes,
+            last_element_bytes: 0,
         }
+    }
+
+    /// Bytes the last complete top-level element took on the wire.
+    pub(crate) fn last_element_bytes(&self) -> usize {
+        self.last_element_bytes
     }
 
     pub(crate) fn set_max_element_bytes(&mut self, bytes: usize) {
@@ -228,6 +236,7 @@ impl StreamParser {
                     parent.append_child(element);
                     return Ok(None);
                 }
+                self.last_element_bytes = self.element_bytes;
                 self.element_bytes = 0;
                 self.idle = true;
                 Ok(Some(match self.framing {

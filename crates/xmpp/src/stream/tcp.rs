@@ -40,6 +40,10 @@ impl TcpTransport {
         self.encrypted
     }
 
+    pub(crate) fn last_stanza_bytes(&self) -> usize {
+        self.parser.last_element_bytes()
+    }
+
     pub(crate) fn set_max_stanza_size(&mut self, bytes: usize) {
         self.parser.set_max_element_bytes(bytes);
     }

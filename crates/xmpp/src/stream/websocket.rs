@@ -50,6 +50,10 @@ impl WsTransport {
         self.encrypted
     }
 
+    pub(crate) fn last_stanza_bytes(&self) -> usize {
+        self.parser.last_element_bytes()
+    }
+
     pub(crate) fn set_max_stanza_size(&mut self, bytes: usize) {
         self.parser.set_max_element_bytes(bytes);
     }
