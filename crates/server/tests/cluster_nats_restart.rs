@@ -10,43 +10,9 @@ use reqwest::Method;
 use std::collections::HashMap;
 use std::time::Duration;
 use support::cluster::{Cluster, OwnNats};
-use support::xmpp::{between, Client};
+use support::numbered::Numbered;
 
-fn message(to: &str, n: usize) -> String {
-    format!(
-        r#"<message xmlns="jabber:client" type="chat" to="{to}" id="nats{n}"><body>nats-{n}</body><extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>"#
-    )
-}
-
-fn count_bodies(frames: &[String], counts: &mut HashMap<usize, usize>) {
-    for frame in frames {
-        let mut rest = frame.as_str();
-        while let Some(at) = rest.find("<body>nats-") {
-            rest = &rest[at + "<body>nats-".len()..];
-            let n: usize = rest[..rest.find('<').unwrap()].parse().unwrap();
-            *counts.entry(n).or_default() += 1;
-        }
-    }
-}
-
-async fn send_acknowledged(client: &mut Client, to: &str, range: std::ops::Range<usize>) -> usize {
-    let mut burst = String::new();
-    for n in range {
-        burst.push_str(&message(to, n));
-    }
-    burst.push_str(r#"<r xmlns="urn:xmpp:sm:3"/>"#);
-    client.send(&burst).await;
-    let ack = client.expect("<a ").await;
-    between(&ack, r#"h=""#, "\"").parse().unwrap()
-}
-
-/// Reads `client` until every message of `range` has arrived.
-async fn receive_all(client: &mut Client, range: std::ops::Range<usize>, counts: &mut HashMap<usize, usize>) {
-    while !range.clone().all(|n| counts.contains_key(&n)) {
-        let frame = client.expect("<body>nats-").await;
-        count_bodies(&[frame], counts);
-    }
-}
+const MESSAGES: Numbered = Numbered("nats");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nats_restarted_under_traffic_loses_nothing_acknowledged() {
@@ -63,13 +29,13 @@ async fn nats_restarted_under_traffic_loses_nothing_acknowledged() {
     c.until_online_everywhere(&[0, 1, 2], &[1], &alice_token).await;
 
     let mut delivered = HashMap::new();
-    assert_eq!(send_acknowledged(&mut alice, &bob_jid, 0..30).await, 30);
-    receive_all(&mut bob, 0..30, &mut delivered).await;
+    assert_eq!(MESSAGES.send_acknowledged(&mut alice, &bob_jid, 0..30).await, 30);
+    MESSAGES.receive_all(&mut bob, 0..30, &mut delivered).await;
 
     // NATS dies: alice's messages are still acknowledged (node 0 cannot reach bob's node, so they are
     // kept for him).
     nats.crash();
-    assert_eq!(send_acknowledged(&mut alice, &bob_jid, 30..60).await, 60);
+    assert_eq!(MESSAGES.send_acknowledged(&mut alice, &bob_jid, 30..60).await, 60);
 
     // NATS comes back: the nodes reconnect and rebuild the directory by themselves.
     assert!(nats.spawn());
@@ -84,20 +50,20 @@ async fn nats_restarted_under_traffic_loses_nothing_acknowledged() {
         }
         frames.push(frame);
     }
-    count_bodies(&frames, &mut delivered);
+    MESSAGES.count(&frames, &mut delivered);
     drop(bob);
     let mut bob = c.online(1, 2).await;
-    receive_all(&mut bob, 30..60, &mut delivered).await;
+    MESSAGES.receive_all(&mut bob, 30..60, &mut delivered).await;
     // …and live delivery across nodes works again.
     c.until_online_everywhere(&[0], &[1], &alice_token).await;
-    assert_eq!(send_acknowledged(&mut alice, &bob_jid, 60..90).await, 90);
-    receive_all(&mut bob, 60..90, &mut delivered).await;
+    assert_eq!(MESSAGES.send_acknowledged(&mut alice, &bob_jid, 60..90).await, 90);
+    MESSAGES.receive_all(&mut bob, 60..90, &mut delivered).await;
     loop {
         let frames = bob.drain(Duration::from_millis(500)).await;
         if frames.is_empty() {
             break;
         }
-        count_bodies(&frames, &mut delivered);
+        MESSAGES.count(&frames, &mut delivered);
     }
     for n in 0..90 {
         assert_eq!(

@@ -9,41 +9,14 @@ use reqwest::Method;
 use std::collections::HashMap;
 use std::time::Duration;
 use support::cluster::{nats_reachable, Cluster};
+use support::numbered::Numbered;
 use support::world::password;
 use support::xmpp::{between, plain, Client};
 
 const BEFORE: usize = 50;
 const AFTER: usize = 50;
 
-fn message(to: &str, n: usize) -> String {
-    format!(
-        r#"<message xmlns="jabber:client" type="chat" to="{to}" id="loss{n}"><body>loss-{n}</body><extraParams xmlns="jabber:client"><save_to_history>1</save_to_history></extraParams></message>"#
-    )
-}
-
-/// Counts each `loss-N` body in `frames`.
-fn count_bodies(frames: &[String], counts: &mut HashMap<usize, usize>) {
-    for frame in frames {
-        let mut rest = frame.as_str();
-        while let Some(at) = rest.find("<body>loss-") {
-            rest = &rest[at + "<body>loss-".len()..];
-            let n: usize = rest[..rest.find('<').unwrap()].parse().unwrap();
-            *counts.entry(n).or_default() += 1;
-        }
-    }
-}
-
-/// Sends messages `range` from `client` with a request for acknowledgement; returns the `h` answered.
-async fn send_acknowledged(client: &mut Client, to: &str, range: std::ops::Range<usize>) -> usize {
-    let mut burst = String::new();
-    for n in range {
-        burst.push_str(&message(to, n));
-    }
-    burst.push_str(r#"<r xmlns="urn:xmpp:sm:3"/>"#);
-    client.send(&burst).await;
-    let ack = client.expect("<a ").await;
-    between(&ack, r#"h=""#, "\"").parse().unwrap()
-}
+const MESSAGES: Numbered = Numbered("loss");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
@@ -78,19 +51,21 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     carol.expect(r#"type="subscribed""#).await;
     c.until_online_everywhere(&[0, 1, 2], &[1, 2], &alice_token).await;
 
-    let handled = send_acknowledged(&mut alice, &bob_jid, 0..BEFORE).await;
+    let handled = MESSAGES.send_acknowledged(&mut alice, &bob_jid, 0..BEFORE).await;
     assert_eq!(handled, BEFORE);
     let mut delivered = HashMap::new();
     while delivered.len() < BEFORE {
         let frame = bob.expect("<body>loss-").await;
-        count_bodies(&[frame], &mut delivered);
+        MESSAGES.count(&[frame], &mut delivered);
     }
 
     // Node 2 dies; bob's connection with it.
     c.nodes[2].crash();
     drop(bob);
     // The conversation goes on: alice's next messages are acknowledged all the same.
-    let handled = send_acknowledged(&mut alice, &bob_jid, BEFORE..BEFORE + AFTER).await;
+    let handled = MESSAGES
+        .send_acknowledged(&mut alice, &bob_jid, BEFORE..BEFORE + AFTER)
+        .await;
     assert_eq!(handled, BEFORE + AFTER);
     // The other nodes declare node 2 gone, and bob with it; his contact is told he is unavailable.
     c.until_online_everywhere(&[0, 1], &[2], &alice_token).await;
@@ -122,7 +97,7 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
         if frames.is_empty() {
             break;
         }
-        count_bodies(&frames, &mut delivered);
+        MESSAGES.count(&frames, &mut delivered);
     }
     for n in 0..BEFORE + AFTER {
         assert_eq!(
@@ -172,6 +147,6 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
     let mut alice_again = c.online(0, 2).await;
     c.until_online_everywhere(&[0, 1, 2], &[0, 1, 2], &alice_token)
         .await;
-    bob.send(&message(&c.bare(0), 1000)).await;
+    bob.send(&MESSAGES.message(&c.bare(0), 1000)).await;
     alice_again.expect("loss-1000").await;
 }

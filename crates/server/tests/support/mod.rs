@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod numbered;
 pub mod world;
 pub mod xmpp;
 
