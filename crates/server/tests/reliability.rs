@@ -351,3 +351,61 @@ async fn control_characters_from_rest_reach_xmpp_clients_without_them() {
         .await;
     ben.expect("still").await;
 }
+
+/// A ClientHello that offers only TLS 1.`minor - 1` (legacy version 0x03`minor`, no supported_versions
+/// extension): 0x02 is TLS 1.1, 0x03 TLS 1.2.
+fn client_hello(minor: u8) -> Vec<u8> {
+    let mut body = vec![0x03, minor]; // client_version
+    body.extend_from_slice(&[0x42; 32]); // random
+    body.push(0); // no session id
+                  // Suites the server has (ECDHE with AES-GCM), so only the version can be what it refuses.
+    body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2f, 0xc0, 0x2b]);
+    body.extend_from_slice(&[0x01, 0x00]); // null compression
+                                           // Extensions: supported_groups (x25519, P-256), signature_algorithms (rsa_pss_rsae_sha256,
+                                           // ecdsa_secp256r1_sha256, rsa_pkcs1_sha256), ec_point_formats (uncompressed).
+    let extensions: [u8; 28] = [
+        0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, //
+        0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x08, 0x04, 0x04, 0x03, 0x04, 0x01, //
+        0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,
+    ];
+    body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    body.extend_from_slice(&extensions);
+    let mut handshake = vec![0x01, 0x00, 0x00, body.len() as u8]; // ClientHello
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01, 0x00, handshake.len() as u8]; // handshake record
+    record.extend_from_slice(&handshake);
+    record
+}
+
+#[tokio::test]
+async fn a_client_offering_only_tls_1_1_is_refused_on_every_tls_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start(Db::Sqlite).await;
+    for addr in [&server.https, &server.wss, &server.c2s_tls] {
+        // host:port, whether or not the address carries a scheme and a path.
+        let addr = addr.split("://").last().unwrap().split('/').next().unwrap();
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(&client_hello(0x02)).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            socket.read_to_end(&mut answer),
+        )
+        .await;
+        // One alert record (content type 21), fatal (2), protocol_version (70); no ServerHello.
+        assert!(answer.len() >= 7, "{addr}: {answer:?}");
+        assert_eq!(
+            (answer[0], answer[5], answer[6]),
+            (0x15, 2, 70),
+            "{addr}: {answer:?}"
+        );
+
+        // The same hello offering TLS 1.2 gets a ServerHello (a handshake record, type 22): the version
+        // alone was refused.
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(&client_hello(0x03)).await.unwrap();
+        let mut first = [0u8; 6];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!((first[0], first[5]), (0x16, 0x02), "{addr}: {first:?}");
+    }
+}
