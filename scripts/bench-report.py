@@ -113,11 +113,16 @@ storm = of("login-storm")
 if storm:
     w("## Login storm")
     w("")
-    w("| target | method | logins | failed | rate /s | p50 ms | p99 ms |")
-    w("|---|---|---|---|---|---|---|")
+    w("| target | method | logins | failed | rate /s | p50 ms | p99 ms | server CPU | logins per server CPU-second |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for r in storm:
         for l in r["logins"]:
-            w(f"| {r['target']} | {l['method']} | {l['attempted']} | {l['failed']} | {l['rate_per_s']:.0f} | {l['latency']['p50_ms']:.1f} | {l['latency']['p99_ms']:.1f} |")
+            cpu = f"{l['server_cpu_percent']:.0f} %" if l.get("server_cpu_percent") is not None else ""
+            per = f"{l['per_server_cpu_second']:.0f}" if l.get("per_server_cpu_second") else ""
+            w(f"| {r['target']} | {l['method']} | {l['attempted']} | {l['failed']} | {l['rate_per_s']:.0f} | {l['latency']['p50_ms']:.1f} | {l['latency']['p99_ms']:.1f} | {cpu} | {per} |")
+    w("")
+    w("*Logins per server CPU-second* is what one core of the server does per second of its own CPU time: when")
+    w("the generator (which derives each SCRAM proof itself) is the limit of a row, it still tells the server's capacity.")
     w("")
 
 reads = of("rest-read")

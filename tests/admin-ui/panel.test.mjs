@@ -1,7 +1,7 @@
 // Browser tests of the admin panel: Debian's Chromium, headless, driven by playwright-core, against the real
 // `palaver serve` (started by tests/sdk/lib/server.mjs), with real connectycube@6 users on the other side and
 // a small webhook receiver standing in for the push providers (PALAVER_PUSH_WEBHOOK_URL). Screenshots go to
-// target/admin-ui-artifacts/ (or $PALAVER_ADMIN_UI_ARTIFACTS).
+// target/admin-ui-artifacts/ (or $PALAVER_TEST_ADMIN_UI_ARTIFACTS).
 //
 // The steps run in order and build on each other, as an operator's session would: log in, create an app,
 // create users and a broadcast dialog, set the chat-alert template, block a user, watch the chart.
@@ -18,8 +18,8 @@ import CB from 'connectycube';
 import { startServer, uniq } from '../sdk/lib/server.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = resolve(process.env.PALAVER_ADMIN_UI_ARTIFACTS || join(HERE, '..', '..', 'target', 'admin-ui-artifacts'));
-const CHROMIUM = process.env.PALAVER_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = resolve(process.env.PALAVER_TEST_ADMIN_UI_ARTIFACTS || join(HERE, '..', '..', 'target', 'admin-ui-artifacts'));
+const CHROMIUM = process.env.PALAVER_TEST_CHROMIUM || '/usr/bin/chromium';
 const TOKEN = `panel-${uniq(12)}`;
 const PASSWORD = 'panel-password-1';
 const WAIT_MS = 15_000;

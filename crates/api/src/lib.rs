@@ -1,7 +1,9 @@
 //! The ConnectyCube-compatible REST API and Palaver's admin API, as one axum service.
 
+pub mod access;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod live;
 pub mod metrics;
 pub mod panel;
@@ -32,6 +34,8 @@ pub struct ApiState {
     pub domain: String,
     /// Renders the Prometheus page at `/metrics`; None when it is not served here.
     pub metrics: Option<metrics::MetricsRenderer>,
+    /// The listeners serving, for `/ready`.
+    pub readiness: health::Readiness,
     /// The admin API's live figures (`GET /admin/live`), read from the metrics.
     pub live: live::Live,
 }
@@ -72,7 +76,8 @@ pub fn admin_router(state: ApiState) -> Router {
 /// The ConnectyCube-compatible routes.
 fn public_routes() -> Router<ApiState> {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::show))
         .route(
             "/session",
@@ -168,8 +173,8 @@ fn finish(routes: Router<ApiState>, state: ApiState) -> Router {
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(cors())
-        // Outermost, so CORS preflights are counted too.
-        .layer(axum::middleware::from_fn(metrics::track))
+        // Outermost, so CORS preflights are logged and counted too.
+        .layer(axum::middleware::from_fn(access::observe))
 }
 
 /// The whole HTTP service: URL normalisation in front of the router.

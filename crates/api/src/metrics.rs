@@ -1,18 +1,17 @@
-//! HTTP metrics: a middleware that counts every answered request by method, matched route pattern and
+//! HTTP metrics: what counts every answered request by method, matched route pattern and
 //! status and times it (names in `palaver_core::metrics`), and the Prometheus page at `/metrics`.
 //!
-//! The route label is axum's [`MatchedPath`] (`/users/{id}`), never the raw path, which carries ids and
+//! The route label is axum's `MatchedPath` (`/users/{id}`), never the raw path, which carries ids and
 //! tokens; requests no route matched are labelled `unmatched`.
 
 use crate::error::ApiError;
 use crate::ApiState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{header, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palaver_core::metrics::{self as names, label};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 /// Renders the Prometheus text page (the server installs the recorder and hands its renderer over).
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
@@ -23,31 +22,23 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The `route` label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
-/// Middleware: records [`names::HTTP_REQUESTS`] and [`names::HTTP_REQUEST_DURATION`] for one request.
-/// The duration ends when the response head is ready (a streamed body may still be flowing).
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(path) => path.as_str().to_owned(),
-        None => UNMATCHED.to_owned(),
-    };
-    let response = next.run(request).await;
-    let status = response.status().as_str().to_owned();
+/// Records [`names::HTTP_REQUESTS`] and [`names::HTTP_REQUEST_DURATION`] for one answered request (the
+/// access middleware, `crate::access`, calls it). The duration ends when the response head is ready (a
+/// streamed body may still be flowing).
+pub fn record(method: &'static str, route: String, status: u16, elapsed: Duration) {
     metrics::counter!(
         names::HTTP_REQUESTS,
         label::METHOD => method,
         label::ROUTE => route.clone(),
-        label::STATUS => status
+        label::STATUS => status.to_string()
     )
     .increment(1);
     metrics::histogram!(names::HTTP_REQUEST_DURATION, label::METHOD => method, label::ROUTE => route)
-        .record(started.elapsed());
-    response
+        .record(elapsed);
 }
 
 /// Standard methods by name; anything else (a client may send any token) is `other`.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

@@ -41,6 +41,7 @@ async fn world() -> World {
         admin_token: "admin".into(),
         domain: "localhost".into(),
         metrics: None,
+        readiness: Default::default(),
         live: palaver_api::live::Live::new(None),
     };
     World { core, state, dir }

@@ -154,6 +154,9 @@ enum Scenario {
         count: usize,
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
+        /// The server's pid, to report the CPU it spent on the logins.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// REST reads: history pages and dialog lists of many users (Palaver; fill the store first).
     RestRead {
@@ -305,7 +308,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                     .await?
                 }
-                Scenario::LoginStorm { methods, count, rate } => {
+                Scenario::LoginStorm {
+                    methods,
+                    count,
+                    rate,
+                    server_pid,
+                } => {
                     let methods = methods
                         .iter()
                         .map(|m| {
@@ -318,6 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             methods,
                             count,
                             rate,
+                            server_pid,
                             common,
                         },
                     )
@@ -409,8 +418,12 @@ fn write_report(
         Err(e) => eprintln!("no charts: {e}"),
     }
     for login in report.logins.iter().chain(&report.requests) {
+        let server = match (login.server_cpu_percent, login.per_server_cpu_second) {
+            (Some(cpu), Some(per)) => format!(", server {cpu:.0}% CPU, {per:.0} per server CPU-second"),
+            _ => String::new(),
+        };
         println!(
-            "{} {}: {}/{} ok, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+            "{} {}: {}/{} ok, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms{server}",
             report.target,
             login.method,
             login.succeeded,

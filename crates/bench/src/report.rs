@@ -57,6 +57,13 @@ pub struct LoginReport {
     pub rate_per_s: f64,
     pub latency: Percentiles,
     pub failure_samples: Vec<String>,
+    /// The server's CPU use over these operations, in percent of one core (when its pid was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_percent: Option<f64>,
+    /// Operations per second of server CPU time: what one core of the server does when the generator,
+    /// not the server, is the limit of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_server_cpu_second: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

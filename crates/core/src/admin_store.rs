@@ -105,6 +105,8 @@ pub trait AdminStore: Send + Sync {
 
     /// Counts in one application, or in all with `None`. Sessions are the live REST sessions.
     async fn counts(&self, app_id: Option<i64>, now: i64) -> StoreResult<Counts>;
+    /// Succeeds when the database answers a read of Palaver's own tables (the readiness check).
+    async fn ping(&self) -> StoreResult<()>;
     /// Bytes the database takes (the SQLite file's pages, the PostgreSQL database's size).
     async fn storage_bytes(&self) -> StoreResult<i64>;
     /// Writes a consistent copy of a SQLite database to a new file while it is in use. PostgreSQL

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod blobs;
 pub mod chat_auth;
 pub mod clock;
+pub mod cluster;
 pub mod contacts;
 pub mod credentials;
 pub mod dialogs;

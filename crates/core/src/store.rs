@@ -688,4 +688,10 @@ pub trait Store: Send + Sync + 'static {
 
     // --- Operators: the admin API and the command line (admin_store.rs) ---
     fn admin(&self) -> &dyn crate::admin_store::AdminStore;
+
+    // --- A cluster: other nodes cache the same rows (cluster.rs) ---
+    /// From now on `listener` hears of every change this store makes to a row it caches.
+    fn on_cache_change(&self, _listener: crate::cluster::CacheListener) {}
+    /// Forgets what another node changed (without telling the listener).
+    fn apply_remote_change(&self, _change: &crate::cluster::CacheChange) {}
 }

@@ -284,22 +284,62 @@ async fn dialog(config: &Config, command: DialogCommand) -> anyhow::Result<()> {
     print_json(&render::dialog(&view, &config.domain))
 }
 
-/// Asks the running server, on the admin address, with the admin token it uses.
+/// Asks the running server, on the admin address, with the admin token it uses: its status, with the
+/// depth of the push queue and of the database write queue added under `queues`.
 async fn status(config: &Config) -> anyhow::Result<()> {
     let token = config
         .admin_token_in_effect()
         .context("no admin token: set PALAVER_ADMIN_TOKEN or start the server once")?;
-    let url = format!("{}/admin/status", config.admin_url());
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the server at {url}"))?;
-    let code = response.status();
-    let body: Value = response.json().await.context("the server's answer is not JSON")?;
-    anyhow::ensure!(code.is_success(), "the server answered {code}: {body}");
-    print_json(&body)
+    let client = reqwest::Client::new();
+    let ask = |path: &str| {
+        let url = format!("{}{path}", config.admin_url());
+        let request = client.get(&url).bearer_auth(&token);
+        async move {
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the server at {url}"))?;
+            let code = response.status();
+            let body: Value = response.json().await.context("the server's answer is not JSON")?;
+            anyhow::ensure!(code.is_success(), "the server answered {code}: {body}");
+            Ok::<_, anyhow::Error>(body)
+        }
+    };
+    let mut status = ask("/admin/status").await?;
+    let push = ask("/admin/push/stats").await?;
+    status["queues"] = json!({
+        "push": push["queue"],
+        "store_writes": store_queue_depth(config).await,
+    });
+    print_json(&status)
+}
+
+/// Writes waiting for the database's batch writer, from the server's metrics page: 0 when the gauge is
+/// not there yet (nothing went through the writer), null when the page cannot be read.
+async fn store_queue_depth(config: &Config) -> Value {
+    let mut addr = config.metrics_addr.unwrap_or(config.http_addr);
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let Ok(response) = reqwest::get(format!("http://{addr}/metrics")).await else {
+        return Value::Null;
+    };
+    let page = match response.error_for_status() {
+        Ok(response) => match response.text().await {
+            Ok(page) => page,
+            Err(_) => return Value::Null,
+        },
+        Err(_) => return Value::Null,
+    };
+    page.lines()
+        .find_map(|line| {
+            line.strip_prefix(palaver_core::metrics::STORE_QUEUE_DEPTH)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(json!(0), |depth| json!(depth as i64))
 }
 
 async fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! print JSON on stdout (logs go to stderr) and work while a server is running.
 
 use crate::config::Config;
-use crate::{admin_cli, import, serve, tls};
+use crate::{admin_cli, import, logging, serve, tls, transfer};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use palaver_core::model::Profile;
@@ -44,6 +44,12 @@ enum Command {
     },
     #[command(flatten)]
     Admin(admin_cli::ServerAdmin),
+    /// Write the whole database (apps, users with their password verifiers, dialogs with occupants,
+    /// history, ...) as JSON lines to FILE (`-` for stdout).
+    Export { file: PathBuf },
+    /// Read an export into the configured database, which must be new (no application yet): also the
+    /// way from SQLite to PostgreSQL.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -95,9 +101,9 @@ enum UserCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
-    init_logging(&config);
+    let log = logging::init(&config)?;
     match cli.command {
-        Command::Serve => serve::run(config).await,
+        Command::Serve => serve::run(config, cli.config, log).await,
         Command::Migrate => {
             let store = palaver_store::open(&config.database_url()).await?;
             store.close().await;
@@ -114,6 +120,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_json(&serde_json::json!({ "cert": absolute(&files.cert), "key": absolute(&files.key) }))
         }
         Command::Admin(command) => admin_cli::server(&config, command).await,
+        Command::Export { file } => transfer::export(&config, &file).await,
+        Command::Import { file } => transfer::import(&config, &file).await,
         Command::User {
             command: UserCommand::Admin(command),
         } => admin_cli::user(&config, command).await,
@@ -199,15 +207,4 @@ fn absolute(path: &std::path::Path) -> String {
         .unwrap_or_else(|_| path.to_owned())
         .display()
         .to_string()
-}
-
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }

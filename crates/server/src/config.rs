@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Every key is known: a misspelled one in the file or a `PALAVER_*` variable that names no setting is an
+/// error naming it (`deny_unknown_fields`), not a setting silently ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the embedded database, the generated certificate and the admin token live.
     pub data_dir: PathBuf,
@@ -28,8 +31,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Session lifetime without use, in seconds.
     pub session_ttl_secs: u64,
-    /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set.
+    /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set. SIGHUP reloads it.
     pub log: String,
+    /// `text` (human-readable lines) or `json` (one JSON object per event, for log collectors).
+    pub log_format: String,
     /// XMPP over WebSocket, plain (for local use or behind a TLS proxy) and TLS.
     pub ws_addr: SocketAddr,
     pub wss_addr: SocketAddr,
@@ -98,6 +103,17 @@ pub struct Config {
     pub s3_allow_http: bool,
     /// When set, the admin API (`/admin/…`) listens only here (plain HTTP), not on the REST ports.
     pub admin_addr: Option<SocketAddr>,
+    // --- Cluster (docs/cluster.md) ---
+    /// `nats://host:4222`: makes this node a member of a cluster (PostgreSQL only); unset for one node.
+    pub nats_url: Option<String>,
+    /// This node's name in the cluster; the host name when unset.
+    pub node_name: Option<String>,
+    /// Every NATS subject of the cluster starts with it (two clusters on one NATS need two prefixes).
+    pub nats_prefix: String,
+    /// Milliseconds without a heartbeat before a node is declared gone with all its sessions.
+    pub cluster_node_timeout_ms: u64,
+    /// Milliseconds a node waits for another to take a message before keeping it offline.
+    pub cluster_request_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -105,6 +121,11 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            nats_url: None,
+            node_name: None,
+            nats_prefix: "palaver".into(),
+            cluster_node_timeout_ms: 5_000,
+            cluster_request_timeout_ms: 2_000,
             http_addr: "0.0.0.0:8080".parse().expect("valid address"),
             https_addr: "0.0.0.0:8443".parse().expect("valid address"),
             metrics_addr: None,
@@ -114,6 +135,7 @@ impl Default for Config {
             admin_token: None,
             session_ttl_secs: 2 * 60 * 60,
             log: "info".into(),
+            log_format: "text".into(),
             ws_addr: "0.0.0.0:5280".parse().expect("valid address"),
             wss_addr: "0.0.0.0:5291".parse().expect("valid address"),
             c2s_addr: "0.0.0.0:5222".parse().expect("valid address"),
@@ -155,6 +177,12 @@ impl Default for Config {
     }
 }
 
+/// `PALAVER_*` variables that are not settings: the configuration file's path (`PALAVER_CONFIG`, read by
+/// the command line), and the test tooling's own (`PALAVER_BIN`, `PALAVER_TEST_*`).
+fn is_tooling_variable(key: &str) -> bool {
+    matches!(key, "config" | "bin") || key.starts_with("test_")
+}
+
 impl Config {
     /// Defaults, then the file (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
@@ -163,7 +191,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("PALAVER_").ignore(&["config"]))
+            .merge(
+                Env::prefixed("PALAVER_")
+                    .filter(|key| !is_tooling_variable(&key.as_str().to_ascii_lowercase())),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -198,6 +229,39 @@ impl Config {
             Some(url) if !url.trim().is_empty() => url.clone(),
             _ => palaver_store::sqlite_url(&self.data_dir),
         }
+    }
+
+    /// The cluster settings, when this node is a member of one; an error for a cluster on SQLite (each node
+    /// would have a database of its own).
+    pub fn cluster_config(&self) -> anyhow::Result<Option<palaver_cluster::ClusterConfig>> {
+        use std::time::Duration;
+        let Some(nats_url) = self.nats_url.clone().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if !self.database_url().starts_with("postgres") {
+            anyhow::bail!(
+                "nats_url (PALAVER_NATS_URL) makes this node a cluster member, and cluster members share one \
+                 PostgreSQL database: set database_url (PALAVER_DATABASE_URL) to postgres://…, or unset nats_url"
+            );
+        }
+        let node_name = self
+            .node_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "node".to_owned());
+        Ok(Some(palaver_cluster::ClusterConfig {
+            nats_url,
+            node_name,
+            prefix: self.nats_prefix.clone(),
+            node_timeout: Duration::from_millis(self.cluster_node_timeout_ms.max(100)),
+            request_timeout: Duration::from_millis(self.cluster_request_timeout_ms.max(10)),
+        }))
     }
 
     pub fn xmpp_config(&self) -> palaver_xmpp::XmppConfig {
@@ -297,6 +361,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cluster_needs_postgres_and_one_node_needs_no_nats() {
+        figment::Jail::expect_with(|jail| {
+            let single = Config::load(None).map_err(|e| *e)?;
+            assert!(single.cluster_config().unwrap().is_none());
+
+            jail.set_env("PALAVER_NATS_URL", "nats://127.0.0.1:4222");
+            let on_sqlite = Config::load(None).map_err(|e| *e)?;
+            let refused = on_sqlite.cluster_config().unwrap_err().to_string();
+            assert!(refused.contains("PostgreSQL"), "{refused}");
+
+            jail.set_env("PALAVER_DATABASE_URL", "postgres://db.example/palaver");
+            jail.set_env("PALAVER_NODE_NAME", "eu-1");
+            jail.set_env("PALAVER_NATS_PREFIX", "prod");
+            jail.set_env("PALAVER_CLUSTER_NODE_TIMEOUT_MS", "3000");
+            let member = Config::load(None).map_err(|e| *e)?;
+            let cluster = member.cluster_config().unwrap().expect("a cluster member");
+            assert_eq!(cluster.nats_url, "nats://127.0.0.1:4222");
+            assert_eq!(cluster.node_name, "eu-1");
+            assert_eq!(cluster.prefix, "prod");
+            assert_eq!(cluster.node_timeout, std::time::Duration::from_millis(3000));
+            assert_eq!(cluster.request_timeout, std::time::Duration::from_millis(2000));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -311,6 +401,52 @@ mod tests {
             assert_eq!(config.session_ttl_secs, 60);
             assert_eq!(config.https_addr.to_string(), "0.0.0.0:8443");
             assert!(config.database_url().starts_with("sqlite://./data/"));
+            Ok(())
+        });
+    }
+
+    /// The documented example file (packaging/palaver.toml) names every setting, parses as it is, and
+    /// parses with every commented setting switched on (so each example value has the right type).
+    #[test]
+    fn the_example_file_documents_every_setting() {
+        let example = include_str!("../../../packaging/palaver.toml");
+        let settings = serde_json::to_value(Config::default()).unwrap();
+        let documented = |key: &str| {
+            example.lines().any(|line| {
+                let line = line.trim_start_matches('#').trim_start();
+                line.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        };
+        let missing: Vec<&String> = settings
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| !documented(key))
+            .collect();
+        assert!(missing.is_empty(), "packaging/palaver.toml lacks {missing:?}");
+
+        let everything: String = example
+            .lines()
+            .map(
+                |line| match line.strip_prefix("# ").and_then(|s| s.split_once(" = ")) {
+                    Some((key, _)) if settings.get(key).is_some() => &line[2..],
+                    _ => line,
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("example.toml", example)?;
+            jail.create_file("everything.toml", &everything)?;
+            let config = Config::load(Some(Path::new("example.toml"))).map_err(|e| *e)?;
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/palaver"));
+            let config = Config::load(Some(Path::new("everything.toml"))).map_err(|e| *e)?;
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://palaver:secret@127.0.0.1:5432/palaver")
+            );
+            assert_eq!(config.log_format, "text");
             Ok(())
         });
     }

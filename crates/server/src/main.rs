@@ -5,9 +5,11 @@ mod cli;
 mod config;
 mod http;
 mod import;
+mod logging;
 mod metrics;
 mod serve;
 mod tls;
+mod transfer;
 
 use clap::Parser;
 

@@ -6,23 +6,28 @@
 //! person at the terminal, and the log only says where to find it again.
 
 use crate::config::Config;
+use crate::logging::LogControl;
 use crate::{http, metrics, tls};
 use anyhow::Context;
 use palaver_api::ApiState;
 use palaver_core::Core;
 use palaver_xmpp::stream::{serve_tcp, serve_websocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// `config_file` is the file the configuration came from (SIGHUP reads it again); `log` changes the log
+/// filter then.
+pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     let metrics_handle = metrics::install()?;
     let render = metrics::renderer(metrics_handle.clone());
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let database_url = config.database_url();
+    let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
     let core = Core::new(Arc::new(store.clone()), config.core_settings());
     // File storage (blobs).
@@ -42,15 +47,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if tls_files.generated {
         tracing::info!(cert = %tls_files.cert.display(), "generated a self-signed TLS certificate; clients must trust it");
     }
-    let tls_config = tls::server_config(&tls_files)?;
+    let (tls_config, certificate) = tls::server_config(&tls_files)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config.clone());
 
+    let readiness = palaver_api::health::Readiness::default();
     let state = ApiState {
         core: core.clone(),
         admin_token,
         domain: config.domain.clone(),
         // With a listener of its own, the page is not on the public REST ports.
         metrics: config.metrics_addr.is_none().then(|| render.clone()),
+        readiness: readiness.clone(),
         live: palaver_api::live::Live::new(Some(render.clone())),
     };
     // With PALAVER_ADMIN_ADDR the admin API has its own listener and the REST ports do not serve it.
@@ -87,55 +94,103 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_connections_per_ip: config.xmpp_max_connections_per_ip,
         ..Default::default()
     };
+    // A cluster member announces its sessions and reaches the other nodes' through NATS.
+    let cluster = match cluster_config {
+        Some(cluster_config) => {
+            let cluster = palaver_cluster::Cluster::connect(cluster_config).await?;
+            xmpp.join_cluster(cluster.clone());
+            Some(cluster)
+        }
+        None => None,
+    };
     xmpp.register_online_directory();
     palaver_xmpp::metrics::register_gauges();
     let handler = xmpp.handler();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(http::serve(http_listener, None, service.clone(), stopped.clone()));
-    tasks.spawn(http::serve(
-        https_listener,
-        Some(acceptor),
-        service,
-        stopped.clone(),
+    // The node leaves the cluster only after its sessions have closed (their last presences and
+    // deliveries still reach the other nodes).
+    let (leave, leaving) = watch::channel(false);
+    let membership = match &cluster {
+        Some(cluster) => Some(
+            cluster
+                .start(Arc::new(xmpp.clone()), core.store.clone(), leaving)
+                .await?,
+        ),
+        None => None,
+    };
+    tasks.spawn(listening(
+        &readiness,
+        "http",
+        http::serve(http_listener, None, service.clone(), stopped.clone()),
+    ));
+    tasks.spawn(listening(
+        &readiness,
+        "https",
+        http::serve(https_listener, Some(acceptor), service, stopped.clone()),
     ));
     if let (Some(listener), Some(admin_service)) = (admin_listener, admin_service) {
-        tasks.spawn(http::serve(listener, None, admin_service, stopped.clone()));
+        tasks.spawn(listening(
+            &readiness,
+            "admin",
+            http::serve(listener, None, admin_service, stopped.clone()),
+        ));
     }
     tasks.spawn(purge_loop(core.clone(), stopped.clone()));
+    tasks.spawn(reload_on_hangup(config_file, log, certificate, stopped.clone()));
     tasks.spawn(metrics::upkeep(metrics_handle, stopped.clone()));
     if let Some(listener) = metrics_listener {
-        tasks.spawn(metrics::serve(listener, render, stopped.clone()));
+        tasks.spawn(listening(
+            &readiness,
+            "metrics",
+            metrics::serve(listener, render, stopped.clone()),
+        ));
     }
     tasks.spawn(xmpp.clone().follow_events());
     // Push: chat alerts and REST push events to FCM, APNs and the webhook.
     tasks.spawn(palaver_push::Dispatcher::new(core.clone(), config.push_config()).run(stopped.clone()));
-    tasks.spawn(serve_websocket(
-        ws_listener,
-        None,
-        limits.clone(),
-        handler.clone(),
-        stopped.clone(),
+    tasks.spawn(listening(
+        &readiness,
+        "xmpp-websocket",
+        serve_websocket(
+            ws_listener,
+            None,
+            limits.clone(),
+            handler.clone(),
+            stopped.clone(),
+        ),
     ));
-    tasks.spawn(serve_websocket(
-        wss_listener,
-        Some(tls_config.clone()),
-        limits.clone(),
-        handler.clone(),
-        stopped.clone(),
+    tasks.spawn(listening(
+        &readiness,
+        "xmpp-websocket-tls",
+        serve_websocket(
+            wss_listener,
+            Some(tls_config.clone()),
+            limits.clone(),
+            handler.clone(),
+            stopped.clone(),
+        ),
     ));
-    tasks.spawn(serve_tcp(
-        c2s_listener,
-        None,
-        limits.clone(),
-        handler.clone(),
-        stopped.clone(),
+    tasks.spawn(listening(
+        &readiness,
+        "xmpp-tcp",
+        serve_tcp(
+            c2s_listener,
+            None,
+            limits.clone(),
+            handler.clone(),
+            stopped.clone(),
+        ),
     ));
-    tasks.spawn(serve_tcp(
-        c2s_tls_listener,
-        Some(tls_config),
-        limits,
-        handler,
-        stopped.clone(),
+    tasks.spawn(listening(
+        &readiness,
+        "xmpp-tls",
+        serve_tcp(
+            c2s_tls_listener,
+            Some(tls_config),
+            limits,
+            handler,
+            stopped.clone(),
+        ),
     ));
     tracing::info!(
         http = %config.http_addr,
@@ -153,15 +208,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     shutdown.await;
     tracing::info!("shutting down");
+    readiness.stopping();
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
     // Sessions close their streams on the signal and put what they could not deliver in the store.
     if !xmpp.drained(Duration::from_secs(10)).await {
         tracing::warn!("some XMPP sessions did not finish within 10 s");
     }
+    // The other nodes forget this one's sessions at once instead of after the node timeout.
+    let _ = leave.send(true);
+    if let Some(membership) = membership {
+        let _ = membership.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A listener's accept loop, counted by `/ready` as serving from now until it ends.
+fn listening<F>(
+    readiness: &palaver_api::health::Readiness,
+    name: &'static str,
+    task: F,
+) -> impl std::future::Future<Output = ()> + Send + 'static
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let serving = readiness.serving(name);
+    async move {
+        task.await;
+        drop(serving);
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -220,6 +297,50 @@ async fn purge_loop(core: Core, mut stopped: watch::Receiver<bool>) {
             }
             _ = stopped.changed() => return,
         }
+    }
+}
+
+/// SIGHUP: reads the configuration again and applies what can change while running, the log filter and
+/// the TLS certificate (the same files, read again: a renewed certificate). Anything that fails to load
+/// is logged and the old setting stays.
+async fn reload_on_hangup(
+    config_file: Option<PathBuf>,
+    log: LogControl,
+    certificate: Arc<tls::ServerCertificate>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return tracing::warn!("cannot listen for SIGHUP; reloading is off");
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {}
+                _ = stopped.changed() => return,
+            }
+            match Config::load(config_file.as_deref()) {
+                Ok(config) => match log.reload(&config) {
+                    Ok(()) => tracing::info!(filter = %config.log, "log filter reloaded"),
+                    Err(error) => tracing::warn!(%error, "log filter not reloaded"),
+                },
+                Err(error) => tracing::warn!(%error, "configuration not reloaded"),
+            }
+            match certificate.reload() {
+                Ok(()) => {
+                    tracing::info!(cert = %certificate.files().cert.display(), "TLS certificate reloaded")
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "TLS certificate not reloaded; the old one stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (config_file, log, certificate);
+        let _ = stopped.changed().await;
     }
 }
 

@@ -116,6 +116,7 @@ async fn user_import_reports_each_user_and_the_created_ones_log_in() {
             methods: vec![login_storm::Method::Xmpp(Mechanism::ScramSha256)],
             count: 5,
             rate: 50.0,
+            server_pid: None,
             common: Common::default(),
         },
     )
@@ -246,6 +247,7 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             methods,
             count: 10,
             rate: 50.0,
+            server_pid: Some(server.pid()),
             common: common.clone(),
         },
     )
@@ -266,6 +268,14 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             ("rest session", 10, 0)
         ]
     );
+    // With the server's pid, each method says what the server's CPU did.
+    for login in &report.logins {
+        // (Only that it was read: a short run may spend less than one clock tick on some methods.)
+        assert!(
+            login.server_cpu_percent.is_some_and(|cpu| cpu >= 0.0),
+            "{login:?}"
+        );
+    }
 
     // (e) REST reads: the chat runs above left private dialogs with history behind.
     let report = rest_read::run(
@@ -309,6 +319,7 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             methods: vec![login_storm::Method::Xmpp(Mechanism::Plain)],
             count: 2,
             rate: 50.0,
+            server_pid: None,
             common: common.clone(),
         },
     )

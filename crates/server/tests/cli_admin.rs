@@ -190,6 +190,10 @@ async fn app_dialog_and_status_commands() {
         (Some(2), Some(1))
     );
     assert_eq!(status["figures"]["dialogs"], 1);
+    assert_eq!(
+        status["queues"],
+        json!({"push": {"queued": 0, "due": 0, "retrying": 0}, "store_writes": 0})
+    );
 
     // Every change above is in the audit log, from the command line.
     let (_, log) = answer(
@@ -282,6 +286,32 @@ async fn backup_copies_a_running_sqlite_database_and_refuses_postgres() {
         assert_eq!(rows(&copy, table).await, rows(&original, table).await, "{table}");
     }
     assert_eq!(rows(&copy, "dialogs").await, 2);
+
+    // Restored: a server on the copy lets alice log in and shows her the same dialogs.
+    let (_, before) = w.rest(Method::GET, "/chat/Dialog", &token, None).await;
+    let restored_server = support::Server::start_with(Db::Sqlite, &[("PALAVER_DATA_DIR", data_dir)]).await;
+    let on_copy = World {
+        server: restored_server,
+        app: w.app,
+        key: w.key.clone(),
+        users: w.users.clone(),
+        http: reqwest::Client::new(),
+    };
+    let (status, after) = on_copy
+        .rest(Method::GET, "/chat/Dialog", &on_copy.token(0).await, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids = |list: &Value| -> Vec<Value> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["_id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&after), ids(&before));
+    assert_eq!(ids(&after).len(), 2);
+    drop(on_copy);
 
     let (ok, _, error) = run(
         &w,

@@ -324,6 +324,12 @@ impl AdminStore for SqlStore {
         })
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        count(self, "SELECT COUNT(*) FROM apps WHERE id = 0", &[])
+            .await
+            .map(drop)
+    }
+
     async fn storage_bytes(&self) -> StoreResult<i64> {
         let sql = match self.backend() {
             Backend::Sqlite => {

@@ -7,11 +7,12 @@
 //! invalidations take one lock and a generation counter, so a load that raced with a change is never
 //! cached. Reads take no lock.
 
+use palaver_core::cluster::{CacheChange, CacheListener};
 use palaver_core::model::{ChatMessage, Dialog, User};
 use quick_cache::sync::Cache;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Entries per kind.
 const USERS: usize = 200_000;
@@ -81,6 +82,8 @@ pub(crate) struct StoreCache {
     pub(crate) dialogs: Cached<String, Arc<Dialog>>,
     /// (app_id, lower user id, higher user id) -> the pair's private dialog id.
     pub(crate) pairs: Cached<(i64, i64, i64), String>,
+    /// Hears of every change (other nodes of a cluster forget the same rows).
+    listener: OnceLock<CacheListener>,
 }
 
 impl Default for StoreCache {
@@ -89,6 +92,7 @@ impl Default for StoreCache {
             users: Cached::new(USERS),
             dialogs: Cached::new(DIALOGS),
             pairs: Cached::new(PAIRS),
+            listener: OnceLock::new(),
         }
     }
 }
@@ -98,15 +102,85 @@ impl StoreCache {
         (app_id, a.min(b), a.max(b))
     }
 
+    pub(crate) fn set_listener(&self, listener: CacheListener) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn tell(&self, change: CacheChange) {
+        if let Some(listener) = self.listener.get() {
+            listener(change);
+        }
+    }
+
+    /// A user row changed.
+    pub(crate) fn user_changed(&self, app_id: i64, user_id: i64) {
+        self.users.remove(&(app_id, user_id));
+        self.tell(CacheChange::User { app_id, user_id });
+    }
+
+    /// A dialog row (or its members) changed.
+    pub(crate) fn dialog_changed(&self, dialog_id: &str) {
+        self.dialogs.remove(&dialog_id.to_owned());
+        self.tell(CacheChange::Dialog {
+            dialog_id: dialog_id.to_owned(),
+        });
+    }
+
+    /// Another node changed a row: forget it here, telling nobody.
+    pub(crate) fn forget(&self, change: &CacheChange) {
+        match change {
+            CacheChange::User { app_id, user_id } => self.users.remove(&(*app_id, *user_id)),
+            CacheChange::Dialog { dialog_id } => self.dialogs.remove(dialog_id),
+            CacheChange::LastMessage { .. } => self.set_last_message(change),
+            CacheChange::DialogDeleted { dialog_id } => {
+                self.dialogs.remove(dialog_id);
+                self.pairs.clear();
+            }
+            CacheChange::UsersDeleted => self.forget_all(),
+        }
+    }
+
+    fn forget_all(&self) {
+        self.users.clear();
+        self.dialogs.clear();
+        self.pairs.clear();
+    }
+
     /// A message was added to history: the dialog's last message is now this one, as the database has it.
     pub(crate) fn message_saved(&self, m: &ChatMessage) {
-        self.dialogs.update(&m.dialog_id, |dialog| {
+        let change = CacheChange::LastMessage {
+            dialog_id: m.dialog_id.clone(),
+            message_id: m.id.clone(),
+            sender_id: m.sender_id,
+            body: m.body.clone(),
+            date_sent: m.date_sent,
+            created_at: m.created_at,
+        };
+        self.set_last_message(&change);
+        if self.listener.get().is_some() {
+            self.tell(change);
+        }
+    }
+
+    fn set_last_message(&self, change: &CacheChange) {
+        let CacheChange::LastMessage {
+            dialog_id,
+            message_id,
+            sender_id,
+            body,
+            date_sent,
+            created_at,
+        } = change
+        else {
+            return;
+        };
+        self.dialogs.update(dialog_id, |dialog| {
             let dialog = Arc::make_mut(dialog);
-            dialog.last_message = m.body.clone();
-            dialog.last_message_id = Some(m.id.clone());
-            dialog.last_message_user_id = Some(m.sender_id);
-            dialog.last_message_date_sent = Some(m.date_sent);
-            dialog.updated_at = m.created_at;
+            dialog.last_message = body.clone();
+            dialog.last_message_id = Some(message_id.clone());
+            dialog.last_message_user_id = Some(*sender_id);
+            dialog.last_message_date_sent = Some(*date_sent);
+            dialog.updated_at = *created_at;
         });
     }
 
@@ -114,12 +188,14 @@ impl StoreCache {
     pub(crate) fn dialog_deleted(&self, dialog_id: &str) {
         self.dialogs.remove(&dialog_id.to_owned());
         self.pairs.clear();
+        self.tell(CacheChange::DialogDeleted {
+            dialog_id: dialog_id.to_owned(),
+        });
     }
 
     /// Users were deleted: their member rows went with them, in any dialog.
     pub(crate) fn users_deleted(&self) {
-        self.users.clear();
-        self.dialogs.clear();
-        self.pairs.clear();
+        self.forget_all();
+        self.tell(CacheChange::UsersDeleted);
     }
 }

@@ -11,6 +11,7 @@ mod contact_sql;
 mod dialog_sql;
 mod message_sql;
 mod migrations;
+pub mod portable;
 mod privacy_sql;
 mod push_sql;
 mod rows;

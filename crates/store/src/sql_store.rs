@@ -56,6 +56,11 @@ impl SqlStore {
         &self.pool
     }
 
+    /// The pool every write goes through (one connection on SQLite).
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// Drops every cached row: for whoever changed the database behind this store's back (tests that
     /// write SQL directly).
     pub fn forget_cached(&self) {
@@ -354,7 +359,7 @@ impl Store for SqlStore {
             .fetch_optional(&self.writer)
             .await
             .map_err(user_write_error)?;
-        self.cache.users.remove(&(app_id, user_id));
+        self.cache.user_changed(app_id, user_id);
         row.as_ref().map(rows::user).transpose().map_err(backend_error)
     }
 
@@ -366,7 +371,7 @@ impl Store for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(backend_error)?;
-        self.cache.users.remove(&(app_id, user_id));
+        self.cache.user_changed(app_id, user_id);
         Ok(())
     }
 
@@ -785,7 +790,7 @@ impl Store for SqlStore {
             message_sql::edit_message(&self.writer, app_id, dialog_id, sender_id, message_id, body, now)
                 .await;
         // The dialog's last message may be the edited one.
-        self.cache.dialogs.remove(&dialog_id.to_owned());
+        self.cache.dialog_changed(dialog_id);
         edited
     }
 
@@ -796,7 +801,7 @@ impl Store for SqlStore {
     async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
         let deleted = message_sql::delete_messages(&self.writer, self.backend, dialog_id, seqs).await;
         // The dialog's last message may be one of them.
-        self.cache.dialogs.remove(&dialog_id.to_owned());
+        self.cache.dialog_changed(dialog_id);
         deleted
     }
 
@@ -854,7 +859,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> StoreResult<Option<Dialog>> {
         let changed = dialog_sql::change_dialog(&self.writer, app_id, dialog_id, change, now).await;
-        self.cache.dialogs.remove(&dialog_id.to_owned());
+        self.cache.dialog_changed(dialog_id);
         changed
     }
 
@@ -1145,5 +1150,13 @@ impl Store for SqlStore {
     // --- Operators (admin_sql.rs) ---
     fn admin(&self) -> &dyn palaver_core::admin_store::AdminStore {
         self
+    }
+
+    fn on_cache_change(&self, listener: palaver_core::cluster::CacheListener) {
+        self.cache.set_listener(listener);
+    }
+
+    fn apply_remote_change(&self, change: &palaver_core::cluster::CacheChange) {
+        self.cache.forget(change);
     }
 }

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod modules;
 pub mod ns;
 pub mod registry;
+pub mod remote;
 pub mod rooms;
 pub mod router;
 pub mod sasl;

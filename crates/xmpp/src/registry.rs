@@ -2,6 +2,7 @@
 //! feature modules find recipients here.
 
 use crate::xml::Element;
+use palaver_core::cluster::{Peers, SessionState};
 use palaver_proto::UserJid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,6 +50,20 @@ struct SharedState {
     privacy_active: RwLock<Option<String>>,
     /// XEP-0191: the session asked for the blocklist, so it gets blocklist pushes.
     wants_blocklist: AtomicBool,
+    /// The dialogs whose rooms the session joined (for the other nodes of a cluster).
+    rooms: RwLock<Vec<String>>,
+    /// In a cluster: the other nodes, told of this session's changes until it is unregistered.
+    peers: Option<PeersRef>,
+    unregistered: AtomicBool,
+}
+
+#[derive(Clone)]
+struct PeersRef(Arc<dyn Peers>);
+
+impl std::fmt::Debug for PeersRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Peers({})", self.0.node_id())
+    }
 }
 
 /// The stream error text for a session closed because its client did not read fast enough.
@@ -67,10 +82,53 @@ impl SessionHandle {
 
     pub fn set_available(&self, available: bool) {
         self.state.available.store(available, Ordering::Release);
+        self.announce();
     }
 
     pub fn set_inactive(&self, inactive: bool) {
         self.state.inactive.store(inactive, Ordering::Release);
+        self.announce();
+    }
+
+    /// Tells the other nodes of a cluster how this session is now (nothing on a single node, or once
+    /// the session has been unregistered).
+    fn announce(&self) {
+        let Some(PeersRef(peers)) = &self.state.peers else {
+            return;
+        };
+        let gone = self.state.unregistered.load(Ordering::Acquire);
+        if gone {
+            return;
+        }
+        peers.announce(self.state_for_peers(), false);
+    }
+
+    fn state_for_peers(&self) -> SessionState {
+        SessionState {
+            app_id: self.user.app_id,
+            user_id: self.user.user_id,
+            resource: self.resource.clone(),
+            available: self.is_available(),
+            active: self.is_active(),
+            rooms: self.state.rooms.read().expect("lock poisoned").clone(),
+        }
+    }
+
+    /// Records that this session joined (`true`) or left a dialog's room, for the other nodes.
+    pub fn set_in_room(&self, dialog_id: &str, joined: bool) {
+        {
+            let mut rooms = self.state.rooms.write().expect("lock poisoned");
+            let was = rooms.iter().any(|r| r == dialog_id);
+            if was == joined {
+                return;
+            }
+            if joined {
+                rooms.push(dialog_id.to_owned());
+            } else {
+                rooms.retain(|r| r != dialog_id);
+            }
+        }
+        self.announce();
     }
 
     /// Available and not marked inactive: someone is looking at this session.
@@ -166,14 +224,26 @@ impl SessionHandle {
     }
 }
 
-/// The live sessions of this node.
+/// The live sessions of this node, and in a cluster what the other nodes announced of theirs.
 #[derive(Default)]
 pub struct Registry {
     users: RwLock<HashMap<UserJid, Vec<SessionHandle>>>,
     next_id: AtomicU64,
+    peers: OnceLock<Arc<dyn Peers>>,
 }
 
 impl Registry {
+    /// Makes this node a member of a cluster: sessions registered from now on are announced to `peers`,
+    /// and the presence questions below count the other nodes' sessions too.
+    pub fn join_cluster(&self, peers: Arc<dyn Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// The other nodes, in a cluster.
+    pub fn peers(&self) -> Option<&Arc<dyn Peers>> {
+        self.peers.get()
+    }
+
     /// Registers a freshly bound session; returns its handle and the receiving end of its queue.
     pub fn register(
         &self,
@@ -189,7 +259,10 @@ impl Registry {
             resource,
             token_session,
             tx,
-            state: Arc::default(),
+            state: Arc::new(SharedState {
+                peers: self.peers.get().cloned().map(PeersRef),
+                ..SharedState::default()
+            }),
         };
         self.users
             .write()
@@ -197,15 +270,23 @@ impl Registry {
             .entry(user)
             .or_default()
             .push(handle.clone());
+        handle.announce();
         (handle, rx)
     }
 
     pub fn unregister(&self, handle: &SessionHandle) {
-        let mut users = self.users.write().expect("lock poisoned");
-        if let Some(sessions) = users.get_mut(&handle.user) {
-            sessions.retain(|s| s.id != handle.id);
-            if sessions.is_empty() {
-                users.remove(&handle.user);
+        {
+            let mut users = self.users.write().expect("lock poisoned");
+            if let Some(sessions) = users.get_mut(&handle.user) {
+                sessions.retain(|s| s.id != handle.id);
+                if sessions.is_empty() {
+                    users.remove(&handle.user);
+                }
+            }
+        }
+        if !handle.state.unregistered.swap(true, Ordering::AcqRel) {
+            if let Some(PeersRef(peers)) = &handle.state.peers {
+                peers.announce(handle.state_for_peers(), true);
             }
         }
     }
@@ -237,13 +318,60 @@ impl Registry {
             .find(|s| s.resume_id().as_deref() == Some(resume_id))
     }
 
-    /// Whether a user has a session that is available and active (chat alerts go to users without one).
+    /// Whether a user has a session that is available and active (chat alerts go to users without one),
+    /// on this node or another.
     pub fn is_active(&self, user: UserJid) -> bool {
         self.with_sessions(user, |sessions| sessions.iter().any(SessionHandle::is_active))
+            || self
+                .peers
+                .get()
+                .is_some_and(|p| p.is_active(user.app_id, user.user_id))
     }
 
+    /// Whether a user has an available session, on this node or another.
     pub fn is_online(&self, user: UserJid) -> bool {
         self.with_sessions(user, |sessions| sessions.iter().any(SessionHandle::is_available))
+            || self
+                .peers
+                .get()
+                .is_some_and(|p| p.is_online(user.app_id, user.user_id))
+    }
+
+    /// The full JIDs of the user's available sessions, on this node and the others.
+    pub fn available_jids(&self, user: UserJid, domain: &str) -> Vec<String> {
+        let mut jids: Vec<String> = self.with_sessions(user, |sessions| {
+            sessions
+                .iter()
+                .filter(|s| s.is_available())
+                .map(|s| s.full_jid(domain))
+                .collect()
+        });
+        if let Some(peers) = self.peers.get() {
+            let bare = user.bare(domain);
+            jids.extend(
+                peers
+                    .available_resources(user.app_id, user.user_id)
+                    .into_iter()
+                    .map(|resource| format!("{bare}/{resource}")),
+            );
+        }
+        jids
+    }
+
+    /// The app's users with a session (`available_only`: an available one) on any node, ascending.
+    pub fn app_users(&self, app_id: i64, available_only: bool) -> Vec<i64> {
+        let mut users: Vec<i64> = self
+            .all()
+            .into_iter()
+            .filter(|s| s.user.app_id == app_id && (!available_only || s.is_available()))
+            .map(|s| s.user.user_id)
+            .collect();
+        if let Some(peers) = self.peers.get() {
+            users.extend(peers.users(app_id, available_only));
+        }
+        users.sort_unstable();
+        users.dedup();
+        users
     }
 
     /// Every session, for shutdown and token revocation.

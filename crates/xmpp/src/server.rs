@@ -72,22 +72,23 @@ impl XmppServer {
             };
             match event {
                 Some(Event::SessionDestroyed { app_id, session_id }) => {
-                    for session in self.shared.registry.all() {
-                        if session.user.app_id == app_id && session.token_session == Some(session_id) {
-                            session.kill();
-                        }
-                    }
+                    crate::remote::kill_everywhere(&self.shared, app_id, None, Some(session_id));
                 }
                 Some(Event::UserDeleted { app_id, user_id } | Event::UserBlocked { app_id, user_id }) => {
-                    for session in self.shared.registry.sessions(UserJid { user_id, app_id }) {
-                        session.kill();
-                    }
+                    crate::remote::kill_everywhere(&self.shared, app_id, Some(user_id), None);
                 }
                 // Message events are the chat modules' business (group and REST-driven delivery).
                 Some(other) => crate::modules::events::apply(&self.shared, other).await,
                 None => return,
             }
         }
+    }
+
+    /// Makes this server one node of a cluster (before any session starts): its sessions are announced
+    /// to `peers` and stanzas for the other nodes' sessions go through them. What the other nodes send
+    /// here is handled by `remote.rs` (this server is the cluster's `PeerHandler`).
+    pub fn join_cluster(&self, peers: Arc<dyn palaver_core::cluster::Peers>) {
+        self.shared.registry.join_cluster(peers);
     }
 
     /// Lets the REST API ask who is online.
@@ -154,16 +155,6 @@ impl palaver_core::online::OnlineDirectory for XmppServer {
     }
 
     fn online_users(&self, app_id: i64) -> Vec<i64> {
-        let mut users: Vec<i64> = self
-            .shared
-            .registry
-            .all()
-            .into_iter()
-            .filter(|s| s.user.app_id == app_id && s.is_available())
-            .map(|s| s.user.user_id)
-            .collect();
-        users.sort_unstable();
-        users.dedup();
-        users
+        self.shared.registry.app_users(app_id, true)
     }
 }

@@ -113,20 +113,22 @@ function tcpAccepts(port, timeoutMs = 1_000) {
  * Starts `palaver serve`. Options:
  *   sessionTtlSecs — PALAVER_SESSION_TTL_SECS
  *   env            — extra environment
+ *   databaseUrl    — use this (another server's) database instead of a fresh one: cluster nodes
  * Returns a Server with httpUrl, httpsHost ('127.0.0.1:PORT'), the XMPP endpoints
  * (wsUrl, wssUrl, c2sService, c2sTlsService, domain), createApp(), createUser(),
  * restart() (SIGTERM, then the same binary again on the same ports, data dir and
  * database) and stop().
  */
-export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver' } = {}) {
+export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver', databaseUrl: sharedDatabase } = {}) {
   const bin = palaverBin();
   const db = testDb();
   const dataDir = await mkdtemp(join(tmpdir(), 'palaver-sdk-'));
   const [http, https, ws, wss, c2s, c2sTls] = await freePorts(6);
 
   let schema = null;
-  let databaseUrl;
-  if (db === 'postgres') {
+  let databaseUrl = sharedDatabase;
+  // `databaseUrl`: another server's database (the nodes of a cluster share one); the owner drops it.
+  if (db === 'postgres' && !sharedDatabase) {
     schema = `palaver_sdk_${process.pid}_${randomBytes(4).toString('hex')}`;
     await psql(`CREATE SCHEMA ${schema}`);
     const sep = PG_BASE_URL().includes('?') ? '&' : '?';

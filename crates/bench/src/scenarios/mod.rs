@@ -67,6 +67,7 @@ fn login_report(method: &str, attempted: usize, outcome: &LoginOutcome) -> Login
         rate_per_s: succeeded as f64 / elapsed.max(1e-9),
         latency: outcome.latency.summary(),
         failure_samples: outcome.failure_samples.clone(),
+        ..LoginReport::default()
     }
 }
 
@@ -146,5 +147,6 @@ where
         rate_per_s: (count as u64 - failed) as f64 / elapsed.max(1e-9),
         latency: latency.summary(),
         failure_samples: samples,
+        ..LoginReport::default()
     }
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod world;
 pub mod xmpp;
 
@@ -48,11 +49,17 @@ impl Server {
     }
 
     pub async fn start_with(db: Db, extra_env: &[(&str, &str)]) -> Server {
+        Server::start_with_file(db, extra_env, None).await
+    }
+
+    /// Like `start_with`, with a configuration file (`PALAVER_CONFIG`, kept as `palaver.toml` in the
+    /// data directory): the keys it sets are not given as environment variables, which would win.
+    pub async fn start_with_file(db: Db, extra_env: &[(&str, &str)], file: Option<&str>) -> Server {
         // Free ports are found by binding and releasing them, so another test may take one first: the
         // server then fails to start, and a fresh set of ports is tried.
         let mut failures = Vec::new();
         for _ in 0..4 {
-            let mut server = Server::prepare(db, extra_env).await;
+            let mut server = Server::prepare(db, extra_env, file).await;
             match server.try_spawn().await {
                 Ok(()) => return server,
                 Err(log) => failures.push(log),
@@ -61,7 +68,7 @@ impl Server {
         panic!("the server would not start:\n{}", failures.join("\n---\n"));
     }
 
-    async fn prepare(db: Db, extra_env: &[(&str, &str)]) -> Server {
+    async fn prepare(db: Db, extra_env: &[(&str, &str)], file: Option<&str>) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let (http_port, https_port) = (free_port(), free_port());
         let [ws, wss, c2s, c2s_tls] = [0; 4].map(|_| format!("127.0.0.1:{}", free_port()));
@@ -88,6 +95,18 @@ impl Server {
         }
         for (key, value) in extra_env {
             env.push((key.to_string(), value.to_string()));
+        }
+        if let Some(text) = file {
+            let path = data_dir.path().join("palaver.toml");
+            std::fs::write(&path, text).unwrap();
+            let keys: Vec<String> = text
+                .parse::<toml::Table>()
+                .expect("a TOML configuration")
+                .keys()
+                .map(|k| format!("PALAVER_{}", k.to_ascii_uppercase()))
+                .collect();
+            env.retain(|(key, _)| !keys.contains(key));
+            env.push(("PALAVER_CONFIG".to_owned(), path.display().to_string()));
         }
         let log = data_dir.path().join("server.log");
         let out = data_dir.path().join("server.out");

@@ -159,51 +159,42 @@ pub async fn fan_out(shared: &Shared, room: &RoomJid, kind: i64, sender: i64, me
         format!("{}/{sender}", room.bare(&shared.config.domain)),
     );
     xml::set_attr(&mut reflected, "type", "groupchat");
-    if kind == dialog_type::BROADCAST {
+    let audience = if kind == dialog_type::BROADCAST {
         let online = app_users_online(shared, room.app_id);
         // Privacy lists: users who block the sender, or whom he blocks two-way, get nothing.
-        for user in super::privacy::room_audience(shared, room.app_id, sender, online).await {
-            router::to_available(shared, user, &reflected, None);
-        }
-        return;
-    }
-    match shared
-        .core
-        .dialogs()
-        .recipients(room.app_id, &room.dialog_id)
-        .await
-    {
-        Ok(members) => {
-            for member in super::privacy::room_recipients(shared, room.app_id, sender, members).await {
-                router::to_available(
-                    shared,
-                    UserJid {
-                        user_id: member,
-                        app_id: room.app_id,
-                    },
-                    &reflected,
-                    None,
-                );
+        super::privacy::room_audience(shared, room.app_id, sender, online).await
+    } else {
+        match shared
+            .core
+            .dialogs()
+            .recipients(room.app_id, &room.dialog_id)
+            .await
+        {
+            Ok(members) => super::privacy::room_recipients(shared, room.app_id, sender, members)
+                .await
+                .into_iter()
+                .map(|user_id| UserJid {
+                    user_id,
+                    app_id: room.app_id,
+                })
+                .collect(),
+            Err(error) => {
+                tracing::error!(%error, dialog = %room.dialog_id, "reading the dialog's members failed");
+                return;
             }
         }
-        Err(error) => {
-            tracing::error!(%error, dialog = %room.dialog_id, "reading the dialog's members failed")
-        }
-    }
+    };
+    router::to_many(shared, &audience, &reflected);
 }
 
-/// Every user of an app with a session on this node.
+/// Every user of an app with a session, on any node.
 pub fn app_users_online(shared: &Shared, app_id: i64) -> Vec<UserJid> {
-    let mut users: Vec<UserJid> = shared
+    shared
         .registry
-        .all()
+        .app_users(app_id, false)
         .into_iter()
-        .map(|s| s.user)
-        .filter(|u| u.app_id == app_id)
-        .collect();
-    users.sort_by_key(|u| u.user_id);
-    users.dedup();
-    users
+        .map(|user_id| UserJid { user_id, app_id })
+        .collect()
 }
 
 /// `<x xmlns="http://jabber.org/protocol/muc#user">` helpers shared with the room presence module.

@@ -106,8 +106,14 @@ pub fn subscribe(session: &Online, iq: &Element, request: &Element) -> Element {
     stanza::iq_result(iq, None)
 }
 
-/// Pushes a user's status to its watchers: `type="result"` so the SDKs answer nothing.
+/// Pushes a user's status to its watchers on every node.
 fn notify(shared: &Shared, user: UserJid, seconds: i64) {
+    notify_local(shared, user, seconds);
+    crate::remote::status_everywhere(shared, user, seconds);
+}
+
+/// Pushes a user's status to its watchers on this node: `type="result"` so the SDKs answer nothing.
+pub fn notify_local(shared: &Shared, user: UserJid, seconds: i64) {
     for (watcher, session) in shared.status_watchers.of(user) {
         let Some(handle) = shared
             .registry
@@ -122,7 +128,7 @@ fn notify(shared: &Shared, user: UserJid, seconds: i64) {
         xml::set_attr(&mut push, "id", format!("status-{}", new_object_id()));
         xml::set_attr(&mut push, "from", user.bare(&shared.config.domain));
         push.append_child(last_query(seconds));
-        router::to_resource(shared, watcher, &handle.resource, &push);
+        router::local_to_resource(shared, watcher, &handle.resource, &push);
     }
 }
 

@@ -288,22 +288,13 @@ fn carbons(session: &Online, message: &Element) {
     if private {
         return;
     }
-    let shared = &session.shared;
-    shared.registry.with_sessions(session.auth.user, |sessions| {
-        for other in sessions {
-            if other.id == session.handle.id || !other.carbons() || !other.is_available() {
-                continue;
-            }
-            let mut forwarded = xml::element("forwarded", ns::FORWARD);
-            forwarded.append_child(message.clone());
-            let mut wrapper = xml::element("message", ns::CLIENT);
-            xml::set_attr(&mut wrapper, "from", session.bare_jid.clone());
-            xml::set_attr(&mut wrapper, "to", other.full_jid(&shared.config.domain));
-            xml::set_attr(&mut wrapper, "type", "chat");
-            wrapper.append_child(xml::with_child(xml::element("sent", ns::CARBONS), forwarded));
-            other.deliver(wrapper);
-        }
-    });
+    let mut forwarded = xml::element("forwarded", ns::FORWARD);
+    forwarded.append_child(message.clone());
+    let mut wrapper = xml::element("message", ns::CLIENT);
+    xml::set_attr(&mut wrapper, "from", session.bare_jid.clone());
+    xml::set_attr(&mut wrapper, "type", "chat");
+    wrapper.append_child(xml::with_child(xml::element("sent", ns::CARBONS), forwarded));
+    router::carbons(&session.shared, session.auth.user, &wrapper, session.handle.id);
 }
 
 #[cfg(test)]

@@ -86,6 +86,7 @@ pub async fn handle(session: &mut Online, presence: Element, room: RoomJid, nick
     let leaving = presence.attr("type") == Some("unavailable");
     if leaving {
         let last = shared.rooms.leave(&room, user.user_id, session.handle.id);
+        session.handle.set_in_room(&room.dialog_id, false);
         let own = self_presence(&shared, &room, user.user_id, presence.attr("id"), false);
         session.reply(with_to(own, &session.full_jid)).await;
         if last {
@@ -115,7 +116,8 @@ pub async fn handle(session: &mut Online, presence: Element, room: RoomJid, nick
         return session.reply(join_error(&presence)).await;
     }
     let first = shared.rooms.join(&room, user.user_id, session.handle.id);
-    for occupant in shared.rooms.occupants(&room) {
+    session.handle.set_in_room(&room.dialog_id, true);
+    for occupant in occupants_everywhere(&shared, &room) {
         if occupant != user.user_id {
             let their = occupant_presence(&shared, &room, occupant, true);
             session.reply(with_to(their, &session.full_jid)).await;
@@ -158,7 +160,50 @@ fn join_error(presence: &Element) -> Element {
 }
 
 /// Sends a presence to the sessions of every other user who joined the room.
+/// Who joined the room, through this node or another.
+fn occupants_everywhere(shared: &Shared, room: &RoomJid) -> Vec<i64> {
+    let mut occupants = shared.rooms.occupants(room);
+    if let Some(peers) = shared.registry.peers() {
+        occupants.extend(
+            peers
+                .room_occupants(room.app_id, &room.dialog_id)
+                .into_iter()
+                .map(|(_, user_id)| user_id),
+        );
+        occupants.sort_unstable();
+        occupants.dedup();
+    }
+    occupants
+}
+
+/// Sends a room presence about `about` to the room's other occupants, on every node.
 fn tell_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Element) {
+    tell_local_occupants(shared, room, about, presence);
+    if let Some(peers) = shared.registry.peers() {
+        let mut nodes: Vec<String> = peers
+            .room_occupants(room.app_id, &room.dialog_id)
+            .into_iter()
+            .filter(|(_, user_id)| *user_id != about)
+            .map(|(node, _)| node)
+            .collect();
+        nodes.dedup();
+        if !nodes.is_empty() {
+            let envelope = crate::remote::Envelope::RoomPresence {
+                app_id: room.app_id,
+                dialog_id: room.dialog_id.clone(),
+                about,
+                stanza: xml::to_string(presence),
+            };
+            let payload = envelope.encode();
+            for node in nodes {
+                peers.post(&node, payload.clone());
+            }
+        }
+    }
+}
+
+/// Sends a room presence to the occupants who joined through this node.
+pub fn tell_local_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Element) {
     for occupant in shared.rooms.occupants(room) {
         if occupant == about {
             continue;
@@ -174,7 +219,7 @@ fn tell_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Elemen
                 .into_iter()
                 .find(|s| s.id == session)
             {
-                router::to_resource(shared, user, &handle.resource, presence);
+                router::local_to_resource(shared, user, &handle.resource, presence);
             }
         }
     }
@@ -239,6 +284,12 @@ pub fn kick(shared: &Shared, room: &RoomJid, removed: &[i64], by_user: i64) {
             &presence,
             None,
         );
+        for session in shared.registry.sessions(UserJid {
+            user_id,
+            app_id: room.app_id,
+        }) {
+            session.set_in_room(&room.dialog_id, false);
+        }
         if shared.rooms.remove_user(room, user_id) {
             tell_occupants(
                 shared,
@@ -248,6 +299,7 @@ pub fn kick(shared: &Shared, room: &RoomJid, removed: &[i64], by_user: i64) {
             );
         }
     }
+    crate::remote::left_room_everywhere(shared, room, removed);
 }
 
 /// disco#items on a room: the members that are online (joined or not — joining is optional).

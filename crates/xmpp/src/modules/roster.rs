@@ -178,14 +178,9 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
     }
     if kind == "subscribed" {
         // The new subscriber sees this user's current presence at once.
-        for own in shared
-            .registry
-            .sessions(user)
-            .into_iter()
-            .filter(|s| s.is_available())
-        {
+        for own in shared.registry.available_jids(user, &shared.config.domain) {
             let mut available = xml::element("presence", ns::CLIENT);
-            xml::set_attr(&mut available, "from", own.full_jid(&shared.config.domain));
+            xml::set_attr(&mut available, "from", own);
             router::to_available(&shared, contact, &available, None);
         }
     }
@@ -207,14 +202,9 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
                 user_id: contact,
                 app_id: user.app_id,
             };
-            for their in shared
-                .registry
-                .sessions(contact)
-                .into_iter()
-                .filter(|s| s.is_available())
-            {
+            for their in shared.registry.available_jids(contact, &shared.config.domain) {
                 let mut probe_answer = xml::element("presence", ns::CLIENT);
-                xml::set_attr(&mut probe_answer, "from", their.full_jid(&shared.config.domain));
+                xml::set_attr(&mut probe_answer, "from", their);
                 xml::set_attr(&mut probe_answer, "to", session.full_jid.clone());
                 session.send(probe_answer).await;
             }

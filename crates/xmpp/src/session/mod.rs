@@ -31,7 +31,15 @@ pub async fn run(shared: Arc<Shared>, mut transport: Transport) {
                 close_with_error(&mut transport, condition, &text).await;
             }
         }
-        Ok(Ok(negotiate::Outcome::Online(bound))) => online::run(shared, transport, bound).await,
+        Ok(Ok(negotiate::Outcome::Online(bound))) => {
+            // The connection's span (from the listener) names the user from here on.
+            let user = &bound.auth.user;
+            tracing::Span::current().record(
+                "user",
+                tracing::field::display(format_args!("{}-{}", user.user_id, user.app_id)),
+            );
+            online::run(shared, transport, bound).await
+        }
         Ok(Ok(negotiate::Outcome::Resume { session, h, previd })) => {
             resume::hand_over(transport, session, h, previd).await
         }

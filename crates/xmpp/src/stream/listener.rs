@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -211,6 +212,10 @@ async fn accept_loop<F, Fut>(
 {
     let counter = IpCounter::default();
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let local = listener
+        .local_addr()
+        .map(|a| a.port().to_string())
+        .unwrap_or_default();
     loop {
         if *shutdown.borrow_and_update() {
             break;
@@ -246,7 +251,9 @@ async fn accept_loop<F, Fut>(
             },
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(on_connection(stream, peer, slot));
+        // One span per connection: every event of this connection says which one it is.
+        let span = tracing::info_span!("xmpp", %peer, port = %local, user = tracing::field::Empty);
+        tokio::spawn(on_connection(stream, peer, slot).instrument(span));
     }
 }
 
