@@ -136,10 +136,7 @@ impl ContactService {
             .filter(|r| r.in_roster)
             .count();
         if count as i64 >= self.limit() {
-            return Err(CoreError::Rejected(format!(
-                "Contact list limit ({}) reached",
-                self.limit()
-            )));
+            return Err(CoreError::ContactLimitReached(self.limit()));
         }
         Ok(())
     }

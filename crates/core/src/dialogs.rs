@@ -70,10 +70,6 @@ pub struct DialogService {
     core: Core,
 }
 
-fn not_member() -> CoreError {
-    CoreError::Forbidden("You are not a member of this dialog".into())
-}
-
 fn needs_admin() -> CoreError {
     CoreError::Forbidden("Only the owner and admins of this dialog may do this".into())
 }
@@ -99,7 +95,7 @@ impl DialogService {
             return Err(if dialog.kind == dialog_type::BROADCAST {
                 CoreError::Forbidden("Only the owner and admins may post to a broadcast dialog".into())
             } else {
-                not_member()
+                CoreError::not_member()
             });
         }
         Ok(dialog)
@@ -168,7 +164,7 @@ impl DialogService {
     ) -> CoreResult<Vec<User>> {
         let dialog = self.get(app_id, dialog_id).await?;
         if dialog.kind != dialog_type::PUBLIC && !is_participant(&dialog, user_id) {
-            return Err(not_member());
+            return Err(CoreError::not_member());
         }
         let page: Vec<i64> = dialog
             .occupants
@@ -461,7 +457,7 @@ impl DialogService {
             return Err(if kind == dialog_type::BROADCAST {
                 needs_admin()
             } else {
-                not_member()
+                CoreError::not_member()
             });
         }
         let mut change = DialogChange {
@@ -736,7 +732,7 @@ impl DialogService {
         if dialog.kind == dialog_type::BROADCAST || dialog.is_member(user_id) {
             Ok(dialog)
         } else {
-            Err(not_member())
+            Err(CoreError::not_member())
         }
     }
 

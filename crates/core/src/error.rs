@@ -1,5 +1,9 @@
-//! The one error type of the domain. The edges map it: the REST API to an HTTP status and a ConnectyCube
-//! error body, the XMPP server to a stanza error.
+//! The one error type of the domain, precise enough that each transport maps it in one place:
+//! `palaver_xmpp::stanza_error` to a stanza error, `palaver_api::error` to an HTTP status and a
+//! ConnectyCube error body. A rule that refuses something picks the variant here, in the core; the
+//! transports never look at context to decide how to answer.
+
+use std::fmt;
 
 use crate::store::StoreError;
 
@@ -14,19 +18,64 @@ pub enum CoreError {
     /// Wrong credentials.
     #[error("Unauthorized")]
     Unauthorized,
-    /// The caller may not do this.
+    /// The caller may not do this, and why.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Denial),
     #[error("The resource wasn't found")]
     NotFound,
     /// Invalid fields: (field, message) pairs, e.g. ("login", "has already been taken").
-    #[error("validation failed: {0:?}")]
+    #[error("{}", describe_fields(.0))]
     Invalid(Vec<(String, String)>),
     /// A request-level error without a field, e.g. "Unexpected signature".
     #[error("{0}")]
     Rejected(String),
+    /// The user's contact list is full.
+    #[error("Contact list limit ({0}) reached")]
+    ContactLimitReached(i64),
+    /// The recipient is offline and its queue of waiting stanzas is full.
+    #[error("The recipient's offline storage is full")]
+    OfflineStorageFull,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a caller may not do something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// Not an occupant of the dialog (or, for a public dialog, not a subscriber).
+    NotMember,
+    /// Any other rule, in the words the client reads.
+    Rule(String),
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denial::NotMember => f.write_str("You are not a member of this dialog"),
+            Denial::Rule(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<&str> for Denial {
+    fn from(text: &str) -> Denial {
+        Denial::Rule(text.to_owned())
+    }
+}
+
+impl From<String> for Denial {
+    fn from(text: String) -> Denial {
+        Denial::Rule(text)
+    }
+}
+
+/// Invalid fields as one sentence for a client: "login has already been taken, password is too short".
+fn describe_fields(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(field, message)| format!("{field} {message}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
@@ -34,5 +83,10 @@ pub type CoreResult<T> = Result<T, CoreError>;
 impl CoreError {
     pub fn invalid(field: &str, message: &str) -> CoreError {
         CoreError::Invalid(vec![(field.to_owned(), message.to_owned())])
+    }
+
+    /// The caller is not a member of the dialog it acts on.
+    pub fn not_member() -> CoreError {
+        CoreError::Forbidden(Denial::NotMember)
     }
 }

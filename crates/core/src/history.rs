@@ -70,10 +70,6 @@ mod rights {
     }
 }
 
-fn not_member() -> CoreError {
-    CoreError::Forbidden("You are not a member of this dialog".into())
-}
-
 /// Every member of the dialog but `actor`: who hears about what `actor` did.
 pub fn others(dialog: &Dialog, actor: i64) -> Vec<i64> {
     dialog.occupants.iter().copied().filter(|u| *u != actor).collect()
@@ -92,7 +88,7 @@ impl HistoryService {
     pub async fn readable_dialog(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<Dialog> {
         let dialog = self.core.dialogs().get(app_id, dialog_id).await?;
         if !rights::can_read(&dialog, user_id) {
-            return Err(not_member());
+            return Err(CoreError::not_member());
         }
         Ok(dialog)
     }
@@ -149,7 +145,7 @@ impl HistoryService {
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if !open && !rights::can_read(&dialog, user_id) {
-            return Err(not_member());
+            return Err(CoreError::not_member());
         }
         let mut last = self
             .core
@@ -178,14 +174,14 @@ impl HistoryService {
                 let dialog = self.core.dialogs().get(new.app_id, dialog_id).await?;
                 if dialog.kind == dialog_type::PRIVATE {
                     if !dialog.occupants.contains(&new.sender_id) {
-                        return Err(not_member());
+                        return Err(CoreError::not_member());
                     }
                     let other = dialog
                         .occupants
                         .iter()
                         .copied()
                         .find(|u| *u != new.sender_id)
-                        .ok_or_else(not_member)?;
+                        .ok_or_else(CoreError::not_member)?;
                     if recipient.is_some_and(|r| r != other) {
                         return Err(CoreError::invalid(
                             "recipient_id",

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{CoreError, CoreResult};
+pub use error::{CoreError, CoreResult, Denial};
 pub use store::{Store, StoreError};
 
 /// Tunables of the domain rules.

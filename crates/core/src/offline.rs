@@ -26,9 +26,7 @@ impl OfflineService {
             .await?;
         match kept {
             Some(_) => Ok(()),
-            None => Err(CoreError::Rejected(
-                "The recipient's offline storage is full".into(),
-            )),
+            None => Err(CoreError::OfflineStorageFull),
         }
     }
 

@@ -192,14 +192,9 @@ pub(crate) async fn open_core(config: &Config) -> anyhow::Result<Core> {
     Ok(Core::new(Arc::new(store), config.core_settings()))
 }
 
+/// A domain error for the terminal: its own text (invalid fields read "login has already been taken").
 pub(crate) fn describe(error: palaver_core::CoreError) -> anyhow::Error {
-    match error {
-        palaver_core::CoreError::Invalid(fields) => {
-            let text: Vec<String> = fields.iter().map(|(f, m)| format!("{f} {m}")).collect();
-            anyhow::anyhow!(text.join(", "))
-        }
-        other => other.into(),
-    }
+    error.into()
 }
 
 pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {

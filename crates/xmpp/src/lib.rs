@@ -15,6 +15,7 @@ pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod stanza;
+pub mod stanza_error;
 pub mod stream;
 pub mod xml;
 

@@ -9,6 +9,7 @@ use crate::router;
 use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition};
+use crate::stanza_error::StanzaError;
 use crate::xml::{self, Element};
 use palaver_core::messages::GroupMessage;
 use palaver_core::model::{dialog_type, ChatMessage};
@@ -42,38 +43,12 @@ pub async fn handle(session: &mut Online, mut message: Element, room: RoomJid, n
     let kind = match outcome {
         Ok(kind) => kind,
         Err(error) => {
-            let (condition, text) = refusal(&shared, &room, &error).await;
-            return session.reply(refuse(condition, &text, &message)).await;
+            // Unknown dialog 404, non-member 406, a regular user posting to a broadcast dialog 403.
+            return session.reply(StanzaError::from(&error).reply_to(&message)).await;
         }
     };
     crate::metrics::message_routed(&message);
     fan_out(&shared, &room, kind, sender, &message).await;
-}
-
-/// The error a refused group message gets: unknown dialog 404, non-member 406, a regular user posting to
-/// a broadcast dialog 403.
-async fn refusal(shared: &Shared, room: &RoomJid, error: &CoreError) -> (Condition, String) {
-    match error {
-        CoreError::NotFound => (Condition::ItemNotFound, "The dialog does not exist".into()),
-        CoreError::Forbidden(text) => {
-            let broadcast = matches!(
-                shared.core.store.dialog(room.app_id, &room.dialog_id).await,
-                Ok(Some(dialog)) if dialog.kind == dialog_type::BROADCAST
-            );
-            if broadcast {
-                (Condition::Forbidden, text.clone())
-            } else {
-                (Condition::NotAcceptable, text.clone())
-            }
-        }
-        other => {
-            tracing::error!(error = %other, "group message failed");
-            (
-                Condition::InternalServerError,
-                "The message could not be processed".into(),
-            )
-        }
-    }
 }
 
 /// Runs the core rules for a real message and adds `dialog_id`/`date_sent`; returns the dialog type.

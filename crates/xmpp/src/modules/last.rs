@@ -6,7 +6,9 @@ use crate::router;
 use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition};
+use crate::stanza_error::StanzaError;
 use crate::xml::{self, Element};
+use palaver_core::{CoreError, CoreResult};
 use palaver_proto::{new_object_id, UserJid};
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -58,25 +60,15 @@ fn last_query(seconds: i64) -> Element {
 }
 
 /// Seconds since the user was last in chat: 0 while online, None for a user never seen.
-async fn seconds_idle(shared: &Shared, user: UserJid) -> Result<Option<i64>, Condition> {
-    let exists = shared
-        .core
-        .store
-        .user(user.app_id, user.user_id)
-        .await
-        .map_err(|_| Condition::InternalServerError)?;
+async fn seconds_idle(shared: &Shared, user: UserJid) -> CoreResult<Option<i64>> {
+    let exists = shared.core.store.user(user.app_id, user.user_id).await?;
     let Some(account) = exists else {
-        return Err(Condition::ItemNotFound);
+        return Err(CoreError::NotFound);
     };
     if shared.registry.is_online(user) {
         return Ok(Some(0));
     }
-    let last = shared
-        .core
-        .store
-        .last_logout(user.app_id, user.user_id)
-        .await
-        .map_err(|_| Condition::InternalServerError)?;
+    let last = shared.core.store.last_logout(user.app_id, user.user_id).await?;
     let now = shared.core.clock.now_millis();
     Ok(last
         .or(account.last_request_at)
@@ -93,7 +85,7 @@ pub async fn query(shared: &Shared, iq: &Element, asker: UserJid, target: UserJi
     match seconds_idle(shared, target).await {
         Ok(Some(seconds)) => stanza::iq_result(iq, Some(last_query(seconds))),
         Ok(None) => stanza::error_reply(iq, Condition::ItemNotFound, "The user has never been seen"),
-        Err(condition) => stanza::error_reply(iq, condition, "No such user"),
+        Err(error) => StanzaError::from(&error).reply_to(iq),
     }
 }
 

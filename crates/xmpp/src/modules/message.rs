@@ -8,6 +8,7 @@ use crate::router;
 use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition, Target};
+use crate::stanza_error::StanzaError;
 use crate::xml::{self, Element};
 use palaver_core::messages::PrivateMessage;
 use palaver_core::model::ChatMessage;
@@ -76,31 +77,6 @@ pub fn worth_keeping(stanza: &Element) -> bool {
         && matches!(stanza.attr("type").unwrap_or("normal"), "chat" | "normal")
         && !is_typing_only(stanza)
         && (is_content(stanza) || SIGNALS.iter().any(|s| has_child(stanza, s)))
-}
-
-fn condition_for(error: &CoreError) -> (Condition, String) {
-    match error {
-        CoreError::NotFound => (
-            Condition::ItemNotFound,
-            "The recipient or dialog does not exist".into(),
-        ),
-        CoreError::Forbidden(text) => (Condition::Forbidden, text.clone()),
-        CoreError::Rejected(text) => (Condition::ResourceConstraint, text.clone()),
-        CoreError::Invalid(fields) => {
-            let text: Vec<String> = fields
-                .iter()
-                .map(|(field, why)| format!("{field} {why}"))
-                .collect();
-            (Condition::BadRequest, text.join("; "))
-        }
-        other => {
-            tracing::error!(error = %other, "message handling failed");
-            (
-                Condition::InternalServerError,
-                "The message could not be processed".into(),
-            )
-        }
-    }
 }
 
 pub async fn handle(session: &mut Online, message: Element) {
@@ -179,8 +155,7 @@ async fn private(session: &mut Online, mut message: Element, recipient: UserJid,
         apply_signal(&shared, session.auth.user, &message).await
     };
     if let Err(error) = outcome {
-        let (condition, text) = condition_for(&error);
-        let reply = stanza::error_reply(&message, condition, &text);
+        let reply = StanzaError::from(&error).reply_to(&message);
         return session.reply(reply).await;
     }
     crate::metrics::message_routed(&message);
@@ -198,8 +173,7 @@ async fn private(session: &mut Online, mut message: Element, recipient: UserJid,
         return;
     }
     if let Err(error) = router::deliver_or_store(&shared, recipient, &message, None).await {
-        let (condition, text) = condition_for(&error);
-        let reply = stanza::error_reply(&message, condition, &text);
+        let reply = StanzaError::from(&error).reply_to(&message);
         return session.reply(reply).await;
     }
     metrics::histogram!(palaver_core::metrics::DELIVERY_DURATION).record(arrived.elapsed().as_secs_f64());

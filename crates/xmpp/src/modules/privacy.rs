@@ -27,9 +27,9 @@ use crate::router;
 use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition};
+use crate::stanza_error::StanzaError;
 use crate::xml::{self, Element};
 use palaver_core::privacy::{Action, PrivacyItem, PrivacyList, Stanzas, Target};
-use palaver_core::CoreError;
 use palaver_proto::UserJid;
 
 pub use palaver_core::privacy::Kind;
@@ -167,32 +167,8 @@ pub async fn presence_blocked(shared: &Shared, from: UserJid, to: UserJid) -> bo
 
 // --- Managing lists: jabber:iq:privacy ---
 
-type Refusal = (Condition, String);
-
-fn refusal(condition: Condition, text: &str) -> Refusal {
-    (condition, text.to_owned())
-}
-
-fn core_refusal(error: CoreError) -> Refusal {
-    match error {
-        CoreError::NotFound => refusal(Condition::ItemNotFound, "There is no privacy list of that name"),
-        CoreError::Invalid(fields) => (
-            Condition::BadRequest,
-            fields
-                .iter()
-                .map(|(field, problem)| format!("{field} {problem}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        CoreError::Rejected(text) => (Condition::NotAcceptable, text),
-        other => {
-            tracing::error!(error = %other, "privacy list request failed");
-            refusal(
-                Condition::InternalServerError,
-                "The privacy list could not be processed",
-            )
-        }
-    }
+fn refusal(condition: Condition, text: &str) -> StanzaError {
+    StanzaError::new(condition, text)
 }
 
 /// Answers a `jabber:iq:privacy` iq to the server.
@@ -205,7 +181,7 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
     };
     match outcome {
         Ok(payload) => stanza::iq_result(iq, payload),
-        Err((condition, text)) => stanza::error_reply(iq, condition, &text),
+        Err(error) => error.reply_to(iq),
     }
 }
 
@@ -213,7 +189,7 @@ fn name_of(element: &Element) -> Option<&str> {
     element.attr("name").filter(|n| !n.is_empty())
 }
 
-async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, Refusal> {
+async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, StanzaError> {
     let user = session.auth.user;
     let privacy = session.shared.core.privacy();
     let children: Vec<&Element> = query.children().collect();
@@ -222,7 +198,7 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, R
             let names = privacy
                 .names(user.app_id, user.user_id)
                 .await
-                .map_err(core_refusal)?;
+                .map_err(StanzaError::from)?;
             let mut answer = xml::element("query", NS);
             // The SDKs report every child's name in `names`, active and default included
             // (docs/protocol.md#quirk-privacy-list-reading).
@@ -250,7 +226,7 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, R
             let found = privacy
                 .list(user.app_id, user.user_id, name)
                 .await
-                .map_err(core_refusal)?;
+                .map_err(StanzaError::from)?;
             // An unknown list reads as an empty one (docs/protocol.md#quirk-privacy-list-reading).
             let found = found.unwrap_or_else(|| PrivacyList {
                 name: name.to_owned(),
@@ -268,7 +244,7 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, R
     }
 }
 
-async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, Refusal> {
+async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, StanzaError> {
     let user = session.auth.user;
     let shared = session.shared.clone();
     let privacy = shared.core.privacy();
@@ -284,7 +260,7 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
                     let exists = privacy
                         .list(user.app_id, user.user_id, name)
                         .await
-                        .map_err(core_refusal)?
+                        .map_err(StanzaError::from)?
                         .is_some();
                     if !exists {
                         return Err(refusal(
@@ -301,7 +277,7 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
             privacy
                 .set_default(user.app_id, user.user_id, name_of(child))
                 .await
-                .map_err(core_refusal)?;
+                .map_err(StanzaError::from)?;
             Ok(None)
         }
         "list" => {
@@ -313,7 +289,7 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
                 let existed = privacy
                     .delete(user.app_id, user.user_id, name)
                     .await
-                    .map_err(core_refusal)?;
+                    .map_err(StanzaError::from)?;
                 if !existed {
                     return Err(refusal(
                         Condition::BadRequest,
@@ -336,7 +312,7 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
                         },
                     )
                     .await
-                    .map_err(core_refusal)?;
+                    .map_err(StanzaError::from)?;
             }
             Ok(None)
         }
@@ -344,7 +320,7 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, R
     }
 }
 
-fn parse_items(list: &Element) -> Result<Vec<PrivacyItem>, Refusal> {
+fn parse_items(list: &Element) -> Result<Vec<PrivacyItem>, StanzaError> {
     let mut items = Vec::new();
     for item in list.children().filter(|c| c.name() == "item") {
         let value = match item.attr("type") {
@@ -423,26 +399,26 @@ pub async fn blocking(session: &mut Online, iq: &Element) -> Element {
     };
     match outcome {
         Ok(payload) => stanza::iq_result(iq, payload),
-        Err((condition, text)) => stanza::error_reply(iq, condition, &text),
+        Err(error) => error.reply_to(iq),
     }
 }
 
-async fn default_list(shared: &Shared, user: UserJid) -> Result<Option<PrivacyList>, Refusal> {
+async fn default_list(shared: &Shared, user: UserJid) -> Result<Option<PrivacyList>, StanzaError> {
     let privacy = shared.core.privacy();
     let names = privacy
         .names(user.app_id, user.user_id)
         .await
-        .map_err(core_refusal)?;
+        .map_err(StanzaError::from)?;
     match names.default {
         Some(name) => privacy
             .list(user.app_id, user.user_id, &name)
             .await
-            .map_err(core_refusal),
+            .map_err(StanzaError::from),
         None => Ok(None),
     }
 }
 
-async fn blocklist(session: &mut Online) -> Result<Option<Element>, Refusal> {
+async fn blocklist(session: &mut Online) -> Result<Option<Element>, StanzaError> {
     session.handle.set_wants_blocklist();
     let user = session.auth.user;
     let list = default_list(&session.shared, user).await?;
@@ -457,7 +433,7 @@ async fn blocklist(session: &mut Online) -> Result<Option<Element>, Refusal> {
     Ok(Some(answer))
 }
 
-async fn change_blocks(session: &mut Online, request: &Element) -> Result<Option<Element>, Refusal> {
+async fn change_blocks(session: &mut Online, request: &Element) -> Result<Option<Element>, StanzaError> {
     let user = session.auth.user;
     let shared = session.shared.clone();
     let jids: Vec<String> = request
@@ -521,17 +497,17 @@ async fn change_blocks(session: &mut Online, request: &Element) -> Result<Option
         privacy
             .delete(user.app_id, user.user_id, &name)
             .await
-            .map_err(core_refusal)?;
+            .map_err(StanzaError::from)?;
     } else {
         privacy
             .put(user.app_id, user.user_id, list)
             .await
-            .map_err(core_refusal)?;
+            .map_err(StanzaError::from)?;
         if !is_default {
             privacy
                 .set_default(user.app_id, user.user_id, Some(&name))
                 .await
-                .map_err(core_refusal)?;
+                .map_err(StanzaError::from)?;
         }
     }
     push_blocklist(&shared, user, request);

@@ -9,9 +9,9 @@ use crate::router;
 use crate::server::Shared;
 use crate::session::online::Online;
 use crate::stanza::{self, Condition};
+use crate::stanza_error::StanzaError;
 use crate::xml::{self, Element};
 use palaver_core::contacts::RosterRow;
-use palaver_core::CoreError;
 use palaver_proto::{new_object_id, UserJid};
 
 fn item(row: &RosterRow, app_id: i64, domain: &str) -> Element {
@@ -51,22 +51,6 @@ fn push(shared: &Shared, user: UserJid, row: &RosterRow, removed: bool) {
     }
 }
 
-fn refusal(iq: &Element, error: &CoreError) -> Element {
-    match error {
-        CoreError::Rejected(text) => stanza::error_reply(iq, Condition::NotAllowed, text),
-        CoreError::NotFound => stanza::error_reply(iq, Condition::ItemNotFound, "No such user"),
-        CoreError::Invalid(_) => stanza::error_reply(iq, Condition::BadRequest, "Invalid contact"),
-        other => {
-            tracing::error!(error = %other, "roster request failed");
-            stanza::error_reply(
-                iq,
-                Condition::InternalServerError,
-                "The contact list could not be changed",
-            )
-        }
-    }
-}
-
 /// `jabber:iq:roster` get and set.
 pub async fn iq(session: &mut Online, iq: &Element) -> Element {
     let shared = session.shared.clone();
@@ -81,7 +65,7 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
                 }
                 stanza::iq_result(iq, Some(query))
             }
-            Err(error) => refusal(iq, &error),
+            Err(error) => StanzaError::from(&error).reply_to(iq),
         };
     }
     let requested = iq
@@ -112,7 +96,7 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
                 stanza::iq_result(iq, None)
             }
             Ok(None) => stanza::error_reply(iq, Condition::ItemNotFound, "Not in the contact list"),
-            Err(error) => refusal(iq, &error),
+            Err(error) => StanzaError::from(&error).reply_to(iq),
         };
     }
     let name = requested.attr("name").map(str::to_owned);
@@ -124,7 +108,7 @@ pub async fn iq(session: &mut Online, iq: &Element) -> Element {
             push(&shared, user, &row, false);
             stanza::iq_result(iq, None)
         }
-        Err(error) => refusal(iq, &error),
+        Err(error) => StanzaError::from(&error).reply_to(iq),
     }
 }
 
@@ -179,13 +163,7 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
         Ok(change) => change,
         Err(error) => {
             // Past the contact limit (v3 sends subscribe even when its roster set failed) or unknown user.
-            let (condition, text) = match &error {
-                CoreError::Rejected(text) => (Condition::NotAllowed, text.clone()),
-                _ => (Condition::ItemNotFound, "No such user".to_owned()),
-            };
-            return session
-                .reply(stanza::error_reply(presence, condition, &text))
-                .await;
+            return session.reply(StanzaError::from(&error).reply_to(presence)).await;
         }
     };
     push(&shared, user, &change.user, false);
