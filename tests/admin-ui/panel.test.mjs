@@ -315,6 +315,10 @@ describe('admin panel in headless Chromium', () => {
     await page.getByLabel('Search login, e-mail or name').fill(s.sleeper);
     await page.getByRole('button', { name: 'Search' }).click();
     const row = page.locator(`tr[data-login="${s.sleeper}"]`);
+    // His details list the device he subscribed for pushes.
+    await row.getByRole('button', { name: 'More' }).click();
+    await page.getByText('android “sleeper-phone” over gcm').waitFor();
+    await row.getByRole('button', { name: 'Close' }).click();
     await row.getByRole('button', { name: 'Block', exact: true }).click();
     await row.getByRole('button', { name: 'Yes, block' }).click();
     await row.getByText('blocked').waitFor();

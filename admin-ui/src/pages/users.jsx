@@ -1,4 +1,5 @@
-// Users of the chosen app: search, create, and per user block/unblock, reset the password, sessions, delete.
+// Users of the chosen app: search, create, and per user block/unblock, reset the password, sessions, push
+// devices, delete.
 import { useState } from 'preact/hooks';
 import { get, post, put, del, query } from '../api.js';
 import {
@@ -117,6 +118,7 @@ export function UsersPage({ app }) {
 
 function UserDetail({ base, user, done }) {
   const sessions = useLoad(() => get(`${base}/sessions`), [base]);
+  const devices = useLoad(() => get(`${base}/push_subscriptions`), [base]);
   const password = useForm(
     { password: '' },
     (v) => problems({ password: must.filled(v.password, 'Password') || must.min(v.password, 8) }),
@@ -148,6 +150,18 @@ function UserDetail({ base, user, done }) {
           </ul>
           <ActionButton label="End all sessions" action={() => del(`${base}/sessions`)} done={sessions.reload} />
         </>
+      )}
+      <h3>Push devices</h3>
+      <Loading load={devices} />
+      {devices.data && devices.data.length === 0 && <p class="muted">No device subscribed to pushes.</p>}
+      {devices.data && devices.data.length > 0 && (
+        <ul class="plain">
+          {devices.data.map(({ subscription: d }) => (
+            <li>
+              #{d.id}: {d.device.platform.name} “{d.device.udid}” over {d.notification_channel.name}
+            </li>
+          ))}
+        </ul>
       )}
       <div class="row">
         <ConfirmButton

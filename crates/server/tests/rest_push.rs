@@ -200,6 +200,26 @@ async fn subscriptions_are_created_listed_and_deleted_as_the_sdks_send_them() {
         let (_, bens) = w.call(Method::GET, "/subscriptions.json", Some(&ben), None).await;
         assert_eq!(bens, json!([]));
 
+        // The operator sees the same devices (and no device token); a user of no app is a 404.
+        let (status, seen) = w
+            .admin(
+                Method::GET,
+                &format!("/admin/apps/{}/users/{}/push_subscriptions", w.app, w.id(0)),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{seen}");
+        assert_eq!(seen, list);
+        assert!(!seen.to_string().contains("fcm-1"), "{seen}");
+        let (status, _) = w
+            .admin(
+                Method::GET,
+                &format!("/admin/apps/{}/users/999999/push_subscriptions", w.app),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
         // Invalid input: 422 naming the fields.
         let (status, errors) = w
             .call(

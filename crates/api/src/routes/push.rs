@@ -333,6 +333,18 @@ pub async fn delete_credentials(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /admin/apps/{app_id}/users/{user_id}/push_subscriptions`: the user's devices, as the user sees
+/// them at `GET /subscriptions.json` (the device tokens themselves are not shown).
+pub async fn user_subscriptions(
+    State(state): State<ApiState>,
+    _: Admin,
+    Path((app_id, user_id)): Path<(i64, i64)>,
+) -> ApiResult<Json<Value>> {
+    state.core.users().get(app_id, user_id).await?;
+    let found = state.core.push().subscriptions(app_id, user_id).await?;
+    Ok(Json(Value::Array(found.iter().map(subscription).collect())))
+}
+
 /// `GET /admin/push/stats`: the queue and what became of the recorded notifications, per provider.
 pub async fn stats(State(state): State<ApiState>, _: Admin) -> ApiResult<Json<Value>> {
     let stats = state.core.push().stats().await?;

@@ -84,6 +84,7 @@ admin_routes! {
     "/admin/apps/{app_id}/users/{user_id}/password" => { put users::reset_password }
     "/admin/apps/{app_id}/users/{user_id}/sessions" => { get users::sessions, delete users::end_sessions }
     "/admin/apps/{app_id}/users/{user_id}/sessions/{session_id}" => { delete users::end_session }
+    "/admin/apps/{app_id}/users/{user_id}/push_subscriptions" => { get push::user_subscriptions }
     "/admin/apps/{app_id}/dialogs" => { get dialogs::search, post dialogs::create }
     "/admin/apps/{app_id}/dialogs/{dialog_id}" => {
         get dialogs::show, put dialogs::update, delete dialogs::delete
