@@ -33,6 +33,8 @@ pub enum Transport {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub addr: SocketAddr,
+    /// Other nodes of a cluster: client `n` connects to `[addr, others...][n % (1 + others)]`.
+    pub others: Vec<SocketAddr>,
     pub transport: Transport,
     /// Local addresses to connect from, used in turn (empty: let the kernel choose).
     pub sources: Vec<IpAddr>,
@@ -42,6 +44,7 @@ impl Endpoint {
     pub fn tcp(addr: SocketAddr) -> Endpoint {
         Endpoint {
             addr,
+            others: Vec::new(),
             transport: Transport::Tcp,
             sources: Vec::new(),
         }
@@ -53,9 +56,19 @@ impl Endpoint {
         self
     }
 
-    /// A TCP connection from source number `n` (modulo the number of sources).
+    /// The server address client `n` connects to: the nodes of a cluster in turn.
+    pub fn addr_of(&self, n: usize) -> SocketAddr {
+        match n % (1 + self.others.len()) {
+            0 => self.addr,
+            i => self.others[i - 1],
+        }
+    }
+
+    /// A TCP connection from source number `n` (modulo the number of sources) to node `n` (modulo the
+    /// number of nodes).
     pub async fn connect_tcp(&self, n: usize) -> io::Result<TcpStream> {
-        let socket = if self.addr.is_ipv4() {
+        let addr = self.addr_of(n);
+        let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
@@ -63,7 +76,7 @@ impl Endpoint {
         if !self.sources.is_empty() {
             socket.bind(SocketAddr::new(self.sources[n % self.sources.len()], 0))?;
         }
-        let stream = socket.connect(self.addr).await?;
+        let stream = socket.connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -73,7 +86,7 @@ impl Endpoint {
         match self.transport {
             Transport::Tcp => Ok(Link::Tcp(stream, Framer::new())),
             Transport::WebSocket => {
-                let mut request = format!("ws://{}/", self.addr)
+                let mut request = format!("ws://{}/", self.addr_of(n))
                     .into_client_request()
                     .map_err(io::Error::other)?;
                 request
@@ -299,4 +312,22 @@ async fn read_some(read: &OwnedReadHalf, take: impl FnOnce(&[u8])) -> Option<boo
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
         Err(_) => Some(false),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_spread_over_the_nodes_in_turn() {
+        let node = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let one = Endpoint::tcp(node(5222));
+        assert!((0..5).all(|n| one.addr_of(n) == node(5222)));
+        let three = Endpoint {
+            others: vec![node(6222), node(7222)],
+            ..Endpoint::tcp(node(5222))
+        };
+        let chosen: Vec<u16> = (0..7).map(|n| three.addr_of(n).port()).collect();
+        assert_eq!(chosen, [5222, 6222, 7222, 5222, 6222, 7222, 5222]);
+    }
 }

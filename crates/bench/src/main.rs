@@ -46,6 +46,9 @@ struct TargetArgs {
     /// XMPP address (TCP without TLS, or the plain WebSocket listener with --transport websocket).
     #[arg(long, global = true, default_value = "127.0.0.1:5222")]
     addr: SocketAddr,
+    /// The other nodes of a cluster (comma-separated): clients are spread over all the nodes in turn.
+    #[arg(long, global = true, value_delimiter = ',')]
+    also: Vec<SocketAddr>,
     #[arg(long, global = true, value_enum, default_value_t = TransportArg::Tcp)]
     transport: TransportArg,
     /// Connect from 127.0.0.1 .. 127.0.0.N (more than ~28,000 connections need more than one).
@@ -222,6 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let endpoint = Endpoint {
         transport,
+        others: cli.target.also.clone(),
         ..Endpoint::tcp(cli.target.addr)
     }
     .with_loopback_sources(cli.target.sources);
