@@ -43,7 +43,8 @@ def main():
     start_s = now_s - args.messages  # one message a second, up to now
     big = max(1, args.dialogs // 100)
     per_big = (args.messages // 2) // big
-    per_small = (args.messages - per_big * big) // max(1, args.dialogs - big)
+    small = max(1, args.dialogs - big)
+    per_small, extra = divmod(args.messages - per_big * big, small)
     pairs, seen = [], set()
     n, k = len(users), 0
     while len(pairs) < args.dialogs:
@@ -63,7 +64,8 @@ def main():
     t0 = time.time()
     clock = start_s
     for d, (a, b) in enumerate(pairs):
-        count = per_big if d < big else per_small
+        # The small dialogs share the rest evenly; the first `extra` of them take one more each.
+        count = per_big if d < big else per_small + (1 if d - big < extra else 0)
         counter += 1
         dialog_id = object_id(start_s, counter)
         created_ms = start_s * 1000
