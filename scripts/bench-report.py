@@ -156,5 +156,14 @@ if charts:
         w(f"![{c}](benchmarks/{c})")
         w("")
 
+# Hand-written sections (comparisons across runs, what the targets miss and why) follow this marker in
+# the existing file; they are kept, after the generated part, for a person to bring up to date.
+KEPT = "<!-- Hand-written from here on: scripts/bench-report.py keeps it. -->"
+if os.path.exists(target_md):
+    with open(target_md) as f:
+        previous = f.read()
+    if KEPT in previous:
+        out += ["", previous[previous.index(KEPT):].rstrip("\n")]
+
 with open(target_md, "w") as f:
-    f.write("\n".join(out))
+    f.write("\n".join(out) + "\n")
