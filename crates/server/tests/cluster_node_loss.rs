@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use support::cluster::{nats_reachable, Cluster};
 use support::numbered::Numbered;
-use support::world::password;
+use support::world::{password, whole_history};
 use support::xmpp::{between, plain, Client};
 
 const BEFORE: usize = 50;
@@ -115,27 +115,9 @@ async fn a_killed_node_loses_no_acknowledged_message_and_rejoins() {
         .await;
     let dialog = dialogs["items"][0]["_id"].as_str().unwrap().to_owned();
     let mut stored: HashMap<usize, usize> = HashMap::new();
-    for page in 0.. {
-        let (_, history) = c
-            .rest(
-                1,
-                Method::GET,
-                &format!(
-                    "/chat/Message.json?chat_dialog_id={dialog}&limit=100&skip={}&mark_as_read=0",
-                    page * 100
-                ),
-                &bob_token,
-                None,
-            )
-            .await;
-        let items = history["items"].as_array().unwrap();
-        if items.is_empty() {
-            break;
-        }
-        for item in items {
-            let n = item["message"].as_str().unwrap().trim_start_matches("loss-");
-            *stored.entry(n.parse().unwrap()).or_default() += 1;
-        }
+    for item in whole_history(&c.http, &c.nodes[1].http, &bob_token, &dialog).await {
+        let n = item["message"].as_str().unwrap().trim_start_matches("loss-");
+        *stored.entry(n.parse().unwrap()).or_default() += 1;
     }
     for n in 0..BEFORE + AFTER {
         assert_eq!(stored.get(&n), Some(&1), "acknowledged message {n} stored once");

@@ -8,7 +8,7 @@ mod support;
 use reqwest::Method;
 use std::collections::HashMap;
 use std::time::Duration;
-use support::world::{password, World};
+use support::world::{password, whole_history, World};
 use support::xmpp::{between, Client};
 use support::Db;
 
@@ -87,26 +87,9 @@ async fn run(db: Db) {
     let (_, dialogs) = world.rest(Method::GET, "/chat/Dialog.json", &token, None).await;
     let dialog = dialogs["items"][0]["_id"].as_str().unwrap().to_owned();
     let mut stored = HashMap::new();
-    for page in 0.. {
-        let (_, history) = world
-            .rest(
-                Method::GET,
-                &format!(
-                    "/chat/Message.json?chat_dialog_id={dialog}&limit=100&skip={}&mark_as_read=0",
-                    page * 100
-                ),
-                &token,
-                None,
-            )
-            .await;
-        let items = history["items"].as_array().unwrap();
-        if items.is_empty() {
-            break;
-        }
-        for item in items {
-            let id = item["_id"].as_str().unwrap().trim_start_matches("crash");
-            *stored.entry(id.parse::<usize>().unwrap()).or_insert(0usize) += 1;
-        }
+    for item in whole_history(&world.http, &world.server.http, &token, &dialog).await {
+        let id = item["_id"].as_str().unwrap().trim_start_matches("crash");
+        *stored.entry(id.parse::<usize>().unwrap()).or_insert(0usize) += 1;
     }
     for n in 0..ACKED {
         assert_eq!(stored.get(&n), Some(&1), "acknowledged message {n} stored once");

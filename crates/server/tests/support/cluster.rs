@@ -1,11 +1,11 @@
 //! Three (or more) real `palaver` nodes on one fresh PostgreSQL schema and the NATS server on this machine,
 //! under a subject prefix of their own, with one application and a few users.
 
-use super::world::{answer, password};
+use super::world::{call, password, session_token};
 use super::xmpp::Client;
 use super::{Db, Server};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Where the tests find NATS (`PALAVER_TEST_NATS_URL`, default the local server).
@@ -119,18 +119,7 @@ impl Cluster {
     /// A fresh REST session token of user `n`, made on node `at`.
     pub async fn token(&self, n: usize, at: usize) -> String {
         let login = &self.users[n].1;
-        let body: Value = self
-            .http
-            .post(format!("{}/session.json", self.nodes[at].http))
-            .json(&json!({"application_id": self.app, "auth_key": self.key,
-                "user": {"login": login, "password": password(login)}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["session"]["token"].as_str().unwrap().to_owned()
+        session_token(&self.http, &self.nodes[at].http, self.app, &self.key, login).await
     }
 
     /// A REST call on node `at`.
@@ -142,14 +131,7 @@ impl Cluster {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.nodes[at].http))
-            .header("CB-Token", token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request).await
+        call(&self.http, &self.nodes[at].http, method, path, token, body).await
     }
 
     /// The ids `GET /users/online` lists on node `at`.

@@ -58,18 +58,7 @@ impl World {
     /// A fresh user session token.
     pub async fn token(&self, n: usize) -> String {
         let login = &self.users[n].1;
-        let body: Value = self
-            .http
-            .post(format!("{}/session.json", self.server.http))
-            .json(&json!({"application_id": self.app, "auth_key": self.key,
-                "user": {"login": login, "password": password(login)}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["session"]["token"].as_str().unwrap().to_owned()
+        session_token(&self.http, &self.server.http, self.app, &self.key, login).await
     }
 
     /// A REST call with a JSON body (if any); the answer as JSON, or as a string when it is not JSON.
@@ -80,14 +69,7 @@ impl World {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.server.http))
-            .header("CB-Token", token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        answer(request).await
+        call(&self.http, &self.server.http, method, path, token, body).await
     }
 
     /// Logged in over WebSocket and bound, without presence.
@@ -114,6 +96,57 @@ pub fn password(login: &str) -> String {
 }
 
 /// Sends a request; the status and the body as JSON (or as a string when it is not JSON).
+/// A REST session token of `login` (password: [`password`]) from the server at `base`.
+pub async fn session_token(http: &reqwest::Client, base: &str, app: i64, key: &str, login: &str) -> String {
+    let body: Value = http
+        .post(format!("{base}/session.json"))
+        .json(&json!({"application_id": app, "auth_key": key,
+            "user": {"login": login, "password": password(login)}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["session"]["token"].as_str().unwrap().to_owned()
+}
+
+/// A REST call to the server at `base` with a JSON body (if any).
+pub async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http
+        .request(method, format!("{base}{path}"))
+        .header("CB-Token", token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    answer(request).await
+}
+
+/// Every message of a dialog's history, page after page, without marking them read.
+pub async fn whole_history(http: &reqwest::Client, base: &str, token: &str, dialog: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    for page in 0.. {
+        let path = format!(
+            "/chat/Message.json?chat_dialog_id={dialog}&limit=100&skip={}&mark_as_read=0",
+            page * 100
+        );
+        let (_, history) = call(http, base, Method::GET, &path, token, None).await;
+        let items = history["items"].as_array().unwrap();
+        if items.is_empty() {
+            return all;
+        }
+        all.extend(items.iter().cloned());
+    }
+    all
+}
+
 pub async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
