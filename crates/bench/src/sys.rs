@@ -46,24 +46,40 @@ fn parse_vm_rss(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// CPU use between two readings, in percent of one core.
+/// CPU use between two readings, in percent of one core: of this process, or of another one by pid.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuMeter {
+    pid: Option<u32>,
     cpu: Duration,
     wall: std::time::Instant,
 }
 
 impl CpuMeter {
+    /// This process.
     pub fn start() -> CpuMeter {
         CpuMeter {
+            pid: None,
             cpu: own_cpu_time(),
             wall: std::time::Instant::now(),
         }
     }
 
-    /// (CPU seconds, percent of one core) since `start`.
+    /// Process `pid` (a server under test); None when it cannot be read.
+    pub fn of_process(pid: u32) -> Option<CpuMeter> {
+        Some(CpuMeter {
+            pid: Some(pid),
+            cpu: process_cpu_time(pid)?,
+            wall: std::time::Instant::now(),
+        })
+    }
+
+    /// (CPU seconds, percent of one core) since `start`; zero when the process is gone.
     pub fn read(&self) -> (f64, f64) {
-        let cpu = (own_cpu_time() - self.cpu).as_secs_f64();
+        let now = match self.pid {
+            None => own_cpu_time(),
+            Some(pid) => process_cpu_time(pid).unwrap_or(self.cpu),
+        };
+        let cpu = now.saturating_sub(self.cpu).as_secs_f64();
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
         (cpu, 100.0 * cpu / wall)
     }

@@ -8,11 +8,10 @@ use crate::report::{LoginReport, Report};
 use crate::rest::RestClient;
 use crate::sasl::Mechanism;
 use crate::swarm::{log_in, Secrets};
-use crate::sys::{process_cpu_time, CpuMeter};
+use crate::sys::CpuMeter;
 use crate::target::Target;
 use anyhow::Context;
 use std::sync::Arc;
-use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -61,7 +60,7 @@ pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Rep
     );
     for &method in &config.methods {
         let progress = Progress::new(&method.name(), config.count as u64, config.common.progress);
-        let mut server_cpu = ServerCpu::start(config.server_pid);
+        let mut server_cpu = config.server_pid.and_then(CpuMeter::of_process);
         let mut result = match method {
             Method::Xmpp(mechanism) => {
                 let target = Arc::new(Target {
@@ -78,7 +77,7 @@ pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Rep
                     tokens.push(rest.session(&target.account(n).login, target.password(n)).await?);
                 }
                 // The REST sessions made for the tokens are not part of the logins measured.
-                server_cpu = ServerCpu::start(config.server_pid);
+                server_cpu = config.server_pid.and_then(CpuMeter::of_process);
                 let target = Arc::new(Target {
                     mechanism: Mechanism::Plain,
                     ..(*target).clone()
@@ -98,41 +97,22 @@ pub async fn run(target: Arc<Target>, config: StormConfig) -> anyhow::Result<Rep
             }
         };
         progress.finish();
-        server_cpu.finish(&mut result);
+        record_server_cpu(server_cpu, &mut result);
         report.logins.push(result);
     }
     finish(&mut report, &cpu, config.common.threads);
     Ok(report)
 }
 
-/// The server's CPU time over one method's logins.
-struct ServerCpu {
-    pid: Option<u32>,
-    cpu: Option<std::time::Duration>,
-    wall: Instant,
-}
-
-impl ServerCpu {
-    fn start(pid: Option<u32>) -> ServerCpu {
-        ServerCpu {
-            pid,
-            cpu: pid.and_then(process_cpu_time),
-            wall: Instant::now(),
-        }
-    }
-
-    fn finish(self, result: &mut LoginReport) {
-        let (Some(pid), Some(before)) = (self.pid, self.cpu) else {
-            return;
-        };
-        let Some(after) = process_cpu_time(pid) else {
-            return;
-        };
-        let cpu = (after.saturating_sub(before)).as_secs_f64();
-        result.server_cpu_percent = Some(100.0 * cpu / self.wall.elapsed().as_secs_f64().max(1e-9));
-        if cpu > 0.0 {
-            result.per_server_cpu_second = Some(result.succeeded as f64 / cpu);
-        }
+/// The server's CPU over one method's logins, into its report.
+fn record_server_cpu(meter: Option<CpuMeter>, result: &mut LoginReport) {
+    let Some(meter) = meter else {
+        return;
+    };
+    let (cpu, percent) = meter.read();
+    result.server_cpu_percent = Some(percent);
+    if cpu > 0.0 {
+        result.per_server_cpu_second = Some(result.succeeded as f64 / cpu);
     }
 }
 
