@@ -112,15 +112,15 @@ pub fn message(m: &palaver_core::model::HistoryMessage, viewer: i64) -> Value {
 /// A dialog as `view`'s user sees it (docs/protocol.md#object-dialog). `domain` is the XMPP domain of room
 /// JIDs.
 pub fn dialog(view: &palaver_core::model::DialogView, domain: &str) -> Value {
-    use palaver_core::model::dialog_type;
+    use palaver_core::model::DialogType;
     let d = &view.dialog;
     // Public dialogs list no occupants, only how many subscribers they have.
-    let occupants_ids: &[i64] = if d.kind == dialog_type::PUBLIC {
+    let occupants_ids: &[i64] = if d.kind == DialogType::Public {
         &[]
     } else {
         &d.occupants
     };
-    let room_jid = (d.kind != dialog_type::PRIVATE).then(|| {
+    let room_jid = (d.kind != DialogType::Private).then(|| {
         palaver_proto::RoomJid {
             app_id: d.app_id,
             dialog_id: d.id.clone(),

@@ -7,7 +7,7 @@ use http_body_util::BodyExt;
 use palaver_api::{router, ApiState};
 use palaver_core::events::Event;
 use palaver_core::events::EventReceiver;
-use palaver_core::model::Profile;
+use palaver_core::model::{DialogType, Profile};
 use palaver_core::sessions::{SessionRequest, UserCredentials};
 use palaver_core::{Core, CoreSettings};
 use serde_json::{json, Value};
@@ -143,7 +143,10 @@ async fn rest_calls_publish_their_real_time_side_effects() {
             assert_eq!(message.id, sent_id);
             assert_eq!(message.body.as_deref(), Some("loud"));
             assert_eq!(message.custom["x"], "y");
-            assert_eq!((dialog_type, recipients, markable), (3, vec![bob], true));
+            assert_eq!(
+                (dialog_type, recipients, markable),
+                (DialogType::Private, vec![bob], true)
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -121,9 +121,10 @@ enum Scenario {
         sessions: usize,
         #[arg(long, default_value_t = 10.0)]
         hold_secs: f64,
-        /// The server's pid, to read its memory from /proc.
-        #[arg(long)]
-        server_pid: Option<u32>,
+        /// The server's pid, to read its memory from /proc; a cluster's nodes, comma-separated (their
+        /// memory is added up).
+        #[arg(long, value_delimiter = ',')]
+        server_pid: Vec<u32>,
     },
     /// 1-1 chat between random pairs of online users at stepped rates.
     Chat {
@@ -270,7 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         connect_hold::HoldConfig {
                             sessions,
                             hold: Duration::from_secs_f64(hold_secs),
-                            server_pid,
+                            server_pids: server_pid,
                             common,
                         },
                     )

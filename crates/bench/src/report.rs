@@ -69,6 +69,8 @@ pub struct LoginReport {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct MemoryReport {
     pub server_pid: u32,
+    /// Every process whose memory is added up (the nodes of a cluster); the first is `server_pid`.
+    pub server_pids: Vec<u32>,
     pub sessions: u64,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,

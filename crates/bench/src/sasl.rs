@@ -6,6 +6,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Mechanism {
@@ -104,12 +106,42 @@ impl Scram {
     }
 }
 
+/// SaltedPassword by (SHA-256?, password, salt, iterations). RFC 5802 §5.1 lets a client keep it for as
+/// long as the server's salt and iteration count stay the same; doing so keeps the generator's own PBKDF2
+/// work out of a login storm wherever users share a salt, so the figure is the server's. Bounded: emptied
+/// when full.
+static SALTED: std::sync::LazyLock<Mutex<HashMap<SaltedKey, Vec<u8>>>> =
+    std::sync::LazyLock::new(Mutex::default);
+type SaltedKey = (bool, String, Vec<u8>, u32);
+const SALTED_CACHE_LIMIT: usize = 100_000;
+
+fn salted_password(sha256: bool, password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+    let key = (sha256, password.to_owned(), salt.to_vec(), iterations);
+    if let Some(salted) = SALTED.lock().expect("not poisoned").get(&key) {
+        return salted.clone();
+    }
+    let salted = if sha256 {
+        let mut out = vec![0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, iterations, &mut out);
+        out
+    } else {
+        let mut out = vec![0u8; 20];
+        pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), salt, iterations, &mut out);
+        out
+    };
+    let mut cache = SALTED.lock().expect("not poisoned");
+    if cache.len() >= SALTED_CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(key, salted.clone());
+    salted
+}
+
 /// `(ClientProof, ServerSignature)` functions for one hash.
 macro_rules! scram_proof {
-    ($name:ident, $hash:ty) => {
+    ($name:ident, $hash:ty, $sha256:expr) => {
         fn $name(password: &str, salt: &[u8], iterations: u32, auth_message: &str) -> (Vec<u8>, Vec<u8>) {
-            let mut salted = vec![0u8; <$hash as Digest>::output_size()];
-            pbkdf2::pbkdf2_hmac::<$hash>(password.as_bytes(), salt, iterations, &mut salted);
+            let salted = salted_password($sha256, password, salt, iterations);
             let mac = |key: &[u8], data: &[u8]| {
                 let mut m = Hmac::<$hash>::new_from_slice(key).expect("HMAC takes keys of any length");
                 m.update(data);
@@ -128,8 +160,8 @@ macro_rules! scram_proof {
         }
     };
 }
-scram_proof!(proof_sha1, Sha1);
-scram_proof!(proof_sha256, Sha256);
+scram_proof!(proof_sha1, Sha1, false);
+scram_proof!(proof_sha256, Sha256, true);
 
 #[cfg(test)]
 mod tests {

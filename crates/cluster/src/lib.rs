@@ -61,8 +61,14 @@ pub enum ClusterError {
 /// Posts waiting for the publisher task; beyond this (NATS unreachable for long) they are dropped.
 const OUTBOX: usize = 65_536;
 
-/// A publication waiting in the outbox: subject and payload.
-type Outgoing = (String, Vec<u8>);
+/// What waits in the outbox for the publisher task.
+enum Outgoing {
+    /// A publication: subject and payload.
+    Publish(String, Vec<u8>),
+    /// Told once everything queued before it went to the NATS client: an ask waits for it, so it leaves
+    /// after the posts made before it (a group message after the typing notice that preceded it).
+    Mark(tokio::sync::oneshot::Sender<()>),
+}
 
 /// This node's membership: implements `Peers` for the chat server.
 pub struct Cluster {
@@ -193,15 +199,24 @@ impl Cluster {
 
     /// Queues a publication; the publisher task sends them in order.
     fn enqueue(&self, subject: String, payload: Vec<u8>) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send((subject, payload)) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.outbox.try_send(Outgoing::Publish(subject, payload))
+        {
             tracing::warn!("NATS outbox full; a post to another node was dropped");
         }
     }
 
     async fn publish(self: Arc<Self>, mut outbox: mpsc::Receiver<Outgoing>) {
-        while let Some((subject, payload)) = outbox.recv().await {
-            if let Err(error) = self.client.publish(subject, payload.into()).await {
-                tracing::warn!(%error, "publishing to NATS failed");
+        while let Some(outgoing) = outbox.recv().await {
+            match outgoing {
+                Outgoing::Publish(subject, payload) => {
+                    if let Err(error) = self.client.publish(subject, payload.into()).await {
+                        tracing::warn!(%error, "publishing to NATS failed");
+                    }
+                }
+                Outgoing::Mark(passed) => {
+                    let _ = passed.send(());
+                }
             }
         }
     }
@@ -436,9 +451,17 @@ impl Peers for Cluster {
         let mut headers = async_nats::HeaderMap::new();
         let deadline = unix_millis() + self.config.request_timeout.as_millis();
         headers.insert(DEADLINE_HEADER, deadline.to_string().as_str());
-        let request = self
-            .client
-            .request_with_headers(self.subjects.node(node), headers, payload.into());
+        // In order with the posts already queued: the ask goes out once they have.
+        let (mark, passed) = tokio::sync::oneshot::channel();
+        let queued = self.outbox.try_send(Outgoing::Mark(mark)).is_ok();
+        let request = async {
+            if queued {
+                let _ = passed.await;
+            }
+            self.client
+                .request_with_headers(self.subjects.node(node), headers, payload.into())
+                .await
+        };
         match tokio::time::timeout(self.config.request_timeout, request).await {
             Ok(Ok(answer)) => Some(answer.payload.to_vec()),
             Ok(Err(error)) => {

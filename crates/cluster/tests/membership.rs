@@ -146,7 +146,7 @@ async fn a_row_changed_on_one_node_is_forgotten_by_the_others_cache() {
         eprintln!("SKIPPED: no NATS at {url}");
         return;
     }
-    use palaver_core::store::Store;
+    use palaver_core::store::prelude::*;
     let (db, schema) = palaver_store::testing::fresh_postgres_schema().await.unwrap();
     let store_a = palaver_store::open(&db).await.unwrap();
     let store_b = palaver_store::open(&db).await.unwrap();

@@ -7,7 +7,7 @@ use crate::admin_store::{AdminUser, AuditEntry, Counts, DialogSearch, MessageMod
 use crate::credentials::derive_credentials;
 use crate::dialogs::{DialogInput, DialogUpdate};
 use crate::events::Event;
-use crate::model::{dialog_type, App, ChatMessage, Dialog, DialogView, Profile, Session, User};
+use crate::model::{App, ChatMessage, Dialog, DialogType, DialogView, Profile, Session, User};
 use crate::{Core, CoreError, CoreResult};
 use serde_json::{json, Value};
 
@@ -344,8 +344,8 @@ impl AdminService {
         input: DialogInput,
     ) -> CoreResult<DialogView> {
         self.core.apps().get(app_id).await?;
-        let kind = input.kind.unwrap_or(dialog_type::BROADCAST);
-        let view = if kind == dialog_type::BROADCAST {
+        let broadcast = input.kind.is_none_or(|code| code == DialogType::Broadcast.code());
+        let view = if broadcast {
             self.core.dialogs().create_broadcast(app_id, owner, input).await?
         } else {
             let owner = owner.ok_or_else(|| CoreError::invalid("user_id", "can't be blank"))?;

@@ -1,9 +1,9 @@
-//! What the operators' tools need from the store beyond the `Store` trait: changing and deleting
+//! What the operators' tools need from the store beyond the domains' storage: changing and deleting
 //! applications, searching across an application (not as one user sees it), blocking users, counts and
 //! the audit log. `Store::admin` hands it out.
 
+use crate::error::StoreResult;
 use crate::model::{App, ChatMessage, User};
-use crate::store::StoreResult;
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -21,6 +21,7 @@ pub struct DialogSearch {
     pub app_id: i64,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
+    /// A type's number (`DialogType::code`); one that names no type matches nothing.
     pub kind: Option<i64>,
     /// Dialogs this user owns or is a member of.
     pub user_id: Option<i64>,

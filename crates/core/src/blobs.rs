@@ -10,8 +10,11 @@
 //! Who may read: anyone for a public blob; for a private one its owner, and every user with whom its uid
 //! was shared — the uid appears in an attachment of a message in a dialog the user is a member of (or in a
 //! broadcast dialog of the app, which everyone reads). Only the owner changes or deletes a blob.
+//!
+//! `BlobStore` (at the end) is where blob rows are kept.
 
 use crate::credentials::token_hash;
+use crate::error::StoreResult;
 use crate::sessions::Caller;
 use crate::{Core, CoreError, CoreResult};
 use async_trait::async_trait;
@@ -601,6 +604,47 @@ impl AsyncRead for Metered<'_> {
 /// SHA-256 of bytes, hex: what `Blob::checksum` holds.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Where blob rows (what describes a file; its bytes are in a `BlobStorage`) are kept.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn create_blob(&self, blob: &NewBlob) -> StoreResult<Blob>;
+    /// Ids and uids are unique across applications; callers check the app.
+    async fn blob(&self, id: i64) -> StoreResult<Option<Blob>>;
+    async fn blob_by_uid(&self, uid: &str) -> StoreResult<Option<Blob>>;
+    /// Records the uploaded bytes' size and checksum (and a content type, if given) of a blob not yet
+    /// completed; `None` when there is no such blob or it is completed.
+    async fn set_blob_content(
+        &self,
+        id: i64,
+        size: i64,
+        checksum: &str,
+        content_type: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<Blob>>;
+    async fn complete_blob(&self, id: i64, now: i64) -> StoreResult<Option<Blob>>;
+    async fn update_blob(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        public: Option<bool>,
+        now: i64,
+    ) -> StoreResult<Option<Blob>>;
+    async fn delete_blob(&self, id: i64) -> StoreResult<bool>;
+    /// One page of a user's completed blobs, oldest first, and how many there are.
+    async fn list_blobs(
+        &self,
+        app_id: i64,
+        owner_id: i64,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<Blob>, i64)>;
+    /// Blobs never completed that were created before `created_before`, oldest first.
+    async fn stale_blobs(&self, created_before: i64, limit: i64) -> StoreResult<Vec<Blob>>;
+    /// Whether the uid is in an attachment of a message of a dialog the user is a member of, or of a
+    /// broadcast dialog of the app.
+    async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

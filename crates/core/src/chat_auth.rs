@@ -1,7 +1,7 @@
 //! What the XMPP login needs from the accounts domain: a user's password may be the password itself or any
 //! live REST session token of that user (the "custom authentication provider" path of the chat guide).
 
-use crate::credentials::token_hash;
+use crate::credentials::{scram_keys, token_hash};
 use crate::model::{ScramKeys, Session};
 use crate::{Core, CoreResult};
 
@@ -9,8 +9,11 @@ use crate::{Core, CoreResult};
 #[derive(Debug, Clone)]
 pub struct ChatSecrets {
     pub password: ScramKeys,
-    /// (REST session id, the token's keys) for each live token.
+    /// (REST session id, the token's keys) for each live token whose keys exist.
     pub tokens: Vec<(i64, ScramKeys)>,
+    /// The REST session ids of live tokens kept sealed, whose keys no login has needed yet, newest first:
+    /// `token_keys` derives them one at a time.
+    pub sealed_tokens: Vec<i64>,
 }
 
 pub struct ChatAuthService {
@@ -38,11 +41,17 @@ impl ChatAuthService {
             return Ok(None);
         };
         let now = self.core.clock.now_millis();
-        let tokens = self
-            .core
-            .store
-            .user_sessions(app_id, user_id, now)
-            .await?
+        let sessions = self.core.store.user_sessions(app_id, user_id, now).await?;
+        let sealed_tokens = match &self.core.token_sealer {
+            Some(_) => sessions
+                .iter()
+                .rev()
+                .filter(|session| session.token_scram.is_none() && session.token_sealed.is_some())
+                .map(|session| session.id)
+                .collect(),
+            None => Vec::new(),
+        };
+        let tokens = sessions
             .into_iter()
             .filter_map(|session| session.token_scram.map(|keys| (session.id, keys)))
             .filter(|(_, keys)| {
@@ -52,7 +61,54 @@ impl ChatAuthService {
         Ok(Some(ChatSecrets {
             password: credentials.scram,
             tokens,
+            sealed_tokens,
         }))
+    }
+
+    /// The SCRAM keys of a live token of the user that was kept sealed: opened, derived under the user's
+    /// salt when the password gate gives a turn, and stored in place of the sealed token, so each token is
+    /// derived at most once. None when the session is gone, not the user's, or its token does not open.
+    pub async fn token_keys(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        session_id: i64,
+    ) -> CoreResult<Option<ScramKeys>> {
+        let Some(sealer) = self.core.token_sealer.clone() else {
+            return Ok(None);
+        };
+        let now = self.core.clock.now_millis();
+        let Some(session) = self.core.store.session_by_id(session_id).await? else {
+            return Ok(None);
+        };
+        if session.app_id != app_id || session.user_id != Some(user_id) || session.expires_at <= now {
+            return Ok(None);
+        }
+        if let Some(keys) = session.token_scram {
+            return Ok(Some(keys));
+        }
+        let (Some(sealed), Some(credentials)) = (
+            session.token_sealed,
+            self.core.store.credentials(app_id, user_id).await?,
+        ) else {
+            return Ok(None);
+        };
+        let Some(token) = sealer.open(&sealed, &session.token_hash) else {
+            tracing::warn!(
+                session_id,
+                "a sealed session token does not open with this server's token key"
+            );
+            return Ok(None);
+        };
+        let (salt, iterations) = (credentials.scram.salt, credentials.scram.iterations);
+        let keys = self
+            .core
+            .password_gate
+            .run(move || scram_keys(&token, &salt, iterations))
+            .await?;
+        self.core.store.set_token_keys(session_id, &keys).await?;
+        metrics::counter!(crate::metrics::TOKEN_KEYS_DERIVED).increment(1);
+        Ok(Some(keys))
     }
 
     /// Checks a plain secret. `Some(None)`: the password; `Some(Some(id))`: the live token of session `id`;

@@ -109,3 +109,11 @@ pub enum CacheChange {
 
 /// Called with each change the store makes to a cached row.
 pub type CacheListener = Arc<dyn Fn(CacheChange) + Send + Sync>;
+
+/// A store whose rows other nodes of a cluster cache too (`Store` includes it).
+pub trait SharedCache: Send + Sync {
+    /// From now on `listener` hears of every change this store makes to a row it caches.
+    fn on_cache_change(&self, _listener: CacheListener) {}
+    /// Forgets what another node changed (without telling the listener).
+    fn apply_remote_change(&self, _change: &CacheChange) {}
+}

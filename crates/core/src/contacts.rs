@@ -1,7 +1,11 @@
 //! Contact lists (RFC 6121): roster items and the presence-subscription state machine between two users.
 //! Both sides of a pair change together, so the state never disagrees.
+//!
+//! `ContactStore` (at the end) is where contact lists and last logout times are kept.
 
+use crate::error::StoreResult;
 use crate::{Core, CoreError, CoreResult};
+use async_trait::async_trait;
 use serde::Serialize;
 
 /// The most contacts one user keeps (ConnectyCube's limit).
@@ -307,6 +311,19 @@ impl ContactService {
             .map(|r| r.contact_id)
             .collect())
     }
+}
+
+/// Where contact lists (both users' rows of each pair) and last logout times are kept.
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// Every row the user has about other users (kept contacts and pending requests alike).
+    async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<RosterRow>>;
+    async fn roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<Option<RosterRow>>;
+    async fn put_roster_row(&self, app_id: i64, user_id: i64, row: &RosterRow, now: i64) -> StoreResult<()>;
+    async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()>;
+    /// When the user's last chat session ended (Unix ms), if ever.
+    async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>>;
+    async fn set_last_logout(&self, app_id: i64, user_id: i64, at: i64) -> StoreResult<()>;
 }
 
 #[cfg(test)]

@@ -7,14 +7,16 @@
 //! ones.
 //! Broadcast dialogs (1) have no members: everyone in the application reads them, the owner and admins
 //! post to them, and only the admin API creates them.
+//!
+//! `DialogStore` (at the end, with the list query and the change types) is where dialogs are kept.
 
+use crate::accounts::{UserCondition, UserField, UserQuery};
+use crate::error::{StoreError, StoreResult};
 use crate::events::Event;
-use crate::model::{dialog_type, Dialog, DialogView, User};
-use crate::store::{
-    DialogChange, DialogQuery, FilterOp, FilterValue, NewDialog, StoreError, UserCondition, UserField,
-    UserQuery,
-};
+use crate::model::{Dialog, DialogType, DialogView, User};
+use crate::query::{FilterOp, FilterValue};
 use crate::{Core, CoreError, CoreResult};
+use async_trait::async_trait;
 use palaver_proto::new_object_id;
 use serde_json::{Map, Value};
 
@@ -86,13 +88,13 @@ impl DialogService {
     /// broadcast 1).
     pub async fn for_posting(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<Dialog> {
         let dialog = self.get(app_id, dialog_id).await?;
-        let allowed = if dialog.kind == dialog_type::BROADCAST {
+        let allowed = if dialog.kind == DialogType::Broadcast {
             dialog.is_owner_or_admin(user_id)
         } else {
             dialog.is_member(user_id)
         };
         if !allowed {
-            return Err(if dialog.kind == dialog_type::BROADCAST {
+            return Err(if dialog.kind == DialogType::Broadcast {
                 CoreError::Forbidden("Only the owner and admins may post to a broadcast dialog".into())
             } else {
                 CoreError::not_member()
@@ -112,7 +114,7 @@ impl DialogService {
     /// broadcast dialog. NotFound if there is no such dialog in the app.
     pub async fn can_read(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<bool> {
         let dialog = self.get(app_id, dialog_id).await?;
-        Ok(dialog.kind == dialog_type::BROADCAST || dialog.is_member(user_id))
+        Ok(dialog.kind == DialogType::Broadcast || dialog.is_member(user_id))
     }
 
     /// Whether the user wants push alerts for the dialog's messages (default yes).
@@ -163,7 +165,7 @@ impl DialogService {
         skip: i64,
     ) -> CoreResult<Vec<User>> {
         let dialog = self.get(app_id, dialog_id).await?;
-        if dialog.kind != dialog_type::PUBLIC && !is_participant(&dialog, user_id) {
+        if dialog.kind != DialogType::Public && !is_participant(&dialog, user_id) {
             return Err(CoreError::not_member());
         }
         let page: Vec<i64> = dialog
@@ -183,24 +185,24 @@ impl DialogService {
     /// `POST /chat/Dialog` by `user_id`: group (2), private (3, the pair's existing dialog when there is
     /// one), public (4) and meeting (5) dialogs; broadcast dialogs only come from the admin API.
     pub async fn create(&self, app_id: i64, user_id: i64, input: DialogInput) -> CoreResult<DialogView> {
-        let kind = input
+        let code = input
             .kind
             .ok_or_else(|| CoreError::invalid("type", "can't be blank"))?;
-        match kind {
-            dialog_type::BROADCAST => {
+        let kind = match DialogType::from_code(code) {
+            Some(DialogType::Broadcast) => {
                 return Err(CoreError::Forbidden(
                     "Broadcast dialogs can be created only through the admin API".into(),
                 ))
             }
-            dialog_type::GROUP | dialog_type::PRIVATE | dialog_type::PUBLIC | MEETING => {}
-            _ => return Err(CoreError::invalid("type", "is not included in the list")),
-        }
-        if kind == dialog_type::PRIVATE {
+            Some(kind) => kind,
+            None => return Err(CoreError::invalid("type", "is not included in the list")),
+        };
+        if kind == DialogType::Private {
             return self.create_private(app_id, user_id, input).await;
         }
         let name = required_name(input.name.as_deref())?;
         let mut members = vec![user_id];
-        if kind != dialog_type::PUBLIC {
+        if kind != DialogType::Public {
             if input.occupants.is_empty() {
                 return Err(CoreError::invalid("occupants_ids", "can't be blank"));
             }
@@ -297,13 +299,13 @@ impl DialogService {
         let owner_id = owner_id.unwrap_or(NO_OWNER);
         let name = required_name(input.name.as_deref())?;
         let admins = self
-            .admins_for_new_dialog(app_id, dialog_type::BROADCAST, owner_id, &[], &input.admins)
+            .admins_for_new_dialog(app_id, DialogType::Broadcast, owner_id, &[], &input.admins)
             .await?;
         let dialog = self
             .insert(NewDialog {
                 id: new_object_id().to_string(),
                 app_id,
-                kind: dialog_type::BROADCAST,
+                kind: DialogType::Broadcast,
                 owner_id,
                 name: Some(name),
                 description: optional_text("description", input.description)?,
@@ -325,7 +327,7 @@ impl DialogService {
     async fn admins_for_new_dialog(
         &self,
         app_id: i64,
-        kind: i64,
+        kind: DialogType,
         owner_id: i64,
         members: &[i64],
         requested: &[i64],
@@ -336,7 +338,7 @@ impl DialogService {
         if admins.is_empty() {
             return Ok(admins);
         }
-        if kind == dialog_type::PRIVATE {
+        if kind == DialogType::Private {
             return Err(CoreError::invalid("admins_ids", "private dialogs have no admins"));
         }
         if admins.len() > MAX_ADMINS {
@@ -344,7 +346,7 @@ impl DialogService {
         }
         self.require_users(app_id, "admins_ids", &admins).await?;
         // Admins of group and meeting dialogs are occupants; those of public and broadcast ones need not be.
-        let needs_membership = kind != dialog_type::PUBLIC && kind != dialog_type::BROADCAST;
+        let needs_membership = kind != DialogType::Public && kind != DialogType::Broadcast;
         if needs_membership && admins.iter().any(|a| !members.contains(a)) {
             return Err(CoreError::invalid(
                 "admins_ids",
@@ -393,7 +395,7 @@ impl DialogService {
     pub async fn subscribe(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<DialogView> {
         let dialog = self.get(app_id, dialog_id).await?;
         match dialog.kind {
-            dialog_type::PUBLIC | dialog_type::GROUP | MEETING => {
+            DialogType::Public | DialogType::Group | DialogType::Meeting => {
                 if !dialog.is_member(user_id) {
                     let change = DialogChange {
                         add_members: vec![user_id],
@@ -407,7 +409,7 @@ impl DialogService {
                     .set_dialog_hidden(dialog_id, user_id, false)
                     .await?;
             }
-            dialog_type::BROADCAST => {
+            DialogType::Broadcast => {
                 // Everyone reads broadcast dialogs already.
                 self.core
                     .store
@@ -427,7 +429,7 @@ impl DialogService {
     pub async fn unsubscribe(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<()> {
         let dialog = self.get(app_id, dialog_id).await?;
         match dialog.kind {
-            dialog_type::PUBLIC | dialog_type::GROUP | MEETING => {
+            DialogType::Public | DialogType::Group | DialogType::Meeting => {
                 if dialog.is_member(user_id) {
                     let change = DialogChange {
                         remove_members: vec![user_id],
@@ -454,7 +456,7 @@ impl DialogService {
         let kind = dialog.kind;
         let privileged = dialog.is_owner_or_admin(user_id);
         if !is_participant(dialog, user_id) {
-            return Err(if kind == dialog_type::BROADCAST {
+            return Err(if kind == DialogType::Broadcast {
                 needs_admin()
             } else {
                 CoreError::not_member()
@@ -472,12 +474,12 @@ impl DialogService {
         let customizes = update.extensions.is_some() || update.permissions.is_some();
         if renames || customizes {
             let allowed = match kind {
-                dialog_type::GROUP | MEETING => true,
-                dialog_type::PRIVATE => !renames,
+                DialogType::Group | DialogType::Meeting => true,
+                DialogType::Private => !renames,
                 _ => privileged,
             };
             if !allowed {
-                return Err(if kind == dialog_type::PRIVATE {
+                return Err(if kind == DialogType::Private {
                     CoreError::Forbidden("Private dialogs can't be renamed".into())
                 } else {
                     needs_admin()
@@ -520,7 +522,7 @@ impl DialogService {
         push_unique(&mut add, &update.push_occupants);
         add.retain(|u| !dialog.is_member(*u));
         if !update.push_occupants.is_empty() {
-            if !matches!(kind, dialog_type::GROUP | MEETING) {
+            if !matches!(kind, DialogType::Group | DialogType::Meeting) {
                 return Err(CoreError::Forbidden(
                     "Occupants can be added only to group dialogs".into(),
                 ));
@@ -532,16 +534,16 @@ impl DialogService {
         if !remove.is_empty() {
             let leaving_only = remove == [user_id];
             let allowed = match kind {
-                dialog_type::GROUP | MEETING => {
+                DialogType::Group | DialogType::Meeting => {
                     leaving_only
                         || (privileged && remove.iter().all(|u| *u == user_id || *u != dialog.user_id))
                 }
-                dialog_type::PUBLIC => leaving_only,
+                DialogType::Public => leaving_only,
                 _ => false,
             };
             if !allowed {
                 return Err(match kind {
-                    dialog_type::PRIVATE | dialog_type::BROADCAST => {
+                    DialogType::Private | DialogType::Broadcast => {
                         CoreError::Forbidden("Occupants of this dialog can't be changed".into())
                     }
                     _ => CoreError::Forbidden("Only the owner and admins may remove other occupants".into()),
@@ -558,7 +560,7 @@ impl DialogService {
         push_unique(&mut remove_admins, &update.pull_admins);
         remove_admins.retain(|u| dialog.admins.contains(u));
         if !update.push_admins.is_empty() || !update.pull_admins.is_empty() {
-            if kind == dialog_type::PRIVATE {
+            if kind == DialogType::Private {
                 return Err(CoreError::Forbidden("Private dialogs have no admins".into()));
             }
             if dialog.user_id != user_id {
@@ -572,7 +574,7 @@ impl DialogService {
             }
             self.require_users(dialog.app_id, "admins_ids", &add_admins)
                 .await?;
-            if matches!(kind, dialog_type::GROUP | MEETING) {
+            if matches!(kind, DialogType::Group | DialogType::Meeting) {
                 let member_after = |u: &i64| (dialog.is_member(*u) || add.contains(u)) && !remove.contains(u);
                 if !add_admins.iter().all(member_after) {
                     return Err(CoreError::invalid(
@@ -585,7 +587,7 @@ impl DialogService {
 
         // Pinned messages: owner and admins, or either user of a private dialog.
         if !update.push_pinned.is_empty() || !update.pull_pinned.is_empty() {
-            let allowed = kind == dialog_type::PRIVATE || privileged;
+            let allowed = kind == DialogType::Private || privileged;
             if !allowed {
                 return Err(needs_admin());
             }
@@ -608,7 +610,7 @@ impl DialogService {
         // Admins of a group are occupants: one who leaves or is removed stops being an admin. (Admins of
         // public and broadcast dialogs need no member row.)
         let mut change = change.clone();
-        if matches!(before.kind, dialog_type::GROUP | MEETING) {
+        if matches!(before.kind, DialogType::Group | DialogType::Meeting) {
             for user in &change.remove_members {
                 if before.admins.contains(user) && !change.remove_admins.contains(user) {
                     change.remove_admins.push(*user);
@@ -729,7 +731,7 @@ impl DialogService {
     /// The dialog if the user reads it: a member, or anyone for a broadcast dialog.
     async fn readable(&self, app_id: i64, dialog_id: &str, user_id: i64) -> CoreResult<Dialog> {
         let dialog = self.get(app_id, dialog_id).await?;
-        if dialog.kind == dialog_type::BROADCAST || dialog.is_member(user_id) {
+        if dialog.kind == DialogType::Broadcast || dialog.is_member(user_id) {
             Ok(dialog)
         } else {
             Err(CoreError::not_member())
@@ -786,12 +788,9 @@ impl DialogService {
 /// The owner id of a broadcast dialog an operator made without naming a user.
 pub const NO_OWNER: i64 = 0;
 
-/// Meeting dialogs (v6 lists them): members like a group.
-const MEETING: i64 = 5;
-
 /// Members, and the owner and admins (who keep their role without a member row).
 fn is_participant(dialog: &Dialog, user_id: i64) -> bool {
-    dialog.kind == dialog_type::BROADCAST || dialog.is_member(user_id) || dialog.is_owner_or_admin(user_id)
+    dialog.kind == DialogType::Broadcast || dialog.is_member(user_id) || dialog.is_owner_or_admin(user_id)
 }
 
 fn too_many_admins() -> CoreError {
@@ -893,4 +892,164 @@ pub fn permissions(raw: &Map<String, Value>) -> Map<String, Value> {
         clean.insert("allow_preview".into(), Value::Bool(allow));
     }
     clean
+}
+
+// --- Storage ---
+
+/// A dialog field the list call may filter or sort on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogField {
+    /// `_id`, compared as text.
+    Id,
+    Type,
+    Name,
+    /// The owner (`user_id`).
+    OwnerId,
+    /// Unix seconds.
+    LastMessageDateSent,
+    /// Unix milliseconds.
+    CreatedAt,
+    /// Unix milliseconds.
+    UpdatedAt,
+    /// The member ids: Eq/In match dialogs having any of the values, All those having every value,
+    /// Ne/Nin those having none.
+    Occupants,
+    /// `extensions[key]`, compared as text. Keys are `[A-Za-z0-9_-]+`.
+    Extension(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    Nin,
+    /// Every value matches (for occupants: the dialog has all of them).
+    All,
+    /// Case-insensitive substring.
+    Contains,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogCondition {
+    pub field: DialogField,
+    pub op: DialogOp,
+    pub values: Vec<FilterValue>,
+}
+
+/// A page of the dialogs `user_id` sees: those he is a member of and has not hidden, and the app's
+/// broadcast dialogs he has not hidden.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogQuery {
+    pub app_id: i64,
+    pub user_id: i64,
+    pub conditions: Vec<DialogCondition>,
+    /// Field and ascending?; `None` sorts by last message date, then update time, newest first.
+    pub sort: Option<(DialogField, bool)>,
+    pub limit: i64,
+    pub skip: i64,
+}
+
+/// A dialog to insert, with its member rows and admins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDialog {
+    pub id: String,
+    pub app_id: i64,
+    pub kind: DialogType,
+    pub owner_id: i64,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub photo: Option<String>,
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
+    pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
+    pub members: Vec<i64>,
+    pub admins: Vec<i64>,
+    pub now: i64,
+}
+
+/// A change of a dialog, applied in one transaction. `Some(None)` clears a field, `None` leaves it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DialogChange {
+    pub name: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub photo: Option<Option<String>>,
+    pub extensions: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    pub permissions: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    /// New members join visible (not hidden) with nothing unread; existing ones are left as they are.
+    pub add_members: Vec<i64>,
+    /// Removed members also stop being admins.
+    pub remove_members: Vec<i64>,
+    pub add_admins: Vec<i64>,
+    pub remove_admins: Vec<i64>,
+    pub add_pinned: Vec<String>,
+    pub remove_pinned: Vec<String>,
+    /// When the dialog would end up with more admins than this, nothing changes and the store answers
+    /// `StoreError::Conflict("admins_ids")`.
+    pub max_admins: usize,
+}
+
+impl DialogChange {
+    /// Whether the change touches anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self
+            == DialogChange {
+                max_admins: self.max_admins,
+                ..DialogChange::default()
+            }
+    }
+}
+
+/// Where dialogs, their members and admins, and each user's own state of a dialog are kept.
+///
+/// Per-user dialog state (hidden, notifications, cleared history) lives in the member row; broadcast
+/// dialogs have no member rows and keep it per reader instead.
+#[async_trait]
+pub trait DialogStore: Send + Sync {
+    async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>>;
+    /// The private dialog of two users, created (with `new_id`) if they have none yet.
+    async fn private_dialog(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<Dialog>;
+    /// Inserts a dialog with its member rows and admins.
+    async fn create_dialog(&self, dialog: &NewDialog) -> StoreResult<Dialog>;
+    /// One page of the dialogs the user sees, and how many there are in all.
+    async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)>;
+    /// How many dialogs the query matches.
+    async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64>;
+    /// A dialog of the app with `viewer_id`'s unread count and last-message status (he need not be a
+    /// member).
+    async fn dialog_view(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        viewer_id: i64,
+    ) -> StoreResult<Option<DialogView>>;
+    /// Applies a change and bumps `updated_at`; `None` when the dialog does not exist.
+    async fn change_dialog(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        change: &DialogChange,
+        now: i64,
+    ) -> StoreResult<Option<Dialog>>;
+    /// Deletes a dialog for everyone, with its history. False when there was no such dialog.
+    async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool>;
+    /// Hides the dialog from the user's list (or shows it again). A new message shows it again.
+    async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()>;
+    /// Clears the history for the user only: messages up to the newest one now stop being his
+    /// (`cleared_seq`), and nothing stays unread.
+    async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()>;
+    /// Whether the user gets push alerts for the dialog (default true).
+    async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool>;
+    async fn set_dialog_notifications(&self, dialog_id: &str, user_id: i64, enabled: bool)
+        -> StoreResult<()>;
 }

@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use crate::store::StoreError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// No session, or an unknown, expired or destroyed token.
@@ -35,8 +33,14 @@ pub enum CoreError {
     /// The recipient is offline and its queue of waiting stanzas is full.
     #[error("The recipient's offline storage is full")]
     OfflineStorageFull,
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> CoreError {
+        CoreError::Store(error)
+    }
 }
 
 /// Why a caller may not do something.
@@ -90,3 +94,33 @@ impl CoreError {
         CoreError::Forbidden(Denial::NotMember)
     }
 }
+
+/// What a store answers when it cannot do what was asked.
+///
+/// Any error of a storage backend (`std::error::Error`) converts into `Backend` with `?`, so the store
+/// crate's queries need no mapping of their own. That conversion is why `StoreError` itself is not a
+/// `std::error::Error` (it would be one of the errors it converts from): it is `Display` and `Debug`, and
+/// `CoreError::Store` carries it.
+#[derive(Debug)]
+pub enum StoreError {
+    /// A unique field is taken; names the field (`login`, `email`, ...).
+    Conflict(String),
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict(field) => write!(f, "{field} has already been taken"),
+            StoreError::Backend(detail) => write!(f, "storage failure: {detail}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for StoreError {
+    fn from(error: E) -> StoreError {
+        StoreError::Backend(error.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -7,7 +7,7 @@
 //! the events they take, so one that publishes (the XMPP server raises chat alerts) never waits on its
 //! own queue.
 
-use crate::model::ChatMessage;
+use crate::model::{ChatMessage, DialogType};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
@@ -23,7 +23,7 @@ pub enum Event {
     /// (every member but the sender) as if the sender had sent it over XMPP.
     MessageSent {
         message: ChatMessage,
-        dialog_type: i64,
+        dialog_type: DialogType,
         recipients: Vec<i64>,
         markable: bool,
     },
@@ -74,7 +74,7 @@ pub enum Event {
     /// inactive): the push dispatcher sends them chat alerts. `recipients` never includes the sender.
     ChatAlert {
         message: ChatMessage,
-        dialog_type: i64,
+        dialog_type: DialogType,
         dialog_name: Option<String>,
         recipients: Vec<i64>,
         silent: bool,

@@ -2,11 +2,17 @@
 //! and search. The REST API (`/chat/Message`) and the XMPP server (markers, corrections, deletions) call
 //! the same functions here. Nothing in this module publishes events: the REST handlers publish after a
 //! call succeeds, and the XMPP side routes its own stanzas.
+//!
+//! `MessageStore` (at the end, with the history and search queries) is where messages, offline stanzas and
+//! their per-user state are kept.
 
+use crate::error::StoreResult;
 use crate::messages::{GroupMessage, PrivateMessage};
-use crate::model::{dialog_type, Dialog, DialogView, HistoryMessage, User};
-use crate::store::{HistoryQuery, MessageField, MessageSearch};
+use crate::model::{ChatMessage, OfflineMessage};
+use crate::model::{Dialog, DialogType, DialogView, HistoryMessage, User};
+use crate::query::{FilterOp, FilterValue};
 use crate::{Core, CoreError, CoreResult};
+use async_trait::async_trait;
 use palaver_proto::new_object_id;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -58,14 +64,14 @@ mod rights {
 
     /// `DialogService::can_read`, on a dialog already loaded.
     pub fn can_read(dialog: &Dialog, user_id: i64) -> bool {
-        dialog.kind == dialog_type::BROADCAST || dialog.is_member(user_id)
+        dialog.kind == DialogType::Broadcast || dialog.is_member(user_id)
     }
 
     /// The owner and admins delete anyone's messages in group, public and broadcast dialogs.
     pub fn may_delete_others(dialog: &Dialog, user_id: i64) -> bool {
         matches!(
             dialog.kind,
-            dialog_type::GROUP | dialog_type::PUBLIC | dialog_type::BROADCAST
+            DialogType::Group | DialogType::Public | DialogType::Broadcast
         ) && dialog.is_owner_or_admin(user_id)
     }
 }
@@ -172,7 +178,7 @@ impl HistoryService {
         let dialog = match (&new.dialog_id, new.recipient_id) {
             (Some(dialog_id), recipient) => {
                 let dialog = self.core.dialogs().get(new.app_id, dialog_id).await?;
-                if dialog.kind == dialog_type::PRIVATE {
+                if dialog.kind == DialogType::Private {
                     if !dialog.occupants.contains(&new.sender_id) {
                         return Err(CoreError::not_member());
                     }
@@ -625,4 +631,154 @@ fn unique(ids: &[String]) -> Vec<String> {
         .filter(|id| seen.insert(id.as_str()))
         .cloned()
         .collect()
+}
+
+// --- Storage ---
+
+/// A message field that history filters and sorts may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageField {
+    Id,
+    Body,
+    /// Unix seconds.
+    DateSent,
+    SenderId,
+    RecipientId,
+    /// Unix milliseconds.
+    CreatedAt,
+    /// Unix milliseconds.
+    UpdatedAt,
+    /// `attachments.type`: matches messages having an attachment of that type (Eq/In only).
+    AttachmentType,
+    /// A custom parameter, compared as text (Eq, Ne, In, Nin only). Names are `[A-Za-z0-9_-]+`.
+    Custom(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageCondition {
+    pub field: MessageField,
+    pub op: FilterOp,
+    pub values: Vec<FilterValue>,
+}
+
+/// One page of a dialog's history as one user sees it: without the messages he deleted for himself or
+/// cleared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub app_id: i64,
+    pub dialog_id: String,
+    pub viewer_id: i64,
+    pub conditions: Vec<MessageCondition>,
+    /// Field and ascending?; ties are broken by arrival order in the same direction.
+    pub sort: (MessageField, bool),
+    pub limit: i64,
+    pub skip: i64,
+}
+
+/// A text search over the messages and dialog names of a user's dialogs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSearch {
+    pub app_id: i64,
+    pub user_id: i64,
+    /// Case-sensitive substring.
+    pub text: String,
+    /// Only these dialogs (still only the user's own).
+    pub dialog_ids: Option<Vec<String>>,
+    /// Bounds on `date_sent`, Unix seconds, inclusive.
+    pub date_from: Option<i64>,
+    pub date_to: Option<i64>,
+    pub limit: i64,
+}
+
+/// Where chat history, offline stanzas and the per-user state of messages (read, delivered, hidden,
+/// reactions) are kept.
+///
+/// Every call that changes read state or unread counters first locks the dialog's row, so they are
+/// serialised per dialog with each other and with `save_message`, and the counters stay exact.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message, moves the dialog's last message and counts it unread for every other occupant, in
+    /// one transaction. False (and nothing changed) when the sender already stored this id in this dialog.
+    async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool>;
+    async fn message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<ChatMessage>>;
+    /// Keeps a stanza for later, unless the user already has `max_per_user` waiting (then None): the count
+    /// and the insert are one atomic step.
+    async fn push_offline(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        payload: &str,
+        now: i64,
+        max_per_user: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Oldest first, at most `limit`.
+    async fn offline_messages(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OfflineMessage>>;
+    async fn count_offline(&self, app_id: i64, user_id: i64) -> StoreResult<i64>;
+    async fn delete_offline(&self, app_id: i64, user_id: i64, seqs: &[i64]) -> StoreResult<()>;
+    /// One page of history, with each message's read/delivered/reaction state.
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<HistoryMessage>>;
+    /// The messages of the app with one of these ids that `viewer_id` can still see (not deleted for
+    /// himself, not cleared), in any dialog or only in `dialog_id`; oldest first. Says nothing about
+    /// whether the viewer may read the dialog.
+    async fn messages_by_ids(
+        &self,
+        app_id: i64,
+        viewer_id: i64,
+        dialog_id: Option<&str>,
+        ids: &[String],
+    ) -> StoreResult<Vec<HistoryMessage>>;
+    /// Marks the listed messages of the dialog (all of them with `None`) read (`read`, which implies
+    /// delivered) or delivered by `user_id`, skipping his own, hidden and cleared ones. Returns the newly
+    /// marked (sender, id) pairs. Reading lowers the user's unread count by the newly read messages that
+    /// were counted for him (all-read sets it to 0), in the same transaction.
+    async fn mark_messages(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        user_id: i64,
+        ids: Option<&[String]>,
+        read: bool,
+    ) -> StoreResult<Vec<(i64, String)>>;
+    /// Changes the body of the sender's message (and the dialog's last message if it is that one). False
+    /// when the sender has no such message in the dialog.
+    async fn edit_message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        sender_id: i64,
+        message_id: &str,
+        body: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes messages of the dialog for `user_id` only; unread ones stop counting. Returns the seqs newly
+    /// hidden.
+    async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>>;
+    /// Deletes messages of the dialog for everyone: unread counters drop, the dialog's last message moves
+    /// back if it was one of them. Returns the seqs deleted.
+    async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>>;
+    /// Adds and/or removes one user's reaction on a message (removal first).
+    async fn set_reaction(
+        &self,
+        seq: i64,
+        user_id: i64,
+        add: Option<&str>,
+        remove: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// The user's unread count in each of his dialogs of the app.
+    async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Visible messages of the user's dialogs whose body contains the text, newest first.
+    async fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<HistoryMessage>>;
+    /// Ids of the user's dialogs whose name contains the text, most recently updated first.
+    async fn search_dialogs(&self, search: &MessageSearch) -> StoreResult<Vec<String>>;
 }

@@ -1,7 +1,8 @@
 //! Palaver's domain core: applications, users and sessions, the rules about who may do what, and the
-//! `Store` trait that the storage crate implements. It knows nothing of HTTP or XML: the REST API and the
-//! XMPP server call the same services here.
+//! storage traits (one per domain, `Store` for all of them) that the storage crate implements. It knows
+//! nothing of HTTP or XML: the REST API and the XMPP server call the same services here.
 
+pub mod accounts;
 pub mod admin;
 pub mod admin_store;
 pub mod apps;
@@ -23,18 +24,20 @@ pub mod online;
 pub mod passwords;
 pub mod privacy;
 pub mod push;
+pub mod query;
 pub mod sessions;
 pub mod signature;
 pub mod store;
 pub mod throttle;
+pub mod token_seal;
 pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{CoreError, CoreResult, Denial};
-pub use store::{Store, StoreError};
+pub use error::{CoreError, CoreResult, Denial, StoreError, StoreResult};
+pub use store::Store;
 
 /// Tunables of the domain rules.
 #[derive(Debug, Clone)]
@@ -78,6 +81,9 @@ pub struct Core {
     pub online: Arc<online::Online>,
     /// The queue in front of password checks, and the login failure throttle (REST and XMPP).
     pub password_gate: Arc<passwords::PasswordGate>,
+    /// Seals session tokens so their SCRAM keys are derived on first use (see `token_seal`); None derives
+    /// them when the session is made.
+    pub token_sealer: Option<Arc<token_seal::TokenSealer>>,
 }
 
 impl Core {
@@ -91,12 +97,18 @@ impl Core {
             blob_config: Arc::new(blobs::BlobConfig::default()),
             online: Arc::default(),
             password_gate: Arc::default(),
+            token_sealer: None,
         }
     }
 
     /// Gives the core its file storage (without one, every file operation fails).
     pub fn with_blobs(mut self, config: blobs::BlobConfig) -> Core {
         self.blob_config = Arc::new(config);
+        self
+    }
+
+    pub fn with_token_sealer(mut self, sealer: token_seal::TokenSealer) -> Core {
+        self.token_sealer = Some(Arc::new(sealer));
         self
     }
 

@@ -3,7 +3,7 @@
 //! transports submit here; neither holds one of these rules.
 
 use crate::events::Event;
-use crate::model::{dialog_type, ChatMessage, Dialog};
+use crate::model::{ChatMessage, Dialog, DialogType};
 use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult};
 use palaver_proto::new_object_id;
@@ -96,7 +96,7 @@ impl MessageService {
                     .await?
                     .ok_or(CoreError::NotFound)?;
                 let pair = [message.sender_id, message.recipient_id];
-                if dialog.kind != dialog_type::PRIVATE || !pair.iter().all(|u| dialog.occupants.contains(u)) {
+                if dialog.kind != DialogType::Private || !pair.iter().all(|u| dialog.occupants.contains(u)) {
                     return Err(CoreError::Forbidden(
                         "The dialog is not the private dialog of these users".into(),
                     ));
@@ -190,7 +190,10 @@ pub fn is_silent(custom: &Map<String, Value>) -> bool {
 
 impl MessageService {
     /// Chat alerts for an accepted message: the recipients (never the sender) with no active chat session
-    /// right now are announced to the push dispatcher (which honours `silent` and per-dialog settings).
+    /// right now, and those in `kept_offline` (no session took the message, it waits in the offline store)
+    /// whatever their sessions look like, are announced to the push dispatcher (which honours `silent`
+    /// and per-dialog settings). `kept_offline` matters in a cluster: a node that has just died still
+    /// counts its users as active until the node timeout, though nobody there takes their messages.
     /// Broadcast dialogs raise none: they would notify every user of the app; nor does an app whose
     /// operator turned chat alerts off.
     pub async fn raise_alerts(
@@ -199,8 +202,9 @@ impl MessageService {
         dialog: &Dialog,
         recipients: &[i64],
         silent: bool,
+        kept_offline: &[i64],
     ) {
-        if dialog.kind == dialog_type::BROADCAST {
+        if dialog.kind == DialogType::Broadcast {
             return;
         }
         let online = &self.core.online;
@@ -208,7 +212,7 @@ impl MessageService {
             .iter()
             .copied()
             .filter(|&user_id| user_id != message.sender_id)
-            .filter(|&user_id| !online.is_active(message.app_id, user_id))
+            .filter(|&user_id| kept_offline.contains(&user_id) || !online.is_active(message.app_id, user_id))
             .collect();
         if inactive.is_empty() {
             return;

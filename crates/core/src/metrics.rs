@@ -55,6 +55,8 @@ pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
 
 /// Gauge: password checks running now (bounded by the number of CPUs; the rest wait in a queue).
 pub const PASSWORD_CHECKS_RUNNING: &str = "palaver_password_checks_running";
+/// Counter: session tokens whose SCRAM keys a chat login derived on first use (see `token_seal`).
+pub const TOKEN_KEYS_DERIVED: &str = "palaver_token_keys_derived_total";
 
 // --- Abuse limits ---
 
@@ -147,6 +149,11 @@ pub fn describe() {
         PASSWORD_CHECKS_RUNNING,
         Unit::Count,
         "Password checks running now; the rest wait in a queue"
+    );
+    describe_counter!(
+        TOKEN_KEYS_DERIVED,
+        Unit::Count,
+        "Session tokens whose SCRAM keys a chat login derived on first use"
     );
     describe_histogram!(
         DELIVERY_DURATION,

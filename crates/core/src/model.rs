@@ -74,6 +74,8 @@ pub struct Session {
     pub token_hash: String,
     /// SCRAM keys of the token under the user's salt, so the token also works as an XMPP password.
     pub token_scram: Option<ScramKeys>,
+    /// The token sealed under the server's token key, until its SCRAM keys are derived (`token_seal`).
+    pub token_sealed: Option<Vec<u8>>,
     pub nonce: Option<i64>,
     pub ts: i64,
     pub created_at: i64,
@@ -91,12 +93,45 @@ pub struct IssuedSession {
     pub user: Option<User>,
 }
 
-/// ConnectyCube dialog types.
-pub mod dialog_type {
-    pub const BROADCAST: i64 = 1;
-    pub const GROUP: i64 = 2;
-    pub const PRIVATE: i64 = 3;
-    pub const PUBLIC: i64 = 4;
+/// ConnectyCube dialog types (docs/protocol.md#rest-dialogs; 1 and 4 as the documentation numbers them,
+/// docs/protocol.md#quirk-dialog-type-names). On the wire (REST JSON, push payloads) and in the database a
+/// type is its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialogType {
+    /// No members: everyone in the application reads it; the owner and admins post.
+    Broadcast = 1,
+    Group = 2,
+    /// The 1-1 dialog of a pair.
+    Private = 3,
+    /// Members are subscribers.
+    Public = 4,
+    /// v6 lists it: members like a group.
+    Meeting = 5,
+}
+
+impl DialogType {
+    /// The number ConnectyCube gives the type.
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    /// The type of a number; `None` for a number that names none.
+    pub fn from_code(code: i64) -> Option<DialogType> {
+        Some(match code {
+            1 => DialogType::Broadcast,
+            2 => DialogType::Group,
+            3 => DialogType::Private,
+            4 => DialogType::Public,
+            5 => DialogType::Meeting,
+            _ => return None,
+        })
+    }
+}
+
+impl Serialize for DialogType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.code())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +139,7 @@ pub struct Dialog {
     /// ObjectId-style, never all digits.
     pub id: String,
     pub app_id: i64,
-    pub kind: i64,
+    pub kind: DialogType,
     /// The owner.
     pub user_id: i64,
     pub name: Option<String>,

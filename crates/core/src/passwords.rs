@@ -53,6 +53,15 @@ impl PasswordGate {
 
     /// Runs one check when its turn comes.
     async fn check(&self, password: String, credentials: Credentials) -> CoreResult<PasswordCheck> {
+        self.run(move || check_password(&password, &credentials)).await
+    }
+
+    /// Runs one key derivation (a password check, or a session token's SCRAM keys) on a blocking thread
+    /// when its turn comes.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        derive: impl FnOnce() -> T + Send + 'static,
+    ) -> CoreResult<T> {
         let _permit = self
             .permits
             .clone()
@@ -62,7 +71,7 @@ impl PasswordGate {
         let now = self.running.fetch_add(1, Ordering::AcqRel) + 1;
         self.peak.fetch_max(now, Ordering::AcqRel);
         metrics::gauge!(crate::metrics::PASSWORD_CHECKS_RUNNING).set(now as f64);
-        let outcome = tokio::task::spawn_blocking(move || check_password(&password, &credentials)).await;
+        let outcome = tokio::task::spawn_blocking(derive).await;
         let now = self.running.fetch_sub(1, Ordering::AcqRel) - 1;
         metrics::gauge!(crate::metrics::PASSWORD_CHECKS_RUNNING).set(now as f64);
         outcome.map_err(|e| CoreError::Rejected(e.to_string()))

@@ -15,8 +15,12 @@
 //!
 //! Each user's default list is kept compiled in memory ([`Rules`]) so the message hot path costs one hash
 //! lookup; every change of a user's lists drops that user's entry.
+//!
+//! `PrivacyStore` (at the end) is where the lists are kept.
 
+use crate::error::StoreResult;
 use crate::{Core, CoreError, CoreResult};
+use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -516,6 +520,39 @@ fn validate_name(name: &str) -> CoreResult<()> {
         return Err(CoreError::invalid("name", "is too long"));
     }
     Ok(())
+}
+
+/// Where users' privacy lists and which one is each user's default are kept.
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    /// The user's list names (oldest first) and the default one.
+    async fn privacy_names(&self, app_id: i64, user_id: i64) -> StoreResult<PrivacyNames>;
+    /// A list with its items sorted by order.
+    async fn privacy_list(&self, app_id: i64, user_id: i64, name: &str) -> StoreResult<Option<PrivacyList>>;
+    /// Creates a list or replaces its items (keeping whether it is the default), in one transaction.
+    async fn put_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        list: &PrivacyList,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Deletes a list (and so the default, if it was). False when there was no such list.
+    async fn delete_privacy_list(&self, app_id: i64, user_id: i64, name: &str) -> StoreResult<bool>;
+    /// Makes the named list the default, or declines any default with `None`. False (nothing changed)
+    /// when there is no such list.
+    async fn set_default_privacy_list(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        name: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// The default lists of those of these users who have one.
+    async fn default_privacy_lists(
+        &self,
+        app_id: i64,
+        user_ids: &[i64],
+    ) -> StoreResult<Vec<(i64, PrivacyList)>>;
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
 //! Push notifications: device subscriptions and push events (the REST API, docs/protocol.md#rest-push), the
 //! app's chat-alert template and provider credentials (the admin API), and the records of the durable send
 //! queue that the dispatcher (`palaver-push`) fills and drains. Sending itself is not here.
+//!
+//! `PushStore` (at the end) is where all of it is kept.
 
-use crate::store::{FilterOp, FilterValue, UserCondition, UserField, UserQuery};
+use crate::accounts::{UserCondition, UserField, UserQuery};
+use crate::error::StoreResult;
+use crate::query::{FilterOp, FilterValue};
 use crate::{Core, CoreError, CoreResult};
+use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 /// Notification channels a device may subscribe on.
@@ -587,4 +592,50 @@ impl PushService {
     pub async fn stats(&self) -> CoreResult<PushStats> {
         Ok(self.core.store.push_stats(self.core.clock.now_millis()).await?)
     }
+}
+
+/// Where device subscriptions, push events, the per-app push settings and the durable send queue (with
+/// its records of what was sent) are kept.
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    /// Inserts the subscription, or replaces the one of the same app, udid and channel.
+    async fn put_push_subscription(
+        &self,
+        subscription: &NewSubscription,
+        now: i64,
+    ) -> StoreResult<Subscription>;
+    /// The subscriptions of these users of the app, oldest first.
+    async fn push_subscriptions(&self, app_id: i64, user_ids: &[i64]) -> StoreResult<Vec<Subscription>>;
+    /// Deletes a subscription (only the user's own when `user_id` is given) with its queued jobs.
+    async fn delete_push_subscription(&self, app_id: i64, user_id: Option<i64>, id: i64)
+        -> StoreResult<bool>;
+    async fn create_push_event(&self, event: &NewPushEvent) -> StoreResult<PushEvent>;
+    /// Events not yet turned into notifications, oldest first.
+    async fn pending_push_events(&self, limit: i64) -> StoreResult<Vec<PushEvent>>;
+    async fn finish_push_event(&self, id: i64, now: i64) -> StoreResult<()>;
+    /// A per-app push setting (JSON text), see `push::setting`.
+    async fn push_setting(&self, app_id: i64, name: &str) -> StoreResult<Option<String>>;
+    /// Sets a setting, or removes it with `None`.
+    async fn set_push_setting(
+        &self,
+        app_id: i64,
+        name: &str,
+        value: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Records and queues each job whose (dedupe key, subscription, provider) was never recorded, as long
+    /// as the queue holds fewer than `max_queue` jobs (the rest are recorded as dropped).
+    async fn enqueue_push(&self, jobs: &[PushJob], max_queue: i64, now: i64) -> StoreResult<EnqueueOutcome>;
+    /// Leases up to `limit` due jobs until `lease_until`, oldest due first.
+    async fn claim_push_jobs(&self, now: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>>;
+    /// Counts a failed attempt and schedules the next one.
+    async fn retry_push_job(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
+    /// Removes a job from the queue and records how it ended (`sent`, `failed`, `invalid_token`).
+    async fn finish_push_job(&self, id: i64, status: &str, detail: Option<&str>, now: i64)
+        -> StoreResult<()>;
+    /// Gives leased jobs back to the queue (a worker stopped before finishing them).
+    async fn release_push_jobs(&self, ids: &[i64]) -> StoreResult<()>;
+    async fn push_stats(&self, now: i64) -> StoreResult<PushStats>;
+    /// Forgets records (not queued jobs) created before `before`.
+    async fn purge_push_records(&self, before: i64) -> StoreResult<u64>;
 }

@@ -146,11 +146,17 @@ impl SessionService {
     ) -> CoreResult<User> {
         let caller = self.authenticate(token).await?;
         let user = self.check_user(caller.app_id, &credentials, origin).await?;
-        let scram = self.token_scram(caller.app_id, user.id, token).await?;
+        let (scram, sealed) = self.token_secret(caller.app_id, user.id, token).await?;
         let now = self.core.clock.now_millis();
         self.core
             .store
-            .set_session_user(caller.session_id, Some(user.id), scram.as_ref(), now)
+            .set_session_user(
+                caller.session_id,
+                Some(user.id),
+                scram.as_ref(),
+                sealed.as_deref(),
+                now,
+            )
             .await?;
         Ok(user)
     }
@@ -161,7 +167,7 @@ impl SessionService {
         let now = self.core.clock.now_millis();
         self.core
             .store
-            .set_session_user(caller.session_id, None, None, now)
+            .set_session_user(caller.session_id, None, None, None, now)
             .await?;
         Ok(())
     }
@@ -313,9 +319,9 @@ impl SessionService {
         now: i64,
     ) -> CoreResult<IssuedSession> {
         let token = random_hex_token(20);
-        let token_scram = match &user {
-            Some(user) => self.token_scram(app_id, user.id, &token).await?,
-            None => None,
+        let (token_scram, token_sealed) = match &user {
+            Some(user) => self.token_secret(app_id, user.id, &token).await?,
+            None => (None, None),
         };
         let session = self
             .core
@@ -326,6 +332,7 @@ impl SessionService {
                 user_id: user.as_ref().map(|u| u.id),
                 token_hash: token_hash(&token),
                 token_scram,
+                token_sealed,
                 nonce,
                 ts,
                 created_at: now,
@@ -340,15 +347,20 @@ impl SessionService {
         Ok(IssuedSession { session, token, user })
     }
 
-    /// The token's SCRAM keys under the user's salt, so an XMPP login can prove the token.
-    async fn token_scram(
+    /// What the session keeps so that an XMPP login can prove the token over SCRAM: the token sealed, whose
+    /// keys the first such login derives (`token_seal`), or, on a server without a token key, the token's
+    /// SCRAM keys under the user's salt, derived now.
+    async fn token_secret(
         &self,
         app_id: i64,
         user_id: i64,
         token: &str,
-    ) -> CoreResult<Option<crate::model::ScramKeys>> {
+    ) -> CoreResult<(Option<crate::model::ScramKeys>, Option<Vec<u8>>)> {
+        if let Some(sealer) = &self.core.token_sealer {
+            return Ok((None, Some(sealer.seal(token, &token_hash(token)))));
+        }
         let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let token = token.to_owned();
         let salt = credentials.scram.salt.clone();
@@ -356,6 +368,6 @@ impl SessionService {
         let keys = tokio::task::spawn_blocking(move || scram_keys(&token, &salt, iterations))
             .await
             .map_err(|e| CoreError::Rejected(e.to_string()))?;
-        Ok(Some(keys))
+        Ok((Some(keys), None))
     }
 }

@@ -1,11 +1,12 @@
 //! Users of an application: sign-up, profile reads and updates, password changes, account deletion and
 //! the list/filter calls.
 
+use crate::accounts::UserQuery;
 use crate::credentials::derive_credentials;
+use crate::error::StoreError;
 use crate::events::Event;
 use crate::model::{Profile, User};
 use crate::sessions::Caller;
-use crate::store::{ProfilePatch, StoreError, UserQuery};
 use crate::{Core, CoreError, CoreResult};
 
 /// Passwords shorter than this are refused, as ConnectyCube does.
@@ -388,6 +389,50 @@ fn conflict_to_invalid(error: StoreError) -> CoreError {
     match error {
         StoreError::Conflict(field) => CoreError::invalid(&field, "has already been taken"),
         other => CoreError::Store(other),
+    }
+}
+
+/// A partial update of a profile: `Some(None)` clears a field, `None` leaves it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfilePatch {
+    pub login: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub full_name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub custom_data: Option<Option<String>>,
+    pub avatar: Option<Option<String>>,
+    pub blob_id: Option<Option<i64>>,
+    pub external_user_id: Option<Option<i64>>,
+    pub external_id: Option<Option<String>>,
+    pub facebook_id: Option<Option<String>>,
+    pub twitter_id: Option<Option<String>>,
+    pub user_tags: Option<Option<String>>,
+    pub timezone: Option<Option<i64>>,
+}
+
+impl ProfilePatch {
+    /// Applies the patch to a profile.
+    pub fn apply(&self, profile: &mut Profile) {
+        fn set<T: Clone>(target: &mut Option<T>, change: &Option<Option<T>>) {
+            if let Some(value) = change {
+                *target = value.clone();
+            }
+        }
+        set(&mut profile.login, &self.login);
+        set(&mut profile.email, &self.email);
+        set(&mut profile.full_name, &self.full_name);
+        set(&mut profile.phone, &self.phone);
+        set(&mut profile.website, &self.website);
+        set(&mut profile.custom_data, &self.custom_data);
+        set(&mut profile.avatar, &self.avatar);
+        set(&mut profile.blob_id, &self.blob_id);
+        set(&mut profile.external_user_id, &self.external_user_id);
+        set(&mut profile.external_id, &self.external_id);
+        set(&mut profile.facebook_id, &self.facebook_id);
+        set(&mut profile.twitter_id, &self.twitter_id);
+        set(&mut profile.user_tags, &self.user_tags);
+        set(&mut profile.timezone, &self.timezone);
     }
 }
 

@@ -9,7 +9,7 @@ use crate::providers::webhook::Webhook;
 use crate::providers::SendError;
 use crate::{backoff, PushConfig};
 use palaver_core::events::{Event, EventReceiver};
-use palaver_core::model::ChatMessage;
+use palaver_core::model::{ChatMessage, DialogType};
 use palaver_core::push::{setting, ClaimedJob, EnqueueOutcome, PushEvent, PushJob, Subscription};
 use palaver_core::{Core, CoreResult};
 use serde::Serialize;
@@ -252,7 +252,7 @@ impl Dispatcher {
     async fn chat_alert(
         &self,
         message: &ChatMessage,
-        dialog_type: i64,
+        dialog_type: DialogType,
         dialog_name: Option<&str>,
         recipients: &[i64],
         silent: bool,
@@ -340,7 +340,7 @@ impl Dispatcher {
                 voip: false,
                 content_available: false,
                 dialog_id: Some(message.dialog_id.clone()),
-                dialog_type: Some(dialog_type),
+                dialog_type: Some(dialog_type.code()),
                 dialog_name: dialog_name.map(str::to_owned),
                 message_id: Some(message.id.clone()),
                 sender_id: Some(message.sender_id),

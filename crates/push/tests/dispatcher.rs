@@ -11,7 +11,7 @@ use axum::{Form, Json, Router};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use palaver_core::events::Event;
 use palaver_core::messages::PrivateMessage;
-use palaver_core::model::{ChatMessage, Profile};
+use palaver_core::model::{ChatMessage, DialogType, Profile};
 use palaver_core::push::SubscriptionInput;
 use palaver_core::{Core, CoreSettings};
 use palaver_push::{Dispatcher, PushConfig};
@@ -397,7 +397,7 @@ impl World {
     fn alert(&self, message: &ChatMessage, recipients: &[i64], silent: bool) -> Event {
         Event::ChatAlert {
             message: message.clone(),
-            dialog_type: 3,
+            dialog_type: DialogType::Private,
             dialog_name: None,
             recipients: recipients.to_vec(),
             silent,
@@ -667,7 +667,7 @@ async fn silent_messages_and_muted_dialogs_send_nothing_and_templates_render() {
         .events
         .publish(Event::ChatAlert {
             message: photo.clone(),
-            dialog_type: 2,
+            dialog_type: DialogType::Group,
             dialog_name: Some("Team".into()),
             recipients: vec![w.carol, w.alice],
             silent: false,

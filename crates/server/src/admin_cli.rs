@@ -16,7 +16,7 @@ use palaver_core::admin::AdminService;
 use palaver_core::admin_store::AdminUser;
 use palaver_core::clock::iso8601;
 use palaver_core::dialogs::DialogInput;
-use palaver_core::model::dialog_type;
+use palaver_core::model::DialogType;
 use palaver_core::Core;
 use palaver_store::Backend;
 use serde_json::{json, Value};
@@ -262,9 +262,9 @@ async fn dialog(config: &Config, command: DialogCommand) -> anyhow::Result<()> {
         occupants,
     } = command;
     let kind = match kind.as_str() {
-        "broadcast" => dialog_type::BROADCAST,
-        "group" => dialog_type::GROUP,
-        "public" => dialog_type::PUBLIC,
+        "broadcast" => DialogType::Broadcast.code(),
+        "group" => DialogType::Group.code(),
+        "public" => DialogType::Public.code(),
         other => other
             .parse()
             .with_context(|| format!("unknown dialog type {other}"))?,

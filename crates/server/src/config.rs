@@ -29,6 +29,10 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Bearer token of the admin API; generated into `data_dir/admin_token` when unset.
     pub admin_token: Option<String>,
+    /// 64 hex digits: the key that keeps session tokens sealed until a chat login needs their SCRAM keys.
+    /// Generated into `data_dir/token_key` on a single node when unset; a cluster's nodes must share one,
+    /// and without it derive every token's keys when the session is made.
+    pub token_key: Option<String>,
     /// Session lifetime without use, in seconds.
     pub session_ttl_secs: u64,
     /// Log filter (`RUST_LOG` syntax); `RUST_LOG` itself wins when set. SIGHUP reloads it.
@@ -149,6 +153,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             admin_token: None,
+            token_key: None,
             session_ttl_secs: 2 * 60 * 60,
             log: "info".into(),
             log_format: "text".into(),

@@ -9,6 +9,7 @@ mod logging;
 mod metrics;
 mod serve;
 mod tls;
+mod token_key;
 mod transfer;
 
 use clap::Parser;

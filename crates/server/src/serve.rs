@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::logging::LogControl;
-use crate::{http, metrics, tls};
+use crate::{http, metrics, tls, token_key};
 use anyhow::Context;
 use palaver_api::ApiState;
 use palaver_core::Core;
@@ -29,7 +29,10 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     let database_url = config.database_url();
     let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
-    let core = Core::new(Arc::new(store.clone()), config.core_settings());
+    let mut core = Core::new(Arc::new(store.clone()), config.core_settings());
+    if let Some(sealer) = token_key::token_sealer(&config, cluster_config.is_some())? {
+        core = core.with_token_sealer(sealer);
+    }
     // File storage (blobs).
     let core = core.with_blobs(config.blob_config()?);
     let files = core.blob_config.storage.describe();

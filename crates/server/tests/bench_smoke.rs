@@ -179,7 +179,7 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             sessions: 30,
             hold: Duration::from_millis(600),
             // This process stands in for the server: what is checked is that memory gets sampled.
-            server_pid: Some(std::process::id()),
+            server_pids: vec![std::process::id()],
             common: common.clone(),
         },
     )

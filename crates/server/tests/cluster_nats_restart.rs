@@ -19,7 +19,7 @@ async fn nats_restarted_under_traffic_loses_nothing_acknowledged() {
     let Some(mut nats) = OwnNats::start() else {
         return;
     };
-    let c = Cluster::start_on(&nats.url(), 3, "NatsRestart", &["alice", "bob"]).await;
+    let c = Cluster::start_on(&nats.url(), 3, "NatsRestart", &["alice", "bob"], &[]).await;
     let alice_token = c.token(0, 0).await;
     let bob_jid = c.bare(1);
     let mut alice = c.login(0, 0).await;

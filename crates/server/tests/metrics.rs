@@ -369,6 +369,8 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
     assert_eq!(moved(logins, &login("SCRAM-SHA-1", "token")), 1.0);
     assert_eq!(moved(logins, &login("SCRAM-SHA-1", "password")), 0.0);
     assert_eq!(moved(logins, &login("SCRAM-SHA-256", "password")), 0.0);
+    // cat's token was kept sealed until that login derived its keys; ben's never was.
+    assert_eq!(moved("palaver_token_keys_derived_total", &[]), 1.0);
     let failure = [("mechanism", "PLAIN"), ("reason", "not-authorized")];
     assert_eq!(moved("palaver_xmpp_login_failures_total", &failure), 1.0);
 

@@ -5,53 +5,14 @@
 
 mod support;
 
-use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::webhook::{wait_for, webhook, Posts};
 use support::Db;
 
 const ADMIN_TOKEN: &str = "push-admin-token";
-
-type Posts = Arc<Mutex<Vec<Value>>>;
-
-/// A webhook receiver on a free loopback port: returns its URL and what it received.
-async fn webhook() -> (String, Posts) {
-    let posts: Posts = Arc::default();
-    async fn receive(State(posts): State<Posts>, Json(body): Json<Value>) -> &'static str {
-        posts.lock().unwrap().push(body);
-        "ok"
-    }
-    let router = Router::new()
-        .route("/push", post(receive))
-        .with_state(posts.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/push", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    (url, posts)
-}
-
-async fn wait_for(posts: &Posts, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = posts.lock().unwrap().clone();
-        if got.len() >= n {
-            // Anything more would arrive about now: give it the chance, so "exactly n" means something.
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            return posts.lock().unwrap().clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "webhook got {} of {n} posts: {got:?}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// The shared world plus the webhook's inbox.
 struct World {

@@ -42,6 +42,24 @@ impl World {
         client.online("localhost", &self.node(user), password).await;
         client
     }
+
+    /// A new REST session's token for a user of the world's app (`POST /session.json` with a password).
+    async fn session_token(&self, login: &str, password: &str) -> String {
+        let app_key = self.server.cli(&["app", "list"])[1]["auth_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let session: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/session.json", self.server.http))
+            .json(&json!({"application_id": self.app, "auth_key": app_key, "user": {"login": login, "password": password}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["session"]["token"].as_str().unwrap().to_owned()
+    }
 }
 
 #[tokio::test]
@@ -122,23 +140,9 @@ async fn session_token_works_as_the_chat_password() {
     let w = world(Db::Sqlite, &[]).await;
     let (_, key, _) = w.server.create_app("Other");
     let _ = key;
-    let http = reqwest::Client::new();
-    let app_key = w.server.cli(&["app", "list"])[1]["auth_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let session: serde_json::Value = http
-        .post(format!("{}/session.json", w.server.http))
-        .json(&json!({"application_id": w.app, "auth_key": app_key, "user": {"login": "alice", "password": "alice-pass"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["session"]["token"].as_str().unwrap();
+    let token = w.session_token("alice", "alice-pass").await;
     let mut client = Client::websocket(&w.server.ws).await;
-    let jid = client.login("localhost", &w.node(w.alice), token).await;
+    let jid = client.login("localhost", &w.node(w.alice), &token).await;
     assert!(jid.starts_with(&w.bare(w.alice)));
 }
 
@@ -381,20 +385,7 @@ async fn sasl2_with_bind2_is_online_without_a_restart() {
 async fn destroying_the_rest_session_ends_the_chat_session_that_used_its_token() {
     let w = world(Db::Sqlite, &[]).await;
     let http = reqwest::Client::new();
-    let key = w.server.cli(&["app", "list"])[1]["auth_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let session: serde_json::Value = http
-        .post(format!("{}/session.json", w.server.http))
-        .json(&json!({"application_id": w.app, "auth_key": key, "user": {"login": "bob", "password": "bob-pass-1"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["session"]["token"].as_str().unwrap().to_owned();
+    let token = w.session_token("bob", "bob-pass-1").await;
     let mut by_token = Client::websocket(&w.server.ws).await;
     by_token.online("localhost", &w.node(w.bob), &token).await;
     let mut by_password = w.online(w.bob, "bob-pass-1").await;
@@ -414,6 +405,72 @@ async fn destroying_the_rest_session_ends_the_chat_session_that_used_its_token()
         .send(r#"<iq type="get" id="alive" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#)
         .await;
     by_password.expect(r#"id="alive""#).await;
+}
+
+/// A REST session's token is kept sealed; the first SCRAM login with it derives its keys (SHA-1 and
+/// SHA-256 at once), later ones use them, and a password login never derives anything.
+#[tokio::test]
+async fn a_session_token_logs_in_over_scram_again_and_again_with_its_keys_derived_once() {
+    let w = world(Db::Sqlite, &[]).await;
+    assert_eq!(
+        std::fs::read_to_string(w.server.data_dir.path().join("token_key"))
+            .unwrap()
+            .len(),
+        64,
+        "a single node makes its token key"
+    );
+    let http = reqwest::Client::new();
+    let tokens = [
+        w.session_token("bob", "bob-pass-1").await,
+        w.session_token("bob", "bob-pass-1").await,
+    ];
+    let derived = || async {
+        let page = http
+            .get(format!("{}/metrics", w.server.http))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        page.lines()
+            .find_map(|line| line.strip_prefix("palaver_token_keys_derived_total "))
+            .map_or(0, |value| value.trim().parse::<u64>().unwrap())
+    };
+    let scram_login = |secret: String| {
+        let node = w.node(w.bob);
+        let ws = w.server.ws.clone();
+        async move {
+            let mut client = Client::websocket(&ws).await;
+            client.open("localhost").await;
+            support::xmpp::scram_sha1(&mut client, &node, &secret).await
+        }
+    };
+
+    let outcome = scram_login("bob-pass-1".into()).await;
+    assert!(outcome.contains("<success"), "{outcome}");
+    assert_eq!(derived().await, 0, "the password matched first");
+
+    // The older token: the newer one is derived first (and does not match), then this one.
+    for round in 0..3 {
+        let outcome = scram_login(tokens[0].clone()).await;
+        assert!(outcome.contains("<success"), "round {round}: {outcome}");
+        assert_eq!(derived().await, 2, "round {round}");
+    }
+    let outcome = scram_login(tokens[1].clone()).await;
+    assert!(outcome.contains("<success"), "{outcome}");
+    let outcome = scram_login("not-a-token".into()).await;
+    assert!(outcome.contains("<not-authorized"), "{outcome}");
+    assert_eq!(derived().await, 2, "nothing left to derive");
+
+    // A destroyed session's token no longer logs in.
+    http.delete(format!("{}/session.json", w.server.http))
+        .header("CB-Token", &tokens[0])
+        .send()
+        .await
+        .unwrap();
+    let outcome = scram_login(tokens[0].clone()).await;
+    assert!(outcome.contains("<not-authorized"), "{outcome}");
 }
 
 #[tokio::test]

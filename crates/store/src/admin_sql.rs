@@ -2,13 +2,13 @@
 //! counts, storage size, online backups and the audit log.
 
 use crate::rows::{self, APP_COLUMNS, MESSAGE_COLUMNS, USER_COLUMNS};
-use crate::sql_store::backend_error;
 use crate::user_query::like_escape;
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::admin_store::{AdminStore, AdminUser, AuditEntry, Counts, DialogSearch, MessageModeration};
 use palaver_core::model::{App, ChatMessage};
-use palaver_core::store::{FilterValue, StoreError, StoreResult};
+use palaver_core::query::FilterValue;
+use palaver_core::{StoreError, StoreResult};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -64,16 +64,13 @@ async fn fetch_all(
     for value in tail {
         query = query.bind(*value);
     }
-    query.fetch_all(store.pool()).await.map_err(backend_error)
+    Ok(query.fetch_all(store.pool()).await?)
 }
 
 async fn count(store: &SqlStore, sql: &str, params: &[FilterValue]) -> StoreResult<i64> {
     let rows = fetch_all(store, sql, params, &[]).await?;
-    rows.first()
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .map_err(backend_error)
-        .map(Option::unwrap_or_default)
+    let count = rows.first().map(|r| r.try_get::<i64, _>(0)).transpose()?;
+    Ok(count.unwrap_or_default())
 }
 
 fn audit_entry(row: &AnyRow) -> sqlx::Result<AuditEntry> {
@@ -97,9 +94,8 @@ impl AdminStore for SqlStore {
             .bind(name)
             .bind(app_id)
             .fetch_optional(self.pool())
-            .await
-            .map_err(backend_error)?;
-        row.as_ref().map(rows::app).transpose().map_err(backend_error)
+            .await?;
+        Ok(row.as_ref().map(rows::app).transpose()?)
     }
 
     async fn set_app_keys(&self, app_id: i64, auth_key: &str, auth_secret: &str) -> StoreResult<Option<App>> {
@@ -110,28 +106,25 @@ impl AdminStore for SqlStore {
             .bind(auth_secret)
             .bind(app_id)
             .fetch_optional(self.pool())
-            .await
-            .map_err(backend_error)?;
-        row.as_ref().map(rows::app).transpose().map_err(backend_error)
+            .await?;
+        Ok(row.as_ref().map(rows::app).transpose()?)
     }
 
     async fn delete_app(&self, app_id: i64) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await.map_err(backend_error)?;
+        let mut tx = self.pool().begin().await?;
         // Tables keyed by application without a foreign key to it; the rest cascade from `apps`.
         for table in ["offline_messages", "roster", "used_signatures", "push_sent"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
                 .bind(app_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
+                .await?;
         }
         let deleted = sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(app_id)
             .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?
+            .await?
             .rows_affected();
-        tx.commit().await.map_err(backend_error)?;
+        tx.commit().await?;
         Ok(deleted > 0)
     }
 
@@ -174,8 +167,7 @@ impl AdminStore for SqlStore {
                     blocked_at: row.try_get("blocked_at")?,
                 })
             })
-            .collect::<sqlx::Result<_>>()
-            .map_err(backend_error)?;
+            .collect::<sqlx::Result<_>>()?;
         Ok((users, total))
     }
 
@@ -184,11 +176,8 @@ impl AdminStore for SqlStore {
             .bind(app_id)
             .bind(user_id)
             .fetch_optional(self.pool())
-            .await
-            .map_err(backend_error)?;
-        row.map(|r| r.try_get("blocked_at"))
-            .transpose()
-            .map_err(backend_error)
+            .await?;
+        Ok(row.map(|r| r.try_get("blocked_at")).transpose()?)
     }
 
     async fn set_blocked(&self, app_id: i64, user_id: i64, blocked: bool, now: i64) -> StoreResult<()> {
@@ -205,7 +194,7 @@ impl AdminStore for SqlStore {
                 .bind(app_id)
                 .bind(user_id)
         };
-        query.execute(self.pool()).await.map_err(backend_error)?;
+        query.execute(self.pool()).await?;
         Ok(())
     }
 
@@ -241,8 +230,7 @@ impl AdminStore for SqlStore {
         let ids = found
             .iter()
             .map(|row| row.try_get::<String, _>("id"))
-            .collect::<sqlx::Result<_>>()
-            .map_err(backend_error)?;
+            .collect::<sqlx::Result<_>>()?;
         Ok((ids, total))
     }
 
@@ -277,8 +265,7 @@ impl AdminStore for SqlStore {
         let messages = found
             .iter()
             .map(|row| Ok((row.try_get::<i64, _>("seq")?, rows::message(row)?)))
-            .collect::<sqlx::Result<_>>()
-            .map_err(backend_error)?;
+            .collect::<sqlx::Result<_>>()?;
         Ok((messages, total))
     }
 
@@ -300,12 +287,11 @@ impl AdminStore for SqlStore {
         for id in ids {
             query = query.bind(id.clone());
         }
-        let found = query.fetch_all(self.pool()).await.map_err(backend_error)?;
-        found
+        let found = query.fetch_all(self.pool()).await?;
+        Ok(found
             .iter()
             .map(|row| Ok((row.try_get("seq")?, row.try_get("id")?)))
-            .collect::<sqlx::Result<_>>()
-            .map_err(backend_error)
+            .collect::<sqlx::Result<_>>()?)
     }
 
     async fn counts(&self, app_id: Option<i64>, now: i64) -> StoreResult<Counts> {
@@ -346,8 +332,7 @@ impl AdminStore for SqlStore {
                 sqlx::query("VACUUM INTO $1")
                     .bind(path)
                     .execute(self.pool())
-                    .await
-                    .map_err(backend_error)?;
+                    .await?;
                 Ok(())
             }
             Backend::Postgres => Err(StoreError::Backend(
@@ -368,8 +353,7 @@ impl AdminStore for SqlStore {
         .bind(entry.target.clone())
         .bind(entry.detail.to_string())
         .execute(self.pool())
-        .await
-        .map_err(backend_error)?;
+        .await?;
         Ok(())
     }
 
@@ -381,12 +365,7 @@ impl AdminStore for SqlStore {
         .bind(limit)
         .bind(skip)
         .fetch_all(self.pool())
-        .await
-        .map_err(backend_error)?;
-        found
-            .iter()
-            .map(audit_entry)
-            .collect::<sqlx::Result<_>>()
-            .map_err(backend_error)
+        .await?;
+        Ok(found.iter().map(audit_entry).collect::<sqlx::Result<_>>()?)
     }
 }

@@ -1,10 +1,11 @@
-//! Contact-list rows and last logout times for `SqlStore`.
+//! `ContactStore` for `SqlStore`: contact-list rows and last logout times.
 
-use crate::sql_store::backend_error;
-use palaver_core::contacts::{RosterRow, Subscription};
-use palaver_core::store::StoreResult;
+use crate::SqlStore;
+use async_trait::async_trait;
+use palaver_core::contacts::{ContactStore, RosterRow, Subscription};
+use palaver_core::StoreResult;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 const COLUMNS: &str = "contact_id, name, subscription, ask, pending_in, in_roster";
 
@@ -19,105 +20,82 @@ fn row(row: &AnyRow) -> sqlx::Result<RosterRow> {
     })
 }
 
-pub(crate) async fn roster_rows(pool: &AnyPool, app_id: i64, user_id: i64) -> StoreResult<Vec<RosterRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 ORDER BY contact_id");
-    let found = sqlx::query(&sql)
-        .bind(app_id)
-        .bind(user_id)
-        .fetch_all(pool)
-        .await
-        .map_err(backend_error)?;
-    found
-        .iter()
-        .map(row)
-        .collect::<sqlx::Result<_>>()
-        .map_err(backend_error)
-}
-
-pub(crate) async fn roster_row(
-    pool: &AnyPool,
-    app_id: i64,
-    user_id: i64,
-    contact_id: i64,
-) -> StoreResult<Option<RosterRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3");
-    let found = sqlx::query(&sql)
-        .bind(app_id)
-        .bind(user_id)
-        .bind(contact_id)
-        .fetch_optional(pool)
-        .await
-        .map_err(backend_error)?;
-    found.as_ref().map(row).transpose().map_err(backend_error)
-}
-
-pub(crate) async fn put_roster_row(
-    pool: &AnyPool,
-    app_id: i64,
-    user_id: i64,
-    r: &RosterRow,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO roster (app_id, user_id, contact_id, name, subscription, ask, pending_in, in_roster, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (app_id, user_id, contact_id) DO UPDATE SET name = excluded.name, \
-         subscription = excluded.subscription, ask = excluded.ask, pending_in = excluded.pending_in, \
-         in_roster = excluded.in_roster, updated_at = excluded.updated_at",
-    )
-    .bind(app_id)
-    .bind(user_id)
-    .bind(r.contact_id)
-    .bind(r.name.clone())
-    .bind(r.subscription.as_str())
-    .bind(r.ask as i64)
-    .bind(r.pending_in as i64)
-    .bind(r.in_roster as i64)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map_err(backend_error)?;
-    Ok(())
-}
-
-pub(crate) async fn delete_roster_row(
-    pool: &AnyPool,
-    app_id: i64,
-    user_id: i64,
-    contact_id: i64,
-) -> StoreResult<()> {
-    sqlx::query("DELETE FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3")
-        .bind(app_id)
-        .bind(user_id)
-        .bind(contact_id)
-        .execute(pool)
-        .await
-        .map_err(backend_error)?;
-    Ok(())
-}
-
-pub(crate) async fn last_logout(pool: &AnyPool, app_id: i64, user_id: i64) -> StoreResult<Option<i64>> {
-    let found = sqlx::query("SELECT last_logout_at FROM users WHERE app_id = $1 AND id = $2")
-        .bind(app_id)
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await
-        .map_err(backend_error)?;
-    match found {
-        Some(r) => r
-            .try_get::<Option<i64>, _>("last_logout_at")
-            .map_err(backend_error),
-        None => Ok(None),
+#[async_trait]
+impl ContactStore for SqlStore {
+    async fn roster_rows(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<RosterRow>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 ORDER BY contact_id");
+        let found = sqlx::query(&sql)
+            .bind(app_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(found.iter().map(row).collect::<sqlx::Result<_>>()?)
     }
-}
 
-pub(crate) async fn set_last_logout(pool: &AnyPool, app_id: i64, user_id: i64, at: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE users SET last_logout_at = $1 WHERE app_id = $2 AND id = $3")
-        .bind(at)
+    async fn roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<Option<RosterRow>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3");
+        let found = sqlx::query(&sql)
+            .bind(app_id)
+            .bind(user_id)
+            .bind(contact_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.as_ref().map(row).transpose()?)
+    }
+
+    async fn put_roster_row(&self, app_id: i64, user_id: i64, r: &RosterRow, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO roster (app_id, user_id, contact_id, name, subscription, ask, pending_in, in_roster, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (app_id, user_id, contact_id) DO UPDATE SET name = excluded.name, \
+             subscription = excluded.subscription, ask = excluded.ask, pending_in = excluded.pending_in, \
+             in_roster = excluded.in_roster, updated_at = excluded.updated_at",
+        )
         .bind(app_id)
         .bind(user_id)
-        .execute(pool)
-        .await
-        .map_err(backend_error)?;
-    Ok(())
+        .bind(r.contact_id)
+        .bind(r.name.clone())
+        .bind(r.subscription.as_str())
+        .bind(r.ask as i64)
+        .bind(r.pending_in as i64)
+        .bind(r.in_roster as i64)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_roster_row(&self, app_id: i64, user_id: i64, contact_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM roster WHERE app_id = $1 AND user_id = $2 AND contact_id = $3")
+            .bind(app_id)
+            .bind(user_id)
+            .bind(contact_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn last_logout(&self, app_id: i64, user_id: i64) -> StoreResult<Option<i64>> {
+        let found = sqlx::query("SELECT last_logout_at FROM users WHERE app_id = $1 AND id = $2")
+            .bind(app_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match found {
+            Some(r) => Ok(r.try_get::<Option<i64>, _>("last_logout_at")?),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_last_logout(&self, app_id: i64, user_id: i64, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_logout_at = $1 WHERE app_id = $2 AND id = $3")
+            .bind(at)
+            .bind(app_id)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }

@@ -1,5 +1,7 @@
-//! The dialog half of `SqlStore` behind the Dialogs REST API: creating, listing (with the per-user unread
-//! count and last-message status), changing and deleting dialogs, and each user's own state of a dialog.
+//! `DialogStore` for `SqlStore`: reading a dialog (through the cache), each pair's private dialog (made by
+//! the batching writer on its first message), and what the Dialogs REST API needs: creating, listing (with
+//! the per-user unread count and last-message status), changing and deleting dialogs, and each user's own
+//! state of a dialog.
 //!
 //! Per-user state lives in the member row (`dialog_occupants.hidden`, `.notifications`, `.cleared_seq`);
 //! broadcast dialogs have no member rows, so their readers keep it in `broadcast_viewers`.
@@ -8,18 +10,22 @@
 //! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
 //! `save_message` and the history calls do.
 
+use crate::cache::StoreCache;
 use crate::rows::{self, DIALOG_COLUMNS};
-use crate::sql_store::backend_error;
-use crate::Backend;
-use palaver_core::model::{dialog_type, Dialog, DialogView};
-use palaver_core::store::{
-    DialogChange, DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue, NewDialog, StoreError,
-    StoreResult,
+use crate::writer::{Write, Written};
+use crate::{Backend, SqlStore};
+use async_trait::async_trait;
+use palaver_core::dialogs::{
+    DialogChange, DialogCondition, DialogField, DialogOp, DialogQuery, DialogStore, NewDialog,
 };
+use palaver_core::model::{Dialog, DialogType, DialogView};
+use palaver_core::query::FilterValue;
+use palaver_core::{StoreError, StoreResult};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The dialog columns with the `d.` alias of the list queries.
 fn dialog_columns() -> String {
@@ -75,9 +81,9 @@ async fn ids_by_dialog(
     for id in dialog_ids {
         query = query.bind(id.clone());
     }
-    for row in query.fetch_all(&mut *conn).await.map_err(backend_error)? {
-        let dialog_id: String = row.try_get("dialog_id").map_err(backend_error)?;
-        let user_id: i64 = row.try_get("user_id").map_err(backend_error)?;
+    for row in query.fetch_all(&mut *conn).await? {
+        let dialog_id: String = row.try_get("dialog_id")?;
+        let user_id: i64 = row.try_get("user_id")?;
         found.entry(dialog_id).or_default().push(user_id);
     }
     Ok(found)
@@ -88,20 +94,18 @@ async fn dialogs_from_rows(conn: &mut AnyConnection, found: &[AnyRow]) -> StoreR
     let ids = found
         .iter()
         .map(|r| r.try_get::<String, _>("id"))
-        .collect::<sqlx::Result<Vec<_>>>()
-        .map_err(backend_error)?;
+        .collect::<sqlx::Result<Vec<_>>>()?;
     let mut members = ids_by_dialog(conn, "dialog_occupants", "joined_at", &ids).await?;
     let mut admins = ids_by_dialog(conn, "dialog_admins", "added_at", &ids).await?;
     found
         .iter()
         .zip(&ids)
         .map(|(row, id)| {
-            rows::dialog(
+            Ok(rows::dialog(
                 row,
                 members.remove(id).unwrap_or_default(),
                 admins.remove(id).unwrap_or_default(),
-            )
-            .map_err(backend_error)
+            )?)
         })
         .collect()
 }
@@ -117,45 +121,11 @@ pub(crate) async fn load(
         .bind(app_id)
         .bind(dialog_id)
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     match row {
         Some(row) => Ok(dialogs_from_rows(conn, &[row]).await?.pop()),
         None => Ok(None),
     }
-}
-
-pub(crate) async fn create_dialog(pool: &AnyPool, d: &NewDialog) -> StoreResult<Dialog> {
-    let json = |map: &Option<serde_json::Map<String, serde_json::Value>>| {
-        map.as_ref()
-            .map(|m| serde_json::Value::Object(m.clone()).to_string())
-    };
-    let mut tx = pool.begin().await.map_err(backend_error)?;
-    sqlx::query(
-        "INSERT INTO dialogs (id, app_id, type, user_id, name, description, photo, extensions, permissions, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&d.id)
-    .bind(d.app_id)
-    .bind(d.kind)
-    .bind(d.owner_id)
-    .bind(d.name.clone())
-    .bind(d.description.clone())
-    .bind(d.photo.clone())
-    .bind(json(&d.extensions))
-    .bind(json(&d.permissions))
-    .bind(d.now)
-    .bind(d.now)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend_error)?;
-    add_rows(&mut tx, "dialog_occupants", "joined_at", &d.id, &d.members, d.now).await?;
-    add_rows(&mut tx, "dialog_admins", "added_at", &d.id, &d.admins, d.now).await?;
-    let dialog = load(&mut tx, d.app_id, &d.id)
-        .await?
-        .ok_or_else(|| StoreError::Backend("the new dialog vanished".into()))?;
-    tx.commit().await.map_err(backend_error)?;
-    Ok(dialog)
 }
 
 /// Inserts (dialog, user) rows, leaving existing ones alone.
@@ -176,8 +146,7 @@ async fn add_rows(
             .bind(*user)
             .bind(now)
             .execute(&mut *conn)
-            .await
-            .map_err(backend_error)?;
+            .await?;
     }
     Ok(())
 }
@@ -200,7 +169,7 @@ async fn remove_rows(
     for user in users {
         query = query.bind(*user);
     }
-    query.execute(&mut *conn).await.map_err(backend_error)?;
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -375,7 +344,7 @@ fn order_by(query: &DialogQuery) -> String {
 
 async fn views_from_rows(conn: &mut AnyConnection, found: &[AnyRow]) -> StoreResult<Vec<DialogView>> {
     let dialogs = dialogs_from_rows(conn, found).await?;
-    found
+    let views = found
         .iter()
         .zip(dialogs)
         .map(|(row, dialog)| {
@@ -385,94 +354,25 @@ async fn views_from_rows(conn: &mut AnyConnection, found: &[AnyRow]) -> StoreRes
                 last_message_status: row.try_get("viewer_status")?,
             })
         })
-        .collect::<sqlx::Result<_>>()
-        .map_err(backend_error)
+        .collect::<sqlx::Result<_>>()?;
+    Ok(views)
 }
 
-pub(crate) async fn count_dialogs(pool: &AnyPool, backend: Backend, query: &DialogQuery) -> StoreResult<i64> {
-    let clause = list_clause(backend, query);
-    let sql = format!(
-        "SELECT COUNT(*) AS total FROM dialogs d {VIEWER_JOIN} WHERE {}",
-        clause.sql
-    );
-    let mut count = sqlx::query(&sql);
-    for value in &clause.params {
-        count = bind_value(count, value);
-    }
-    count
-        .fetch_one(pool)
-        .await
-        .and_then(|row| row.try_get("total"))
-        .map_err(backend_error)
-}
-
-pub(crate) async fn list_dialogs(
-    pool: &AnyPool,
-    backend: Backend,
-    query: &DialogQuery,
-) -> StoreResult<(Vec<DialogView>, i64)> {
-    let total = count_dialogs(pool, backend, query).await?;
-    let clause = list_clause(backend, query);
-    let n = clause.params.len();
-    let sql = format!(
-        "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}",
-        dialog_columns(),
-        clause.sql,
-        order_by(query),
-        n + 1,
-        n + 2
-    );
-    let mut page = sqlx::query(&sql);
-    for value in &clause.params {
-        page = bind_value(page, value);
-    }
-    let mut conn = pool.acquire().await.map_err(backend_error)?;
-    let found = page
-        .bind(query.limit)
-        .bind(query.skip)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend_error)?;
-    Ok((views_from_rows(&mut conn, &found).await?, total))
-}
-
-pub(crate) async fn dialog_view(
-    pool: &AnyPool,
-    app_id: i64,
-    dialog_id: &str,
-    viewer_id: i64,
-) -> StoreResult<Option<DialogView>> {
-    let sql = format!(
-        "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE d.app_id = $1 AND d.id = $3",
-        dialog_columns()
-    );
-    let mut conn = pool.acquire().await.map_err(backend_error)?;
-    let found = sqlx::query(&sql)
-        .bind(app_id)
-        .bind(viewer_id)
-        .bind(dialog_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend_error)?;
-    Ok(views_from_rows(&mut conn, &found).await?.pop())
-}
-
-pub(crate) async fn change_dialog(
+async fn apply_change(
     pool: &AnyPool,
     app_id: i64,
     dialog_id: &str,
     change: &DialogChange,
     now: i64,
 ) -> StoreResult<Option<Dialog>> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut tx = pool.begin().await?;
     // The first statement takes the dialog's lock.
     let touched = sqlx::query("UPDATE dialogs SET updated_at = $1 WHERE app_id = $2 AND id = $3")
         .bind(now)
         .bind(app_id)
         .bind(dialog_id)
         .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?
+        .await?
         .rows_affected();
     if touched == 0 {
         return Ok(None);
@@ -494,8 +394,7 @@ pub(crate) async fn change_dialog(
                 .bind(value)
                 .bind(dialog_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
+                .await?;
         }
     }
     if !change.add_pinned.is_empty() || !change.remove_pinned.is_empty() {
@@ -503,8 +402,7 @@ pub(crate) async fn change_dialog(
             .bind(dialog_id)
             .fetch_one(&mut *tx)
             .await
-            .and_then(|row| row.try_get("pinned_messages_ids"))
-            .map_err(backend_error)?;
+            .and_then(|row| row.try_get("pinned_messages_ids"))?;
         let mut pinned: Vec<String> = serde_json::from_str(&current).unwrap_or_default();
         pinned.retain(|id| !change.remove_pinned.contains(id));
         for id in &change.add_pinned {
@@ -516,8 +414,7 @@ pub(crate) async fn change_dialog(
             .bind(serde_json::json!(pinned).to_string())
             .bind(dialog_id)
             .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
+            .await?;
     }
     remove_rows(&mut tx, "dialog_occupants", dialog_id, &change.remove_members).await?;
     add_rows(
@@ -544,27 +441,15 @@ pub(crate) async fn change_dialog(
             .bind(dialog_id)
             .fetch_one(&mut *tx)
             .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(backend_error)?;
+            .and_then(|row| row.try_get("n"))?;
         if admins > change.max_admins as i64 {
-            tx.rollback().await.map_err(backend_error)?;
+            tx.rollback().await?;
             return Err(StoreError::Conflict("admins_ids".into()));
         }
     }
     let dialog = load(&mut tx, app_id, dialog_id).await?;
-    tx.commit().await.map_err(backend_error)?;
+    tx.commit().await?;
     Ok(dialog)
-}
-
-pub(crate) async fn delete_dialog(pool: &AnyPool, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
-    let deleted = sqlx::query("DELETE FROM dialogs WHERE app_id = $1 AND id = $2")
-        .bind(app_id)
-        .bind(dialog_id)
-        .execute(pool)
-        .await
-        .map_err(backend_error)?
-        .rows_affected();
-    Ok(deleted > 0)
 }
 
 /// Sets one per-user column: in the member row, or in `broadcast_viewers` for a broadcast dialog.
@@ -581,93 +466,447 @@ async fn set_user_state(
     .bind(dialog_id)
     .bind(user_id)
     .execute(&mut *conn)
-    .await
-    .map_err(backend_error)?;
+    .await?;
     sqlx::query(&format!(
         "INSERT INTO broadcast_viewers (dialog_id, user_id, {column}) SELECT d.id, $2, {value} FROM dialogs d \
          WHERE d.id = $1 AND d.type = {} ON CONFLICT (dialog_id, user_id) DO UPDATE SET {column} = excluded.{column}",
-        dialog_type::BROADCAST
+        DialogType::Broadcast.code()
     ))
     .bind(dialog_id)
     .bind(user_id)
     .execute(&mut *conn)
-    .await
-    .map_err(backend_error)?;
+    .await?;
     Ok(())
 }
 
-pub(crate) async fn set_hidden(
-    pool: &AnyPool,
-    dialog_id: &str,
-    user_id: i64,
-    hidden: bool,
-) -> StoreResult<()> {
-    let mut conn = pool.acquire().await.map_err(backend_error)?;
-    set_user_state(
-        &mut conn,
-        dialog_id,
-        user_id,
-        "hidden",
-        if hidden { "1" } else { "0" },
-    )
-    .await
+pub(crate) async fn occupants(conn: &mut AnyConnection, dialog_id: &str) -> StoreResult<Vec<i64>> {
+    let found =
+        sqlx::query("SELECT user_id FROM dialog_occupants WHERE dialog_id = $1 ORDER BY joined_at, user_id")
+            .bind(dialog_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(found
+        .iter()
+        .map(|r| r.try_get::<i64, _>("user_id"))
+        .collect::<sqlx::Result<_>>()?)
 }
 
-pub(crate) async fn set_notifications(
-    pool: &AnyPool,
-    dialog_id: &str,
-    user_id: i64,
-    enabled: bool,
-) -> StoreResult<()> {
-    let mut conn = pool.acquire().await.map_err(backend_error)?;
-    set_user_state(
-        &mut conn,
-        dialog_id,
-        user_id,
-        "notifications",
-        if enabled { "1" } else { "0" },
-    )
-    .await
+/// One pair whose private dialog is asked for (see `private_dialog_in`).
+pub(crate) struct PairRequest<'a> {
+    pub app_id: i64,
+    pub a: i64,
+    pub b: i64,
+    pub new_id: &'a str,
+    pub now: i64,
 }
 
-pub(crate) async fn notifications(pool: &AnyPool, dialog_id: &str, user_id: i64) -> StoreResult<bool> {
-    let row = sqlx::query(
-        "SELECT notifications FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2 \
-         UNION ALL SELECT notifications FROM broadcast_viewers WHERE dialog_id = $1 AND user_id = $2",
-    )
-    .bind(dialog_id)
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend_error)?;
-    match row {
-        Some(row) => Ok(row.try_get::<i64, _>("notifications").map_err(backend_error)? != 0),
-        None => Ok(true),
+/// The private dialogs of many pairs, in order, inside the caller's transaction: every new pair's dialog in
+/// one statement and all their members in a second, so a batch of first messages costs two round trips to
+/// the database, not two per pair. Pairs whose dialog exists (or that appear twice) are read one by one.
+pub(crate) async fn private_dialogs_in(
+    tx: &mut AnyConnection,
+    pairs: &[PairRequest<'_>],
+) -> StoreResult<Vec<Dialog>> {
+    if let [one] = pairs {
+        return Ok(vec![
+            private_dialog_in(tx, one.app_id, one.a, one.b, one.new_id, one.now).await?,
+        ]);
+    }
+    let mut params = Placeholders::for_connection(tx);
+    let mut sql = String::from(
+        "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ",
+    );
+    for i in 0..pairs.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        params.row(&mut sql, 7);
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+    let mut query = sqlx::query(&sql);
+    for pair in pairs {
+        let (low, high) = (pair.a.min(pair.b), pair.a.max(pair.b));
+        query = query
+            .bind(pair.new_id)
+            .bind(pair.app_id)
+            .bind(DialogType::Private.code())
+            .bind(pair.a)
+            .bind(format!("{}:{low}:{high}", pair.app_id))
+            .bind(pair.now)
+            .bind(pair.now);
+    }
+    let inserted: std::collections::HashSet<String> = query
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<sqlx::Result<_>>()?;
+    let made: Vec<&PairRequest> = pairs.iter().filter(|p| inserted.contains(p.new_id)).collect();
+    if !made.is_empty() {
+        let mut params = Placeholders::for_connection(tx);
+        let mut sql = String::from("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ");
+        for i in 0..made.len() * 2 {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            params.row(&mut sql, 3);
+        }
+        let mut query = sqlx::query(&sql);
+        for pair in &made {
+            for member in [pair.a, pair.b] {
+                query = query.bind(pair.new_id).bind(member).bind(pair.now);
+            }
+        }
+        query.execute(&mut *tx).await?;
+    }
+    let mut dialogs = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        dialogs.push(if inserted.contains(pair.new_id) {
+            new_private_dialog(pair.app_id, pair.a, pair.b, pair.new_id, pair.now)
+        } else {
+            private_dialog_in(tx, pair.app_id, pair.a, pair.b, pair.new_id, pair.now).await?
+        });
+    }
+    Ok(dialogs)
+}
+
+/// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
+/// parameter's number by asking SQLite for its name, a walk over all of them, which made a 900-parameter
+/// statement cost more than the round trips it saved. PostgreSQL needs `$n`.
+struct Placeholders {
+    numbered: bool,
+    next: usize,
+}
+
+impl Placeholders {
+    fn for_connection(conn: &AnyConnection) -> Placeholders {
+        Placeholders {
+            numbered: conn.backend_name() != "SQLite",
+            next: 0,
+        }
+    }
+
+    /// Appends `(p, p, …)` with `width` parameters.
+    fn row(&mut self, sql: &mut String, width: usize) {
+        sql.push('(');
+        for i in 0..width {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            self.next += 1;
+            if self.numbered {
+                sql.push_str(&format!("${}", self.next));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
     }
 }
 
-pub(crate) async fn clear_history(pool: &AnyPool, dialog_id: &str, user_id: i64) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
-    // Under the dialog's lock no message can arrive between reading the newest one and zeroing the count.
-    sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
-        .bind(dialog_id)
+/// A private dialog as it was just written: nothing needs to be read back.
+fn new_private_dialog(app_id: i64, a: i64, b: i64, new_id: &str, now: i64) -> Dialog {
+    Dialog {
+        id: new_id.to_owned(),
+        app_id,
+        kind: DialogType::Private,
+        user_id: a,
+        name: None,
+        description: None,
+        photo: None,
+        // Members are listed by joining time, then id.
+        occupants: vec![a.min(b), a.max(b)],
+        last_message: None,
+        last_message_id: None,
+        last_message_user_id: None,
+        last_message_date_sent: None,
+        created_at: now,
+        updated_at: now,
+        admins: Vec::new(),
+        pinned_messages_ids: Vec::new(),
+        extensions: None,
+        permissions: None,
+    }
+}
+
+/// The pair's private dialog, created (as `new_id`) when it does not exist yet; inside the caller's
+/// transaction.
+pub(crate) async fn private_dialog_in(
+    tx: &mut AnyConnection,
+    app_id: i64,
+    a: i64,
+    b: i64,
+    new_id: &str,
+    now: i64,
+) -> StoreResult<Dialog> {
+    let (low, high) = (a.min(b), a.max(b));
+    let key = format!("{app_id}:{low}:{high}");
+    let inserted = sqlx::query(
+        "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(new_id)
+    .bind(app_id)
+    .bind(DialogType::Private.code())
+    .bind(a)
+    .bind(&key)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        // Just made: both members in one statement, and the dialog is what was written, so nothing is
+        // read back (a new pair costs two statements, not five).
+        sqlx::query(
+            "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ($1, $2, $4), ($1, $3, $4)",
+        )
+        .bind(new_id)
+        .bind(a)
+        .bind(b)
+        .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    let newest: i64 =
-        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS newest FROM messages WHERE dialog_id = $1")
-            .bind(dialog_id)
-            .fetch_one(&mut *tx)
+        .await?;
+        return Ok(new_private_dialog(app_id, a, b, new_id, now));
+    }
+    let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE private_key = $1");
+    let row = sqlx::query(&sql).bind(&key).fetch_one(&mut *tx).await?;
+    let id: String = row.try_get("id")?;
+    let occupants = occupants(&mut *tx, &id).await?;
+    // Private dialogs have no admins.
+    Ok(rows::dialog(&row, occupants, Vec::new())?)
+}
+
+#[async_trait]
+impl DialogStore for SqlStore {
+    async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>> {
+        let key = dialog_id.to_owned();
+        if let Some(dialog) = self.cache.dialogs.get(&key) {
+            return Ok((dialog.app_id == app_id).then(|| Dialog::clone(&dialog)));
+        }
+        let seen = self.cache.dialogs.generation();
+        let mut conn = self.pool.acquire().await?;
+        let dialog = load(&mut conn, app_id, dialog_id).await?;
+        if let Some(dialog) = &dialog {
+            self.cache.dialogs.fill(seen, key, Arc::new(dialog.clone()));
+        }
+        Ok(dialog)
+    }
+
+    async fn private_dialog(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<Dialog> {
+        let pair = StoreCache::pair_key(app_id, a, b);
+        if let Some(id) = self.cache.pairs.get(&pair) {
+            if let Some(dialog) = self.dialog(app_id, &id).await? {
+                return Ok(dialog);
+            }
+        }
+        let seen = (self.cache.pairs.generation(), self.cache.dialogs.generation());
+        let write = Write::PrivateDialog {
+            app_id,
+            a,
+            b,
+            new_id: new_id.to_owned(),
+            now,
+        };
+        let dialog = match self.batch.submit(write).await? {
+            Written::PrivateDialog(dialog) => *dialog,
+            other => unreachable!("a private dialog write answered {other:?}"),
+        };
+        self.cache.pairs.fill(seen.0, pair, dialog.id.clone());
+        self.cache
+            .dialogs
+            .fill(seen.1, dialog.id.clone(), Arc::new(dialog.clone()));
+        Ok(dialog)
+    }
+
+    async fn create_dialog(&self, d: &NewDialog) -> StoreResult<Dialog> {
+        let json = |map: &Option<serde_json::Map<String, serde_json::Value>>| {
+            map.as_ref()
+                .map(|m| serde_json::Value::Object(m.clone()).to_string())
+        };
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO dialogs (id, app_id, type, user_id, name, description, photo, extensions, permissions, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&d.id)
+        .bind(d.app_id)
+        .bind(d.kind.code())
+        .bind(d.owner_id)
+        .bind(d.name.clone())
+        .bind(d.description.clone())
+        .bind(d.photo.clone())
+        .bind(json(&d.extensions))
+        .bind(json(&d.permissions))
+        .bind(d.now)
+        .bind(d.now)
+        .execute(&mut *tx)
+        .await?;
+        add_rows(&mut tx, "dialog_occupants", "joined_at", &d.id, &d.members, d.now).await?;
+        add_rows(&mut tx, "dialog_admins", "added_at", &d.id, &d.admins, d.now).await?;
+        let dialog = load(&mut tx, d.app_id, &d.id)
+            .await?
+            .ok_or_else(|| StoreError::Backend("the new dialog vanished".into()))?;
+        tx.commit().await?;
+        Ok(dialog)
+    }
+
+    async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)> {
+        let total = self.count_dialogs(query).await?;
+        let clause = list_clause(self.backend, query);
+        let n = clause.params.len();
+        let sql = format!(
+            "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE {} ORDER BY {} LIMIT ${} OFFSET ${}",
+            dialog_columns(),
+            clause.sql,
+            order_by(query),
+            n + 1,
+            n + 2
+        );
+        let mut page = sqlx::query(&sql);
+        for value in &clause.params {
+            page = bind_value(page, value);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let found = page
+            .bind(query.limit)
+            .bind(query.skip)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok((views_from_rows(&mut conn, &found).await?, total))
+    }
+
+    async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64> {
+        let clause = list_clause(self.backend, query);
+        let sql = format!(
+            "SELECT COUNT(*) AS total FROM dialogs d {VIEWER_JOIN} WHERE {}",
+            clause.sql
+        );
+        let mut count = sqlx::query(&sql);
+        for value in &clause.params {
+            count = bind_value(count, value);
+        }
+        Ok(count
+            .fetch_one(&self.pool)
             .await
-            .and_then(|row| row.try_get("newest"))
-            .map_err(backend_error)?;
-    sqlx::query("UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2")
+            .and_then(|row| row.try_get("total"))?)
+    }
+
+    async fn dialog_view(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        viewer_id: i64,
+    ) -> StoreResult<Option<DialogView>> {
+        let sql = format!(
+            "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE d.app_id = $1 AND d.id = $3",
+            dialog_columns()
+        );
+        let mut conn = self.pool.acquire().await?;
+        let found = sqlx::query(&sql)
+            .bind(app_id)
+            .bind(viewer_id)
+            .bind(dialog_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(views_from_rows(&mut conn, &found).await?.pop())
+    }
+
+    async fn change_dialog(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        change: &DialogChange,
+        now: i64,
+    ) -> StoreResult<Option<Dialog>> {
+        let changed = apply_change(&self.writer, app_id, dialog_id, change, now).await;
+        // Forgotten whatever the outcome: an entry dropped for nothing costs a read, a stale one would be
+        // wrong.
+        self.cache.dialog_changed(dialog_id);
+        changed
+    }
+
+    async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM dialogs WHERE app_id = $1 AND id = $2")
+            .bind(app_id)
+            .bind(dialog_id)
+            .execute(&self.writer)
+            .await;
+        self.cache.dialog_deleted(dialog_id);
+        Ok(deleted?.rows_affected() > 0)
+    }
+
+    async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        set_user_state(
+            &mut conn,
+            dialog_id,
+            user_id,
+            "hidden",
+            if hidden { "1" } else { "0" },
+        )
+        .await
+    }
+
+    async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        // Under the dialog's lock no message can arrive between reading the newest one and zeroing the count.
+        sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
+            .bind(dialog_id)
+            .execute(&mut *tx)
+            .await?;
+        let newest: i64 =
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS newest FROM messages WHERE dialog_id = $1")
+                .bind(dialog_id)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("newest"))?;
+        sqlx::query("UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2")
+            .bind(dialog_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        set_user_state(&mut tx, dialog_id, user_id, "cleared_seq", &newest.to_string()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dialog_notifications(&self, dialog_id: &str, user_id: i64) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT notifications FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2 \
+             UNION ALL SELECT notifications FROM broadcast_viewers WHERE dialog_id = $1 AND user_id = $2",
+        )
         .bind(dialog_id)
         .bind(user_id)
-        .execute(&mut *tx)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get::<i64, _>("notifications")? != 0),
+            None => Ok(true),
+        }
+    }
+
+    async fn set_dialog_notifications(
+        &self,
+        dialog_id: &str,
+        user_id: i64,
+        enabled: bool,
+    ) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        set_user_state(
+            &mut conn,
+            dialog_id,
+            user_id,
+            "notifications",
+            if enabled { "1" } else { "0" },
+        )
         .await
-        .map_err(backend_error)?;
-    set_user_state(&mut tx, dialog_id, user_id, "cleared_seq", &newest.to_string()).await?;
-    tx.commit().await.map_err(backend_error)?;
-    Ok(())
+    }
 }

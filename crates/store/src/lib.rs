@@ -1,12 +1,17 @@
-//! Palaver's storage: one SQL implementation of `palaver_core::Store` that runs on the embedded SQLite
-//! database (the default) and on PostgreSQL, through sqlx's `Any` driver. Each backend has its own
-//! migrations; the queries are written once in the SQL both understand.
+//! Palaver's storage: one SQL implementation of core's storage traits (`palaver_core::Store`) that runs on
+//! the embedded SQLite database (the default) and on PostgreSQL, through sqlx's `Any` driver. Each backend
+//! has its own migrations; the queries are written once in the SQL both understand.
+//!
+//! `SqlStore` (sql_store.rs: the pools, the batching writer, the cache) implements each domain's trait in
+//! that domain's file: account_sql.rs, dialog_sql.rs, message_sql.rs, contact_sql.rs, privacy_sql.rs,
+//! push_sql.rs, blob_sql.rs, and admin_sql.rs for the operators' `AdminStore`. Every sqlx error becomes a
+//! `StoreError` with `?`.
 
+mod account_sql;
 // Operators: the admin API and the command line.
 mod admin_sql;
 mod blob_sql;
 mod cache;
-mod chat_sql;
 mod contact_sql;
 mod dialog_sql;
 mod message_sql;

@@ -1,6 +1,8 @@
-//! The history half of `SqlStore` behind the Messages REST API: reading history pages with per-user state,
-//! read/delivered marks with exact unread counters, edits, deletes (for one user or for everyone),
-//! reactions, unread counts and search.
+//! `MessageStore` for `SqlStore`: saving messages and keeping stanzas for offline users (both through the
+//! batching writer, whose in-transaction steps `save_message_in` and `push_offline_in` are here), and
+//! what the Messages REST API needs: reading history pages with per-user state, read/delivered marks with
+//! exact unread counters, edits, deletes (for one user or for everyone), reactions, unread counts and
+//! search.
 //!
 //! Concurrency: every transaction that touches read state or unread counters starts by "updating" the
 //! dialog's row to itself. On PostgreSQL that row lock serialises them per dialog (and with
@@ -8,13 +10,14 @@
 //! lock up front (no stale read snapshot to upgrade). Under that lock a plain read of "not yet read" is
 //! exact, so every message is counted once.
 
-use crate::rows;
-use crate::sql_store::backend_error;
-use crate::Backend;
-use palaver_core::model::HistoryMessage;
-use palaver_core::store::{
-    FilterOp, FilterValue, HistoryQuery, MessageCondition, MessageField, MessageSearch, StoreResult,
-};
+use crate::rows::{self, MESSAGE_COLUMNS};
+use crate::writer::{Write, Written};
+use crate::{Backend, SqlStore};
+use async_trait::async_trait;
+use palaver_core::history::{HistoryQuery, MessageCondition, MessageField, MessageSearch, MessageStore};
+use palaver_core::model::{ChatMessage, HistoryMessage, OfflineMessage};
+use palaver_core::query::{FilterOp, FilterValue};
+use palaver_core::StoreResult;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
@@ -201,8 +204,8 @@ fn condition_sql(backend: Backend, condition: &MessageCondition, params: &mut Pa
 async fn with_state(conn: &mut AnyConnection, found: Vec<AnyRow>) -> StoreResult<Vec<HistoryMessage>> {
     let mut messages = Vec::with_capacity(found.len());
     for row in &found {
-        let seq: i64 = row.try_get("seq").map_err(backend_error)?;
-        let message = rows::message(row).map_err(backend_error)?;
+        let seq: i64 = row.try_get("seq")?;
+        let message = rows::message(row)?;
         messages.push(HistoryMessage {
             seq,
             message,
@@ -224,11 +227,10 @@ async fn with_state(conn: &mut AnyConnection, found: Vec<AnyRow>) -> StoreResult
         );
         let state = bind_all(sqlx::query(&sql), &params.0)
             .fetch_all(&mut *conn)
-            .await
-            .map_err(backend_error)?;
+            .await?;
         for row in &state {
-            let seq: i64 = row.try_get("message_seq").map_err(backend_error)?;
-            let user: i64 = row.try_get("user_id").map_err(backend_error)?;
+            let seq: i64 = row.try_get("message_seq")?;
+            let user: i64 = row.try_get("user_id")?;
             let message = &mut messages[index[&seq]];
             if table == "message_reads" {
                 message.read_ids.push(user);
@@ -243,77 +245,22 @@ async fn with_state(conn: &mut AnyConnection, found: Vec<AnyRow>) -> StoreResult
     );
     let reactions = bind_all(sqlx::query(&sql), &params.0)
         .fetch_all(&mut *conn)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     for row in &reactions {
-        let seq: i64 = row.try_get("message_seq").map_err(backend_error)?;
-        let user: i64 = row.try_get("user_id").map_err(backend_error)?;
-        let reaction: String = row.try_get("reaction").map_err(backend_error)?;
+        let seq: i64 = row.try_get("message_seq")?;
+        let user: i64 = row.try_get("user_id")?;
+        let reaction: String = row.try_get("reaction")?;
         messages[index[&seq]].reactions.push((user, reaction));
     }
     Ok(messages)
 }
 
 async fn fetch_with_state(pool: &AnyPool, sql: &str, params: &Params) -> StoreResult<Vec<HistoryMessage>> {
-    let mut conn = pool.acquire().await.map_err(backend_error)?;
+    let mut conn = pool.acquire().await?;
     let found = bind_all(sqlx::query(sql), &params.0)
         .fetch_all(&mut *conn)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     with_state(&mut conn, found).await
-}
-
-pub(crate) async fn history(
-    pool: &AnyPool,
-    backend: Backend,
-    query: &HistoryQuery,
-) -> StoreResult<Vec<HistoryMessage>> {
-    let mut params = Params::default();
-    let app = params.int(query.app_id);
-    let dialog = params.text(&query.dialog_id);
-    let viewer = params.int(query.viewer_id);
-    let mut clauses = vec![
-        format!("m.app_id = {app}"),
-        format!("m.dialog_id = {dialog}"),
-        visible(&viewer),
-    ];
-    for condition in &query.conditions {
-        clauses.push(condition_sql(backend, condition, &mut params));
-    }
-    let dir = if query.sort.1 { "ASC" } else { "DESC" };
-    let limit = params.int(query.limit);
-    let skip = params.int(query.skip);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY {} {dir}, m.seq {dir} LIMIT {limit} OFFSET {skip}",
-        clauses.join(" AND "),
-        column(&query.sort.0)
-    );
-    fetch_with_state(pool, &sql, &params).await
-}
-
-pub(crate) async fn messages_by_ids(
-    pool: &AnyPool,
-    app_id: i64,
-    viewer_id: i64,
-    dialog_id: Option<&str>,
-    ids: &[String],
-) -> StoreResult<Vec<HistoryMessage>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut params = Params::default();
-    let app = params.int(app_id);
-    let viewer = params.int(viewer_id);
-    let list = params.list_text(ids);
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM messages m WHERE m.app_id = {app} AND m.id IN ({list}) AND {}",
-        visible(&viewer)
-    );
-    if let Some(dialog_id) = dialog_id {
-        sql.push_str(&format!(" AND m.dialog_id = {}", params.text(dialog_id)));
-    }
-    sql.push_str(" ORDER BY m.seq");
-    fetch_with_state(pool, &sql, &params).await
 }
 
 /// Takes the dialog's row lock (see the module comment).
@@ -321,8 +268,7 @@ async fn lock_dialog(conn: &mut AnyConnection, dialog_id: &str) -> StoreResult<(
     sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
         .bind(dialog_id)
         .execute(&mut *conn)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     Ok(())
 }
 
@@ -340,11 +286,11 @@ async fn membership(
     .bind(dialog_id)
     .bind(user_id)
     .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend_error)?;
-    row.map(|r| Ok((r.try_get("joined_at")?, r.try_get("cleared_seq")?)))
-        .transpose()
-        .map_err(backend_error)
+    .await?;
+    let state = row
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get("joined_at")?, r.try_get("cleared_seq")?)))
+        .transpose()?;
+    Ok(state)
 }
 
 async fn lower_unread(
@@ -366,93 +312,11 @@ async fn lower_unread(
         .bind(dialog_id)
         .bind(user_id)
         .execute(&mut *conn)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     Ok(())
 }
 
-pub(crate) async fn mark_messages(
-    pool: &AnyPool,
-    backend: Backend,
-    app_id: i64,
-    dialog_id: &str,
-    user_id: i64,
-    ids: Option<&[String]>,
-    read: bool,
-) -> StoreResult<Vec<(i64, String)>> {
-    if ids.is_some_and(|ids| ids.is_empty()) {
-        return Ok(Vec::new());
-    }
-    let mut tx = pool.begin().await.map_err(backend_error)?;
-    lock_dialog(&mut tx, dialog_id).await?;
-    let member = membership(&mut tx, dialog_id, user_id).await?;
-
-    let mut params = Params::default();
-    let app = params.int(app_id);
-    let dialog = params.text(dialog_id);
-    let user = params.int(user_id);
-    let mut target = format!(
-        "m.app_id = {app} AND m.dialog_id = {dialog} AND m.sender_id <> {user} AND {}",
-        visible(&user)
-    );
-    if let Some(ids) = ids {
-        target.push_str(&format!(" AND m.id IN ({})", params.list_text(ids)));
-    }
-    let table = if read {
-        "message_reads"
-    } else {
-        "message_deliveries"
-    };
-    let sql = format!(
-        "SELECT m.seq, m.sender_id, m.id, m.created_at FROM messages m WHERE {target} AND NOT EXISTS \
-         (SELECT 1 FROM {table} x WHERE x.message_seq = m.seq AND x.user_id = {user}) ORDER BY m.seq"
-    );
-    let fresh = bind_all(sqlx::query(&sql), &params.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    let mut marked = Vec::with_capacity(fresh.len());
-    let mut counted = 0;
-    for row in &fresh {
-        let sender: i64 = row.try_get("sender_id").map_err(backend_error)?;
-        let id: String = row.try_get("id").map_err(backend_error)?;
-        let created_at: i64 = row.try_get("created_at").map_err(backend_error)?;
-        if member.is_some_and(|(joined_at, _)| created_at >= joined_at) {
-            counted += 1;
-        }
-        marked.push((sender, id));
-    }
-    let mut tables = vec![table];
-    if read {
-        tables.push("message_deliveries");
-    }
-    for table in tables {
-        let sql = format!(
-            "INSERT INTO {table} (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
-             ON CONFLICT DO NOTHING"
-        );
-        bind_all(sqlx::query(&sql), &params.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-    }
-    if read && member.is_some() {
-        if ids.is_none() {
-            sqlx::query("UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2")
-                .bind(dialog_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
-        } else {
-            lower_unread(&mut tx, backend, dialog_id, user_id, counted).await?;
-        }
-    }
-    tx.commit().await.map_err(backend_error)?;
-    Ok(marked)
-}
-
-pub(crate) async fn edit_message(
+async fn edit(
     pool: &AnyPool,
     app_id: i64,
     dialog_id: &str,
@@ -461,7 +325,7 @@ pub(crate) async fn edit_message(
     body: &str,
     now: i64,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut tx = pool.begin().await?;
     let changed = sqlx::query(
         "UPDATE messages SET body = $1, updated_at = $2 WHERE app_id = $3 AND dialog_id = $4 AND sender_id = $5 \
          AND id = $6",
@@ -473,8 +337,7 @@ pub(crate) async fn edit_message(
     .bind(sender_id)
     .bind(message_id)
     .execute(&mut *tx)
-    .await
-    .map_err(backend_error)?
+    .await?
     .rows_affected();
     if changed == 0 {
         return Ok(false);
@@ -487,68 +350,12 @@ pub(crate) async fn edit_message(
     .bind(message_id)
     .bind(sender_id)
     .execute(&mut *tx)
-    .await
-    .map_err(backend_error)?;
-    tx.commit().await.map_err(backend_error)?;
+    .await?;
+    tx.commit().await?;
     Ok(true)
 }
 
-pub(crate) async fn hide_messages(
-    pool: &AnyPool,
-    backend: Backend,
-    dialog_id: &str,
-    user_id: i64,
-    seqs: &[i64],
-) -> StoreResult<Vec<i64>> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut tx = pool.begin().await.map_err(backend_error)?;
-    lock_dialog(&mut tx, dialog_id).await?;
-    let member = membership(&mut tx, dialog_id, user_id).await?;
-    let mut params = Params::default();
-    let dialog = params.text(dialog_id);
-    let user = params.int(user_id);
-    let list = params.list_int(seqs);
-    let target = format!("m.dialog_id = {dialog} AND m.seq IN ({list})");
-    let sql = format!(
-        "SELECT m.seq, m.sender_id, m.created_at, \
-         (SELECT COUNT(*) FROM message_reads r WHERE r.message_seq = m.seq AND r.user_id = {user}) AS was_read \
-         FROM messages m WHERE {target} AND NOT EXISTS \
-         (SELECT 1 FROM message_hidden h WHERE h.message_seq = m.seq AND h.user_id = {user}) ORDER BY m.seq"
-    );
-    let fresh = bind_all(sqlx::query(&sql), &params.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    let mut hidden = Vec::with_capacity(fresh.len());
-    let mut counted = 0;
-    for row in &fresh {
-        let seq: i64 = row.try_get("seq").map_err(backend_error)?;
-        let sender: i64 = row.try_get("sender_id").map_err(backend_error)?;
-        let created_at: i64 = row.try_get("created_at").map_err(backend_error)?;
-        let was_read: i64 = row.try_get("was_read").map_err(backend_error)?;
-        if let Some((joined_at, cleared_seq)) = member {
-            if sender != user_id && was_read == 0 && seq > cleared_seq && created_at >= joined_at {
-                counted += 1;
-            }
-        }
-        hidden.push(seq);
-    }
-    let sql = format!(
-        "INSERT INTO message_hidden (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
-         ON CONFLICT DO NOTHING"
-    );
-    bind_all(sqlx::query(&sql), &params.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    lower_unread(&mut tx, backend, dialog_id, user_id, counted).await?;
-    tx.commit().await.map_err(backend_error)?;
-    Ok(hidden)
-}
-
-pub(crate) async fn delete_messages(
+async fn delete_for_everyone(
     pool: &AnyPool,
     backend: Backend,
     dialog_id: &str,
@@ -557,27 +364,24 @@ pub(crate) async fn delete_messages(
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut tx = pool.begin().await?;
     lock_dialog(&mut tx, dialog_id).await?;
     let mut params = Params::default();
     let dialog = params.text(dialog_id);
     let list = params.list_int(seqs);
     let target = format!("m.dialog_id = {dialog} AND m.seq IN ({list})");
     let sql = format!("SELECT m.seq, m.id, m.sender_id FROM messages m WHERE {target} ORDER BY m.seq");
-    let found = bind_all(sqlx::query(&sql), &params.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend_error)?;
+    let found = bind_all(sqlx::query(&sql), &params.0).fetch_all(&mut *tx).await?;
     if found.is_empty() {
         return Ok(Vec::new());
     }
     let mut deleted = Vec::with_capacity(found.len());
     let mut pairs = Vec::with_capacity(found.len());
     for row in &found {
-        deleted.push(row.try_get::<i64, _>("seq").map_err(backend_error)?);
+        deleted.push(row.try_get::<i64, _>("seq")?);
         pairs.push((
-            row.try_get::<String, _>("id").map_err(backend_error)?,
-            row.try_get::<i64, _>("sender_id").map_err(backend_error)?,
+            row.try_get::<String, _>("id")?,
+            row.try_get::<i64, _>("sender_id")?,
         ));
     }
     // Each member loses the deleted messages that were still counted unread for him.
@@ -592,32 +396,25 @@ pub(crate) async fn delete_messages(
          WHERE o.dialog_id = {dialog}",
         greatest(backend)
     );
-    bind_all(sqlx::query(&sql), &params.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
+    bind_all(sqlx::query(&sql), &params.0).execute(&mut *tx).await?;
     let sql = format!("DELETE FROM messages WHERE seq IN (SELECT m.seq FROM messages m WHERE {target})");
-    bind_all(sqlx::query(&sql), &params.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
+    bind_all(sqlx::query(&sql), &params.0).execute(&mut *tx).await?;
 
     // The dialog's last message moves back to the newest remaining one if it was deleted.
     let last = sqlx::query("SELECT last_message_id, last_message_user_id FROM dialogs WHERE id = $1")
         .bind(dialog_id)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend_error)?;
+        .await?;
     if let Some(last) = last {
-        let id: Option<String> = last.try_get("last_message_id").map_err(backend_error)?;
-        let user: Option<i64> = last.try_get("last_message_user_id").map_err(backend_error)?;
+        let id: Option<String> = last.try_get("last_message_id")?;
+        let user: Option<i64> = last.try_get("last_message_user_id")?;
         if let (Some(id), Some(user)) = (id, user) {
             if pairs.contains(&(id, user)) {
                 move_last_message(&mut tx, dialog_id).await?;
             }
         }
     }
-    tx.commit().await.map_err(backend_error)?;
+    tx.commit().await?;
     Ok(deleted)
 }
 
@@ -628,15 +425,14 @@ async fn move_last_message(conn: &mut AnyConnection, dialog_id: &str) -> StoreRe
     )
     .bind(dialog_id)
     .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend_error)?;
+    .await?;
     let (id, user, body, date_sent): (Option<String>, Option<i64>, Option<String>, Option<i64>) = match newest
     {
         Some(row) => (
-            Some(row.try_get("id").map_err(backend_error)?),
-            Some(row.try_get("sender_id").map_err(backend_error)?),
-            row.try_get("body").map_err(backend_error)?,
-            Some(row.try_get("date_sent").map_err(backend_error)?),
+            Some(row.try_get("id")?),
+            Some(row.try_get("sender_id")?),
+            row.try_get("body")?,
+            Some(row.try_get("date_sent")?),
         ),
         None => (None, None, None, None),
     };
@@ -650,67 +446,8 @@ async fn move_last_message(conn: &mut AnyConnection, dialog_id: &str) -> StoreRe
     .bind(date_sent)
     .bind(dialog_id)
     .execute(&mut *conn)
-    .await
-    .map_err(backend_error)?;
+    .await?;
     Ok(())
-}
-
-pub(crate) async fn set_reaction(
-    pool: &AnyPool,
-    seq: i64,
-    user_id: i64,
-    add: Option<&str>,
-    remove: Option<&str>,
-    now: i64,
-) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
-    if let Some(reaction) = remove {
-        sqlx::query(
-            "DELETE FROM message_reactions WHERE message_seq = $1 AND user_id = $2 AND reaction = $3",
-        )
-        .bind(seq)
-        .bind(user_id)
-        .bind(reaction)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    }
-    if let Some(reaction) = add {
-        sqlx::query(
-            "INSERT INTO message_reactions (message_seq, user_id, reaction, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(seq)
-        .bind(user_id)
-        .bind(reaction)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-    }
-    tx.commit().await.map_err(backend_error)?;
-    Ok(())
-}
-
-pub(crate) async fn unread_counts(
-    pool: &AnyPool,
-    app_id: i64,
-    user_id: i64,
-) -> StoreResult<Vec<(String, i64)>> {
-    let found = sqlx::query(
-        "SELECT o.dialog_id, o.unread_count FROM dialog_occupants o JOIN dialogs d ON d.id = o.dialog_id \
-         WHERE d.app_id = $1 AND o.user_id = $2 ORDER BY o.dialog_id",
-    )
-    .bind(app_id)
-    .bind(user_id)
-    .fetch_all(pool)
-    .await
-    .map_err(backend_error)?;
-    found
-        .iter()
-        .map(|row| Ok((row.try_get("dialog_id")?, row.try_get("unread_count")?)))
-        .collect::<sqlx::Result<_>>()
-        .map_err(backend_error)
 }
 
 /// The placeholders and clauses both searches share.
@@ -742,56 +479,479 @@ fn search_scope(search: &MessageSearch, params: &mut Params, dialog_column: &str
     }
 }
 
-pub(crate) async fn search_messages(
-    pool: &AnyPool,
-    backend: Backend,
-    search: &MessageSearch,
-) -> StoreResult<Vec<HistoryMessage>> {
-    let mut params = Params::default();
-    let scope = search_scope(search, &mut params, "m.dialog_id");
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM messages m JOIN dialog_occupants o ON o.dialog_id = m.dialog_id \
-         WHERE m.app_id = {} AND {} AND {} > 0 AND {}",
-        scope.app,
-        scope.clauses,
-        position(backend, "m.body", &scope.text),
-        visible(&scope.user)
-    );
-    if let Some(from) = search.date_from {
-        sql.push_str(&format!(" AND m.date_sent >= {}", params.int(from)));
+/// Adds a message to history and updates what depends on it (the dialog's last message, the other
+/// members' unread counters, visibility for those who deleted the dialog for themselves), on a connection
+/// that is inside the caller's transaction. False when history already had the message (a resend).
+pub(crate) async fn save_message_in(conn: &mut AnyConnection, m: &ChatMessage) -> StoreResult<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, date_sent, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.id)
+    .bind(m.app_id)
+    .bind(&m.dialog_id)
+    .bind(m.sender_id)
+    .bind(m.recipient_id)
+    .bind(m.body.clone())
+    .bind(m.attachments.to_string())
+    .bind(serde_json::Value::Object(m.custom.clone()).to_string())
+    .bind(m.date_sent)
+    .bind(m.created_at)
+    .bind(m.updated_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
     }
-    if let Some(to) = search.date_to {
-        sql.push_str(&format!(" AND m.date_sent <= {}", params.int(to)));
-    }
-    sql.push_str(&format!(
-        " ORDER BY m.date_sent DESC, m.seq DESC LIMIT {}",
-        params.int(search.limit)
-    ));
-    fetch_with_state(pool, &sql, &params).await
+    // Single statements, so concurrent writers cannot lose an update.
+    sqlx::query(
+        "UPDATE dialogs SET last_message = $1, last_message_id = $2, last_message_user_id = $3, \
+         last_message_date_sent = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(m.body.clone())
+    .bind(&m.id)
+    .bind(m.sender_id)
+    .bind(m.date_sent)
+    .bind(m.created_at)
+    .bind(&m.dialog_id)
+    .execute(&mut *conn)
+    .await?;
+    // One pass over the members: the others' unread counters go up, and the dialog comes back to the
+    // lists of those who deleted it for themselves (Dialogs REST API).
+    sqlx::query(
+        "UPDATE dialog_occupants SET unread_count = unread_count + (CASE WHEN user_id <> $2 THEN 1 ELSE 0 END), \
+         hidden = 0 WHERE dialog_id = $1 AND (user_id <> $2 OR hidden <> 0)",
+    )
+    .bind(&m.dialog_id)
+    .bind(m.sender_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE broadcast_viewers SET hidden = 0 WHERE dialog_id = $1 AND hidden <> 0")
+        .bind(&m.dialog_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
 }
 
-pub(crate) async fn search_dialogs(
-    pool: &AnyPool,
-    backend: Backend,
-    search: &MessageSearch,
-) -> StoreResult<Vec<String>> {
-    let mut params = Params::default();
-    let scope = search_scope(search, &mut params, "d.id");
-    let sql = format!(
-        "SELECT d.id FROM dialogs d JOIN dialog_occupants o ON o.dialog_id = d.id \
-         WHERE d.app_id = {} AND {} AND {} > 0 ORDER BY d.updated_at DESC, d.id LIMIT {}",
-        scope.app,
-        scope.clauses,
-        position(backend, "d.name", &scope.text),
-        params.int(search.limit)
-    );
-    let found = bind_all(sqlx::query(&sql), &params.0)
-        .fetch_all(pool)
-        .await
-        .map_err(backend_error)?;
-    found
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<sqlx::Result<_>>()
-        .map_err(backend_error)
+/// Keeps a stanza for a user with no session, unless the user already has `max_per_user` waiting: then
+/// None. Inside the caller's transaction; the writer runs one at a time, so the count and the insert
+/// cannot interleave with another writer's.
+pub(crate) async fn push_offline_in(
+    conn: &mut AnyConnection,
+    app_id: i64,
+    user_id: i64,
+    payload: &str,
+    now: i64,
+    max_per_user: i64,
+) -> StoreResult<Option<i64>> {
+    let waiting: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM offline_messages WHERE app_id = $1 AND user_id = $2")
+            .bind(app_id)
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get("n"))?;
+    if waiting >= max_per_user {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "INSERT INTO offline_messages (app_id, user_id, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .bind(payload)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get("seq").map(Some)?)
+}
+
+#[async_trait]
+impl MessageStore for SqlStore {
+    async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
+        match self
+            .batch
+            .submit(Write::Message(Box::new(message.clone())))
+            .await?
+        {
+            Written::Message(stored) => {
+                if stored {
+                    self.cache.message_saved(message);
+                }
+                Ok(stored)
+            }
+            other => unreachable!("a message write answered {other:?}"),
+        }
+    }
+
+    async fn message(&self, app_id: i64, dialog_id: &str, id: &str) -> StoreResult<Option<ChatMessage>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND dialog_id = $2 AND id = $3 ORDER BY seq LIMIT 1");
+        let row = sqlx::query(&sql)
+            .bind(app_id)
+            .bind(dialog_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(rows::message).transpose()?)
+    }
+
+    async fn push_offline(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        payload: &str,
+        now: i64,
+        max_per_user: i64,
+    ) -> StoreResult<Option<i64>> {
+        let write = Write::Offline {
+            app_id,
+            user_id,
+            payload: payload.to_owned(),
+            now,
+            max_per_user,
+        };
+        match self.batch.submit(write).await? {
+            Written::Offline(seq) => Ok(seq),
+            other => unreachable!("an offline write answered {other:?}"),
+        }
+    }
+
+    async fn offline_messages(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OfflineMessage>> {
+        let found = sqlx::query(
+            "SELECT seq, payload, created_at FROM offline_messages WHERE app_id = $1 AND user_id = $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(app_id)
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let messages = found
+            .iter()
+            .map(|row| {
+                Ok(OfflineMessage {
+                    seq: row.try_get("seq")?,
+                    payload: row.try_get("payload")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        Ok(messages)
+    }
+
+    async fn count_offline(&self, app_id: i64, user_id: i64) -> StoreResult<i64> {
+        let waiting =
+            sqlx::query("SELECT COUNT(*) AS n FROM offline_messages WHERE app_id = $1 AND user_id = $2")
+                .bind(app_id)
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await
+                .and_then(|row| row.try_get("n"))?;
+        Ok(waiting)
+    }
+
+    async fn delete_offline(&self, app_id: i64, user_id: i64, seqs: &[i64]) -> StoreResult<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (0..seqs.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "DELETE FROM offline_messages WHERE app_id = $1 AND user_id = $2 AND seq IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(app_id).bind(user_id);
+        for seq in seqs {
+            query = query.bind(*seq);
+        }
+        query.execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<HistoryMessage>> {
+        let mut params = Params::default();
+        let app = params.int(query.app_id);
+        let dialog = params.text(&query.dialog_id);
+        let viewer = params.int(query.viewer_id);
+        let mut clauses = vec![
+            format!("m.app_id = {app}"),
+            format!("m.dialog_id = {dialog}"),
+            visible(&viewer),
+        ];
+        for condition in &query.conditions {
+            clauses.push(condition_sql(self.backend, condition, &mut params));
+        }
+        let dir = if query.sort.1 { "ASC" } else { "DESC" };
+        let limit = params.int(query.limit);
+        let skip = params.int(query.skip);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m WHERE {} ORDER BY {} {dir}, m.seq {dir} LIMIT {limit} OFFSET {skip}",
+            clauses.join(" AND "),
+            column(&query.sort.0)
+        );
+        fetch_with_state(&self.pool, &sql, &params).await
+    }
+
+    async fn messages_by_ids(
+        &self,
+        app_id: i64,
+        viewer_id: i64,
+        dialog_id: Option<&str>,
+        ids: &[String],
+    ) -> StoreResult<Vec<HistoryMessage>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::default();
+        let app = params.int(app_id);
+        let viewer = params.int(viewer_id);
+        let list = params.list_text(ids);
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM messages m WHERE m.app_id = {app} AND m.id IN ({list}) AND {}",
+            visible(&viewer)
+        );
+        if let Some(dialog_id) = dialog_id {
+            sql.push_str(&format!(" AND m.dialog_id = {}", params.text(dialog_id)));
+        }
+        sql.push_str(" ORDER BY m.seq");
+        fetch_with_state(&self.pool, &sql, &params).await
+    }
+
+    async fn mark_messages(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        user_id: i64,
+        ids: Option<&[String]>,
+        read: bool,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        if ids.is_some_and(|ids| ids.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await?;
+        lock_dialog(&mut tx, dialog_id).await?;
+        let member = membership(&mut tx, dialog_id, user_id).await?;
+
+        let mut params = Params::default();
+        let app = params.int(app_id);
+        let dialog = params.text(dialog_id);
+        let user = params.int(user_id);
+        let mut target = format!(
+            "m.app_id = {app} AND m.dialog_id = {dialog} AND m.sender_id <> {user} AND {}",
+            visible(&user)
+        );
+        if let Some(ids) = ids {
+            target.push_str(&format!(" AND m.id IN ({})", params.list_text(ids)));
+        }
+        let table = if read {
+            "message_reads"
+        } else {
+            "message_deliveries"
+        };
+        let sql = format!(
+            "SELECT m.seq, m.sender_id, m.id, m.created_at FROM messages m WHERE {target} AND NOT EXISTS \
+             (SELECT 1 FROM {table} x WHERE x.message_seq = m.seq AND x.user_id = {user}) ORDER BY m.seq"
+        );
+        let fresh = bind_all(sqlx::query(&sql), &params.0).fetch_all(&mut *tx).await?;
+        let mut marked = Vec::with_capacity(fresh.len());
+        let mut counted = 0;
+        for row in &fresh {
+            let sender: i64 = row.try_get("sender_id")?;
+            let id: String = row.try_get("id")?;
+            let created_at: i64 = row.try_get("created_at")?;
+            if member.is_some_and(|(joined_at, _)| created_at >= joined_at) {
+                counted += 1;
+            }
+            marked.push((sender, id));
+        }
+        let mut tables = vec![table];
+        if read {
+            tables.push("message_deliveries");
+        }
+        for table in tables {
+            let sql = format!(
+                "INSERT INTO {table} (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
+                 ON CONFLICT DO NOTHING"
+            );
+            bind_all(sqlx::query(&sql), &params.0).execute(&mut *tx).await?;
+        }
+        if read && member.is_some() {
+            if ids.is_none() {
+                sqlx::query(
+                    "UPDATE dialog_occupants SET unread_count = 0 WHERE dialog_id = $1 AND user_id = $2",
+                )
+                .bind(dialog_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                lower_unread(&mut tx, self.backend, dialog_id, user_id, counted).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    async fn edit_message(
+        &self,
+        app_id: i64,
+        dialog_id: &str,
+        sender_id: i64,
+        message_id: &str,
+        body: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let edited = edit(&self.writer, app_id, dialog_id, sender_id, message_id, body, now).await;
+        // The dialog's last message may be the edited one.
+        self.cache.dialog_changed(dialog_id);
+        edited
+    }
+
+    async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await?;
+        lock_dialog(&mut tx, dialog_id).await?;
+        let member = membership(&mut tx, dialog_id, user_id).await?;
+        let mut params = Params::default();
+        let dialog = params.text(dialog_id);
+        let user = params.int(user_id);
+        let list = params.list_int(seqs);
+        let target = format!("m.dialog_id = {dialog} AND m.seq IN ({list})");
+        let sql = format!(
+            "SELECT m.seq, m.sender_id, m.created_at, \
+             (SELECT COUNT(*) FROM message_reads r WHERE r.message_seq = m.seq AND r.user_id = {user}) AS was_read \
+             FROM messages m WHERE {target} AND NOT EXISTS \
+             (SELECT 1 FROM message_hidden h WHERE h.message_seq = m.seq AND h.user_id = {user}) ORDER BY m.seq"
+        );
+        let fresh = bind_all(sqlx::query(&sql), &params.0).fetch_all(&mut *tx).await?;
+        let mut hidden = Vec::with_capacity(fresh.len());
+        let mut counted = 0;
+        for row in &fresh {
+            let seq: i64 = row.try_get("seq")?;
+            let sender: i64 = row.try_get("sender_id")?;
+            let created_at: i64 = row.try_get("created_at")?;
+            let was_read: i64 = row.try_get("was_read")?;
+            if let Some((joined_at, cleared_seq)) = member {
+                if sender != user_id && was_read == 0 && seq > cleared_seq && created_at >= joined_at {
+                    counted += 1;
+                }
+            }
+            hidden.push(seq);
+        }
+        let sql = format!(
+            "INSERT INTO message_hidden (message_seq, user_id) SELECT m.seq, {user} FROM messages m WHERE {target} \
+             ON CONFLICT DO NOTHING"
+        );
+        bind_all(sqlx::query(&sql), &params.0).execute(&mut *tx).await?;
+        lower_unread(&mut tx, self.backend, dialog_id, user_id, counted).await?;
+        tx.commit().await?;
+        Ok(hidden)
+    }
+
+    async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        let deleted = delete_for_everyone(&self.writer, self.backend, dialog_id, seqs).await;
+        // The dialog's last message may be one of them.
+        self.cache.dialog_changed(dialog_id);
+        deleted
+    }
+
+    async fn set_reaction(
+        &self,
+        seq: i64,
+        user_id: i64,
+        add: Option<&str>,
+        remove: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(reaction) = remove {
+            sqlx::query(
+                "DELETE FROM message_reactions WHERE message_seq = $1 AND user_id = $2 AND reaction = $3",
+            )
+            .bind(seq)
+            .bind(user_id)
+            .bind(reaction)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(reaction) = add {
+            sqlx::query(
+                "INSERT INTO message_reactions (message_seq, user_id, reaction, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(seq)
+            .bind(user_id)
+            .bind(reaction)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        let found = sqlx::query(
+            "SELECT o.dialog_id, o.unread_count FROM dialog_occupants o JOIN dialogs d ON d.id = o.dialog_id \
+             WHERE d.app_id = $1 AND o.user_id = $2 ORDER BY o.dialog_id",
+        )
+        .bind(app_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found
+            .iter()
+            .map(|row| Ok((row.try_get("dialog_id")?, row.try_get("unread_count")?)))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<HistoryMessage>> {
+        let mut params = Params::default();
+        let scope = search_scope(search, &mut params, "m.dialog_id");
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM messages m JOIN dialog_occupants o ON o.dialog_id = m.dialog_id \
+             WHERE m.app_id = {} AND {} AND {} > 0 AND {}",
+            scope.app,
+            scope.clauses,
+            position(self.backend, "m.body", &scope.text),
+            visible(&scope.user)
+        );
+        if let Some(from) = search.date_from {
+            sql.push_str(&format!(" AND m.date_sent >= {}", params.int(from)));
+        }
+        if let Some(to) = search.date_to {
+            sql.push_str(&format!(" AND m.date_sent <= {}", params.int(to)));
+        }
+        sql.push_str(&format!(
+            " ORDER BY m.date_sent DESC, m.seq DESC LIMIT {}",
+            params.int(search.limit)
+        ));
+        fetch_with_state(&self.pool, &sql, &params).await
+    }
+
+    async fn search_dialogs(&self, search: &MessageSearch) -> StoreResult<Vec<String>> {
+        let mut params = Params::default();
+        let scope = search_scope(search, &mut params, "d.id");
+        let sql = format!(
+            "SELECT d.id FROM dialogs d JOIN dialog_occupants o ON o.dialog_id = d.id \
+             WHERE d.app_id = {} AND {} AND {} > 0 ORDER BY d.updated_at DESC, d.id LIMIT {}",
+            scope.app,
+            scope.clauses,
+            position(self.backend, "d.name", &scope.text),
+            params.int(search.limit)
+        );
+        let found = bind_all(sqlx::query(&sql), &params.0)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(found
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<sqlx::Result<_>>()?)
+    }
 }

@@ -48,6 +48,12 @@ const SQLITE: &[Script] = &[
     ),
     // Operators: blocked users and the admin audit log.
     (10, "admin", include_str!("../migrations/sqlite/0010_admin.sql")),
+    // Session tokens sealed until their SCRAM keys are first needed.
+    (
+        11,
+        "sealed_tokens",
+        include_str!("../migrations/sqlite/0011_sealed_tokens.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -90,6 +96,12 @@ const POSTGRES: &[Script] = &[
     ),
     // Operators: blocked users and the admin audit log.
     (10, "admin", include_str!("../migrations/postgres/0010_admin.sql")),
+    // Session tokens sealed until their SCRAM keys are first needed.
+    (
+        11,
+        "sealed_tokens",
+        include_str!("../migrations/postgres/0011_sealed_tokens.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -1,6 +1,8 @@
 //! Reading model records out of rows. Column lists live here next to the readers that depend on them.
 
-use palaver_core::model::{App, ChatMessage, Credentials, Dialog, Profile, ScramKeys, Session, User};
+use palaver_core::model::{
+    App, ChatMessage, Credentials, Dialog, DialogType, Profile, ScramKeys, Session, User,
+};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -14,8 +16,8 @@ pub(crate) const CREDENTIAL_COLUMNS: &str = "password_hash, scram_salt, scram_it
     sha1_server_key, sha256_stored_key, sha256_server_key";
 
 pub(crate) const SESSION_COLUMNS: &str = "id, app_id, user_id, token_hash, scram_salt, scram_iterations, \
-    sha1_stored_key, sha1_server_key, sha256_stored_key, sha256_server_key, nonce, ts, created_at, updated_at, \
-    expires_at, ttl";
+    sha1_stored_key, sha1_server_key, sha256_stored_key, sha256_server_key, token_sealed, nonce, ts, created_at, \
+    updated_at, expires_at, ttl";
 
 pub(crate) fn app(row: &AnyRow) -> sqlx::Result<App> {
     Ok(App {
@@ -87,6 +89,7 @@ pub(crate) fn session(row: &AnyRow) -> sqlx::Result<Session> {
         user_id: row.try_get("user_id")?,
         token_hash: row.try_get("token_hash")?,
         token_scram,
+        token_sealed: row.try_get("token_sealed")?,
         nonce: row.try_get("nonce")?,
         ts: row.try_get("ts")?,
         created_at: row.try_get("created_at")?,
@@ -112,10 +115,13 @@ pub(crate) fn dialog(row: &AnyRow, occupants: Vec<i64>, admins: Vec<i64>) -> sql
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     };
     let pinned: String = row.try_get("pinned_messages_ids")?;
+    let code: i64 = row.try_get("type")?;
+    let kind = DialogType::from_code(code)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown dialog type {code}").into()))?;
     Ok(Dialog {
         id: row.try_get("id")?,
         app_id: row.try_get("app_id")?,
-        kind: row.try_get("type")?,
+        kind,
         user_id: row.try_get("user_id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,

@@ -1,7 +1,8 @@
 //! Turns a typed `UserQuery` into SQL with bound parameters. Columns come from a fixed list, never from
 //! the request.
 
-use palaver_core::store::{FilterOp, FilterValue, UserCondition, UserField, UserQuery};
+use palaver_core::accounts::{UserCondition, UserField, UserQuery};
+use palaver_core::query::{FilterOp, FilterValue};
 
 /// A WHERE clause (starting with the app) and its parameters, numbered from `$1`.
 pub(crate) struct WhereClause {

@@ -8,11 +8,11 @@
 //! transaction, so each submitter gets its own write's outcome. The queue in front of the task is
 //! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
 
-use crate::chat_sql;
-use crate::sql_store::backend_error;
+use crate::dialog_sql::PairRequest;
+use crate::{dialog_sql, message_sql};
 use palaver_core::metrics as names;
 use palaver_core::model::{ChatMessage, Dialog};
-use palaver_core::store::{StoreError, StoreResult};
+use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,9 +24,9 @@ const MAX_BATCH: usize = 512;
 /// One durable write of the message path.
 #[derive(Debug, Clone)]
 pub(crate) enum Write {
-    /// A message into history (see `chat_sql::save_message_in`).
+    /// A message into history (see `message_sql::save_message_in`).
     Message(Box<ChatMessage>),
-    /// The private dialog of a pair, created on its first message (see `chat_sql::private_dialog_in`).
+    /// The private dialog of a pair, created on its first message (see `dialog_sql::private_dialog_in`).
     PrivateDialog {
         app_id: i64,
         a: i64,
@@ -116,11 +116,23 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
 
 /// Applies the writes in one transaction, in order.
 async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> {
-    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(writes.len());
-    for write in writes {
+    let mut rest = writes;
+    while let Some((write, after)) = rest.split_first() {
+        // A run of private dialogs (the first messages of new pairs) goes in as one statement.
+        let pairs: Vec<PairRequest> = rest.iter().map_while(pair_request).collect();
+        if pairs.len() > 1 {
+            let dialogs = dialog_sql::private_dialogs_in(&mut tx, &pairs).await?;
+            outcomes.extend(dialogs.into_iter().map(|d| Written::PrivateDialog(Box::new(d))));
+            rest = &rest[pairs.len()..];
+            continue;
+        }
+        rest = after;
         outcomes.push(match write {
-            Write::Message(message) => Written::Message(chat_sql::save_message_in(&mut tx, message).await?),
+            Write::Message(message) => {
+                Written::Message(message_sql::save_message_in(&mut tx, message).await?)
+            }
             Write::PrivateDialog {
                 app_id,
                 a,
@@ -128,7 +140,7 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
                 new_id,
                 now,
             } => Written::PrivateDialog(Box::new(
-                chat_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?,
+                dialog_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?,
             )),
             Write::Offline {
                 app_id,
@@ -137,10 +149,30 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
                 now,
                 max_per_user,
             } => Written::Offline(
-                chat_sql::push_offline_in(&mut tx, *app_id, *user_id, payload, *now, *max_per_user).await?,
+                message_sql::push_offline_in(&mut tx, *app_id, *user_id, payload, *now, *max_per_user)
+                    .await?,
             ),
         });
     }
-    tx.commit().await.map_err(backend_error)?;
+    tx.commit().await?;
     Ok(outcomes)
+}
+
+fn pair_request<'a>(write: &&'a Write) -> Option<PairRequest<'a>> {
+    match write {
+        Write::PrivateDialog {
+            app_id,
+            a,
+            b,
+            new_id,
+            now,
+        } => Some(PairRequest {
+            app_id: *app_id,
+            a: *a,
+            b: *b,
+            new_id,
+            now: *now,
+        }),
+        _ => None,
+    }
 }

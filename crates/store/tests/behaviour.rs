@@ -1,11 +1,13 @@
 //! One set of behaviour tests, run against both backends: the embedded SQLite database and PostgreSQL.
 
+use palaver_core::accounts::{UserCondition, UserField, UserQuery};
 use palaver_core::clock::ManualClock;
-use palaver_core::model::Profile;
+use palaver_core::model::{DialogType, Profile};
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::sessions::{SessionRequest, UserCredentials};
-use palaver_core::store::{FilterOp, FilterValue, UserCondition, UserField, UserQuery};
+use palaver_core::store::prelude::*;
 use palaver_core::users::UserUpdate;
-use palaver_core::{Core, CoreError, CoreSettings, Store};
+use palaver_core::{Core, CoreError, CoreSettings};
 use palaver_store::testing::with_both_stores;
 use std::future::Future;
 use std::sync::Arc;
@@ -508,7 +510,7 @@ async fn private_dialogs_are_made_once_and_messages_counted_unread() {
             .unwrap();
         assert!(first.stored_now);
         assert_eq!(first.date_sent, START / 1000);
-        assert_eq!(first.dialog.kind, 3);
+        assert_eq!(first.dialog.kind, DialogType::Private);
         assert_eq!(first.dialog.occupants, vec![a, b]);
         assert!(first.dialog.id.bytes().any(|c| c.is_ascii_alphabetic()));
 

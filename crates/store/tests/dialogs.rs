@@ -3,11 +3,13 @@
 //! history, subscriptions, admins, notifications, broadcast dialogs, and the XMPP contract.
 
 use palaver_core::clock::ManualClock;
+use palaver_core::dialogs::{DialogCondition, DialogField, DialogOp, DialogQuery};
 use palaver_core::dialogs::{DialogInput, DialogUpdate};
 use palaver_core::events::Event;
-use palaver_core::model::ChatMessage;
-use palaver_core::store::{DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue};
-use palaver_core::{Core, CoreError, CoreSettings, Store};
+use palaver_core::model::{ChatMessage, DialogType};
+use palaver_core::query::FilterValue;
+use palaver_core::store::prelude::*;
+use palaver_core::{Core, CoreError, CoreSettings};
 use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::json;
 use std::future::Future;
@@ -132,7 +134,7 @@ async fn creation_rules_and_private_reuse() {
         );
         let created = dialogs.create(app, u[0], input).await.unwrap();
         let d = &created.dialog;
-        assert_eq!((d.kind, d.user_id), (2, u[0]));
+        assert_eq!((d.kind, d.user_id), (DialogType::Group, u[0]));
         assert_eq!(d.occupants, vec![u[0], u[1], u[2]]);
         assert_eq!(d.admins, vec![u[2]]);
         assert_eq!(d.name.as_deref(), Some("Night party"));
@@ -1232,7 +1234,7 @@ async fn broadcast_dialogs_and_the_xmpp_contract() {
             .dialog;
         assert_eq!(
             (b.kind, b.user_id, b.occupants.clone(), b.admins.clone()),
-            (1, u[0], vec![], vec![u[1]])
+            (DialogType::Broadcast, u[0], vec![], vec![u[1]])
         );
         assert!(matches!(
             dialogs

@@ -4,10 +4,9 @@
 
 use palaver_core::clock::ManualClock;
 use palaver_core::history::NewMessage;
-use palaver_core::model::{dialog_type, ChatMessage, HistoryMessage, Profile};
-use palaver_core::store::{
-    FilterOp, FilterValue, HistoryQuery, MessageCondition, MessageField, MessageSearch,
-};
+use palaver_core::history::{HistoryQuery, MessageCondition, MessageField, MessageSearch};
+use palaver_core::model::{ChatMessage, DialogType, HistoryMessage, Profile};
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::{Clock, Core, CoreError, CoreSettings};
 use palaver_store::testing::with_both_stores;
 use palaver_store::SqlStore;
@@ -60,14 +59,22 @@ async fn users(f: &Fixture, n: usize) -> (i64, Vec<i64>) {
 }
 
 /// A dialog of any type written straight into the tables (the dialog API is not this file's subject).
-async fn dialog(f: &Fixture, app_id: i64, id: &str, kind: i64, owner: i64, members: &[i64], name: &str) {
+async fn dialog(
+    f: &Fixture,
+    app_id: i64,
+    id: &str,
+    kind: DialogType,
+    owner: i64,
+    members: &[i64],
+    name: &str,
+) {
     let now = f.clock.now_millis();
     sqlx::query(
         "INSERT INTO dialogs (id, app_id, type, user_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(app_id)
-    .bind(kind)
+    .bind(kind.code())
     .bind(owner)
     .bind(name)
     .bind(now)
@@ -169,7 +176,7 @@ async fn unread_counters_stay_exact_under_concurrent_writers() {
     with_both(|f| async move {
         let (app, u) = users(&f, 4).await;
         let (a, b, c, d) = (u[0], u[1], u[2], u[3]);
-        dialog(&f, app, D, dialog_type::GROUP, a, &u, "Team").await;
+        dialog(&f, app, D, DialogType::Group, a, &u, "Team").await;
         f.clock.advance(1000);
 
         // Writers, readers, hiders and deleters all at once.
@@ -412,7 +419,7 @@ async fn hiding_is_for_one_user_and_deleting_for_everyone_follows_roles() {
     with_both(|f| async move {
         let (app, u) = users(&f, 3).await;
         let (owner, b, c) = (u[0], u[1], u[2]);
-        dialog(&f, app, D, dialog_type::GROUP, owner, &u, "Team").await;
+        dialog(&f, app, D, DialogType::Group, owner, &u, "Team").await;
         f.clock.advance(1000);
         save(&f, app, D, owner, "m1", "from the owner").await;
         f.clock.advance(1000);
@@ -533,7 +540,7 @@ async fn only_the_sender_edits_and_the_last_message_follows() {
     with_both(|f| async move {
         let (app, u) = users(&f, 2).await;
         let (a, b) = (u[0], u[1]);
-        dialog(&f, app, D, dialog_type::GROUP, a, &u, "Team").await;
+        dialog(&f, app, D, DialogType::Group, a, &u, "Team").await;
         save(&f, app, D, a, "m1", "frist").await;
         f.clock.advance(5000);
         f.core.history().edit(app, a, D, "m1", "first").await.unwrap();
@@ -564,7 +571,7 @@ async fn reactions_are_per_user_and_distinct() {
     with_both(|f| async move {
         let (app, u) = users(&f, 3).await;
         let (a, b, outsider) = (u[0], u[1], u[2]);
-        dialog(&f, app, D, dialog_type::GROUP, a, &[a, b], "Team").await;
+        dialog(&f, app, D, DialogType::Group, a, &[a, b], "Team").await;
         save(&f, app, D, a, "m1", "react to me").await;
         let history = f.core.history();
         history.react(app, a, "m1", Some("👍"), None).await.unwrap();
@@ -607,7 +614,7 @@ async fn history_filters_sorts_pages_and_respects_clear_history() {
     with_both(|f| async move {
         let (app, u) = users(&f, 2).await;
         let (a, b) = (u[0], u[1]);
-        dialog(&f, app, D, dialog_type::GROUP, a, &u, "Team").await;
+        dialog(&f, app, D, DialogType::Group, a, &u, "Team").await;
         // Two messages in the same second: arrival order breaks the tie.
         for (i, sender) in [a, b, a, b, a].iter().enumerate() {
             if i != 1 {
@@ -734,9 +741,9 @@ async fn unread_counts_and_search() {
         let (a, b, c) = (u[0], u[1], u[2]);
         const E: &str = "aaaaaaaaaaaaaaaaaaaaaaa2";
         const OTHER: &str = "aaaaaaaaaaaaaaaaaaaaaaa3";
-        dialog(&f, app, D, dialog_type::GROUP, a, &[a, b], "Weekend plans").await;
-        dialog(&f, app, E, dialog_type::GROUP, a, &[a, b], "Work").await;
-        dialog(&f, app, OTHER, dialog_type::GROUP, c, &[c], "Weekend without b").await;
+        dialog(&f, app, D, DialogType::Group, a, &[a, b], "Weekend plans").await;
+        dialog(&f, app, E, DialogType::Group, a, &[a, b], "Work").await;
+        dialog(&f, app, OTHER, DialogType::Group, c, &[c], "Weekend without b").await;
         f.clock.advance(1000);
         save(&f, app, D, a, "m1", "Hello there, weekend?").await;
         f.clock.advance(86_400_000);
@@ -807,8 +814,8 @@ async fn rest_creation_checks_posting_rights() {
         let (app, u) = users(&f, 3).await;
         let (owner, member, stranger) = (u[0], u[1], u[2]);
         const B: &str = "aaaaaaaaaaaaaaaaaaaaaaab";
-        dialog(&f, app, D, dialog_type::GROUP, owner, &[owner, member], "Team").await;
-        dialog(&f, app, B, dialog_type::BROADCAST, owner, &[], "News").await;
+        dialog(&f, app, D, DialogType::Group, owner, &[owner, member], "Team").await;
+        dialog(&f, app, B, DialogType::Broadcast, owner, &[], "News").await;
         let new = |sender: i64, dialog_id: &str| NewMessage {
             app_id: app,
             sender_id: sender,

@@ -2,11 +2,11 @@
 //! alert (never the sender, never someone looking at an active chat session, nobody for a broadcast).
 //! Privacy before storage is in `privacy.rs`; unread counters in `messages.rs` and `writer.rs`.
 
+use palaver_core::dialogs::NewDialog;
 use palaver_core::events::Event;
 use palaver_core::messages::GroupMessage;
-use palaver_core::model::{dialog_type, ChatMessage, Dialog};
+use palaver_core::model::{ChatMessage, Dialog, DialogType};
 use palaver_core::online::OnlineDirectory;
-use palaver_core::store::NewDialog;
 use palaver_core::{Core, CoreError, CoreSettings};
 use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::{json, Map};
@@ -26,14 +26,14 @@ impl OnlineDirectory for Directory {
     }
 }
 
-async fn dialog(core: &Core, app: i64, id: &str, kind: i64, owner: i64, members: &[i64]) -> Dialog {
+async fn dialog(core: &Core, app: i64, id: &str, kind: DialogType, owner: i64, members: &[i64]) -> Dialog {
     core.store
         .create_dialog(&NewDialog {
             id: id.into(),
             app_id: app,
             kind,
             owner_id: owner,
-            name: Some(format!("d{kind}")),
+            name: Some(format!("d{}", kind.code())),
             description: None,
             photo: None,
             extensions: None,
@@ -73,7 +73,7 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
             &core,
             app,
             "cccccccccccccccccccccc01",
-            dialog_type::GROUP,
+            DialogType::Group,
             u[0],
             &u,
         )
@@ -82,7 +82,7 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
         // u[0] writes to the group: u[1] is looking at the chat, u[2] and u[3] get an alert.
         let messages = core.messages();
         messages
-            .raise_alerts(chat(app, &group.id, u[0]), &group, &u, false)
+            .raise_alerts(chat(app, &group.id, u[0]), &group, &u, false, &[])
             .await;
         match alerts.try_recv().expect("an alert") {
             Event::ChatAlert {
@@ -95,8 +95,17 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
         }
         // Nobody inactive among the recipients: no alert at all.
         messages
-            .raise_alerts(chat(app, &group.id, u[0]), &group, &[u[0], u[1]], false)
+            .raise_alerts(chat(app, &group.id, u[0]), &group, &[u[0], u[1]], false, &[])
             .await;
+        assert!(alerts.try_recv().is_err());
+        // u[1] counts as active but nobody took the message (its node died): alerted all the same, once.
+        messages
+            .raise_alerts(chat(app, &group.id, u[0]), &group, &[u[0], u[1]], false, &[u[1]])
+            .await;
+        match alerts.try_recv().expect("an alert") {
+            Event::ChatAlert { recipients, .. } => assert_eq!(recipients, vec![u[1]]),
+            other => panic!("{other:?}"),
+        }
         assert!(alerts.try_recv().is_err());
 
         // A broadcast: only its owner and admins post, and it never raises alerts.
@@ -104,7 +113,7 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
             &core,
             app,
             "cccccccccccccccccccccc02",
-            dialog_type::BROADCAST,
+            DialogType::Broadcast,
             u[0],
             &[],
         )
@@ -125,7 +134,7 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
         let accepted = messages.accept_group(post(u[0])).await.unwrap();
         assert!(accepted.stored_now);
         messages
-            .raise_alerts(chat(app, &broadcast.id, u[0]), &accepted.dialog, &u, false)
+            .raise_alerts(chat(app, &broadcast.id, u[0]), &accepted.dialog, &u, false, &u)
             .await;
         assert!(alerts.try_recv().is_err(), "broadcasts raise no alerts");
     })

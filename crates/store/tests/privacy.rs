@@ -5,7 +5,8 @@
 use palaver_core::clock::ManualClock;
 use palaver_core::model::Profile;
 use palaver_core::privacy::{Action, Kind, PrivacyItem, PrivacyList, PrivacyNames, Stanzas};
-use palaver_core::{Core, CoreError, CoreSettings, Store};
+use palaver_core::store::prelude::*;
+use palaver_core::{Core, CoreError, CoreSettings};
 use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema, with_both_stores};
 use std::future::Future;
 use std::sync::Arc;
@@ -619,12 +620,12 @@ async fn refused_messages_are_never_stored() {
         let stored = f
             .core
             .store
-            .history(&palaver_core::store::HistoryQuery {
+            .history(&palaver_core::history::HistoryQuery {
                 app_id: app,
                 dialog_id: dialog.id.clone(),
                 viewer_id: owner,
                 conditions: Vec::new(),
-                sort: (palaver_core::store::MessageField::DateSent, true),
+                sort: (palaver_core::history::MessageField::DateSent, true),
                 limit: 100,
                 skip: 0,
             })

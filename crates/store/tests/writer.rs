@@ -2,8 +2,8 @@
 //! gets its own write's outcome; the offline cap holds exactly under concurrent writers; a resend is
 //! reported as already stored.
 
-use palaver_core::model::{dialog_type, ChatMessage};
-use palaver_core::store::NewDialog;
+use palaver_core::dialogs::NewDialog;
+use palaver_core::model::{ChatMessage, DialogType};
 use palaver_core::{Core, CoreSettings};
 use palaver_store::testing::{app_with_users, with_both_stores};
 use serde_json::{json, Map};
@@ -38,7 +38,7 @@ async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
             .create_dialog(&NewDialog {
                 id: D.into(),
                 app_id: app,
-                kind: dialog_type::GROUP,
+                kind: DialogType::Group,
                 owner_id: users[0],
                 name: Some("Batch".into()),
                 description: None,
@@ -153,7 +153,61 @@ async fn a_new_private_dialog_is_what_the_database_then_holds() {
         let stored = core.store.dialog(app, &made[0].id).await.unwrap().unwrap();
         assert_eq!(made[0], stored);
         assert_eq!(stored.occupants, vec![users[0], users[2]]);
-        assert_eq!(stored.kind, dialog_type::PRIVATE);
+        assert_eq!(stored.kind, DialogType::Private);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_new_pairs_at_once_get_one_dialog_each_with_both_members() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "pairs", 12).await;
+        // Every pair of twelve users, asked for from both sides at once, most of them in shared commits.
+        let mut tasks = Vec::new();
+        let mut n = 0;
+        for (i, &a) in users.iter().enumerate() {
+            for &b in &users[i + 1..] {
+                for (from, to) in [(a, b), (b, a)] {
+                    n += 1;
+                    let core = core.clone();
+                    let id = format!("eeeeeeeeeeeeeeeeeeee{n:04}");
+                    tasks.push(tokio::spawn(async move {
+                        let dialog = core
+                            .store
+                            .private_dialog(app, from, to, &id, START + n)
+                            .await
+                            .unwrap();
+                        ((from.min(to), from.max(to)), dialog)
+                    }));
+                }
+            }
+        }
+        let mut by_pair: std::collections::HashMap<(i64, i64), Vec<_>> = Default::default();
+        for task in tasks {
+            let (pair, dialog) = task.await.unwrap();
+            by_pair.entry(pair).or_default().push(dialog);
+        }
+        assert_eq!(by_pair.len(), 12 * 11 / 2);
+        store.forget_cached();
+        let mut ids = std::collections::HashSet::new();
+        for ((low, high), dialogs) in by_pair {
+            assert_eq!(dialogs.len(), 2);
+            assert_eq!(dialogs[0].id, dialogs[1].id, "both sides got the same dialog");
+            assert!(ids.insert(dialogs[0].id.clone()), "one dialog per pair");
+            let stored = core.store.dialog(app, &dialogs[0].id).await.unwrap().unwrap();
+            assert_eq!(stored.occupants, vec![low, high]);
+            assert_eq!(stored.kind, DialogType::Private);
+            assert_eq!(stored.id, dialogs[0].id);
+        }
+        let pool = store.pool();
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM dialog_occupants")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+        assert_eq!(count, 2 * 66);
     })
     .await
 }

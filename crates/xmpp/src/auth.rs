@@ -46,7 +46,23 @@ impl CredentialLookup for CoreCredentials {
             salt: secrets.password.salt.clone(),
             iterations: secrets.password.iterations,
             keys,
+            sealed_tokens: secrets.sealed_tokens,
         })
+    }
+
+    async fn token_keys(&self, user: UserJid, session_id: i64, hash: ScramHash) -> Option<ScramKeyPair> {
+        match self
+            .core
+            .chat_auth()
+            .token_keys(user.app_id, user.user_id, session_id)
+            .await
+        {
+            Ok(keys) => keys.map(|keys| pair(&keys, hash, Some(session_id))),
+            Err(error) => {
+                tracing::error!(%error, "deriving a session token's chat keys failed");
+                None
+            }
+        }
     }
 
     async fn plain(&self, username: &str, password: &str) -> Option<Authenticated> {

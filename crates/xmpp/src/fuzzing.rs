@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use serde_json::Value;
 
 use crate::config::XmppConfig;
-use crate::modules::extra_params;
+use crate::parsers::extra_params;
 use crate::sasl::{
     decode_payload, encode_payload, Authenticated, CredentialLookup, Mechanism, SaslServer, SaslStep,
     ScramCredentials, ScramHash, ScramKeyPair,
@@ -229,6 +229,7 @@ impl CredentialLookup for FuzzCredentials {
                 server_key,
                 token_session: None,
             }],
+            sealed_tokens: Vec::new(),
         })
     }
 

@@ -3,10 +3,15 @@
 
 pub mod auth;
 pub mod config;
+pub mod context;
+pub mod dispatch;
+pub mod envelope;
 pub mod fuzzing;
 pub mod metrics;
 pub mod modules;
 pub mod ns;
+pub mod parsers;
+pub mod policy;
 pub mod registry;
 pub mod remote;
 pub mod rooms;
@@ -14,9 +19,11 @@ pub mod router;
 pub mod sasl;
 pub mod server;
 pub mod session;
+pub mod shared;
 pub mod stanza;
 pub mod stanza_error;
 pub mod stream;
+pub mod watchers;
 pub mod xml;
 
 pub use config::XmppConfig;

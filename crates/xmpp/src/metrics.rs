@@ -2,10 +2,9 @@
 //! and bound sessions by transport, SASL logins and failures, stanzas in and out by kind, and chat
 //! messages routed. Label values come only from the fixed sets below, never from what a client sent.
 
-use crate::modules::message::is_content;
 use crate::ns;
 use crate::sasl::{Authenticated, Mechanism, SaslFailure};
-use crate::stream::TransportKind;
+use crate::stream::kind::TransportKind;
 use crate::xml::Element;
 use palaver_core::metrics::{self as names, label};
 
@@ -105,14 +104,11 @@ pub fn stanzas_sent(elements: &[Element]) {
 
 /// A message from a client was accepted and handed to routing; only content counts (not typing,
 /// markers, edits or deletes).
-pub fn message_routed(message: &Element) {
-    if !is_content(message) {
+pub fn message_routed(content: bool, groupchat: bool) {
+    if !content {
         return;
     }
-    let kind = match message.attr("type") {
-        Some("groupchat") => "groupchat",
-        _ => "chat",
-    };
+    let kind = if groupchat { "groupchat" } else { "chat" };
     metrics::counter!(names::XMPP_MESSAGES_ROUTED, label::TYPE => kind).increment(1);
 }
 

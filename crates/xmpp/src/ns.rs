@@ -1,4 +1,4 @@
-//! XML namespaces used on the wire.
+//! XML namespaces used on the wire: every namespace the server reads or writes is named here once.
 
 pub const CLIENT: &str = "jabber:client";
 pub const STREAM: &str = "http://etherx.jabber.org/streams";
@@ -28,3 +28,7 @@ pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 pub const CORRECTION: &str = "urn:xmpp:message-correct:0";
 pub const MESSAGE_DELETE: &str = "urn:xmpp:message-delete:0";
 pub const MOBILE: &str = "http://tigase.org/protocol/mobile#v2";
+pub const PRIVACY: &str = "jabber:iq:privacy";
+pub const BLOCKING: &str = "urn:xmpp:blocking";
+pub const LAST: &str = "jabber:iq:last";
+pub const STATUS_STREAMING: &str = "https://connectycube.com/protocol/status_streaming";

@@ -1,6 +1,7 @@
 //! Who is online: every bound session of every user, with the queue that reaches it. The router and the
 //! feature modules find recipients here.
 
+use crate::stream::Transport;
 use crate::xml::Element;
 use palaver_core::cluster::{Peers, SessionState};
 use palaver_proto::UserJid;
@@ -16,7 +17,23 @@ pub enum Command {
     /// Send this stanza (its `to` is already the session's full JID).
     Deliver(Box<Element>),
     /// A new connection asks to take this session over (XEP-0198 resumption).
-    Resume(Box<crate::session::resume::ResumeRequest>),
+    Resume(Box<ResumeRequest>),
+}
+
+/// A resumption in flight (XEP-0198): the new connection and the client's `h`, for the session it resumes.
+pub struct ResumeRequest {
+    pub transport: Transport,
+    pub h: u32,
+    pub previd: String,
+}
+
+impl std::fmt::Debug for ResumeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeRequest")
+            .field("h", &self.h)
+            .field("previd", &self.previd)
+            .finish()
+    }
 }
 
 /// The handle other tasks use to reach a session.
@@ -372,6 +389,14 @@ impl Registry {
         users.sort_unstable();
         users.dedup();
         users
+    }
+
+    /// Every user of an app with a session, on any node.
+    pub fn app_users_online(&self, app_id: i64) -> Vec<UserJid> {
+        self.app_users(app_id, false)
+            .into_iter()
+            .map(|user_id| UserJid { user_id, app_id })
+            .collect()
     }
 
     /// Every session, for shutdown and token revocation.

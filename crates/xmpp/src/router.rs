@@ -1,19 +1,23 @@
-//! Delivering stanzas to users: every available session, one resource, or — for 1-1 messages nobody is
-//! online for — the offline store. In a cluster the sessions on other nodes count too: they get the
+//! Delivering stanzas to users: every available session, one resource, a dialog room's audience, or — for
+//! 1-1 messages nobody is online for — the offline store. In a cluster the sessions on other nodes count too: they get the
 //! stanza through their node (`remote.rs`), once per node however many of its users it is for.
 
+use crate::envelope::{self, Envelope};
+use crate::policy;
 use crate::registry::Delivery;
-use crate::remote::{self, Envelope};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::xml::{self, Element};
+use palaver_core::cluster::Peers;
+use palaver_core::model::DialogType;
 use palaver_core::CoreResult;
-use palaver_proto::UserJid;
+use palaver_proto::{RoomJid, UserJid};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Sends `stanza` to every available session of `user` (except `exclude`, a session of this node), each
 /// with its own `to`. Returns how many sessions of this node, plus how many other nodes, took it.
-pub fn to_available(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
-    let local = local_to_available(shared, user, stanza, exclude);
+pub fn deliver(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
+    let local = deliver_here(shared, user, stanza, exclude);
     let Some(peers) = shared.registry.peers() else {
         return local;
     };
@@ -29,9 +33,9 @@ pub fn to_available(shared: &Shared, user: UserJid, stanza: &Element, exclude: O
 
 /// Sends `stanza` to every available session of each of `users` (one app): for a group, one post per
 /// other node that has any of them, not one per user.
-pub fn to_many(shared: &Shared, users: &[UserJid], stanza: &Element) {
+pub fn deliver_to_users(shared: &Shared, users: &[UserJid], stanza: &Element) {
     for user in users {
-        local_to_available(shared, *user, stanza, None);
+        deliver_here(shared, *user, stanza, None);
     }
     let Some(peers) = shared.registry.peers() else {
         return;
@@ -47,8 +51,56 @@ pub fn to_many(shared: &Shared, users: &[UserJid], stanza: &Element) {
     }
 }
 
+/// Like `deliver_to_users`, for a group message that is due a chat alert wherever nobody took it (see
+/// `Handed::KeptOffline` for 1-1): the other nodes are asked, not just told, all at once and one envelope
+/// per node, and the answers awaited (at most the cluster's request timeout). Returns the users sent to
+/// another node whom no session took, here or on a node that answered in time: the users whose sessions
+/// were all on a node that died or hangs, before it is declared gone.
+pub async fn deliver_to_users_asking(shared: &Shared, users: &[UserJid], stanza: &Element) -> Vec<i64> {
+    let mut taken = std::collections::BTreeSet::new();
+    for user in users {
+        if deliver_here(shared, *user, stanza, None) > 0 {
+            taken.insert((user.app_id, user.user_id));
+        }
+    }
+    let Some(peers) = shared.registry.peers() else {
+        return Vec::new();
+    };
+    let mut by_node: BTreeMap<(String, i64), Vec<i64>> = BTreeMap::new();
+    for user in users {
+        for node in peers.nodes_of(user.app_id, user.user_id, None) {
+            by_node.entry((node, user.app_id)).or_default().push(user.user_id);
+        }
+    }
+    let asks = by_node.iter().map(|((node, app_id), user_ids)| {
+        peers.ask(
+            node,
+            Envelope::to_members(*app_id, user_ids.clone(), stanza).encode(),
+        )
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    for (((_, app_id), user_ids), answer) in by_node.iter().zip(&answers) {
+        if let Some(answer) = answer {
+            for user_id in envelope::took(answer) {
+                if user_ids.contains(&user_id) {
+                    taken.insert((*app_id, user_id));
+                }
+            }
+        }
+    }
+    let mut missed: Vec<i64> = by_node
+        .iter()
+        .flat_map(|((_, app_id), user_ids)| user_ids.iter().map(move |&user_id| (*app_id, user_id)))
+        .filter(|user| !taken.contains(user))
+        .map(|(_, user_id)| user_id)
+        .collect();
+    missed.sort_unstable();
+    missed.dedup();
+    missed
+}
+
 /// Sends `stanza` to the available sessions of `user` on this node only (what another node asked for).
-pub fn local_to_available(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
+pub fn deliver_here(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
     let domain = &shared.config.domain;
     shared.registry.with_sessions(user, |sessions| {
         let mut delivered = 0;
@@ -67,8 +119,8 @@ pub fn local_to_available(shared: &Shared, user: UserJid, stanza: &Element, excl
 }
 
 /// A sent carbon (XEP-0280) to the user's other available sessions that enabled carbons, on every node.
-pub fn carbons(shared: &Shared, user: UserJid, wrapper: &Element, sender_session: u64) {
-    local_carbons(shared, user, wrapper, Some(sender_session));
+pub fn deliver_carbons(shared: &Shared, user: UserJid, wrapper: &Element, sender_session: u64) {
+    deliver_carbons_here(shared, user, wrapper, Some(sender_session));
     if let Some(peers) = shared.registry.peers() {
         let nodes = peers.nodes_of(user.app_id, user.user_id, None);
         if !nodes.is_empty() {
@@ -86,7 +138,12 @@ pub fn carbons(shared: &Shared, user: UserJid, wrapper: &Element, sender_session
 }
 
 /// A sent carbon to this node's sessions of the user that enabled carbons (except the sender's).
-pub fn local_carbons(shared: &Shared, user: UserJid, wrapper: &Element, exclude: Option<u64>) -> usize {
+pub fn deliver_carbons_here(
+    shared: &Shared,
+    user: UserJid,
+    wrapper: &Element,
+    exclude: Option<u64>,
+) -> usize {
     let domain = &shared.config.domain;
     shared.registry.with_sessions(user, |sessions| {
         let mut delivered = 0;
@@ -106,38 +163,79 @@ pub fn local_carbons(shared: &Shared, user: UserJid, wrapper: &Element, exclude:
 
 /// Sends `stanza` to one bound session, on this node or another. False when there is no such session
 /// or (on this node) it cannot take it.
-pub fn to_resource(shared: &Shared, user: UserJid, resource: &str, stanza: &Element) -> bool {
-    if local_to_resource(shared, user, resource, stanza) {
+pub fn deliver_to_resource(shared: &Shared, user: UserJid, resource: &str, stanza: &Element) -> bool {
+    if deliver_to_resource_here(shared, user, resource, stanza) {
         return true;
     }
-    let Some(peers) = shared.registry.peers() else {
+    match resource_elsewhere(shared, user, resource, stanza) {
+        Some((peers, node, payload)) => {
+            peers.post(&node, payload);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Like `deliver_to_resource`, for a stanza that must not be lost (a 1-1 message worth keeping): a session
+/// on another node is asked, not just told, and one that does not answer in time (its node died or hangs)
+/// counts as no session, so the caller falls back to the user's other sessions or the offline store.
+pub async fn deliver_to_resource_or_nobody(
+    shared: &Shared,
+    user: UserJid,
+    resource: &str,
+    stanza: &Element,
+) -> bool {
+    if deliver_to_resource_here(shared, user, resource, stanza) {
+        return true;
+    }
+    let Some((peers, node, payload)) = resource_elsewhere(shared, user, resource, stanza) else {
         return false;
     };
-    let Some(node) = peers
+    peers
+        .ask(&node, payload)
+        .await
+        .is_some_and(|answer| envelope::delivered(&answer) > 0)
+}
+
+/// In a cluster, the node with the session `resource` of `user`, and the envelope that hands it `stanza`.
+fn resource_elsewhere<'a>(
+    shared: &'a Shared,
+    user: UserJid,
+    resource: &str,
+    stanza: &Element,
+) -> Option<(&'a Arc<dyn Peers>, String, Vec<u8>)> {
+    let peers = shared.registry.peers()?;
+    let node = peers
         .nodes_of(user.app_id, user.user_id, Some(resource))
         .into_iter()
-        .next()
-    else {
-        return false;
-    };
+        .next()?;
     let envelope = Envelope::ToResource {
         app_id: user.app_id,
         user_id: user.user_id,
         resource: resource.to_owned(),
         stanza: xml::to_string(stanza),
     };
-    peers.post(&node, envelope.encode());
-    true
+    Some((peers, node, envelope.encode()))
 }
 
 /// Sends `stanza` to one session of this node.
-pub fn local_to_resource(shared: &Shared, user: UserJid, resource: &str, stanza: &Element) -> bool {
+pub fn deliver_to_resource_here(shared: &Shared, user: UserJid, resource: &str, stanza: &Element) -> bool {
     let Some(session) = shared.registry.session(user, resource) else {
         return false;
     };
     let mut copy = stanza.clone();
     xml::set_attr(&mut copy, "to", session.full_jid(&shared.config.domain));
     matches!(session.deliver(copy), Delivery::Queued)
+}
+
+/// Where a 1-1 message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handed {
+    /// At least one session (here or on another node) queued it.
+    Live,
+    /// Nobody took it: it waits in the offline store (a chat alert is due, whatever the session
+    /// directory says of the recipient).
+    KeptOffline,
 }
 
 /// A 1-1 message for `user`: to every available session, or kept for the next one when there is none.
@@ -148,8 +246,8 @@ pub async fn deliver_or_store(
     user: UserJid,
     stanza: &Element,
     exclude: Option<u64>,
-) -> CoreResult<()> {
-    let mut delivered = local_to_available(shared, user, stanza, exclude);
+) -> CoreResult<Handed> {
+    let mut delivered = deliver_here(shared, user, stanza, exclude);
     if let Some(peers) = shared.registry.peers() {
         let nodes = peers.nodes_of(user.app_id, user.user_id, None);
         if !nodes.is_empty() {
@@ -158,12 +256,12 @@ pub async fn deliver_or_store(
             delivered += futures_util::future::join_all(asks)
                 .await
                 .into_iter()
-                .map(|answer| answer.map_or(0, |a| remote::delivered(&a)))
+                .map(|answer| answer.map_or(0, |a| envelope::delivered(&a)))
                 .sum::<usize>();
         }
     }
     if delivered > 0 {
-        return Ok(());
+        return Ok(Handed::Live);
     }
     let mut kept = stanza.clone();
     xml::set_attr(&mut kept, "to", user.bare(&shared.config.domain));
@@ -171,5 +269,56 @@ pub async fn deliver_or_store(
         .core
         .offline()
         .store(user.app_id, user.user_id, &xml::to_string(&kept))
-        .await
+        .await?;
+    Ok(Handed::KeptOffline)
+}
+
+/// Reflects a group stanza from `sender` to every member's available sessions (every online user of the
+/// app for a broadcast dialog), as `from="{room}/{sender}"`, `type="groupchat"`. Privacy lists: users who
+/// block the sender, or whom he blocks two-way, get nothing. With `ask` (a message due a chat alert;
+/// broadcast dialogs raise none), the other nodes are asked (`deliver_to_users_asking`) and the members
+/// nobody took are returned; otherwise they are only told, and nothing is returned.
+pub async fn deliver_to_room(
+    shared: &Shared,
+    room: &RoomJid,
+    kind: DialogType,
+    sender: i64,
+    mut message: Element,
+    ask: bool,
+) -> Vec<i64> {
+    xml::set_attr(
+        &mut message,
+        "from",
+        format!("{}/{sender}", room.bare(&shared.config.domain)),
+    );
+    xml::set_attr(&mut message, "type", "groupchat");
+    let audience = if kind == DialogType::Broadcast {
+        let online = shared.registry.app_users_online(room.app_id);
+        policy::room_audience(shared, room.app_id, sender, online).await
+    } else {
+        match shared
+            .core
+            .dialogs()
+            .recipients(room.app_id, &room.dialog_id)
+            .await
+        {
+            Ok(members) => policy::room_recipients(shared, room.app_id, sender, members)
+                .await
+                .into_iter()
+                .map(|user_id| UserJid {
+                    user_id,
+                    app_id: room.app_id,
+                })
+                .collect(),
+            Err(error) => {
+                tracing::error!(%error, dialog = %room.dialog_id, "reading the dialog's members failed");
+                return Vec::new();
+            }
+        }
+    };
+    if ask && kind != DialogType::Broadcast {
+        return deliver_to_users_asking(shared, &audience, &message).await;
+    }
+    deliver_to_users(shared, &audience, &message);
+    Vec::new()
 }

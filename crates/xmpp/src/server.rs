@@ -1,38 +1,26 @@
 //! The XMPP server as a whole: shared state, and the handler every listener hands its connections to.
 
 use crate::config::XmppConfig;
-use crate::registry::Registry;
+use crate::dispatch::Dispatcher;
+use crate::shared::Shared;
 use crate::stream::{ConnectionHandler, Transport};
 use async_trait::async_trait;
+use palaver_core::cluster::{PeerHandler, SessionState};
 use palaver_core::events::Event;
 use palaver_core::Core;
 use palaver_proto::UserJid;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-
-/// What every session reaches.
-pub struct Shared {
-    pub core: Core,
-    pub config: XmppConfig,
-    pub registry: Registry,
-    /// Who joined which dialog room.
-    pub rooms: crate::rooms::Rooms,
-    /// Who follows whose online status (ConnectyCube status streaming).
-    pub status_watchers: crate::modules::last::StatusWatchers,
-    /// For STARTTLS on plain TCP.
-    pub starttls: Option<TlsAcceptor>,
-    pub shutdown: watch::Receiver<bool>,
-    active: AtomicUsize,
-    idle: Notify,
-}
 
 /// Runs sessions for the listeners and knows when they have all ended.
 #[derive(Clone)]
 pub struct XmppServer {
     pub shared: Arc<Shared>,
+    /// The feature modules: their handlers and their state.
+    pub dispatcher: Arc<Dispatcher>,
 }
 
 impl XmppServer {
@@ -43,17 +31,8 @@ impl XmppServer {
         shutdown: watch::Receiver<bool>,
     ) -> XmppServer {
         XmppServer {
-            shared: Arc::new(Shared {
-                core,
-                config,
-                registry: Registry::default(),
-                rooms: Default::default(),
-                status_watchers: Default::default(),
-                starttls,
-                shutdown,
-                active: AtomicUsize::new(0),
-                idle: Notify::new(),
-            }),
+            shared: Arc::new(Shared::new(core, config, starttls, shutdown)),
+            dispatcher: Arc::new(Dispatcher::default()),
         }
     }
 
@@ -78,7 +57,7 @@ impl XmppServer {
                     crate::remote::kill_everywhere(&self.shared, app_id, Some(user_id), None);
                 }
                 // Message events are the chat modules' business (group and REST-driven delivery).
-                Some(other) => crate::modules::events::apply(&self.shared, other).await,
+                Some(other) => self.dispatcher.domain_event(&self.shared, other).await,
                 None => return,
             }
         }
@@ -86,7 +65,7 @@ impl XmppServer {
 
     /// Makes this server one node of a cluster (before any session starts): its sessions are announced
     /// to `peers` and stanzas for the other nodes' sessions go through them. What the other nodes send
-    /// here is handled by `remote.rs` (this server is the cluster's `PeerHandler`).
+    /// here is handled by `remote.rs` (this server is the cluster's `PeerHandler`, below).
     pub fn join_cluster(&self, peers: Arc<dyn palaver_core::cluster::Peers>) {
         self.shared.registry.join_cluster(peers);
     }
@@ -121,7 +100,7 @@ impl ConnectionHandler for XmppServer {
     async fn handle(&self, transport: Transport) {
         self.shared.active.fetch_add(1, Ordering::AcqRel);
         let _counted = crate::metrics::ConnectionMetric::open(transport.kind());
-        crate::session::run(self.shared.clone(), transport).await;
+        crate::session::run(self.shared.clone(), self.dispatcher.clone(), transport).await;
         if self.shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.shared.idle.notify_waiters();
         }
@@ -136,7 +115,7 @@ impl ConnectionHandler for XmppServer {
         let _ = transport
             .send_open(&self.shared.config.domain, &palaver_proto::random_hex_token(8))
             .await;
-        crate::session::close_with_error(
+        crate::stream::close_with_error(
             &mut transport,
             "policy-violation",
             "Too many connections from your address",
@@ -156,5 +135,17 @@ impl palaver_core::online::OnlineDirectory for XmppServer {
 
     fn online_users(&self, app_id: i64) -> Vec<i64> {
         self.shared.registry.app_users(app_id, true)
+    }
+}
+
+#[async_trait]
+impl PeerHandler for XmppServer {
+    /// The answer is how many of this node's sessions took the stanza.
+    async fn handle(&self, payload: &[u8]) -> Vec<u8> {
+        crate::remote::handle(&self.shared, &self.dispatcher, payload).await
+    }
+
+    async fn node_lost(&self, sessions: Vec<SessionState>) {
+        crate::remote::node_lost(&self.shared, &self.dispatcher, sessions).await
     }
 }

@@ -2,6 +2,8 @@
 
 use crate::config::XmppConfig;
 use crate::ns;
+pub use crate::parsers::error::{error_element, Condition};
+use crate::parsers::head::{Head, Stanza};
 use crate::xml::{self, Element};
 use palaver_proto::{RoomJid, UserJid};
 
@@ -22,6 +24,14 @@ pub enum Target {
 
 pub fn target(stanza: &Element, config: &XmppConfig) -> Target {
     match stanza.attr("to") {
+        None => Target::Server,
+        Some(to) => classify(to, config),
+    }
+}
+
+/// `target` for a typed stanza's head.
+pub fn classify_head(head: &Head, config: &XmppConfig) -> Target {
+    match head.to.as_deref() {
         None => Target::Server,
         Some(to) => classify(to, config),
     }
@@ -54,90 +64,51 @@ pub fn classify(address: &str, config: &XmppConfig) -> Target {
     }
 }
 
-/// RFC 6120 stanza error conditions with the legacy numeric code the SDKs read (XEP-0086).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
-    BadRequest,
-    Forbidden,
-    ItemNotFound,
-    NotAcceptable,
-    NotAllowed,
-    NotAuthorized,
-    FeatureNotImplemented,
-    ServiceUnavailable,
-    RemoteServerNotFound,
-    ResourceConstraint,
-    InternalServerError,
-    PolicyViolation,
-    Conflict,
-    RegistrationRequired,
-}
-
-impl Condition {
-    fn parts(self) -> (&'static str, &'static str, &'static str) {
-        // (element, legacy code, type)
-        match self {
-            Condition::BadRequest => ("bad-request", "400", "modify"),
-            Condition::Forbidden => ("forbidden", "403", "auth"),
-            Condition::ItemNotFound => ("item-not-found", "404", "cancel"),
-            Condition::NotAcceptable => ("not-acceptable", "406", "modify"),
-            Condition::NotAllowed => ("not-allowed", "405", "cancel"),
-            Condition::NotAuthorized => ("not-authorized", "401", "auth"),
-            Condition::FeatureNotImplemented => ("feature-not-implemented", "501", "cancel"),
-            Condition::ServiceUnavailable => ("service-unavailable", "503", "cancel"),
-            Condition::RemoteServerNotFound => ("remote-server-not-found", "404", "cancel"),
-            Condition::ResourceConstraint => ("resource-constraint", "500", "wait"),
-            Condition::InternalServerError => ("internal-server-error", "500", "cancel"),
-            Condition::PolicyViolation => ("policy-violation", "406", "modify"),
-            Condition::Conflict => ("conflict", "409", "cancel"),
-            Condition::RegistrationRequired => ("registration-required", "407", "auth"),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        self.parts().0
-    }
-}
-
-/// The `<error>` element: legacy `code`, type, condition and a human-readable `<text>` (the SDKs build
-/// their error objects from `code` and `text` only).
-pub fn error_element(condition: Condition, text: &str) -> Element {
-    let (name, code, kind) = condition.parts();
-    let mut error = xml::element("error", ns::CLIENT);
-    xml::set_attr(&mut error, "code", code);
-    xml::set_attr(&mut error, "type", kind);
-    error.append_child(xml::element(name, ns::STANZAS));
-    let mut text_element = xml::with_text(xml::element("text", ns::STANZAS), text);
-    text_element.attrs_mut().insert(
-        rxml::Namespace::xml().clone(),
-        "lang".try_into().expect("valid name"),
-        "en".into(),
-    );
-    error.append_child(text_element);
-    error
-}
-
 /// The error reply to a stanza: same name and id, addresses swapped, type `error`, the original payload
 /// kept (so clients can tell which message failed), then the error.
 pub fn error_reply(original: &Element, condition: Condition, text: &str) -> Element {
-    let mut reply = Element::bare(original.name(), ns::CLIENT);
-    if let Some(id) = original.attr("id") {
-        xml::set_attr(&mut reply, "id", id);
-    }
-    if let Some(to) = original.attr("to") {
-        xml::set_attr(&mut reply, "from", to);
-    }
-    if let Some(from) = original.attr("from") {
-        xml::set_attr(&mut reply, "to", from);
-    }
-    xml::set_attr(&mut reply, "type", "error");
-    if original.name() != "iq" {
-        for child in original.children().filter(|c| c.name() != "error") {
-            reply.append_child(child.clone());
-        }
-    }
-    reply.append_child(error_element(condition, text));
-    reply
+    let children: Vec<Element> = if original.name() != "iq" {
+        original
+            .children()
+            .filter(|c| c.name() != "error")
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let head = Head {
+        from: original.attr("to").map(str::to_owned),
+        to: original.attr("from").map(str::to_owned),
+        id: original.attr("id").map(str::to_owned),
+        attrs: Default::default(),
+    };
+    with_error(head, original.name(), children, condition, text)
+}
+
+/// `error_reply` for a typed stanza.
+pub fn refuse<S: Stanza>(original: &S, condition: Condition, text: &str) -> Element {
+    let children: Vec<Element> = if S::NAME != "iq" {
+        original
+            .payloads()
+            .iter()
+            .filter(|c| c.name() != "error")
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    with_error(original.head().reply(), S::NAME, children, condition, text)
+}
+
+fn with_error(
+    head: Head,
+    name: &str,
+    mut children: Vec<Element>,
+    condition: Condition,
+    text: &str,
+) -> Element {
+    children.push(error_element(condition, text));
+    head.build(name, Some("error"), children)
 }
 
 /// An empty `<iq type="result">` answering `request`.

@@ -5,6 +5,7 @@
 use minidom::Element;
 use palaver_core::{CoreError, Denial};
 
+use crate::parsers::head::Stanza;
 use crate::stanza::{self, Condition};
 
 /// A stanza error ready to be sent: condition and human-readable text.
@@ -25,6 +26,11 @@ impl StanzaError {
     /// The error reply to `original` (see `stanza::error_reply`).
     pub fn reply_to(&self, original: &Element) -> Element {
         stanza::error_reply(original, self.condition, &self.text)
+    }
+
+    /// The error reply to a typed stanza.
+    pub fn refuse<S: Stanza>(&self, original: &S) -> Element {
+        stanza::refuse(original, self.condition, &self.text)
     }
 }
 

@@ -21,13 +21,6 @@ pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
     }
 }
 
-/// Removes an un-namespaced attribute.
-pub fn remove_attr(element: &mut Element, name: &str) {
-    if let Ok(name) = rxml::NcName::try_from(name) {
-        element.attrs_mut().remove(&rxml::Namespace::NONE, &name);
-    }
-}
-
 /// Builder-style `set_attr`.
 pub fn with_attr(mut element: Element, name: &str, value: impl Into<String>) -> Element {
     set_attr(&mut element, name, value);

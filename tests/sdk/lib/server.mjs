@@ -119,7 +119,20 @@ function tcpAccepts(port, timeoutMs = 1_000) {
  * restart() (SIGTERM, then the same binary again on the same ports, data dir and
  * database) and stop().
  */
-export async function startServer({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver', databaseUrl: sharedDatabase } = {}) {
+export async function startServer(options = {}) {
+  // A port found free can be taken by another process (an outgoing connection's ephemeral port) before
+  // the server binds it: then the server exits at once, and a second start with new ports is the fix.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+      process.stderr.write(`[harness] a port was taken before ${options.name || 'palaver'} bound it; retrying\n`);
+    }
+  }
+}
+
+async function startServerOnce({ sessionTtlSecs, env: extraEnv = {}, name = 'palaver', databaseUrl: sharedDatabase } = {}) {
   const bin = palaverBin();
   const db = testDb();
   const dataDir = await mkdtemp(join(tmpdir(), 'palaver-sdk-'));

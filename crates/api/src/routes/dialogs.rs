@@ -12,9 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use palaver_core::clock::parse_date_millis;
-use palaver_core::dialogs::{DialogInput, DialogUpdate, MAX_PAGE};
+use palaver_core::dialogs::{
+    DialogCondition, DialogField, DialogInput, DialogOp, DialogQuery, DialogUpdate, MAX_PAGE,
+};
 use palaver_core::model::DialogView;
-use palaver_core::store::{DialogCondition, DialogField, DialogOp, DialogQuery, FilterValue};
+use palaver_core::query::FilterValue;
 use palaver_core::CoreError;
 use serde_json::{json, Map, Value};
 

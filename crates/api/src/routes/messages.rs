@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use palaver_core::clock::parse_date_millis;
 use palaver_core::events::Event;
-use palaver_core::history::{others, NewMessage};
-use palaver_core::model::{Dialog, HistoryMessage};
-use palaver_core::store::{
-    FilterOp, FilterValue, HistoryQuery, MessageCondition, MessageField, MessageSearch,
+use palaver_core::history::{
+    others, HistoryQuery, MessageCondition, MessageField, MessageSearch, NewMessage,
 };
+use palaver_core::model::{Dialog, HistoryMessage};
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::CoreError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -7,12 +7,11 @@ use crate::{render, ApiState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use palaver_core::accounts::{FieldKind, UserCondition, UserField, UserQuery};
 use palaver_core::clock::parse_date_millis;
 use palaver_core::model::{Profile, User};
-use palaver_core::store::{
-    FieldKind, FilterOp, FilterValue, ProfilePatch, UserCondition, UserField, UserQuery,
-};
-use palaver_core::users::UserUpdate;
+use palaver_core::query::{FilterOp, FilterValue};
+use palaver_core::users::{ProfilePatch, UserUpdate};
 use palaver_core::CoreError;
 use serde_json::{json, Map, Value};
 

@@ -16,8 +16,17 @@ use std::time::Duration;
 pub struct HoldConfig {
     pub sessions: usize,
     pub hold: Duration,
-    pub server_pid: Option<u32>,
+    /// The server's processes (one, or a cluster's nodes): their resident memory is added up.
+    pub server_pids: Vec<u32>,
     pub common: Common,
+}
+
+/// The resident memory of all of `pids` together; `None` when there are none or one cannot be read.
+fn rss_of(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| rss_bytes(pid)).sum()
 }
 
 pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Report> {
@@ -26,7 +35,8 @@ pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Repo
         "connect-hold",
         &target,
         serde_json::json!({"sessions": config.sessions, "login_rate": config.common.login_rate,
-            "hold_s": config.hold.as_secs_f64(), "server_pid": config.server_pid}),
+            "hold_s": config.hold.as_secs_f64(), "server_pid": config.server_pids.first(),
+            "server_pids": config.server_pids}),
     );
     let recorder = Arc::new(Recorder::new(1));
     let progress = Arc::new(Progress::new(
@@ -34,15 +44,15 @@ pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Repo
         config.sessions as u64,
         config.common.progress,
     ));
-    let rss_before = config.server_pid.and_then(rss_bytes);
+    let rss_before = rss_of(&config.server_pids);
     let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sampler = config.server_pid.map(|pid| {
-        let (progress, samples) = (progress.clone(), samples.clone());
+    let sampler = rss_before.map(|_| {
+        let (progress, samples, pids) = (progress.clone(), samples.clone(), config.server_pids.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
                 tick.tick().await;
-                if let Some(rss) = rss_bytes(pid) {
+                if let Some(rss) = rss_of(&pids) {
                     let mut samples = samples.lock().expect("samples");
                     if samples.len() < 100_000 {
                         samples.push((progress.done(), rss));
@@ -70,13 +80,14 @@ pub async fn run(target: Arc<Target>, config: HoldConfig) -> anyhow::Result<Repo
     tokio::time::sleep(config.hold).await;
     let held = swarm.connected() as u64;
     let lost_while_holding = recorder.errors();
-    if let (Some(pid), Some(before), Some(sampler)) = (config.server_pid, rss_before, sampler) {
-        let after = rss_bytes(pid).unwrap_or_default();
+    if let (Some(before), Some(sampler)) = (rss_before, sampler) {
+        let after = rss_of(&config.server_pids).unwrap_or_default();
         sampler.abort();
         let mut samples = std::mem::take(&mut *samples.lock().expect("samples"));
         samples.push((held, after));
         report.memory = Some(MemoryReport {
-            server_pid: pid,
+            server_pid: config.server_pids[0],
+            server_pids: config.server_pids.clone(),
             sessions: held,
             rss_before_bytes: before,
             rss_after_bytes: after,

@@ -5,7 +5,7 @@ use super::world::{call, password, session_token};
 use super::xmpp::Client;
 use super::{Db, Server};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Where the tests find NATS (`PALAVER_TEST_NATS_URL`, default the local server).
@@ -24,6 +24,9 @@ pub fn nats_reachable() -> bool {
     reachable
 }
 
+/// The admin API's token, the same on every node (as docs/cluster.md advises).
+pub const ADMIN_TOKEN: &str = "cluster-admin-token";
+
 pub struct Cluster {
     pub nodes: Vec<Server>,
     pub app: i64,
@@ -37,11 +40,27 @@ pub struct Cluster {
 impl Cluster {
     /// `nodes` nodes sharing a fresh schema, each with its own data directory and ports.
     pub async fn start(nodes: usize, app_name: &str, logins: &[&str]) -> Cluster {
-        Cluster::start_on(&nats_url(), nodes, app_name, logins).await
+        Cluster::start_on(&nats_url(), nodes, app_name, logins, &[]).await
+    }
+
+    /// The same, with more settings for every node.
+    pub async fn start_with(
+        nodes: usize,
+        app_name: &str,
+        logins: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Cluster {
+        Cluster::start_on(&nats_url(), nodes, app_name, logins, extra_env).await
     }
 
     /// The same, on the NATS server at `nats`.
-    pub async fn start_on(nats: &str, nodes: usize, app_name: &str, logins: &[&str]) -> Cluster {
+    pub async fn start_on(
+        nats: &str,
+        nodes: usize,
+        app_name: &str,
+        logins: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> Cluster {
         let (url, schema) = palaver_store::testing::fresh_postgres_schema()
             .await
             .expect("PostgreSQL for tests");
@@ -49,7 +68,7 @@ impl Cluster {
         let mut started = Vec::new();
         for n in 0..nodes {
             let name = format!("node{n}");
-            let env = [
+            let mut env = vec![
                 ("PALAVER_DATABASE_URL", url.as_str()),
                 ("PALAVER_NATS_URL", nats),
                 ("PALAVER_NATS_PREFIX", prefix.as_str()),
@@ -58,7 +77,9 @@ impl Cluster {
                 ("PALAVER_CLUSTER_REQUEST_TIMEOUT_MS", "1000"),
                 ("PALAVER_XMPP_STANZA_RATE", "0"),
                 ("PALAVER_LOG", "info,palaver_cluster=debug"),
+                ("PALAVER_ADMIN_TOKEN", ADMIN_TOKEN),
             ];
+            env.extend_from_slice(extra_env);
             started.push(Server::start_with(Db::Sqlite, &env).await);
         }
         let (app, key, _) = started[0].create_app(app_name);
@@ -123,6 +144,36 @@ impl Cluster {
     }
 
     /// A REST call on node `at`.
+    /// A group dialog (type 2) made over REST at node `at` by the owner of `token`, with the users numbered
+    /// `members` as occupants; its id.
+    pub async fn group(&self, at: usize, token: &str, name: &str, members: &[usize]) -> String {
+        let occupants: Vec<String> = members.iter().map(|&n| self.id(n).to_string()).collect();
+        let (status, dialog) = self
+            .rest(
+                at,
+                Method::POST,
+                "/chat/Dialog.json",
+                token,
+                Some(json!({"type": 2, "name": name, "occupants_ids": occupants.join(", ")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{dialog}");
+        dialog["_id"].as_str().unwrap().to_owned()
+    }
+
+    /// `DELETE /chat/Message/{id}.json` with `force=1` (for everyone) at node `at`; the status.
+    pub async fn delete_for_everyone(&self, at: usize, token: &str, message_id: &str) -> StatusCode {
+        self.http
+            .delete(format!("{}/chat/Message/{message_id}.json", self.nodes[at].http))
+            .header("CB-Token", token)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("force=1")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     pub async fn rest(
         &self,
         at: usize,
@@ -132,6 +183,24 @@ impl Cluster {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         call(&self.http, &self.nodes[at].http, method, path, token, body).await
+    }
+
+    /// An admin API call on node `at`.
+    pub async fn admin(
+        &self,
+        at: usize,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.nodes[at].http))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        super::world::answer(request).await
     }
 
     /// The ids `GET /users/online` lists on node `at`.

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod numbered;
+pub mod webhook;
 pub mod world;
 pub mod xmpp;
 
@@ -36,7 +37,7 @@ pub struct Server {
     out: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -213,6 +213,25 @@ impl Client {
         jid
     }
 
+    /// Reads until the server ends the stream (its close, or the connection gone); returns what came
+    /// before. Panics when the stream stays open for the timeout.
+    pub async fn until_closed(&mut self) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.recv_inner()).await {
+                Ok(None) => return seen,
+                Ok(Some(text)) => {
+                    let end = text.contains("</stream:stream>") || text.contains("<close");
+                    seen.push(text);
+                    if end {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("the stream was not closed within {TIMEOUT:?}; saw {seen:#?}"),
+            }
+        }
+    }
+
     /// Drops the connection without closing the stream.
     pub fn kill(self) {
         drop(self);

@@ -1,65 +1,96 @@
 //! Group messages (`type="groupchat"` to a dialog room): posting rights and history through the core,
 //! then reflection to every session of every member — joined or not, the sender's own included — as
-//! `from="{room}/{sender}"`. Never stored offline (apps load group history over REST).
+//! `from="{room}/{sender}"` (`router::deliver_to_room`). Never stored offline (apps load group history
+//! over REST); the chat alert is raised once the delivery is known, so members whose node took nothing
+//! (it died or hangs) are alerted even while the session directory still lists them.
 
-use super::extra_params;
-use super::message::{body_of, is_content, is_typing_only, signal};
-use crate::ns;
+use crate::context::Context;
+use crate::parsers::extra_params;
+use crate::parsers::{Message, MessageType, Signal};
+use crate::policy;
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
+use crate::shared::Shared;
 use crate::stanza::{self, Condition};
 use crate::stanza_error::StanzaError;
-use crate::xml::{self, Element};
 use palaver_core::messages::GroupMessage;
-use palaver_core::model::{dialog_type, ChatMessage};
+use palaver_core::model::{ChatMessage, Dialog, DialogType};
 use palaver_core::CoreError;
-use palaver_proto::{RoomJid, UserJid};
+use palaver_proto::RoomJid;
 use serde_json::Value;
 
-pub async fn handle(session: &mut Online, mut message: Element, room: RoomJid, nick: Option<String>) {
-    let shared = session.shared.clone();
-    let refuse =
-        |condition: Condition, text: &str, message: &Element| stanza::error_reply(message, condition, text);
-    if room.app_id != session.auth.user.app_id {
-        return session
-            .reply(refuse(Condition::ItemNotFound, "No such dialog", &message))
-            .await;
+/// A message to a dialog room (or one of its occupants).
+pub async fn message(mut ctx: Context<'_>, mut message: Message, room: RoomJid, nick: Option<String>) {
+    if message.is_type(&MessageType::Headline) {
+        let reply = stanza::refuse(&message, Condition::BadRequest, "System messages go to users");
+        return ctx.reply(reply).await;
     }
-    if message.attr("type") != Some("groupchat") || nick.is_some() {
-        let reply = refuse(
+    let shared = ctx.shared;
+    if room.app_id != ctx.user().app_id {
+        let reply = stanza::refuse(&message, Condition::ItemNotFound, "No such dialog");
+        return ctx.reply(reply).await;
+    }
+    if !message.is_type(&MessageType::Groupchat) || nick.is_some() {
+        let reply = stanza::refuse(
+            &message,
             Condition::NotAcceptable,
             "Only group messages to the room are supported",
-            &message,
         );
-        return session.reply(reply).await;
+        return ctx.reply(reply).await;
     }
-    let sender = session.auth.user.user_id;
-    let outcome = if is_content(&message) {
-        accept(&shared, sender, &room, &mut message).await
+    let sender = ctx.user().user_id;
+    let content = message.is_content();
+    let outcome = if content {
+        accept(shared, sender, &room, &mut message).await
     } else {
-        apply_signal(&shared, sender, &room, &message).await
+        apply_signal(shared, sender, &room, &message)
+            .await
+            .map(|kind| (kind, None))
     };
-    let kind = match outcome {
-        Ok(kind) => kind,
+    let (kind, alert) = match outcome {
+        Ok(accepted) => accepted,
         Err(error) => {
             // Unknown dialog 404, non-member 406, a regular user posting to a broadcast dialog 403.
-            return session.reply(StanzaError::from(&error).reply_to(&message)).await;
+            return ctx.reply(StanzaError::from(&error).refuse(&message)).await;
         }
     };
-    crate::metrics::message_routed(&message);
-    fan_out(&shared, &room, kind, sender, &message).await;
+    crate::metrics::message_routed(content, true);
+    // A message due a chat alert is asked of the other nodes, so the members nobody took (their node
+    // died or hangs, not yet declared gone) are alerted all the same, like a 1-1 message kept offline.
+    let missed = router::deliver_to_room(shared, &room, kind, sender, message.into(), alert.is_some()).await;
+    if let Some(alert) = alert {
+        alert.raise(shared, &missed).await;
+    }
 }
 
-/// Runs the core rules for a real message and adds `dialog_id`/`date_sent`; returns the dialog type.
+/// The chat alert an accepted group message is due, raised once its delivery is known.
+struct Alert {
+    message: ChatMessage,
+    dialog: Dialog,
+    /// The members who get the message (privacy lists applied).
+    members: Vec<i64>,
+    silent: bool,
+}
+
+impl Alert {
+    async fn raise(self, shared: &Shared, missed: &[i64]) {
+        shared
+            .core
+            .messages()
+            .raise_alerts(self.message, &self.dialog, &self.members, self.silent, missed)
+            .await;
+    }
+}
+
+/// Runs the core rules for a real message and adds `dialog_id`/`date_sent`; returns the dialog type and,
+/// but for broadcast dialogs, the chat alert it is due.
 async fn accept(
     shared: &Shared,
     sender: i64,
     room: &RoomJid,
-    message: &mut Element,
-) -> Result<i64, CoreError> {
-    let id = super::message::ensure_id(message);
-    let (attachments, params, save, date_sent) = match extra_params::find(message) {
+    message: &mut Message,
+) -> Result<(DialogType, Option<Alert>), CoreError> {
+    let id = message.ensure_id();
+    let (attachments, params, save, date_sent) = match message.extra_params() {
         Some(extra) => {
             let (attachments, params) = extra_params::to_json(extra);
             let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
@@ -74,24 +105,24 @@ async fn accept(
         sender_id: sender,
         dialog_id: room.dialog_id.clone(),
         id,
-        body: body_of(message),
+        body: message.body(),
         attachments: Value::Array(attachments),
         custom: extra_params::custom(params),
         date_sent,
         save_to_history: save,
     };
     let accepted = shared.core.messages().accept_group(submitted.clone()).await?;
-    let extra = extra_params::ensure(message);
+    let extra = message.extra_params_mut();
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
-    if accepted.dialog.kind != dialog_type::BROADCAST {
+    if accepted.dialog.kind != DialogType::Broadcast {
         let members = shared
             .core
             .dialogs()
             .recipients(room.app_id, &room.dialog_id)
             .await?;
         // Privacy lists: no alert for members who will not get the message either.
-        let members = super::privacy::room_recipients(shared, room.app_id, sender, members).await;
+        let members = policy::room_recipients(shared, room.app_id, sender, members).await;
         let now = shared.core.clock.now_millis();
         let alerted = ChatMessage {
             id: submitted.id,
@@ -106,13 +137,16 @@ async fn accept(
             created_at: now,
             updated_at: now,
         };
-        shared
-            .core
-            .messages()
-            .raise_alerts(alerted, &accepted.dialog, &members, silent)
-            .await;
+        let kind = accepted.dialog.kind;
+        let alert = Alert {
+            message: alerted,
+            dialog: accepted.dialog,
+            members,
+            silent,
+        };
+        return Ok((kind, Some(alert)));
     }
-    Ok(accepted.dialog.kind)
+    Ok((accepted.dialog.kind, None))
 }
 
 /// Typing, edits and deletes: checks the sender may post, and applies edits/deletes to history.
@@ -120,26 +154,29 @@ async fn apply_signal(
     shared: &Shared,
     sender: i64,
     room: &RoomJid,
-    message: &Element,
-) -> Result<i64, CoreError> {
+    message: &Message,
+) -> Result<DialogType, CoreError> {
     let dialog = shared
         .core
         .dialogs()
         .for_posting(room.app_id, &room.dialog_id, sender)
         .await?;
-    if is_typing_only(message) {
+    if message.is_typing_only() {
         return Ok(dialog.kind);
     }
-    if let Some(replace) = signal(message, "replace") {
-        let target = replace.attr("id").unwrap_or_default();
-        let body = body_of(message).unwrap_or_default();
+    if message.signal(Signal::Replace).is_some() {
+        let target = message.signal_target(Signal::Replace).unwrap_or_default();
+        let body = message.body().unwrap_or_default();
         shared
             .core
             .history()
             .edit(room.app_id, sender, &room.dialog_id, target, &body)
             .await?;
-    } else if let Some(remove) = signal(message, "remove") {
-        let target = remove.attr("id").unwrap_or_default().to_owned();
+    } else if message.signal(Signal::Remove).is_some() {
+        let target = message
+            .signal_target(Signal::Remove)
+            .unwrap_or_default()
+            .to_owned();
         shared
             .core
             .history()
@@ -147,57 +184,4 @@ async fn apply_signal(
             .await?;
     }
     Ok(dialog.kind)
-}
-
-/// Reflects a group stanza from `sender` to every member's available sessions (every online user of the
-/// app for a broadcast dialog).
-pub async fn fan_out(shared: &Shared, room: &RoomJid, kind: i64, sender: i64, message: &Element) {
-    let mut reflected = message.clone();
-    xml::set_attr(
-        &mut reflected,
-        "from",
-        format!("{}/{sender}", room.bare(&shared.config.domain)),
-    );
-    xml::set_attr(&mut reflected, "type", "groupchat");
-    let audience = if kind == dialog_type::BROADCAST {
-        let online = app_users_online(shared, room.app_id);
-        // Privacy lists: users who block the sender, or whom he blocks two-way, get nothing.
-        super::privacy::room_audience(shared, room.app_id, sender, online).await
-    } else {
-        match shared
-            .core
-            .dialogs()
-            .recipients(room.app_id, &room.dialog_id)
-            .await
-        {
-            Ok(members) => super::privacy::room_recipients(shared, room.app_id, sender, members)
-                .await
-                .into_iter()
-                .map(|user_id| UserJid {
-                    user_id,
-                    app_id: room.app_id,
-                })
-                .collect(),
-            Err(error) => {
-                tracing::error!(%error, dialog = %room.dialog_id, "reading the dialog's members failed");
-                return;
-            }
-        }
-    };
-    router::to_many(shared, &audience, &reflected);
-}
-
-/// Every user of an app with a session, on any node.
-pub fn app_users_online(shared: &Shared, app_id: i64) -> Vec<UserJid> {
-    shared
-        .registry
-        .app_users(app_id, false)
-        .into_iter()
-        .map(|user_id| UserJid { user_id, app_id })
-        .collect()
-}
-
-/// `<x xmlns="http://jabber.org/protocol/muc#user">` helpers shared with the room presence module.
-pub fn muc_user() -> Element {
-    xml::element("x", ns::MUC_USER)
 }

@@ -1,12 +1,16 @@
-//! Iqs: the server's own (ping, carbons, session, disco, version), iqs to a user's bare JID answered on
-//! the account's behalf, and iqs to a full JID routed to that session.
+//! Iqs the server answers itself (ping, carbons, session, CSI as Tigase's mobile, disco, version), iqs to
+//! a user's bare JID answered on the account's behalf, and iqs to a full JID routed to that session.
 
+use crate::context::Context;
 use crate::ns;
+use crate::parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity};
+use crate::parsers::mobile::Mobile;
+use crate::parsers::version::VersionResult;
+use crate::parsers::{Iq, IqType};
+use crate::policy;
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
-use crate::stanza::{self, Condition, Target};
-use crate::xml::{self, Element};
+use crate::stanza::{self, Condition};
+use palaver_proto::UserJid;
 
 /// Features listed in disco#info.
 const FEATURES: [&str; 14] = [
@@ -21,184 +25,130 @@ const FEATURES: [&str; 14] = [
     ns::ROSTER,
     ns::CSI,
     ns::MUC,
-    "jabber:iq:privacy",
-    "urn:xmpp:blocking",
-    "jabber:iq:last",
+    ns::PRIVACY,
+    ns::BLOCKING,
+    ns::LAST,
 ];
 
-pub async fn handle(session: &mut Online, iq: Element) {
-    let kind = iq.attr("type").unwrap_or("").to_owned();
-    if !matches!(kind.as_str(), "get" | "set" | "result" | "error") || iq.attr("id").is_none() {
-        let reply = stanza::error_reply(&iq, Condition::BadRequest, "An iq needs an id and a type");
-        return session.reply(reply).await;
-    }
-    let is_request = matches!(kind.as_str(), "get" | "set");
-    match stanza::target(&iq, &session.shared.config) {
-        Target::Server if is_request => {
-            let reply = match payload(&iq) {
-                Some(query) if query.is("query", ns::ROSTER) => super::roster::iq(session, &iq).await,
-                Some(query) if query.is("query", super::privacy::NS) => {
-                    super::privacy::iq(session, &iq).await
-                }
-                Some(request) if request.ns() == super::privacy::BLOCKING => {
-                    super::privacy::blocking(session, &iq).await
-                }
-                Some(request) if request.is("subscribe", super::last::STATUS_STREAMING) => {
-                    super::last::subscribe(session, &iq, request)
-                }
-                _ => server_iq(session, &iq),
-            };
-            session.reply(reply).await
-        }
-        Target::Server => {}
-        Target::User(user, resource) if user.app_id == session.auth.user.app_id => match resource {
-            Some(resource) => {
-                if super::privacy::iq_refused(session, &iq, user).await {
-                    return;
-                }
-                let shared = session.shared.clone();
-                if !router::to_resource(&shared, user, &resource, &iq) && is_request {
-                    let reply =
-                        stanza::error_reply(&iq, Condition::ServiceUnavailable, "That session is not online");
-                    session.reply(reply).await
-                }
-            }
-            None if is_request => {
-                let shared = session.shared.clone();
-                let reply = account_iq(&shared, &iq, session.auth.user, user).await;
-                session.reply(reply).await
-            }
-            None => {}
-        },
-        Target::Room(room, None) if is_request => {
-            let shared = session.shared.clone();
-            let reply = room_iq(&shared, &iq, &room, session.auth.user).await;
-            session.reply(reply).await
-        }
-        _ if is_request => {
-            let reply = stanza::error_reply(&iq, Condition::ServiceUnavailable, "No such service");
-            session.reply(reply).await
-        }
-        _ => {}
-    }
+/// An iq without an id or with an unknown type.
+pub async fn malformed(mut ctx: Context<'_>, iq: Iq) {
+    let reply = stanza::refuse(&iq, Condition::BadRequest, "An iq needs an id and a type");
+    ctx.reply(reply).await
 }
 
-fn payload(iq: &Element) -> Option<&Element> {
-    iq.children().next()
+/// A request nobody here answers.
+pub async fn unsupported(mut ctx: Context<'_>, iq: Iq) {
+    let reply = stanza::refuse(
+        &iq,
+        Condition::ServiceUnavailable,
+        "This request is not supported",
+    );
+    ctx.reply(reply).await
 }
 
-/// Answers an iq addressed to the server.
-fn server_iq(session: &Online, iq: &Element) -> Element {
-    let get = iq.attr("type") == Some("get");
-    let Some(query) = payload(iq) else {
-        return stanza::error_reply(iq, Condition::BadRequest, "Empty iq");
+/// A request to an address nothing here serves.
+pub async fn no_such_service(mut ctx: Context<'_>, iq: Iq) {
+    let reply = stanza::refuse(&iq, Condition::ServiceUnavailable, "No such service");
+    ctx.reply(reply).await
+}
+
+/// A request to the server without a payload.
+pub async fn empty(mut ctx: Context<'_>, iq: Iq) {
+    let reply = stanza::refuse(&iq, Condition::BadRequest, "Empty iq");
+    ctx.reply(reply).await
+}
+
+/// Answered with an empty result: XEP-0199 ping, RFC 3921 session.
+pub async fn ack(mut ctx: Context<'_>, iq: Iq) {
+    ctx.reply(iq.result(None)).await
+}
+
+/// XEP-0280 `<enable/>` and `<disable/>`.
+pub async fn carbons(mut ctx: Context<'_>, iq: Iq) {
+    let enable = iq.payload().is_some_and(|p| p.name() == "enable");
+    ctx.sender.handle.set_carbons(enable);
+    ctx.reply(iq.result(None)).await
+}
+
+/// ConnectyCube's markInactive() sends enable="true" and markActive() enable="false"
+/// (docs/protocol.md#quirk-mobile-enable-inverted).
+pub async fn mobile(mut ctx: Context<'_>, iq: Iq) {
+    let mobile = iq.payload().cloned().and_then(|p| Mobile::try_from(p).ok());
+    ctx.sender.handle.set_inactive(mobile.is_some_and(|m| m.enable));
+    ctx.reply(iq.result(None)).await
+}
+
+pub async fn disco_info(mut ctx: Context<'_>, iq: Iq) {
+    let info = DiscoInfoResult {
+        node: None,
+        identities: vec![Identity {
+            category: "server".into(),
+            type_: "im".into(),
+            lang: None,
+            name: Some("Palaver".into()),
+        }],
+        features: FEATURES.iter().map(|f| f.to_string()).collect(),
+        extensions: Vec::new(),
     };
-    match (query.name(), query.ns().as_str(), get) {
-        ("ping", ns::PING, true) => stanza::iq_result(iq, None),
-        ("enable", ns::CARBONS, false) => {
-            session.handle.set_carbons(true);
-            stanza::iq_result(iq, None)
-        }
-        ("disable", ns::CARBONS, false) => {
-            session.handle.set_carbons(false);
-            stanza::iq_result(iq, None)
-        }
-        ("session", ns::SESSION, false) => stanza::iq_result(iq, None),
-        // ConnectyCube's markInactive() sends enable="true" and markActive() enable="false"
-        // (docs/protocol.md#quirk-mobile-enable-inverted).
-        ("mobile", ns::MOBILE, false) => {
-            session.handle.set_inactive(query.attr("enable") == Some("true"));
-            stanza::iq_result(iq, None)
-        }
-        ("query", ns::DISCO_INFO, true) => stanza::iq_result(iq, Some(disco_info())),
-        ("query", ns::DISCO_ITEMS, true) => {
-            stanza::iq_result(iq, Some(xml::element("query", ns::DISCO_ITEMS)))
-        }
-        ("query", ns::VERSION, true) => {
-            let mut version = xml::element("query", ns::VERSION);
-            version.append_child(xml::with_text(xml::element("name", ns::VERSION), "Palaver"));
-            version.append_child(xml::with_text(
-                xml::element("version", ns::VERSION),
-                env!("CARGO_PKG_VERSION"),
-            ));
-            stanza::iq_result(iq, Some(version))
-        }
-        ("bind", ns::BIND, false) => {
-            stanza::error_reply(iq, Condition::NotAllowed, "A resource is already bound")
-        }
-        _ => stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported"),
-    }
+    ctx.reply(iq.result(Some(info.into()))).await
 }
 
-fn disco_info() -> Element {
-    let mut query = xml::element("query", ns::DISCO_INFO);
-    let mut identity = xml::element("identity", ns::DISCO_INFO);
-    xml::set_attr(&mut identity, "category", "server");
-    xml::set_attr(&mut identity, "type", "im");
-    xml::set_attr(&mut identity, "name", "Palaver");
-    query.append_child(identity);
-    for feature in FEATURES {
-        query.append_child(xml::with_attr(
-            xml::element("feature", ns::DISCO_INFO),
-            "var",
-            feature,
-        ));
+pub async fn disco_items(mut ctx: Context<'_>, iq: Iq) {
+    let items = DiscoItemsResult {
+        node: None,
+        items: Vec::new(),
+        rsm: None,
+    };
+    ctx.reply(iq.result(Some(items.into()))).await
+}
+
+pub async fn version(mut ctx: Context<'_>, iq: Iq) {
+    let version = VersionResult {
+        name: "Palaver".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        os: None,
+    };
+    ctx.reply(iq.result(Some(version.into()))).await
+}
+
+/// A second resource binding after the session is bound.
+pub async fn bind(mut ctx: Context<'_>, iq: Iq) {
+    let reply = stanza::refuse(&iq, Condition::NotAllowed, "A resource is already bound");
+    ctx.reply(reply).await
+}
+
+/// An iq to one session of a user of the app: routed there, unless privacy lists forbid.
+pub async fn to_session(mut ctx: Context<'_>, iq: Iq, user: UserJid, resource: String) {
+    if policy::iq_refused(&mut ctx, &iq, user).await {
+        return;
     }
-    query
+    let is_request = iq.is_request();
+    let delivered = router::deliver_to_resource(ctx.shared, user, &resource, &iq.clone().into());
+    if !delivered && is_request {
+        let reply = stanza::refuse(&iq, Condition::ServiceUnavailable, "That session is not online");
+        ctx.reply(reply).await
+    }
 }
 
 /// Iqs to a user's bare JID are answered by the server for the account (RFC 6121 §8.5.1): a ping
 /// succeeds when the account exists.
-async fn account_iq(
-    shared: &Shared,
-    iq: &Element,
-    asker: palaver_proto::UserJid,
-    user: palaver_proto::UserJid,
-) -> Element {
-    let get = iq.attr("type") == Some("get");
-    if get && payload(iq).is_some_and(|p| p.is("query", super::last::LAST)) {
-        return super::last::query(shared, iq, asker, user).await;
-    }
-    let exists = shared.core.users().get(user.app_id, user.user_id).await.is_ok();
-    let is_ping = get && payload(iq).is_some_and(|p| p.is("ping", ns::PING));
-    match (exists, is_ping) {
-        (false, _) => stanza::error_reply(iq, Condition::ServiceUnavailable, "No such user"),
-        (true, true) => stanza::iq_result(iq, None),
-        (true, false) => {
-            stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported")
-        }
-    }
-}
-
-/// Iqs to a dialog room: disco#items lists the online members, disco#info describes the room.
-async fn room_iq(
-    shared: &Shared,
-    iq: &Element,
-    room: &palaver_proto::RoomJid,
-    asker: palaver_proto::UserJid,
-) -> Element {
-    let query = payload(iq);
-    let get = iq.attr("type") == Some("get");
-    match query.map(|q| (q.name(), q.ns())) {
-        Some(("query", namespace)) if get && namespace == ns::DISCO_ITEMS => {
-            match super::muc::online_occupants(shared, room, asker).await {
-                Ok(items) => stanza::iq_result(iq, Some(items)),
-                Err((condition, text)) => stanza::error_reply(iq, condition, text),
-            }
-        }
-        Some(("query", namespace)) if get && namespace == ns::DISCO_INFO => {
-            let mut info = xml::element("query", ns::DISCO_INFO);
-            let mut identity = xml::element("identity", ns::DISCO_INFO);
-            xml::set_attr(&mut identity, "category", "conference");
-            xml::set_attr(&mut identity, "type", "text");
-            info.append_child(identity);
-            info.append_child(xml::with_attr(
-                xml::element("feature", ns::DISCO_INFO),
-                "var",
-                ns::MUC,
-            ));
-            stanza::iq_result(iq, Some(info))
-        }
-        _ => stanza::error_reply(iq, Condition::ServiceUnavailable, "This request is not supported"),
-    }
+pub async fn account(mut ctx: Context<'_>, iq: Iq, user: UserJid) {
+    let exists = ctx
+        .shared
+        .core
+        .users()
+        .get(user.app_id, user.user_id)
+        .await
+        .is_ok();
+    let is_ping = iq.is_type(&IqType::Get) && iq.payload().is_some_and(|p| p.is("ping", ns::PING));
+    let reply = match (exists, is_ping) {
+        (false, _) => stanza::refuse(&iq, Condition::ServiceUnavailable, "No such user"),
+        (true, true) => iq.result(None).into(),
+        (true, false) => stanza::refuse(
+            &iq,
+            Condition::ServiceUnavailable,
+            "This request is not supported",
+        ),
+    };
+    ctx.reply(reply).await
 }

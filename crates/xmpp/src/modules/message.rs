@@ -2,211 +2,201 @@
 //! `dialog_id`/`date_sent`, delivery to every session of the recipient, sent-carbons to the sender's other
 //! sessions, offline storage when the recipient has no session. Also headline and error routing.
 
-use super::extra_params;
-use crate::ns;
+use crate::context::Context;
+use crate::parsers::carbons::Sent;
+use crate::parsers::extra_params;
+use crate::parsers::{Message, MessageType, Signal};
+use crate::policy;
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
+use crate::shared::Shared;
 use crate::stanza::{self, Condition, Target};
 use crate::stanza_error::StanzaError;
-use crate::xml::{self, Element};
+use crate::xml::Element;
 use palaver_core::messages::PrivateMessage;
-use palaver_core::model::ChatMessage;
+use palaver_core::model::{ChatMessage, Dialog};
 use palaver_core::CoreError;
 use palaver_proto::UserJid;
 use serde_json::Value;
 
-/// Children that make a message a signal (typing, marker, edit, delete, reaction) rather than content.
-const SIGNALS: [&str; 10] = [
-    "composing",
-    "paused",
-    "active",
-    "inactive",
-    "gone",
-    "replace",
-    "reactions",
-    "remove",
-    "received",
-    "displayed",
-];
-
-fn has_child(message: &Element, name: &str) -> bool {
-    message.children().any(|c| c.name() == name)
-}
-
-/// A real message (docs/protocol.md#xmpp-message-classification): a body or extension, and none of the
-/// signal children.
-pub fn is_content(message: &Element) -> bool {
-    let has_payload = has_child(message, "body") || extra_params::find(message).is_some();
-    has_payload && !SIGNALS.iter().any(|s| has_child(message, s))
-}
-
-/// The first child with this local name (the SDKs ignore namespaces).
-pub fn signal<'a>(message: &'a Element, name: &str) -> Option<&'a Element> {
-    message.children().find(|c| c.name() == name)
-}
-
-pub fn body_of(message: &Element) -> Option<String> {
-    signal(message, "body").map(|b| b.text())
-}
-
-/// The message id, generated when the client gave none.
-pub fn ensure_id(message: &mut Element) -> String {
-    match message.attr("id") {
-        Some(id) if !id.is_empty() => id.to_owned(),
-        _ => {
-            let id = palaver_proto::new_object_id().to_string();
-            xml::set_attr(message, "id", id.clone());
-            id
-        }
+/// A message to a user of the domain (maybe one resource).
+pub async fn to_user(mut ctx: Context<'_>, message: Message, user: UserJid, resource: Option<String>) {
+    if user.app_id != ctx.user().app_id {
+        let reply = stanza::refuse(&message, Condition::ItemNotFound, "No such user");
+        return ctx.reply(reply).await;
     }
-}
-
-/// Typing notifications are only worth anything live.
-pub fn is_typing_only(message: &Element) -> bool {
-    ["composing", "paused", "active", "inactive", "gone"]
-        .iter()
-        .any(|s| has_child(message, s))
-        && !has_child(message, "body")
-}
-
-/// Whether a 1-1 message should be kept for a user who is not online: chat content and markers, edits
-/// and deletes, but not typing, headlines, group messages or errors.
-pub fn worth_keeping(stanza: &Element) -> bool {
-    stanza.name() == "message"
-        && matches!(stanza.attr("type").unwrap_or("normal"), "chat" | "normal")
-        && !is_typing_only(stanza)
-        && (is_content(stanza) || SIGNALS.iter().any(|s| has_child(stanza, s)))
-}
-
-pub async fn handle(session: &mut Online, message: Element) {
-    let config = &session.shared.config;
-    match stanza::target(&message, config) {
-        Target::User(user, resource) => {
-            if user.app_id != session.auth.user.app_id {
-                let reply = stanza::error_reply(&message, Condition::ItemNotFound, "No such user");
-                return session.reply(reply).await;
-            }
-            if super::privacy::message_refused(session, &message, user).await {
-                return;
-            }
-            match message.attr("type").unwrap_or("normal") {
-                "chat" | "normal" => private(session, message, user, resource).await,
-                "groupchat" => {
-                    let reply = stanza::error_reply(
-                        &message,
-                        Condition::BadRequest,
-                        "Group messages go to a dialog room",
-                    );
-                    session.reply(reply).await
-                }
-                "headline" => {
-                    let mut message = message;
-                    mark_system_message(&mut message);
-                    relay(session, &message, user, resource.as_deref())
-                }
-                // Errors are relayed live, never stored.
-                _ => relay(session, &message, user, resource.as_deref()),
-            }
-        }
-        Target::Server => {}
-        Target::Room(room, nick) => {
-            if message.attr("type") == Some("headline") {
-                let reply =
-                    stanza::error_reply(&message, Condition::BadRequest, "System messages go to users");
-                return session.reply(reply).await;
-            }
-            super::groupchat::handle(session, message, room, nick).await
-        }
-        Target::RoomService => {
-            let reply = stanza::error_reply(&message, Condition::BadRequest, "Messages go to a dialog room");
-            session.reply(reply).await
-        }
-        Target::Elsewhere => {
-            let reply = stanza::error_reply(
+    if policy::message_refused(&mut ctx, &message, user).await {
+        return;
+    }
+    match message.kind() {
+        MessageType::Chat | MessageType::Normal => private(ctx, message, user, resource).await,
+        MessageType::Groupchat => {
+            let reply = stanza::refuse(
                 &message,
-                Condition::RemoteServerNotFound,
-                "Unknown recipient domain",
+                Condition::BadRequest,
+                "Group messages go to a dialog room",
             );
-            session.reply(reply).await
+            ctx.reply(reply).await
         }
+        MessageType::Headline => {
+            let mut message = message;
+            mark_system_message(&mut message);
+            deliver_live(ctx.shared, message.into(), user, resource.as_deref())
+        }
+        // Errors are delivered live, never stored.
+        _ => deliver_live(ctx.shared, message.into(), user, resource.as_deref()),
     }
+}
+
+/// A message to the room service itself, or to another domain.
+pub async fn misaddressed(mut ctx: Context<'_>, message: Message, target: Target) {
+    let reply = match target {
+        Target::RoomService => {
+            stanza::refuse(&message, Condition::BadRequest, "Messages go to a dialog room")
+        }
+        _ => stanza::refuse(
+            &message,
+            Condition::RemoteServerNotFound,
+            "Unknown recipient domain",
+        ),
+    };
+    ctx.reply(reply).await
 }
 
 /// Live delivery to one resource or every available session, nothing kept.
-fn relay(session: &Online, message: &Element, user: UserJid, resource: Option<&str>) {
-    let shared = &session.shared;
+fn deliver_live(shared: &Shared, message: Element, user: UserJid, resource: Option<&str>) {
     match resource {
         Some(resource) => {
-            router::to_resource(shared, user, resource, message);
+            router::deliver_to_resource(shared, user, resource, &message);
         }
         None => {
-            router::to_available(shared, user, message, None);
+            router::deliver(shared, user, &message, None);
         }
     }
 }
 
-async fn private(session: &mut Online, mut message: Element, recipient: UserJid, resource: Option<String>) {
+async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid, resource: Option<String>) {
     let arrived = std::time::Instant::now();
-    let outcome = if is_content(&message) {
-        accept(session, &mut message, recipient).await
+    let shared = ctx.shared;
+    let content = message.is_content();
+    let outcome = if content {
+        accept(&mut ctx, &mut message, recipient).await.map(Some)
     } else {
-        let shared = session.shared.clone();
-        apply_signal(&shared, session.auth.user, &message).await
+        apply_signal(shared, ctx.user(), &message).await.map(|()| None)
     };
-    if let Err(error) = outcome {
-        let reply = StanzaError::from(&error).reply_to(&message);
-        return session.reply(reply).await;
+    let alert = match outcome {
+        Ok(alert) => alert,
+        Err(error) => {
+            let reply = StanzaError::from(&error).refuse(&message);
+            return ctx.reply(reply).await;
+        }
+    };
+    crate::metrics::message_routed(content, false);
+    let typing_only = message.is_typing_only();
+    let worth_keeping = message.worth_keeping();
+    let chat = message.is_type(&MessageType::Chat);
+    let carbons = chat && !message.refuses_carbons();
+    let message = Element::from(message);
+    if carbons {
+        send_carbons(&mut ctx, &message);
     }
-    crate::metrics::message_routed(&message);
-    if message.attr("type") == Some("chat") {
-        carbons(session, &message);
+    let handed = deliver(
+        shared,
+        recipient,
+        resource.as_deref(),
+        &message,
+        typing_only,
+        worth_keeping,
+    )
+    .await;
+    // The chat alert once the delivery is known: a message kept offline is always alerted, even when
+    // the recipient still looks active (a node that just died, its users not yet declared gone).
+    if let Some(alert) = alert {
+        let kept = matches!(handed, Ok(Some(router::Handed::KeptOffline)));
+        alert.raise(shared, kept).await;
     }
-    let shared = session.shared.clone();
-    if let Some(resource) = resource.as_deref() {
-        if router::to_resource(&shared, recipient, resource, &message) {
-            return;
+    match handed {
+        Err(error) => {
+            let reply = StanzaError::from(&error).reply_to(&message);
+            ctx.reply(reply).await
+        }
+        Ok(Some(_)) => metrics::histogram!(palaver_core::metrics::DELIVERY_DURATION)
+            .record(arrived.elapsed().as_secs_f64()),
+        Ok(None) => {}
+    }
+}
+
+/// Delivers a 1-1 message to the resource it names (when that session exists and, on another node,
+/// takes it), live only for typing, otherwise to every session or the offline store. `None`: sent to one
+/// session or live only.
+async fn deliver(
+    shared: &Shared,
+    recipient: UserJid,
+    resource: Option<&str>,
+    message: &Element,
+    typing_only: bool,
+    worth_keeping: bool,
+) -> Result<Option<router::Handed>, CoreError> {
+    if let Some(resource) = resource {
+        let taken = if worth_keeping {
+            router::deliver_to_resource_or_nobody(shared, recipient, resource, message).await
+        } else {
+            router::deliver_to_resource(shared, recipient, resource, message)
+        };
+        if taken {
+            return Ok(None);
         }
     }
-    if is_typing_only(&message) {
-        router::to_available(&shared, recipient, &message, None);
-        return;
+    if typing_only {
+        router::deliver(shared, recipient, message, None);
+        return Ok(None);
     }
-    if let Err(error) = router::deliver_or_store(&shared, recipient, &message, None).await {
-        let reply = StanzaError::from(&error).reply_to(&message);
-        return session.reply(reply).await;
+    router::deliver_or_store(shared, recipient, message, None)
+        .await
+        .map(Some)
+}
+
+/// The chat alert an accepted 1-1 message is due, raised once its delivery is known.
+struct Alert {
+    message: ChatMessage,
+    dialog: Dialog,
+    silent: bool,
+}
+
+impl Alert {
+    async fn raise(self, shared: &Shared, kept_offline: bool) {
+        let recipient = self.message.recipient_id;
+        let kept: &[i64] = if kept_offline { &[recipient] } else { &[] };
+        shared
+            .core
+            .messages()
+            .raise_alerts(self.message, &self.dialog, &[recipient], self.silent, kept)
+            .await;
     }
-    metrics::histogram!(palaver_core::metrics::DELIVERY_DURATION).record(arrived.elapsed().as_secs_f64());
 }
 
 /// Markers, edits and deletes of 1-1 messages update history (when the stanza names its dialog), then
 /// travel like the message they are about.
-async fn apply_signal(shared: &Shared, sender: UserJid, message: &Element) -> Result<(), CoreError> {
-    let Some(dialog_id) = extra_params::find(message).and_then(|e| extra_params::value(e, "dialog_id"))
-    else {
+async fn apply_signal(shared: &Shared, sender: UserJid, message: &Message) -> Result<(), CoreError> {
+    let Some(dialog_id) = message.param("dialog_id") else {
         return Ok(());
     };
     let (app_id, me) = (sender.app_id, sender.user_id);
     let history = shared.core.history();
-    let target = |name: &str| {
-        signal(message, name)
-            .and_then(|s| s.attr("id"))
-            .map(str::to_owned)
-    };
-    if let Some(id) = target("displayed") {
+    let target = |signal: Signal| message.signal_target(signal).map(str::to_owned);
+    if let Some(id) = target(Signal::Displayed) {
         // A marker about a message that is not (or no longer) in history is still routed.
         if let Err(error) = history.mark_read(app_id, me, &dialog_id, Some(&[id])).await {
             tracing::debug!(%error, "read marker not applied to history");
         }
-    } else if let Some(id) = target("received") {
+    } else if let Some(id) = target(Signal::Received) {
         if let Err(error) = history.mark_delivered(app_id, me, &dialog_id, &[id]).await {
             tracing::debug!(%error, "delivery marker not applied to history");
         }
-    } else if let Some(id) = target("replace") {
+    } else if let Some(id) = target(Signal::Replace) {
         history
-            .edit(app_id, me, &dialog_id, &id, &body_of(message).unwrap_or_default())
+            .edit(app_id, me, &dialog_id, &id, &message.body().unwrap_or_default())
             .await?;
-    } else if let Some(id) = target("remove") {
+    } else if let Some(id) = target(Signal::Remove) {
         history.delete_for_everyone(app_id, me, &dialog_id, &[id]).await?;
     }
     Ok(())
@@ -214,17 +204,22 @@ async fn apply_signal(shared: &Shared, sender: UserJid, message: &Element) -> Re
 
 /// A headline from a user without a module identifier is a system message: the receiving SDKs ignore
 /// headlines without `moduleIdentifier` (docs/protocol.md#quirk-headline-module-identifier).
-fn mark_system_message(message: &mut Element) {
-    let extra = extra_params::ensure(message);
+fn mark_system_message(message: &mut Message) {
+    let extra = message.extra_params_mut();
     extra_params::ensure_value(extra, "moduleIdentifier", "SystemNotifications");
 }
 
 /// Runs the core rules (dialog, history) and adds what the recipient's SDK needs: `dialog_id` and
-/// `date_sent` in `extraParams`.
-async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid) -> Result<(), CoreError> {
-    let id = ensure_id(message);
-    let body = body_of(message);
-    let (attachments, params, save_to_history, dialog_id, date_sent) = match extra_params::find(message) {
+/// `date_sent` in `extraParams`. Returns the chat alert the message is due.
+async fn accept(
+    ctx: &mut Context<'_>,
+    message: &mut Message,
+    recipient: UserJid,
+) -> Result<Alert, CoreError> {
+    let shared = ctx.shared;
+    let id = message.ensure_id();
+    let body = message.body();
+    let (attachments, params, save_to_history, dialog_id, date_sent) = match message.extra_params() {
         Some(extra) => {
             let (attachments, params) = extra_params::to_json(extra);
             let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
@@ -235,9 +230,10 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         None => (Vec::new(), Default::default(), false, None, None),
     };
     let silent = palaver_core::messages::is_silent(&params);
+    let sender = ctx.user();
     let submitted = PrivateMessage {
-        app_id: session.auth.user.app_id,
-        sender_id: session.auth.user.user_id,
+        app_id: sender.app_id,
+        sender_id: sender.user_id,
         recipient_id: recipient.user_id,
         id,
         dialog_id,
@@ -247,16 +243,11 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         date_sent,
         save_to_history,
     };
-    let accepted = session
-        .shared
-        .core
-        .messages()
-        .accept_private(submitted.clone())
-        .await?;
-    let extra = extra_params::ensure(message);
+    let accepted = shared.core.messages().accept_private(submitted.clone()).await?;
+    let extra = message.extra_params_mut();
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
     extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
-    let now = session.shared.core.clock.now_millis();
+    let now = shared.core.clock.now_millis();
     let alerted = ChatMessage {
         id: submitted.id,
         app_id: submitted.app_id,
@@ -270,58 +261,23 @@ async fn accept(session: &mut Online, message: &mut Element, recipient: UserJid)
         created_at: now,
         updated_at: now,
     };
-    session
-        .shared
-        .core
-        .messages()
-        .raise_alerts(alerted, &accepted.dialog, &[recipient.user_id], silent)
-        .await;
-    Ok(())
+    Ok(Alert {
+        message: alerted,
+        dialog: accepted.dialog,
+        silent,
+    })
 }
 
 /// XEP-0280 sent carbons to the sender's other sessions that enabled them (never received carbons: the
 /// SDKs mistake those for delivery markers).
-fn carbons(session: &Online, message: &Element) {
-    let private = message
-        .children()
-        .any(|c| c.is("private", ns::CARBONS) || c.name() == "no-copy");
-    if private {
-        return;
-    }
-    let mut forwarded = xml::element("forwarded", ns::FORWARD);
-    forwarded.append_child(message.clone());
-    let mut wrapper = xml::element("message", ns::CLIENT);
-    xml::set_attr(&mut wrapper, "from", session.bare_jid.clone());
-    xml::set_attr(&mut wrapper, "type", "chat");
-    wrapper.append_child(xml::with_child(xml::element("sent", ns::CARBONS), forwarded));
-    router::carbons(&session.shared, session.auth.user, &wrapper, session.handle.id);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Element {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn classifies_content_and_signals() {
-        let content = parse(r#"<message xmlns="jabber:client" type="chat"><body>hi</body></message>"#);
-        assert!(is_content(&content) && worth_keeping(&content));
-        let edit = parse(
-            r#"<message xmlns="jabber:client" type="chat"><body>new</body><replace xmlns="urn:xmpp:message-correct:0" id="x"/></message>"#,
-        );
-        assert!(!is_content(&edit) && worth_keeping(&edit));
-        let typing = parse(
-            r#"<message xmlns="jabber:client" type="chat"><composing xmlns="http://jabber.org/protocol/chatstates"/></message>"#,
-        );
-        assert!(!worth_keeping(&typing));
-        let marker = parse(
-            r#"<message xmlns="jabber:client" type="chat"><displayed xmlns="urn:xmpp:chat-markers:0" id="m"/></message>"#,
-        );
-        assert!(worth_keeping(&marker));
-        let headline = parse(r#"<message xmlns="jabber:client" type="headline"><body>x</body></message>"#);
-        assert!(!worth_keeping(&headline));
-    }
+fn send_carbons(ctx: &mut Context<'_>, message: &Element) {
+    let mut wrapper = Message::new(Some(MessageType::Chat));
+    wrapper.head.from = Some(ctx.sender.bare_jid.clone());
+    wrapper.payloads.push(
+        Sent {
+            message: message.clone(),
+        }
+        .into(),
+    );
+    router::deliver_carbons(ctx.shared, ctx.user(), &wrapper.into(), ctx.sender.handle.id);
 }

@@ -1,7 +1,9 @@
-//! One module per feature, as Prosody and ejabberd do it.
+//! One module per feature, as Prosody and ejabberd do it. A module reads typed stanzas (`crate::parsers`),
+//! answers through the `Context` its handler gets (`crate::context`), delivers through `crate::router`,
+//! and never imports another module: the dispatcher (`crate::dispatch`) registers the handlers and
+//! sequences what one module's outcome means for another.
 
-pub mod events;
-pub mod extra_params;
+pub mod domain_events;
 pub mod groupchat;
 pub mod iq;
 pub mod last;

@@ -3,103 +3,71 @@
 //! self-presences only — occupant join/leave events, kicks (status 301, actor in both places), and the
 //! online-occupant list.
 
-use super::groupchat::{app_users_online, muc_user};
+use crate::context::Context;
+use crate::envelope;
 use crate::ns;
+use crate::parsers::disco::{self, DiscoInfoResult, DiscoItemsResult, Identity};
+use crate::parsers::muc::{Muc, MucItem, MucUser};
+use crate::parsers::{Iq, IqType, Presence, PresenceType};
+use crate::rooms::Rooms;
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
+use crate::shared::Shared;
 use crate::stanza::{self, Condition};
 use crate::xml::{self, Element};
-use palaver_core::model::dialog_type;
+use palaver_core::model::DialogType;
 use palaver_proto::{RoomJid, UserJid};
 
-fn item(affiliation: &str, role: &str) -> Element {
-    let mut item = xml::element("item", ns::MUC_USER);
-    xml::set_attr(&mut item, "affiliation", affiliation);
-    xml::set_attr(&mut item, "role", role);
-    item
+fn occupant_jid(shared: &Shared, room: &RoomJid, user_id: i64) -> String {
+    format!("{}/{user_id}", room.bare(&shared.config.domain))
 }
 
-fn status(code: &str) -> Element {
-    xml::with_attr(xml::element("status", ns::MUC_USER), "code", code)
-}
-
-/// The v6 shim: `<xmlns><code>{code}</code></xmlns>`.
-fn shim(code: &str) -> Element {
-    xml::with_child(
-        xml::element("xmlns", ns::MUC_USER),
-        xml::with_text(xml::element("code", ns::MUC_USER), code),
-    )
+fn presence_type(available: bool) -> Option<PresenceType> {
+    (!available).then_some(PresenceType::Unavailable)
 }
 
 /// A member's presence as other occupants see it: no status at all (v3 reads any status as its own).
 fn occupant_presence(shared: &Shared, room: &RoomJid, user_id: i64, available: bool) -> Element {
-    let mut presence = xml::element("presence", ns::CLIENT);
-    xml::set_attr(
-        &mut presence,
-        "from",
-        format!("{}/{user_id}", room.bare(&shared.config.domain)),
-    );
-    if !available {
-        xml::set_attr(&mut presence, "type", "unavailable");
-    }
-    let (affiliation, role) = if available {
-        ("member", "participant")
-    } else {
-        ("member", "none")
-    };
-    presence.append_child(xml::with_child(muc_user(), item(affiliation, role)));
+    let role = if available { "participant" } else { "none" };
+    Presence::from_to(
+        presence_type(available),
+        occupant_jid(shared, room, user_id),
+        None,
+    )
+    .with_payload(MucUser::item(MucItem::new("member", role)).into())
+    .into()
+}
+
+/// The joining/leaving user's own presence, to its session: status 110 first, then the v6 shim.
+fn self_presence(ctx: &Context<'_>, room: &RoomJid, id: Option<&str>, available: bool) -> Presence {
+    let role = if available { "participant" } else { "none" };
+    let mut presence = Presence::from_to(
+        presence_type(available),
+        occupant_jid(ctx.shared, room, ctx.user().user_id),
+        Some(ctx.sender.full_jid.clone()),
+    )
+    .with_payload(MucUser::with_status(MucItem::new("member", role), 110).into());
+    presence.head.id = id.map(str::to_owned);
     presence
 }
 
-/// The joining/leaving user's own presence: status 110 first, then the v6 shim.
-fn self_presence(
-    shared: &Shared,
-    room: &RoomJid,
-    user_id: i64,
-    id: Option<&str>,
-    available: bool,
-) -> Element {
-    let mut presence = xml::element("presence", ns::CLIENT);
-    xml::set_attr(
-        &mut presence,
-        "from",
-        format!("{}/{user_id}", room.bare(&shared.config.domain)),
-    );
-    if let Some(id) = id {
-        xml::set_attr(&mut presence, "id", id);
-    }
-    if !available {
-        xml::set_attr(&mut presence, "type", "unavailable");
-    }
-    let mut x = muc_user();
-    x.append_child(item("member", if available { "participant" } else { "none" }));
-    x.append_child(status("110"));
-    x.append_child(shim("110"));
-    presence.append_child(x);
-    presence
-}
-
-pub async fn handle(session: &mut Online, presence: Element, room: RoomJid, nick: Option<String>) {
-    let shared = session.shared.clone();
-    let user = session.auth.user;
-    let leaving = presence.attr("type") == Some("unavailable");
-    if leaving {
-        let last = shared.rooms.leave(&room, user.user_id, session.handle.id);
-        session.handle.set_in_room(&room.dialog_id, false);
-        let own = self_presence(&shared, &room, user.user_id, presence.attr("id"), false);
-        session.reply(with_to(own, &session.full_jid)).await;
+/// Presence to a dialog room: join (available) or leave (unavailable).
+pub async fn presence(mut ctx: Context<'_>, presence: Presence, room: RoomJid, nick: Option<String>) {
+    let shared = ctx.shared;
+    let rooms = &ctx.state.rooms;
+    let user = ctx.user();
+    let session = ctx.sender.handle.id;
+    if presence.type_ == Some(PresenceType::Unavailable) {
+        let last = rooms.leave(&room, user.user_id, session);
+        ctx.sender.handle.set_in_room(&room.dialog_id, false);
+        let own = self_presence(&ctx, &room, presence.head.id.as_deref(), false);
+        ctx.reply(own).await;
         if last {
-            tell_occupants(
-                &shared,
-                &room,
-                user.user_id,
-                &occupant_presence(&shared, &room, user.user_id, false),
-            );
+            let gone = occupant_presence(shared, &room, user.user_id, false);
+            tell_occupants(shared, rooms, &room, user.user_id, &gone);
         }
         return;
     }
-    if presence.attr("type").is_some() {
+    if presence.type_.is_some() {
         return;
     }
     let allowed = room.app_id == user.app_id
@@ -113,56 +81,40 @@ pub async fn handle(session: &mut Online, presence: Element, room: RoomJid, nick
             Ok(true)
         );
     if !allowed {
-        return session.reply(join_error(&presence)).await;
+        return ctx.reply(join_error(&presence)).await;
     }
-    let first = shared.rooms.join(&room, user.user_id, session.handle.id);
-    session.handle.set_in_room(&room.dialog_id, true);
-    for occupant in occupants_everywhere(&shared, &room) {
+    let first = rooms.join(&room, user.user_id, session);
+    ctx.sender.handle.set_in_room(&room.dialog_id, true);
+    for occupant in occupants_everywhere(shared, rooms, &room) {
         if occupant != user.user_id {
-            let their = occupant_presence(&shared, &room, occupant, true);
-            session.reply(with_to(their, &session.full_jid)).await;
+            let mut their = occupant_presence(shared, &room, occupant, true);
+            xml::set_attr(&mut their, "to", ctx.sender.full_jid.clone());
+            ctx.reply(their).await;
         }
     }
-    let own = self_presence(&shared, &room, user.user_id, presence.attr("id"), true);
-    session.reply(with_to(own, &session.full_jid)).await;
+    let own = self_presence(&ctx, &room, presence.head.id.as_deref(), true);
+    ctx.reply(own).await;
     if first {
-        tell_occupants(
-            &shared,
-            &room,
-            user.user_id,
-            &occupant_presence(&shared, &room, user.user_id, true),
-        );
+        let joined = occupant_presence(shared, &room, user.user_id, true);
+        tell_occupants(shared, rooms, &room, user.user_id, &joined);
     }
-}
-
-fn with_to(mut stanza: Element, to: &str) -> Element {
-    xml::set_attr(&mut stanza, "to", to);
-    stanza
 }
 
 /// A refused join: the original `<x xmlns="http://jabber.org/protocol/muc"/>` echoed, same id, code 407.
-fn join_error(presence: &Element) -> Element {
-    let mut reply = xml::element("presence", ns::CLIENT);
-    xml::set_attr(&mut reply, "type", "error");
-    if let Some(id) = presence.attr("id") {
-        xml::set_attr(&mut reply, "id", id);
+fn join_error(presence: &Presence) -> Presence {
+    Presence {
+        head: presence.head.reply(),
+        type_: Some(PresenceType::Error),
+        payloads: vec![
+            Muc::default().into(),
+            stanza::error_element(Condition::RegistrationRequired, "Not a member of this dialog"),
+        ],
     }
-    if let Some(to) = presence.attr("to") {
-        xml::set_attr(&mut reply, "from", to);
-    }
-    if let Some(from) = presence.attr("from") {
-        xml::set_attr(&mut reply, "to", from);
-    }
-    reply.append_child(xml::element("x", ns::MUC));
-    let error = stanza::error_element(Condition::RegistrationRequired, "Not a member of this dialog");
-    reply.append_child(error);
-    reply
 }
 
-/// Sends a presence to the sessions of every other user who joined the room.
 /// Who joined the room, through this node or another.
-fn occupants_everywhere(shared: &Shared, room: &RoomJid) -> Vec<i64> {
-    let mut occupants = shared.rooms.occupants(room);
+fn occupants_everywhere(shared: &Shared, rooms: &Rooms, room: &RoomJid) -> Vec<i64> {
+    let mut occupants = rooms.occupants(room);
     if let Some(peers) = shared.registry.peers() {
         occupants.extend(
             peers
@@ -177,8 +129,8 @@ fn occupants_everywhere(shared: &Shared, room: &RoomJid) -> Vec<i64> {
 }
 
 /// Sends a room presence about `about` to the room's other occupants, on every node.
-fn tell_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Element) {
-    tell_local_occupants(shared, room, about, presence);
+fn tell_occupants(shared: &Shared, rooms: &Rooms, room: &RoomJid, about: i64, presence: &Element) {
+    tell_occupants_here(shared, rooms, room, about, presence);
     if let Some(peers) = shared.registry.peers() {
         let mut nodes: Vec<String> = peers
             .room_occupants(room.app_id, &room.dialog_id)
@@ -188,7 +140,7 @@ fn tell_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Elemen
             .collect();
         nodes.dedup();
         if !nodes.is_empty() {
-            let envelope = crate::remote::Envelope::RoomPresence {
+            let envelope = envelope::Envelope::RoomPresence {
                 app_id: room.app_id,
                 dialog_id: room.dialog_id.clone(),
                 about,
@@ -203,8 +155,8 @@ fn tell_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Elemen
 }
 
 /// Sends a room presence to the occupants who joined through this node.
-pub fn tell_local_occupants(shared: &Shared, room: &RoomJid, about: i64, presence: &Element) {
-    for occupant in shared.rooms.occupants(room) {
+pub fn tell_occupants_here(shared: &Shared, rooms: &Rooms, room: &RoomJid, about: i64, presence: &Element) {
+    for occupant in rooms.occupants(room) {
         if occupant == about {
             continue;
         }
@@ -212,25 +164,26 @@ pub fn tell_local_occupants(shared: &Shared, room: &RoomJid, about: i64, presenc
             user_id: occupant,
             app_id: room.app_id,
         };
-        for session in shared.rooms.sessions(room, occupant) {
+        for session in rooms.sessions(room, occupant) {
             if let Some(handle) = shared
                 .registry
                 .sessions(user)
                 .into_iter()
                 .find(|s| s.id == session)
             {
-                router::local_to_resource(shared, user, &handle.resource, presence);
+                router::deliver_to_resource_here(shared, user, &handle.resource, presence);
             }
         }
     }
 }
 
 /// A session ends: it leaves every room it joined.
-pub fn session_ended(shared: &Shared, user: UserJid, session: u64) {
-    for (room, last) in shared.rooms.leave_all(user.user_id, session) {
+pub fn session_ended(shared: &Shared, rooms: &Rooms, user: UserJid, session: u64) {
+    for (room, last) in rooms.leave_all(user.user_id, session) {
         if last {
             tell_occupants(
                 shared,
+                rooms,
                 &room,
                 user.user_id,
                 &occupant_presence(shared, &room, user.user_id, false),
@@ -242,7 +195,7 @@ pub fn session_ended(shared: &Shared, user: UserJid, session: u64) {
 /// Members removed from a dialog: each of their live sessions gets the kick self-presence (status 301
 /// first, v6 shim, actor under `<x>` and directly under `<presence>`), and remaining occupants a plain
 /// unavailable presence.
-pub fn kick(shared: &Shared, room: &RoomJid, removed: &[i64], by_user: i64) {
+pub fn kick(shared: &Shared, rooms: &Rooms, room: &RoomJid, removed: &[i64], by_user: i64) {
     let actor_jid = UserJid {
         user_id: by_user,
         app_id: room.app_id,
@@ -250,64 +203,86 @@ pub fn kick(shared: &Shared, room: &RoomJid, removed: &[i64], by_user: i64) {
     .bare(&shared.config.domain);
     // The same item in two namespaces: inside `<x>` for standard clients and v3, directly under
     // `<presence>` where v6 reads the actor.
-    let kicked_item = |namespace: &str| {
-        let mut kicked = xml::element("item", namespace);
-        xml::set_attr(&mut kicked, "affiliation", "none");
-        xml::set_attr(&mut kicked, "role", "none");
-        kicked.append_child(xml::with_attr(
-            xml::element("actor", namespace),
-            "jid",
-            actor_jid.clone(),
-        ));
-        kicked
+    let kicked = MucItem {
+        affiliation: "none".into(),
+        role: "none".into(),
+        actor: Some(actor_jid),
     };
     for &user_id in removed {
-        let mut presence = xml::element("presence", ns::CLIENT);
-        xml::set_attr(
-            &mut presence,
-            "from",
-            format!("{}/{user_id}", room.bare(&shared.config.domain)),
-        );
-        xml::set_attr(&mut presence, "type", "unavailable");
-        let mut x = muc_user();
-        x.append_child(kicked_item(ns::MUC_USER));
-        x.append_child(status("301"));
-        x.append_child(shim("301"));
-        presence.append_child(x);
-        presence.append_child(kicked_item(ns::CLIENT));
-        router::to_available(
-            shared,
-            UserJid {
-                user_id,
-                app_id: room.app_id,
-            },
-            &presence,
-            None,
-        );
-        for session in shared.registry.sessions(UserJid {
+        let user = UserJid {
             user_id,
             app_id: room.app_id,
-        }) {
+        };
+        let presence = Presence::from_to(
+            Some(PresenceType::Unavailable),
+            occupant_jid(shared, room, user_id),
+            None,
+        )
+        .with_payload(MucUser::with_status(kicked.clone(), 301).into())
+        .with_payload(kicked.to_element(ns::CLIENT));
+        router::deliver(shared, user, &presence.into(), None);
+        for session in shared.registry.sessions(user) {
             session.set_in_room(&room.dialog_id, false);
         }
-        if shared.rooms.remove_user(room, user_id) {
+        // The removed user may have joined through another node (its own copy of the room is cleared
+        // by `left_room_everywhere` below): the occupants are told here, on every node, either way.
+        let joined_elsewhere = shared.registry.peers().is_some_and(|peers| {
+            peers
+                .room_occupants(room.app_id, &room.dialog_id)
+                .iter()
+                .any(|&(_, occupant)| occupant == user_id)
+        });
+        if rooms.remove_user(room, user_id) || joined_elsewhere {
             tell_occupants(
                 shared,
+                rooms,
                 room,
                 user_id,
                 &occupant_presence(shared, room, user_id, false),
             );
         }
     }
-    crate::remote::left_room_everywhere(shared, room, removed);
+    envelope::left_room_everywhere(shared, room, removed);
+}
+
+/// Iqs to a dialog room: disco#items lists the online members, disco#info describes the room.
+pub async fn room_iq(mut ctx: Context<'_>, iq: Iq, room: RoomJid) {
+    let get = iq.is_type(&IqType::Get);
+    let payload = iq.payload();
+    let answer = if get && payload.is_some_and(|p| p.is("query", ns::DISCO_ITEMS)) {
+        match online_occupants(ctx.shared, &room, ctx.user()).await {
+            Ok(items) => iq.result(Some(items.into())).into(),
+            Err((condition, text)) => stanza::refuse(&iq, condition, text),
+        }
+    } else if get && payload.is_some_and(|p| p.is("query", ns::DISCO_INFO)) {
+        let info = DiscoInfoResult {
+            node: None,
+            identities: vec![Identity {
+                category: "conference".into(),
+                type_: "text".into(),
+                lang: None,
+                name: None,
+            }],
+            features: [ns::MUC.to_owned()].into_iter().collect(),
+            extensions: Vec::new(),
+        };
+        iq.result(Some(info.into())).into()
+    } else {
+        stanza::refuse(
+            &iq,
+            Condition::ServiceUnavailable,
+            "This request is not supported",
+        )
+    };
+    ctx.reply(answer).await
 }
 
 /// disco#items on a room: the members that are online (joined or not — joining is optional).
-pub async fn online_occupants(
+async fn online_occupants(
     shared: &Shared,
     room: &RoomJid,
     asker: UserJid,
-) -> Result<Element, (Condition, &'static str)> {
+) -> Result<DiscoItemsResult, (Condition, &'static str)> {
     if room.app_id != asker.app_id
         || !matches!(
             shared
@@ -328,8 +303,8 @@ pub async fn online_occupants(
         .ok()
         .flatten()
         .map(|d| d.kind);
-    let members: Vec<UserJid> = if kind == Some(dialog_type::BROADCAST) {
-        app_users_online(shared, room.app_id)
+    let members: Vec<UserJid> = if kind == Some(DialogType::Broadcast) {
+        shared.registry.app_users_online(room.app_id)
     } else {
         let ids = shared
             .core
@@ -344,16 +319,20 @@ pub async fn online_occupants(
             })
             .collect()
     };
-    let mut query = xml::element("query", ns::DISCO_ITEMS);
-    for member in members.into_iter().filter(|m| shared.registry.is_online(*m)) {
-        let mut entry = xml::element("item", ns::DISCO_ITEMS);
-        xml::set_attr(
-            &mut entry,
-            "jid",
-            format!("{}/{}", room.bare(&shared.config.domain), member.user_id),
-        );
-        xml::set_attr(&mut entry, "name", member.user_id.to_string());
-        query.append_child(entry);
-    }
-    Ok(query)
+    let items = members
+        .into_iter()
+        .filter(|m| shared.registry.is_online(*m))
+        .filter_map(|member| {
+            Some(disco::Item {
+                jid: occupant_jid(shared, room, member.user_id).parse().ok()?,
+                node: None,
+                name: Some(member.user_id.to_string()),
+            })
+        })
+        .collect();
+    Ok(DiscoItemsResult {
+        node: None,
+        items,
+        rsm: None,
+    })
 }

@@ -1,228 +1,85 @@
-//! Privacy lists (XEP-0016 as ConnectyCube profiles it, docs/protocol.md#xmpp-privacy-lists), the XEP-0191
-//! blocking command on the same lists, and their enforcement.
+//! Privacy lists (XEP-0016 as ConnectyCube profiles it, docs/protocol.md#xmpp-privacy-lists) and the
+//! XEP-0191 blocking command on the same lists: managing them. Enforcing them is `crate::policy`'s.
 //!
 //! Managing: `jabber:iq:privacy` iqs to the server — names, a list by name (an unknown name gets an empty
 //! `<list name="…"/>`, not `item-not-found`: v3's `getList` never settles on an error), create/replace (a
 //! new list needs at least one item: one without is a `bad-request`), delete (a list without items), the
 //! default list (declined with an empty `<default/>`) and the session's active list (`<active/>`). Editing
-//! or deleting the default list is allowed; deleting it leaves no default.
+//! or deleting the default list is allowed; deleting it leaves no default. An active list is kept and
+//! reported for the session but not enforced (the SDKs never set one).
 //! Nothing is pushed to other sessions: the SDKs answer `iq type="set"` pushes with errors and mistake any
 //! iq carrying a `<query>` for a last-activity push (docs/protocol.md#quirk-iq-query-is-last-activity).
-//!
-//! Enforcing: only the **default** list, whether its owner is online or not (an active list is kept and
-//! reported for the session but not enforced — the SDKs never set one). See `palaver_core::privacy` for how
-//! a list is evaluated. Hooks:
-//! * 1-1 messages (`message_refused`, before the message is stored): a message from a user the recipient
-//!   blocks gets `service-unavailable` (503, "Service not available."); a message to a user the sender
-//!   blocks two-way gets `not-acceptable` (406). Typing notifications, markers and errors are dropped
-//!   quietly.
-//! * iqs routed to a session (`iq_refused`): the same, for requests; results and errors are dropped.
-//! * directed presence (`presence_blocked`): dropped quietly both ways (`presence-in`/`presence-out`).
-//! * group messages (`room_recipients`, in the fan-out): a member whose list blocks the sender gets
-//!   nothing (no error to anyone), and a sender's two-way block keeps his messages from that member. An
-//!   occupant is matched by its `muc.{domain}/{uid}` items and by its user JID items alike.
-//! * `blocks`/`blocks_in_rooms` for the other modules (last activity answers 403 to blocked users).
 
+use crate::context::Context;
+use crate::parsers::blocking::Blocking;
+use crate::parsers::privacy::{ItemError, List, Query, QueryChild};
+use crate::parsers::{Iq, IqType};
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
-use crate::stanza::{self, Condition};
+use crate::shared::Shared;
+use crate::stanza::Condition;
 use crate::stanza_error::StanzaError;
-use crate::xml::{self, Element};
+use crate::xml::Element;
 use palaver_core::privacy::{Action, PrivacyItem, PrivacyList, Stanzas, Target};
 use palaver_proto::UserJid;
 
-pub use palaver_core::privacy::Kind;
-
-/// XEP-0016.
-pub const NS: &str = "jabber:iq:privacy";
-/// XEP-0191.
-pub const BLOCKING: &str = "urn:xmpp:blocking";
 /// The list the blocking command creates (and makes the default) for a user without a default list.
 pub const BLOCKLIST_NAME: &str = "blocklist";
-
-/// The text of the error a blocked sender gets; the SDKs hand it to the app as `info`.
-pub const BLOCKED_TEXT: &str = "Service not available.";
-/// The text of the error the owner of a two-way block gets when writing to the blocked user.
-pub const BLOCKING_TEXT: &str = "You have blocked this user.";
-
-/// Whether `owner`'s default list blocks this kind of 1-1 traffic with `peer` (`Kind::Message`, `Iq`,
-/// `PresenceIn`: from `peer` to `owner`; `PresenceOut`, `MessageOut`, `IqOut`: from `owner` to `peer`).
-/// A failure to read the list allows (and is logged).
-pub async fn blocks(shared: &Shared, owner: UserJid, peer: UserJid, kind: Kind) -> bool {
-    if owner.app_id != peer.app_id || owner == peer {
-        return false;
-    }
-    match shared
-        .core
-        .privacy()
-        .blocks(owner.app_id, owner.user_id, peer.user_id, kind)
-        .await
-    {
-        Ok(blocked) => blocked,
-        Err(error) => {
-            tracing::error!(%error, %owner, "reading a privacy list failed; allowing");
-            false
-        }
-    }
-}
-
-/// Like `blocks`, for `occupant`'s traffic in group rooms.
-pub async fn blocks_in_rooms(shared: &Shared, owner: UserJid, occupant: UserJid, kind: Kind) -> bool {
-    if owner.app_id != occupant.app_id || owner == occupant {
-        return false;
-    }
-    match shared
-        .core
-        .privacy()
-        .blocks_in_rooms(owner.app_id, owner.user_id, occupant.user_id, kind)
-        .await
-    {
-        Ok(blocked) => blocked,
-        Err(error) => {
-            tracing::error!(%error, %owner, "reading a privacy list failed; allowing");
-            false
-        }
-    }
-}
-
-/// The members a group stanza from `sender` may reach (see the module docs). Order is kept.
-pub async fn room_recipients(shared: &Shared, app_id: i64, sender: i64, members: Vec<i64>) -> Vec<i64> {
-    match shared
-        .core
-        .privacy()
-        .room_recipients(app_id, sender, members.clone())
-        .await
-    {
-        Ok(allowed) => allowed,
-        Err(error) => {
-            tracing::error!(%error, "reading privacy lists failed; delivering to every member");
-            members
-        }
-    }
-}
-
-/// `room_recipients` for a list of users (broadcast dialogs).
-pub async fn room_audience(shared: &Shared, app_id: i64, sender: i64, users: Vec<UserJid>) -> Vec<UserJid> {
-    let ids = users.iter().map(|u| u.user_id).collect();
-    room_recipients(shared, app_id, sender, ids)
-        .await
-        .into_iter()
-        .map(|user_id| UserJid { user_id, app_id })
-        .collect()
-}
-
-/// Checks a 1-1 message from this session's user to `recipient` before anything else happens to it. When
-/// blocked, answers the sender (unless the message is an error, a typing notification or a marker) and
-/// returns true: the message must then be dropped — not stored, delivered, carbon-copied or pushed.
-pub async fn message_refused(session: &mut Online, message: &Element, recipient: UserJid) -> bool {
-    let sender = session.auth.user;
-    let shared = session.shared.clone();
-    let refusal = if blocks(&shared, sender, recipient, Kind::MessageOut).await {
-        (Condition::NotAcceptable, BLOCKING_TEXT)
-    } else if blocks(&shared, recipient, sender, Kind::Message).await {
-        (Condition::ServiceUnavailable, BLOCKED_TEXT)
-    } else {
-        return false;
-    };
-    if message.attr("type") != Some("error") && !is_automatic(message) {
-        session
-            .reply(stanza::error_reply(message, refusal.0, refusal.1))
-            .await;
-    }
-    true
-}
-
-/// Typing notifications and delivery/read markers: the SDKs send them by themselves (v6 a `received`
-/// marker for every message it gets), so an error about one would only puzzle the app.
-fn is_automatic(message: &Element) -> bool {
-    let marker = ["received", "displayed"]
-        .iter()
-        .any(|name| super::message::signal(message, name).is_some());
-    super::message::is_typing_only(message) || (marker && super::message::body_of(message).is_none())
-}
-
-/// Checks an iq from this session's user to a session of `recipient`. Blocked requests are answered
-/// with an error, blocked results and errors dropped; true when the iq must not be routed.
-pub async fn iq_refused(session: &mut Online, iq: &Element, recipient: UserJid) -> bool {
-    let sender = session.auth.user;
-    let shared = session.shared.clone();
-    let refusal = if blocks(&shared, sender, recipient, Kind::IqOut).await {
-        (Condition::NotAcceptable, BLOCKING_TEXT)
-    } else if blocks(&shared, recipient, sender, Kind::Iq).await {
-        (Condition::ServiceUnavailable, BLOCKED_TEXT)
-    } else {
-        return false;
-    };
-    if matches!(iq.attr("type"), Some("get" | "set")) {
-        session.reply(stanza::error_reply(iq, refusal.0, refusal.1)).await;
-    }
-    true
-}
-
-/// Whether a directed presence from `from` to `to` must be dropped.
-pub async fn presence_blocked(shared: &Shared, from: UserJid, to: UserJid) -> bool {
-    blocks(shared, from, to, Kind::PresenceOut).await || blocks(shared, to, from, Kind::PresenceIn).await
-}
-
-// --- Managing lists: jabber:iq:privacy ---
 
 fn refusal(condition: Condition, text: &str) -> StanzaError {
     StanzaError::new(condition, text)
 }
 
 /// Answers a `jabber:iq:privacy` iq to the server.
-pub async fn iq(session: &mut Online, iq: &Element) -> Element {
-    let query = iq.children().next();
-    let outcome = match (iq.attr("type"), query) {
-        (Some("get"), Some(query)) => get(session, query).await,
-        (Some("set"), Some(query)) => set(session, query).await,
+pub async fn query(mut ctx: Context<'_>, iq: Iq) {
+    let query = iq.payload().cloned().map(Query::try_from);
+    let outcome = match (iq.type_.as_ref(), query) {
+        (Some(IqType::Get), Some(Ok(query))) => get(&mut ctx, query).await,
+        (Some(IqType::Set), Some(Ok(query))) => set(&mut ctx, query).await,
         _ => Err(refusal(Condition::BadRequest, "Expected a privacy query")),
     };
-    match outcome {
-        Ok(payload) => stanza::iq_result(iq, payload),
-        Err(error) => error.reply_to(iq),
-    }
+    let answer = match outcome {
+        Ok(payload) => iq.result(payload).into(),
+        Err(error) => error.refuse(&iq),
+    };
+    ctx.reply(answer).await
 }
 
-fn name_of(element: &Element) -> Option<&str> {
-    element.attr("name").filter(|n| !n.is_empty())
-}
-
-async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, StanzaError> {
-    let user = session.auth.user;
-    let privacy = session.shared.core.privacy();
-    let children: Vec<&Element> = query.children().collect();
-    match children.as_slice() {
+async fn get(ctx: &mut Context<'_>, query: Query) -> Result<Option<Element>, StanzaError> {
+    let user = ctx.user();
+    let privacy = ctx.shared.core.privacy();
+    match query.children.as_slice() {
         [] => {
             let names = privacy
                 .names(user.app_id, user.user_id)
                 .await
                 .map_err(StanzaError::from)?;
-            let mut answer = xml::element("query", NS);
+            let mut answer = Query::default();
             // The SDKs report every child's name in `names`, active and default included
             // (docs/protocol.md#quirk-privacy-list-reading).
-            if let Some(active) = session
+            if let Some(active) = ctx
+                .sender
                 .handle
                 .privacy_active()
                 .filter(|a| names.lists.contains(a))
             {
-                answer.append_child(xml::with_attr(xml::element("active", NS), "name", active));
+                answer.children.push(QueryChild::Active(Some(active)));
             }
             if let Some(default) = &names.default {
-                answer.append_child(xml::with_attr(
-                    xml::element("default", NS),
-                    "name",
-                    default.clone(),
-                ));
+                answer.children.push(QueryChild::Default(Some(default.clone())));
             }
             for name in names.lists {
-                answer.append_child(xml::with_attr(xml::element("list", NS), "name", name));
+                answer.children.push(QueryChild::List(List {
+                    name: Some(name),
+                    items: Vec::new(),
+                }));
             }
-            Ok(Some(answer))
+            Ok(Some(answer.into()))
         }
-        [list] if list.name() == "list" => {
-            let name = name_of(list).ok_or_else(|| refusal(Condition::BadRequest, "A list needs a name"))?;
+        [QueryChild::List(list)] => {
+            let name = list
+                .name
+                .as_deref()
+                .ok_or_else(|| refusal(Condition::BadRequest, "A list needs a name"))?;
             let found = privacy
                 .list(user.app_id, user.user_id, name)
                 .await
@@ -232,10 +89,10 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, S
                 name: name.to_owned(),
                 items: Vec::new(),
             });
-            Ok(Some(xml::with_child(
-                xml::element("query", NS),
-                list_element(&found),
-            )))
+            let answer = Query {
+                children: vec![QueryChild::List(List::of(&found))],
+            };
+            Ok(Some(answer.into()))
         }
         _ => Err(refusal(
             Condition::BadRequest,
@@ -244,18 +101,17 @@ async fn get(session: &mut Online, query: &Element) -> Result<Option<Element>, S
     }
 }
 
-async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, StanzaError> {
-    let user = session.auth.user;
-    let shared = session.shared.clone();
+async fn set(ctx: &mut Context<'_>, query: Query) -> Result<Option<Element>, StanzaError> {
+    let user = ctx.user();
+    let shared = ctx.shared;
     let privacy = shared.core.privacy();
-    let children: Vec<&Element> = query.children().collect();
-    let [child] = children.as_slice() else {
+    let [child] = query.children.as_slice() else {
         return Err(refusal(Condition::BadRequest, "Change one thing at a time"));
     };
-    match child.name() {
-        "active" => {
-            match name_of(child) {
-                None => session.handle.set_privacy_active(None),
+    match child {
+        QueryChild::Active(name) => {
+            match name {
+                None => ctx.sender.handle.set_privacy_active(None),
                 Some(name) => {
                     let exists = privacy
                         .list(user.app_id, user.user_id, name)
@@ -268,21 +124,28 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, S
                             "There is no privacy list of that name",
                         ));
                     }
-                    session.handle.set_privacy_active(Some(name.to_owned()));
+                    ctx.sender.handle.set_privacy_active(Some(name.clone()));
                 }
             }
             Ok(None)
         }
-        "default" => {
+        QueryChild::Default(name) => {
             privacy
-                .set_default(user.app_id, user.user_id, name_of(child))
+                .set_default(user.app_id, user.user_id, name.as_deref())
                 .await
                 .map_err(StanzaError::from)?;
             Ok(None)
         }
-        "list" => {
-            let name = name_of(child).ok_or_else(|| refusal(Condition::BadRequest, "A list needs a name"))?;
-            let items = parse_items(child)?;
+        QueryChild::List(list) => {
+            let name = list
+                .name
+                .as_deref()
+                .ok_or_else(|| refusal(Condition::BadRequest, "A list needs a name"))?;
+            let items = list
+                .items
+                .iter()
+                .map(|item| item.to_core().map_err(item_refusal))
+                .collect::<Result<Vec<PrivacyItem>, StanzaError>>()?;
             if items.is_empty() {
                 // A list without items removes an existing list (XEP-0016); it cannot create one, since a
                 // new list needs at least one item.
@@ -316,65 +179,21 @@ async fn set(session: &mut Online, query: &Element) -> Result<Option<Element>, S
             }
             Ok(None)
         }
-        _ => Err(refusal(Condition::BadRequest, "Unknown privacy request")),
+        QueryChild::Other(_) => Err(refusal(Condition::BadRequest, "Unknown privacy request")),
     }
 }
 
-fn parse_items(list: &Element) -> Result<Vec<PrivacyItem>, StanzaError> {
-    let mut items = Vec::new();
-    for item in list.children().filter(|c| c.name() == "item") {
-        let value = match item.attr("type") {
-            None => None,
-            Some("jid") => match item.attr("value") {
-                Some(value) if !value.is_empty() => Some(value.to_owned()),
-                _ => return Err(refusal(Condition::BadRequest, "A jid item needs a value")),
-            },
-            Some("group" | "subscription") => {
-                return Err(refusal(
-                    Condition::FeatureNotImplemented,
-                    "Only jid items and items without a type are supported",
-                ))
-            }
-            Some(_) => return Err(refusal(Condition::BadRequest, "Unknown item type")),
-        };
-        let action = item
-            .attr("action")
-            .and_then(Action::parse)
-            .ok_or_else(|| refusal(Condition::BadRequest, "An item needs action allow or deny"))?;
-        let order = item
-            .attr("order")
-            .and_then(|o| o.trim().parse::<u32>().ok())
-            .ok_or_else(|| refusal(Condition::BadRequest, "An item needs an unsigned integer order"))?;
-        let stanzas = item
-            .children()
-            .filter_map(|c| Stanzas::from_name(c.name()))
-            .fold(Stanzas::EVERYTHING, Stanzas::with);
-        items.push(PrivacyItem {
-            order: order as i64,
-            value,
-            action,
-            stanzas,
-        });
+fn item_refusal(error: ItemError) -> StanzaError {
+    match error {
+        ItemError::JidWithoutValue => refusal(Condition::BadRequest, "A jid item needs a value"),
+        ItemError::UnsupportedType => refusal(
+            Condition::FeatureNotImplemented,
+            "Only jid items and items without a type are supported",
+        ),
+        ItemError::UnknownType => refusal(Condition::BadRequest, "Unknown item type"),
+        ItemError::NoAction => refusal(Condition::BadRequest, "An item needs action allow or deny"),
+        ItemError::NoOrder => refusal(Condition::BadRequest, "An item needs an unsigned integer order"),
     }
-    Ok(items)
-}
-
-fn list_element(list: &PrivacyList) -> Element {
-    let mut element = xml::with_attr(xml::element("list", NS), "name", list.name.clone());
-    for item in &list.items {
-        let mut entry = xml::element("item", NS);
-        if let Some(value) = &item.value {
-            xml::set_attr(&mut entry, "type", "jid");
-            xml::set_attr(&mut entry, "value", value.clone());
-        }
-        xml::set_attr(&mut entry, "action", item.action.as_str());
-        xml::set_attr(&mut entry, "order", item.order.to_string());
-        for kind in item.stanzas.names() {
-            entry.append_child(xml::element(kind, NS));
-        }
-        element.append_child(entry);
-    }
-    element
 }
 
 // --- XEP-0191 blocking command, on the default list ---
@@ -389,18 +208,20 @@ fn is_block(item: &PrivacyItem) -> bool {
 }
 
 /// Answers a `urn:xmpp:blocking` iq to the server.
-pub async fn blocking(session: &mut Online, iq: &Element) -> Element {
-    let outcome = match (iq.attr("type"), iq.children().next()) {
-        (Some("get"), Some(request)) if request.name() == "blocklist" => blocklist(session).await,
-        (Some("set"), Some(request)) if matches!(request.name(), "block" | "unblock") => {
-            change_blocks(session, request).await
+pub async fn blocking(mut ctx: Context<'_>, iq: Iq) {
+    let request = iq.payload().cloned().map(Blocking::try_from);
+    let outcome = match (iq.type_.as_ref(), request) {
+        (Some(IqType::Get), Some(Ok(Blocking::Blocklist(_)))) => blocklist(&mut ctx).await,
+        (Some(IqType::Set), Some(Ok(request @ (Blocking::Block(_) | Blocking::Unblock(_))))) => {
+            change_blocks(&mut ctx, request).await
         }
         _ => Err(refusal(Condition::BadRequest, "Unknown blocking request")),
     };
-    match outcome {
-        Ok(payload) => stanza::iq_result(iq, payload),
-        Err(error) => error.reply_to(iq),
-    }
+    let answer = match outcome {
+        Ok(payload) => iq.result(payload).into(),
+        Err(error) => error.refuse(&iq),
+    };
+    ctx.reply(answer).await
 }
 
 async fn default_list(shared: &Shared, user: UserJid) -> Result<Option<PrivacyList>, StanzaError> {
@@ -418,36 +239,32 @@ async fn default_list(shared: &Shared, user: UserJid) -> Result<Option<PrivacyLi
     }
 }
 
-async fn blocklist(session: &mut Online) -> Result<Option<Element>, StanzaError> {
-    session.handle.set_wants_blocklist();
-    let user = session.auth.user;
-    let list = default_list(&session.shared, user).await?;
-    let mut answer = xml::element("blocklist", BLOCKING);
+async fn blocklist(ctx: &mut Context<'_>) -> Result<Option<Element>, StanzaError> {
+    ctx.sender.handle.set_wants_blocklist();
+    let user = ctx.user();
+    let list = default_list(ctx.shared, user).await?;
+    let mut jids = Vec::new();
     for item in list.iter().flat_map(|l| &l.items).filter(|i| is_block(i)) {
         let value = item.value.as_deref().unwrap_or_default();
         if matches!(Target::of(Some(value), user.app_id), Target::Occupant(_)) {
             continue;
         }
-        answer.append_child(xml::with_attr(xml::element("item", BLOCKING), "jid", value));
+        jids.push(value.to_owned());
     }
-    Ok(Some(answer))
+    Ok(Some(Blocking::Blocklist(jids).into()))
 }
 
-async fn change_blocks(session: &mut Online, request: &Element) -> Result<Option<Element>, StanzaError> {
-    let user = session.auth.user;
-    let shared = session.shared.clone();
-    let jids: Vec<String> = request
-        .children()
-        .filter(|c| c.name() == "item")
-        .filter_map(|c| c.attr("jid"))
-        .filter(|j| !j.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let block = request.name() == "block";
+async fn change_blocks(ctx: &mut Context<'_>, request: Blocking) -> Result<Option<Element>, StanzaError> {
+    let user = ctx.user();
+    let shared = ctx.shared;
+    let (block, jids) = match &request {
+        Blocking::Block(jids) => (true, jids.clone()),
+        Blocking::Unblock(jids) | Blocking::Blocklist(jids) => (false, jids.clone()),
+    };
     if block && jids.is_empty() {
         return Err(refusal(Condition::BadRequest, "Name at least one JID to block"));
     }
-    let existing = default_list(&shared, user).await?;
+    let existing = default_list(shared, user).await?;
     let is_default = existing.is_some();
     let mut list = existing.unwrap_or_else(|| PrivacyList {
         name: BLOCKLIST_NAME.to_owned(),
@@ -510,25 +327,20 @@ async fn change_blocks(session: &mut Online, request: &Element) -> Result<Option
                 .map_err(StanzaError::from)?;
         }
     }
-    push_blocklist(&shared, user, request);
+    push_blocklist(shared, user, request);
     Ok(None)
 }
 
 /// XEP-0191 pushes to the user's sessions that asked for the blocklist (no `from`: the SDKs would take an
 /// iq push with one for something else).
-fn push_blocklist(shared: &Shared, user: UserJid, request: &Element) {
+fn push_blocklist(shared: &Shared, user: UserJid, request: Blocking) {
+    let request = Element::from(request);
     for session in shared.registry.sessions(user) {
         if !session.wants_blocklist() {
             continue;
         }
-        let mut push = xml::element("iq", crate::ns::CLIENT);
-        xml::set_attr(&mut push, "type", "set");
-        xml::set_attr(
-            &mut push,
-            "id",
-            format!("push-{}", palaver_proto::random_hex_token(6)),
-        );
-        push.append_child(request.clone());
-        router::to_resource(shared, user, &session.resource, &push);
+        let id = format!("push-{}", palaver_proto::random_hex_token(6));
+        let push = Iq::new(IqType::Set, id).with_payload(request.clone());
+        router::deliver_to_resource(shared, user, &session.resource, &push.into());
     }
 }

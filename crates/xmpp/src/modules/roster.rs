@@ -4,151 +4,156 @@
 //! Roster pushes carry no `from`: the SDKs take any iq with a `from` and a `<query>` for a last-activity
 //! push (docs/protocol.md#quirk-iq-query-is-last-activity).
 
-use crate::ns;
+use crate::context::Context;
+use crate::parsers::roster::{Item, Roster};
+use crate::parsers::{Iq, IqType, Presence, PresenceType};
+use crate::policy;
 use crate::router;
-use crate::server::Shared;
-use crate::session::online::Online;
+use crate::shared::Shared;
 use crate::stanza::{self, Condition};
 use crate::stanza_error::StanzaError;
-use crate::xml::{self, Element};
+use crate::xml::Element;
 use palaver_core::contacts::RosterRow;
 use palaver_proto::{new_object_id, UserJid};
 
-fn item(row: &RosterRow, app_id: i64, domain: &str) -> Element {
-    let mut item = xml::element("item", ns::ROSTER);
-    xml::set_attr(
-        &mut item,
-        "jid",
-        UserJid {
-            user_id: row.contact_id,
-            app_id,
-        }
-        .bare(domain),
-    );
-    xml::set_attr(&mut item, "subscription", row.subscription.as_str());
-    if row.ask {
-        xml::set_attr(&mut item, "ask", "subscribe");
+fn item(row: &RosterRow, app_id: i64, domain: &str) -> Item {
+    let jid = UserJid {
+        user_id: row.contact_id,
+        app_id,
     }
-    if let Some(name) = &row.name {
-        xml::set_attr(&mut item, "name", name.clone());
+    .bare(domain);
+    Item {
+        jid: Some(jid),
+        subscription: Some(row.subscription.as_str().to_owned()),
+        ask: row.ask,
+        name: row.name.clone(),
     }
-    item
+}
+
+fn roster(items: impl IntoIterator<Item = Item>) -> Roster {
+    Roster {
+        items: items.into_iter().collect(),
+    }
 }
 
 /// Tells every session of `user` that one item changed (or, with `removed`, is gone).
 fn push(shared: &Shared, user: UserJid, row: &RosterRow, removed: bool) {
     let mut changed = item(row, user.app_id, &shared.config.domain);
     if removed || !row.in_roster {
-        xml::set_attr(&mut changed, "subscription", "remove");
-        xml::remove_attr(&mut changed, "ask");
+        changed.subscription = Some("remove".to_owned());
+        changed.ask = false;
     }
-    let mut iq = xml::element("iq", ns::CLIENT);
-    xml::set_attr(&mut iq, "type", "set");
-    xml::set_attr(&mut iq, "id", format!("push-{}", new_object_id()));
-    iq.append_child(xml::with_child(xml::element("query", ns::ROSTER), changed));
+    let iq: Element = Iq::new(IqType::Set, format!("push-{}", new_object_id()))
+        .with_payload(roster([changed]))
+        .into();
     for session in shared.registry.sessions(user) {
-        router::to_resource(shared, user, &session.resource, &iq);
+        router::deliver_to_resource(shared, user, &session.resource, &iq);
     }
 }
 
 /// `jabber:iq:roster` get and set.
-pub async fn iq(session: &mut Online, iq: &Element) -> Element {
-    let shared = session.shared.clone();
-    let user = session.auth.user;
+pub async fn query(mut ctx: Context<'_>, iq: Iq) {
+    let answer = answer(&mut ctx, &iq).await;
+    ctx.reply(answer).await
+}
+
+async fn answer(ctx: &mut Context<'_>, iq: &Iq) -> Element {
+    let shared = ctx.shared;
+    let user = ctx.user();
     let contacts = shared.core.contacts();
-    if iq.attr("type") == Some("get") {
+    if iq.is_type(&IqType::Get) {
         return match contacts.roster(user.app_id, user.user_id).await {
             Ok(rows) => {
-                let mut query = xml::element("query", ns::ROSTER);
-                for row in &rows {
-                    query.append_child(item(row, user.app_id, &shared.config.domain));
-                }
-                stanza::iq_result(iq, Some(query))
+                let items = rows
+                    .iter()
+                    .map(|row| item(row, user.app_id, &shared.config.domain));
+                iq.result(Some(roster(items).into())).into()
             }
-            Err(error) => StanzaError::from(&error).reply_to(iq),
+            Err(error) => StanzaError::from(&error).refuse(iq),
         };
     }
-    let requested = iq
-        .get_child("query", ns::ROSTER)
-        .and_then(|q| q.children().find(|c| c.name() == "item"));
-    let Some(requested) = requested else {
-        return stanza::error_reply(iq, Condition::BadRequest, "A roster set carries one item");
-    };
+    let query = iq.payload().filter(|q| q.is("query", crate::ns::ROSTER));
+    let has_item = query.is_some_and(|q| q.children().any(|c| c.name() == "item"));
+    if !has_item {
+        return stanza::refuse(iq, Condition::BadRequest, "A roster set carries one item");
+    }
+    let requested = query
+        .cloned()
+        .and_then(|q| Roster::try_from(q).ok())
+        .and_then(|r| r.items.into_iter().next());
     let contact = match requested
-        .attr("jid")
+        .as_ref()
+        .and_then(|item| item.jid.as_deref())
         .map(|jid| stanza::classify(jid, &shared.config))
     {
         Some(stanza::Target::User(contact, None)) if contact.app_id == user.app_id => contact,
-        _ => return stanza::error_reply(iq, Condition::ItemNotFound, "No such user"),
+        _ => return stanza::refuse(iq, Condition::ItemNotFound, "No such user"),
     };
-    if requested.attr("subscription") == Some("remove") {
+    let requested = requested.expect("classified above");
+    if requested.is_removal() {
         return match contacts.remove(user.app_id, user.user_id, contact.user_id).await {
             Ok(Some(change)) => {
                 // RFC 6121 §2.5.2: removing a contact cancels both directions.
                 if change.user.subscription != palaver_core::contacts::Subscription::None || change.user.ask {
                     let from = user.bare(&shared.config.domain);
-                    for kind in ["unsubscribe", "unsubscribed"] {
-                        deliver(&shared, contact, &subscription_presence(&from, kind)).await;
+                    for kind in [PresenceType::Unsubscribe, PresenceType::Unsubscribed] {
+                        deliver(shared, contact, subscription_presence(&from, kind));
                     }
                 }
-                push(&shared, user, &change.user, true);
-                push(&shared, contact, &change.contact, !change.contact.in_roster);
-                stanza::iq_result(iq, None)
+                push(shared, user, &change.user, true);
+                push(shared, contact, &change.contact, !change.contact.in_roster);
+                iq.result(None).into()
             }
-            Ok(None) => stanza::error_reply(iq, Condition::ItemNotFound, "Not in the contact list"),
-            Err(error) => StanzaError::from(&error).reply_to(iq),
+            Ok(None) => stanza::refuse(iq, Condition::ItemNotFound, "Not in the contact list"),
+            Err(error) => StanzaError::from(&error).refuse(iq),
         };
     }
-    let name = requested.attr("name").map(str::to_owned);
     match contacts
-        .set(user.app_id, user.user_id, contact.user_id, name)
+        .set(user.app_id, user.user_id, contact.user_id, requested.name)
         .await
     {
         Ok(row) => {
-            push(&shared, user, &row, false);
-            stanza::iq_result(iq, None)
+            push(shared, user, &row, false);
+            iq.result(None).into()
         }
-        Err(error) => StanzaError::from(&error).reply_to(iq),
+        Err(error) => StanzaError::from(&error).refuse(iq),
     }
 }
 
-fn subscription_presence(from: &str, kind: &str) -> Element {
-    let mut presence = xml::element("presence", ns::CLIENT);
-    xml::set_attr(&mut presence, "type", kind);
-    xml::set_attr(&mut presence, "from", from);
-    presence
+fn subscription_presence(from: &str, kind: PresenceType) -> Presence {
+    Presence::from_to(Some(kind), from, None)
 }
 
 /// Subscription stanzas must reach the contact: live if online, else when it next logs in (requests are
 /// kept as pending; answers are already reflected in its roster).
-async fn deliver(shared: &Shared, to: UserJid, presence: &Element) {
-    router::to_available(shared, to, presence, None);
+fn deliver(shared: &Shared, to: UserJid, presence: Presence) {
+    router::deliver(shared, to, &presence.into(), None);
 }
 
 /// subscribe / subscribed / unsubscribe / unsubscribed from this user to a contact.
-pub async fn subscription(session: &mut Online, presence: &Element, contact: UserJid) {
-    let shared = session.shared.clone();
-    let user = session.auth.user;
+pub async fn subscription_request(mut ctx: Context<'_>, presence: Presence, contact: UserJid) {
+    let shared = ctx.shared;
+    let user = ctx.user();
     let contacts = shared.core.contacts();
-    let kind = presence.attr("type").unwrap_or_default().to_owned();
-    if matches!(kind.as_str(), "subscribed" | "unsubscribed") {
+    let kind = presence.type_.clone().unwrap_or(PresenceType::Unsubscribed);
+    if matches!(kind, PresenceType::Subscribed | PresenceType::Unsubscribed) {
         // Answered: a new request from this contact will be shown again.
-        session
+        ctx.session
             .shown_requests
             .remove(&contact.bare(&shared.config.domain));
     }
-    let change = match kind.as_str() {
-        "subscribe" => {
+    let change = match kind {
+        PresenceType::Subscribe => {
             contacts
                 .subscribe(user.app_id, user.user_id, contact.user_id)
                 .await
         }
-        "subscribed" => {
+        PresenceType::Subscribed => {
             contacts
                 .subscribed(user.app_id, user.user_id, contact.user_id)
                 .await
         }
-        "unsubscribe" => {
+        PresenceType::Unsubscribe => {
             contacts
                 .unsubscribe(user.app_id, user.user_id, contact.user_id)
                 .await
@@ -163,36 +168,34 @@ pub async fn subscription(session: &mut Online, presence: &Element, contact: Use
         Ok(change) => change,
         Err(error) => {
             // Past the contact limit (v3 sends subscribe even when its roster set failed) or unknown user.
-            return session.reply(StanzaError::from(&error).reply_to(presence)).await;
+            return ctx.reply(StanzaError::from(&error).refuse(&presence)).await;
         }
     };
-    push(&shared, user, &change.user, false);
+    push(shared, user, &change.user, false);
     if !change.route {
         return;
     }
     // Subscription presences carry the sender's bare JID (RFC 6121 §3.1.2).
     let from = user.bare(&shared.config.domain);
-    deliver(&shared, contact, &subscription_presence(&from, &kind)).await;
+    deliver(shared, contact, subscription_presence(&from, kind.clone()));
     if change.contact.in_roster {
-        push(&shared, contact, &change.contact, false);
+        push(shared, contact, &change.contact, false);
     }
-    if kind == "subscribed" {
+    if kind == PresenceType::Subscribed {
         // The new subscriber sees this user's current presence at once.
         for own in shared.registry.available_jids(user, &shared.config.domain) {
-            let mut available = xml::element("presence", ns::CLIENT);
-            xml::set_attr(&mut available, "from", own);
-            router::to_available(&shared, contact, &available, None);
+            deliver(shared, contact, Presence::from_to(None, own, None));
         }
     }
 }
 
 /// After a session's presence changed: contacts that see this user get it; on the first presence the
 /// session also gets its contacts' presence and the requests waiting for an answer.
-pub async fn on_available(session: &mut Online, presence: &Element, first: bool) {
-    let shared = session.shared.clone();
-    let user = session.auth.user;
+pub async fn on_available(ctx: &mut Context<'_>, presence: &Element, first: bool) {
+    let shared = ctx.shared;
+    let user = ctx.user();
     let contacts = shared.core.contacts();
-    broadcast(&shared, user, presence).await;
+    broadcast(shared, user, presence).await;
     if !first {
         return;
     }
@@ -203,10 +206,8 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
                 app_id: user.app_id,
             };
             for their in shared.registry.available_jids(contact, &shared.config.domain) {
-                let mut probe_answer = xml::element("presence", ns::CLIENT);
-                xml::set_attr(&mut probe_answer, "from", their);
-                xml::set_attr(&mut probe_answer, "to", session.full_jid.clone());
-                session.send(probe_answer).await;
+                let probe_answer = Presence::from_to(None, their, Some(ctx.sender.full_jid.clone()));
+                ctx.reply(probe_answer).await;
             }
         }
     }
@@ -217,10 +218,11 @@ pub async fn on_available(session: &mut Online, presence: &Element, first: bool)
                 app_id: user.app_id,
             }
             .bare(&shared.config.domain);
-            let mut request = subscription_presence(&from, "subscribe");
-            xml::set_attr(&mut request, "to", session.full_jid.clone());
-            if session.first_showing(&request) {
-                session.send(request).await;
+            let mut request = subscription_presence(&from, PresenceType::Subscribe);
+            request.head.to = Some(ctx.sender.full_jid.clone());
+            let request = Element::from(request);
+            if ctx.session.first_showing(&request) {
+                ctx.reply(request).await;
             }
         }
     }
@@ -242,12 +244,12 @@ pub async fn broadcast(shared: &Shared, user: UserJid, presence: &Element) {
             app_id: user.app_id,
         };
         // Privacy lists: the contact may refuse this user's presence, or the user hide it from the contact.
-        if super::privacy::blocks(shared, contact, user, super::privacy::Kind::PresenceIn).await
-            || super::privacy::blocks(shared, user, contact, super::privacy::Kind::PresenceOut).await
+        if policy::blocks(shared, contact, user, policy::Kind::PresenceIn).await
+            || policy::blocks(shared, user, contact, policy::Kind::PresenceOut).await
         {
             continue;
         }
-        router::to_available(
+        router::deliver(
             shared,
             UserJid {
                 user_id: subscriber,

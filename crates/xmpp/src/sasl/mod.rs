@@ -81,6 +81,9 @@ pub struct ScramCredentials {
     /// Every accepted secret: the password (if the user has one) and each live session token, all
     /// derived with `salt` and `iterations`.
     pub keys: Vec<ScramKeyPair>,
+    /// Live session tokens whose keys are not derived yet (kept sealed), by REST session id, newest
+    /// first: tried through `CredentialLookup::token_keys` when no key in `keys` matches the proof.
+    pub sealed_tokens: Vec<i64>,
 }
 
 /// Who logged in, and with which secret.
@@ -97,6 +100,11 @@ pub trait CredentialLookup: Send + Sync {
     /// The user's SCRAM salt/iterations and every accepted key pair (password + each live session
     /// token) for this hash; None for unknown users/apps.
     async fn scram(&self, username: &str, hash: ScramHash) -> Option<ScramCredentials>;
+    /// The key pair of one of `ScramCredentials::sealed_tokens`, derived now (and kept, so at most once per
+    /// token); None when that session is gone. A lookup that reports no sealed tokens need not answer.
+    async fn token_keys(&self, _user: UserJid, _session_id: i64, _hash: ScramHash) -> Option<ScramKeyPair> {
+        None
+    }
     /// Checks a PLAIN password, which may be the user's password or any live session token of that user.
     async fn plain(&self, username: &str, password: &str) -> Option<Authenticated>;
 }

@@ -60,6 +60,7 @@ struct Pending {
     /// None for an unknown user: the exchange continues so as not to reveal that, then fails.
     user: Option<UserJid>,
     keys: Vec<ScramKeyPair>,
+    sealed_tokens: Vec<i64>,
 }
 
 impl ScramServer {
@@ -85,7 +86,7 @@ impl ScramServer {
     ) -> SaslStep {
         let result = match self.pending.take() {
             None => self.client_first(input, domain, credentials).await,
-            Some(pending) => self.client_final(input, &pending),
+            Some(pending) => self.client_final(input, &pending, credentials).await,
         };
         result.unwrap_or_else(SaslStep::Failure)
     }
@@ -102,15 +103,23 @@ impl ScramServer {
                 return Err(SaslFailure::NotAuthorized);
             }
         }
-        let (user, salt, iterations, keys) = match credentials.scram(&first.username, self.hash).await {
-            Some(creds) => (Some(creds.user), creds.salt, creds.iterations, creds.keys),
-            None => (
-                None,
-                fake_salt(&first.username),
-                FAKE_ITERATIONS,
-                vec![self.random_keys()],
-            ),
-        };
+        let (user, salt, iterations, keys, sealed_tokens) =
+            match credentials.scram(&first.username, self.hash).await {
+                Some(creds) => (
+                    Some(creds.user),
+                    creds.salt,
+                    creds.iterations,
+                    creds.keys,
+                    creds.sealed_tokens,
+                ),
+                None => (
+                    None,
+                    fake_salt(&first.username),
+                    FAKE_ITERATIONS,
+                    vec![self.random_keys()],
+                    Vec::new(),
+                ),
+            };
         let nonce = format!("{}{}", first.nonce, self.server_nonce());
         let server_first = format!("r={nonce},s={},i={iterations}", STANDARD.encode(&salt));
         self.pending = Some(Pending {
@@ -120,11 +129,17 @@ impl ScramServer {
             nonce,
             user,
             keys,
+            sealed_tokens,
         });
         Ok(SaslStep::Challenge(server_first.into_bytes()))
     }
 
-    fn client_final(&self, input: &[u8], pending: &Pending) -> Result<SaslStep, SaslFailure> {
+    async fn client_final(
+        &self,
+        input: &[u8],
+        pending: &Pending,
+        credentials: &dyn CredentialLookup,
+    ) -> Result<SaslStep, SaslFailure> {
         let message = std::str::from_utf8(input).map_err(|_| SaslFailure::MalformedRequest)?;
         // The proof is the last attribute; everything before it is signed (RFC 5802 §7).
         let (without_proof, proof) = message.rsplit_once(",p=").ok_or(SaslFailure::MalformedRequest)?;
@@ -150,10 +165,23 @@ impl ScramServer {
             "{},{},{}",
             pending.client_first_bare, pending.server_first, without_proof
         );
-        let matched = pending
+        let mut matched = pending
             .keys
             .iter()
-            .find(|keys| self.proof_matches(&proof, keys, auth_message.as_bytes()));
+            .find(|keys| self.proof_matches(&proof, keys, auth_message.as_bytes()))
+            .cloned();
+        // Tokens kept sealed are derived only when nothing else matched, newest first, until one does.
+        if let (None, Some(user)) = (&matched, pending.user) {
+            for session_id in &pending.sealed_tokens {
+                let Some(keys) = credentials.token_keys(user, *session_id, self.hash).await else {
+                    continue;
+                };
+                if self.proof_matches(&proof, &keys, auth_message.as_bytes()) {
+                    matched = Some(keys);
+                    break;
+                }
+            }
+        }
         match (matched, pending.user) {
             (Some(keys), Some(user)) => {
                 let signature = self.hash.hmac(&keys.server_key, auth_message.as_bytes());
@@ -308,9 +336,36 @@ mod tests {
     const SHA1_SALT: &str = "QSXCR+Q6sek8bf92";
     const SHA256_SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
 
-    /// RFC user "user" (password "pencil") with a live session token; every other name is unknown.
+    /// RFC user "user" (password "pencil") with a live session token, whose keys are known up front or
+    /// (`sealed`) derived when asked, counted in `derived`; every other name is unknown.
     struct Fake {
         with_token: bool,
+        sealed: bool,
+        derived: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Fake {
+        const fn new(with_token: bool, sealed: bool) -> Fake {
+            Fake {
+                with_token,
+                sealed,
+                derived: std::sync::atomic::AtomicUsize::new(0),
+            }
+        }
+    }
+
+    fn derive_pair(secret: &str, hash: ScramHash, token_session: Option<i64>) -> ScramKeyPair {
+        type Derive = fn(&str, &[u8], u32) -> (Vec<u8>, Vec<u8>);
+        let (salt, derive): (_, Derive) = match hash {
+            ScramHash::Sha1 => (SHA1_SALT, scram_sha1_keys),
+            ScramHash::Sha256 => (SHA256_SALT, scram_sha256_keys),
+        };
+        let (stored_key, server_key) = derive(secret, &STANDARD.decode(salt).unwrap(), 4096);
+        ScramKeyPair {
+            stored_key,
+            server_key,
+            token_session,
+        }
     }
 
     #[async_trait::async_trait]
@@ -319,40 +374,48 @@ mod tests {
             if username != "user" {
                 return None;
             }
-            let (salt, derive): (_, fn(&str, &[u8], u32) -> (Vec<u8>, Vec<u8>)) = match hash {
-                ScramHash::Sha1 => (SHA1_SALT, scram_sha1_keys),
-                ScramHash::Sha256 => (SHA256_SALT, scram_sha256_keys),
+            let salt = match hash {
+                ScramHash::Sha1 => SHA1_SALT,
+                ScramHash::Sha256 => SHA256_SALT,
             };
-            let salt = STANDARD.decode(salt).unwrap();
             let mut secrets = vec![("pencil", None)];
-            if self.with_token {
+            if self.with_token && !self.sealed {
                 // The token first, so a password login proves every pair is tried.
                 secrets.insert(0, (TOKEN, Some(TOKEN_SESSION)));
             }
             let keys = secrets
                 .into_iter()
-                .map(|(secret, token_session)| {
-                    let (stored_key, server_key) = derive(secret, &salt, 4096);
-                    ScramKeyPair {
-                        stored_key,
-                        server_key,
-                        token_session,
-                    }
-                })
+                .map(|(secret, token_session)| derive_pair(secret, hash, token_session))
                 .collect();
             Some(ScramCredentials {
                 user: USER,
-                salt,
+                salt: STANDARD.decode(salt).unwrap(),
                 iterations: 4096,
                 keys,
+                sealed_tokens: if self.with_token && self.sealed {
+                    vec![TOKEN_SESSION + 1, TOKEN_SESSION]
+                } else {
+                    Vec::new()
+                },
             })
+        }
+        async fn token_keys(&self, user: UserJid, session_id: i64, hash: ScramHash) -> Option<ScramKeyPair> {
+            assert_eq!(user, USER);
+            self.derived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Session TOKEN_SESSION + 1 is a newer token of the same user (another secret).
+            let secret = if session_id == TOKEN_SESSION {
+                TOKEN
+            } else {
+                "newer-token"
+            };
+            Some(derive_pair(secret, hash, Some(session_id)))
         }
         async fn plain(&self, _: &str, _: &str) -> Option<Authenticated> {
             None
         }
     }
 
-    const FAKE: Fake = Fake { with_token: true };
+    static FAKE: Fake = Fake::new(true, false);
 
     fn challenge(step: SaslStep) -> String {
         match step {
@@ -462,14 +525,55 @@ mod tests {
 
     /// A full exchange with a random server nonce; returns the final step.
     async fn exchange(mechanism: Mechanism, secret: &str, client_first: &str) -> SaslStep {
+        exchange_with(&FAKE, mechanism, secret, client_first).await
+    }
+
+    async fn exchange_with(
+        lookup: &Fake,
+        mechanism: Mechanism,
+        secret: &str,
+        client_first: &str,
+    ) -> SaslStep {
         let hash = match mechanism {
             Mechanism::ScramSha256 => ScramHash::Sha256,
             _ => ScramHash::Sha1,
         };
         let mut server = SaslServer::new(mechanism, DOMAIN);
-        let server_first = challenge(server.step(client_first.as_bytes(), &FAKE).await);
+        let server_first = challenge(server.step(client_first.as_bytes(), lookup).await);
         let response = client_final(hash, secret, client_first, &server_first);
-        server.step(response.as_bytes(), &FAKE).await
+        server.step(response.as_bytes(), lookup).await
+    }
+
+    #[tokio::test]
+    async fn sealed_tokens_are_derived_only_when_nothing_else_matches_newest_first() {
+        use std::sync::atomic::Ordering::SeqCst;
+        for mechanism in [Mechanism::ScramSha1, Mechanism::ScramSha256] {
+            let lookup = Fake::new(true, true);
+            let step = exchange_with(&lookup, mechanism, "pencil", "n,,n=user,r=0123456789abcdef").await;
+            assert!(matches!(step, SaslStep::Success { .. }), "{step:?}");
+            assert_eq!(
+                lookup.derived.load(SeqCst),
+                0,
+                "the password matched: no token derived"
+            );
+
+            let step = exchange_with(&lookup, mechanism, "newer-token", "n,,n=user,r=0123456789abcdef").await;
+            let SaslStep::Success { authenticated, .. } = step else {
+                panic!("{step:?}")
+            };
+            assert_eq!(authenticated.token_session, Some(TOKEN_SESSION + 1));
+            assert_eq!(lookup.derived.load(SeqCst), 1, "the newest token matched first");
+
+            let step = exchange_with(&lookup, mechanism, TOKEN, "n,,n=user,r=0123456789abcdef").await;
+            let SaslStep::Success { authenticated, .. } = step else {
+                panic!("{step:?}")
+            };
+            assert_eq!(authenticated.token_session, Some(TOKEN_SESSION));
+            assert_eq!(lookup.derived.load(SeqCst), 3);
+
+            let step = exchange_with(&lookup, mechanism, "wrong", "n,,n=user,r=0123456789abcdef").await;
+            assert_eq!(failure(step), SaslFailure::NotAuthorized);
+        }
     }
 
     #[tokio::test]
@@ -572,10 +676,10 @@ mod tests {
     #[tokio::test]
     async fn user_without_keys_fails() {
         let mut server = SaslServer::new(Mechanism::ScramSha1, DOMAIN);
-        let first = challenge(server.step(b"n,,n=user,r=abc", &Fake { with_token: false }).await);
+        let first = challenge(server.step(b"n,,n=user,r=abc", &Fake::new(false, false)).await);
         let last = client_final(ScramHash::Sha1, TOKEN, "n,,n=user,r=abc", &first);
         assert_eq!(
-            failure(server.step(last.as_bytes(), &Fake { with_token: false }).await),
+            failure(server.step(last.as_bytes(), &Fake::new(false, false)).await),
             SaslFailure::NotAuthorized
         );
     }

@@ -6,14 +6,13 @@ pub mod online;
 pub mod resume;
 pub mod sm;
 
-use crate::ns;
-use crate::server::Shared;
-use crate::stream::Transport;
-use crate::xml::{self, Element};
+use crate::dispatch::Dispatcher;
+use crate::shared::Shared;
+use crate::stream::{close_with_error, Transport};
 use std::sync::Arc;
 
 /// Serves one connection until it closes.
-pub async fn run(shared: Arc<Shared>, mut transport: Transport) {
+pub async fn run(shared: Arc<Shared>, dispatcher: Arc<Dispatcher>, mut transport: Transport) {
     transport.set_max_stanza_size(shared.config.max_stanza_before_auth);
     let deadline = tokio::time::Instant::now() + shared.config.auth_timeout;
     let negotiated = tokio::time::timeout_at(deadline, negotiate::negotiate(&shared, &mut transport)).await;
@@ -38,28 +37,11 @@ pub async fn run(shared: Arc<Shared>, mut transport: Transport) {
                 "user",
                 tracing::field::display(format_args!("{}-{}", user.user_id, user.app_id)),
             );
-            online::run(shared, transport, bound).await
+            online::run(shared, dispatcher, transport, bound).await
         }
         Ok(Ok(negotiate::Outcome::Resume { session, h, previd })) => {
             resume::hand_over(transport, session, h, previd).await
         }
         Ok(Ok(negotiate::Outcome::Finished)) => {}
     }
-}
-
-/// `<stream:error>` with a condition and text.
-pub fn stream_error(condition: &str, text: &str) -> Element {
-    let mut error = xml::element("error", ns::STREAM);
-    error.append_child(xml::element(condition, ns::STREAMS_ERRORS));
-    if !text.is_empty() {
-        error.append_child(xml::with_text(xml::element("text", ns::STREAMS_ERRORS), text));
-    }
-    error
-}
-
-/// Sends a stream error and closes the stream; the socket may already be gone.
-pub async fn close_with_error(transport: &mut Transport, condition: &str, text: &str) {
-    tracing::debug!(condition, text, "closing stream with an error");
-    let _ = transport.send(&stream_error(condition, text)).await;
-    let _ = transport.send_close().await;
 }

@@ -1,12 +1,14 @@
 //! Before a session is online: stream headers, STARTTLS, SASL (legacy and SASL2), resource binding
-//! (legacy and Bind2) and stream resumption.
+//! (legacy and Bind2) and stream resumption. The elements are read and written with their types in
+//! `crate::parsers` (`sasl`, `sasl2`, `bind`, `bind2`, `starttls`).
 
 use crate::metrics::SessionMetric;
 use crate::ns;
+use crate::parsers::{bind, bind2, carbons, sasl as wire, sasl2, sm, starttls};
 use crate::registry::{Command, SessionHandle};
 use crate::sasl::{self, Authenticated, Mechanism, SaslFailure, SaslServer, SaslStep};
-use crate::server::Shared;
 use crate::session::resume;
+use crate::shared::Shared;
 use crate::stanza;
 use crate::stream::{Inbound, Transport, TransportError};
 use crate::xml::{self, Element};
@@ -115,17 +117,17 @@ pub async fn negotiate(shared: &Shared, transport: &mut Transport) -> Result<Out
             }
             match (name.as_str(), namespace.as_str(), &auth) {
                 ("starttls", ns::TLS, None) if transport.can_starttls() && shared.starttls.is_some() => {
-                    transport.send(&xml::element("proceed", ns::TLS)).await?;
+                    transport.send(&starttls::Proceed.into()).await?;
                     let acceptor = shared.starttls.as_ref().expect("checked above");
                     transport.starttls(acceptor).await?;
                     continue 'stream;
                 }
                 ("starttls", ns::TLS, _) => {
-                    transport.send(&xml::element("failure", ns::TLS)).await?;
+                    transport.send(&starttls::Failure.into()).await?;
                     let _ = transport.send_close().await;
                     return Ok(Outcome::Finished);
                 }
-                ("auth", ns::SASL, None) => match legacy_sasl(shared, transport, &element).await? {
+                ("auth", ns::SASL, None) => match legacy_sasl(shared, transport, element).await? {
                     Some(authenticated) => {
                         auth = Some(authenticated);
                         transport.set_max_stanza_size(shared.config.max_stanza_after_auth);
@@ -135,7 +137,7 @@ pub async fn negotiate(shared: &Shared, transport: &mut Transport) -> Result<Out
                     None => return Ok(Outcome::Finished),
                 },
                 ("authenticate", ns::SASL2, None) => {
-                    let Some((authenticated, bind)) = sasl2(shared, transport, &element).await? else {
+                    let Some((authenticated, bind)) = sasl2(shared, transport, element).await? else {
                         return Ok(Outcome::Finished);
                     };
                     transport.set_max_stanza_size(shared.config.max_stanza_after_auth);
@@ -176,13 +178,11 @@ pub async fn negotiate(shared: &Shared, transport: &mut Transport) -> Result<Out
 fn features(shared: &Shared, transport: &Transport, authenticated: bool) -> Element {
     let mut features = xml::element("features", ns::STREAM);
     if !authenticated && transport.can_starttls() && shared.starttls.is_some() {
-        let mut starttls = xml::element("starttls", ns::TLS);
-        if tls_required(shared, transport) {
-            starttls.append_child(xml::element("required", ns::TLS));
-            features.append_child(starttls);
+        let required = tls_required(shared, transport);
+        features.append_child(starttls::StartTls { required }.into());
+        if required {
             return features;
         }
-        features.append_child(starttls);
     }
     if !authenticated {
         let mut legacy = xml::element("mechanisms", ns::SASL);
@@ -199,19 +199,18 @@ fn features(shared: &Shared, transport: &Transport, authenticated: bool) -> Elem
         }
         let mut inline = xml::element("inline", ns::SASL2);
         // Bind2 can enable stream management and carbons in the same round trip.
-        let mut bind_inline = xml::element("inline", ns::BIND2);
-        for feature in [ns::SM, ns::CARBONS] {
-            bind_inline.append_child(xml::with_attr(xml::element("feature", ns::BIND2), "var", feature));
-        }
-        inline.append_child(xml::with_child(xml::element("bind", ns::BIND2), bind_inline));
+        let bind_feature = bind2::BindFeature {
+            inline_features: vec![ns::SM.to_owned(), ns::CARBONS.to_owned()],
+        };
+        inline.append_child(bind_feature.into());
         inline.append_child(xml::element("sm", ns::SM));
         sasl2.append_child(inline);
         features.append_child(sasl2);
         features.append_child(legacy);
     } else {
-        features.append_child(xml::element("bind", ns::BIND));
+        features.append_child(bind::BindFeature { required: false }.into());
         features.append_child(xml::with_child(
-            xml::element("session", ns::SESSION),
+            bind::Session.into(),
             xml::element("optional", ns::SESSION),
         ));
         features.append_child(xml::element("sm", ns::SM));
@@ -232,13 +231,14 @@ fn claimed_username(mechanism: Mechanism, initial: &[u8]) -> String {
     }
 }
 
-/// Runs one SASL exchange: `payload_ns` names the namespace of challenges and responses.
+/// Runs one SASL exchange: `namespace` names the namespace of challenges and responses (legacy SASL's or
+/// SASL2's).
 async fn exchange(
     shared: &Shared,
     transport: &mut Transport,
     mechanism: Mechanism,
     initial: Vec<u8>,
-    payload_ns: &str,
+    namespace: &'static str,
 ) -> Result<std::result::Result<(Authenticated, Option<Vec<u8>>), SaslFailure>> {
     let credentials = crate::auth::CoreCredentials {
         core: shared.core.clone(),
@@ -254,22 +254,24 @@ async fn exchange(
     loop {
         match server.step(&input, &credentials).await {
             SaslStep::Challenge(challenge) => {
-                let text = sasl::encode_payload(&challenge);
-                transport
-                    .send(&xml::with_text(xml::element("challenge", payload_ns), text))
-                    .await?;
+                let challenge = wire::Challenge(wire::Payload {
+                    namespace,
+                    payload: sasl::encode_payload(&challenge),
+                });
+                transport.send(&challenge.into()).await?;
                 let reply = match transport.next().await? {
                     Inbound::Stanza(reply) => reply,
                     Inbound::Close => return Ok(Err(SaslFailure::Aborted)),
                     Inbound::Open(_) => return Err(violation("invalid-xml", "Unexpected stream restart")),
                 };
-                if reply.is("abort", payload_ns) {
+                if wire::Abort::try_from(reply.clone()).is_ok_and(|abort| abort.namespace == namespace) {
                     return Ok(Err(SaslFailure::Aborted));
                 }
-                if !reply.is("response", payload_ns) {
-                    return Ok(Err(SaslFailure::MalformedRequest));
-                }
-                input = match sasl::decode_payload(&reply.text()) {
+                let response = match wire::Response::try_from(reply) {
+                    Ok(wire::Response(response)) if response.namespace == namespace => response,
+                    _ => return Ok(Err(SaslFailure::MalformedRequest)),
+                };
+                input = match sasl::decode_payload(&response.payload) {
                     Ok(bytes) => bytes,
                     Err(failure) => return Ok(Err(failure)),
                 };
@@ -299,21 +301,24 @@ async fn exchange(
     }
 }
 
-fn failure_element(namespace: &str, failure: &SaslFailure) -> Element {
-    let mut element = xml::element("failure", namespace);
-    element.append_child(xml::element(failure.condition(), ns::SASL));
-    element.append_child(xml::with_text(xml::element("text", namespace), failure.text()));
-    element
+fn failure_element(namespace: &'static str, failure: &SaslFailure) -> Element {
+    wire::Failure {
+        namespace,
+        condition: failure.condition().to_owned(),
+        text: Some(failure.text().to_owned()),
+    }
+    .into()
 }
 
 /// Legacy SASL (RFC 6120 §6). On failure the stream is closed: the SDKs hang on a stream left open.
 async fn legacy_sasl(
     shared: &Shared,
     transport: &mut Transport,
-    auth: &Element,
+    auth: Element,
 ) -> Result<Option<Authenticated>> {
-    let mechanism = auth.attr("mechanism").and_then(Mechanism::from_name);
-    let initial = sasl::decode_payload(&auth.text());
+    let auth = wire::Auth::try_from(auth).map_err(|_| violation("invalid-xml", "Expected <auth/>"))?;
+    let mechanism = auth.mechanism.as_deref().and_then(Mechanism::from_name);
+    let initial = sasl::decode_payload(&auth.payload);
     let outcome = match (mechanism, initial) {
         (None, _) => Err(SaslFailure::InvalidMechanism),
         (_, Err(failure)) => Err(failure),
@@ -322,11 +327,12 @@ async fn legacy_sasl(
     crate::metrics::sasl_outcome(mechanism, &outcome);
     match outcome {
         Ok((authenticated, additional)) => {
-            let mut success = xml::element("success", ns::SASL);
-            if let Some(data) = additional {
-                success.append_text(sasl::encode_payload(&data));
-            }
-            transport.send(&success).await?;
+            let success = wire::Success {
+                additional_data: additional
+                    .map(|data| sasl::encode_payload(&data))
+                    .unwrap_or_default(),
+            };
+            transport.send(&success.into()).await?;
             Ok(Some(authenticated))
         }
         Err(failure) => {
@@ -341,14 +347,22 @@ async fn legacy_sasl(
 async fn sasl2(
     shared: &Shared,
     transport: &mut Transport,
-    authenticate: &Element,
+    authenticate: Element,
 ) -> Result<Option<(Authenticated, Option<Bound>)>> {
-    let mechanism = authenticate.attr("mechanism").and_then(Mechanism::from_name);
-    let initial = match authenticate.get_child("initial-response", ns::SASL2) {
-        Some(response) => sasl::decode_payload(&response.text()),
-        None => Ok(Vec::new()),
+    // An `<authenticate/>` that cannot be read (an unreadable Bind2 request) is a malformed request.
+    let (mechanism, initial, bind_request) = match sasl2::Authenticate::try_from(authenticate) {
+        Ok(authenticate) => (
+            authenticate.mechanism.as_deref().and_then(Mechanism::from_name),
+            match authenticate.initial_response {
+                Some(response) => sasl::decode_payload(&response),
+                None => Ok(Vec::new()),
+            },
+            authenticate.bind,
+        ),
+        Err(_) => (None, Err(SaslFailure::MalformedRequest), None),
     };
     let outcome = match (mechanism, initial) {
+        (_, Err(failure @ SaslFailure::MalformedRequest)) => Err(failure),
         (None, _) => Err(SaslFailure::InvalidMechanism),
         (_, Err(failure)) => Err(failure),
         (Some(mechanism), Ok(initial)) => exchange(shared, transport, mechanism, initial, ns::SASL2).await?,
@@ -362,37 +376,43 @@ async fn sasl2(
             return Ok(None);
         }
     };
-    let mut success = xml::element("success", ns::SASL2);
-    if let Some(data) = additional {
-        success.append_child(xml::with_text(
-            xml::element("additional-data", ns::SASL2),
-            sasl::encode_payload(&data),
-        ));
-    }
-    let bare = authenticated.user.bare(&shared.config.domain);
-    if let Some(bind_request) = authenticate.get_child("bind", ns::BIND2) {
+    let mut success = sasl2::Success {
+        additional_data: additional.map(|data| sasl::encode_payload(&data)),
+        authorization_identifier: authenticated.user.bare(&shared.config.domain),
+        payloads: Vec::new(),
+    };
+    if let Some(bind_request) = bind_request {
         if over_session_cap(shared, &authenticated) {
             // The login succeeded but no session can be bound with it: the whole stream is refused.
-            crate::session::close_with_error(transport, "policy-violation", TOO_MANY_SESSIONS).await;
+            crate::stream::close_with_error(transport, "policy-violation", TOO_MANY_SESSIONS).await;
             return Ok(None);
         }
         let (handle, rx) = bind(shared, &authenticated);
         let counted = SessionMetric::start(transport.kind());
-        let full = handle.full_jid(&shared.config.domain);
-        success.append_child(xml::with_text(
-            xml::element("authorization-identifier", ns::SASL2),
-            full,
-        ));
-        let mut bound_element = xml::element("bound", ns::BIND2);
-        let sm_request = bind_request.get_child("enable", ns::SM);
-        if let Some(enable) = sm_request {
-            bound_element.append_child(crate::session::online::inline_enabled(shared, &handle, enable));
+        success.authorization_identifier = handle.full_jid(&shared.config.domain);
+        let mut bound = bind2::Bound {
+            mam_metadata: None,
+            payloads: Vec::new(),
+        };
+        // The inline features: XEP-0198 `<enable/>` and carbons' `<enable/>`; others are ignored.
+        let sm_request = bind_request
+            .payloads
+            .iter()
+            .find_map(|payload| sm::Enable::try_from(payload.clone()).ok());
+        if let Some(enable) = &sm_request {
+            bound
+                .payloads
+                .push(crate::session::sm::inline_enabled(shared, &handle, enable.resume));
         }
-        if bind_request.get_child("enable", ns::CARBONS).is_some() {
+        if bind_request
+            .payloads
+            .iter()
+            .any(|payload| carbons::Enable::try_from(payload.clone()).is_ok())
+        {
             handle.set_carbons(true);
         }
-        success.append_child(bound_element);
-        transport.send(&success).await?;
+        success.payloads.push(bound.into());
+        transport.send(&success.into()).await?;
         let bound = Bound {
             handle,
             rx,
@@ -402,11 +422,7 @@ async fn sasl2(
         };
         return Ok(Some((authenticated, Some(bound))));
     }
-    success.append_child(xml::with_text(
-        xml::element("authorization-identifier", ns::SASL2),
-        bare,
-    ));
-    transport.send(&success).await?;
+    transport.send(&success.into()).await?;
     Ok(Some((authenticated, None)))
 }
 
@@ -451,7 +467,11 @@ async fn legacy_iq(
     iq: &Element,
     auth: &Authenticated,
 ) -> Result<Option<Bound>> {
-    if iq.attr("type") == Some("set") && iq.get_child("bind", ns::BIND).is_some() {
+    let set = iq.attr("type") == Some("set");
+    let bind_request = iq
+        .children()
+        .find_map(|child| bind::BindQuery::try_from(child.clone()).ok());
+    if set && bind_request.is_some() {
         if over_session_cap(shared, auth) {
             // RFC 6120 §7.6.2.2: the account has reached its limit of active resources.
             let reply = stanza::error_reply(iq, stanza::Condition::ResourceConstraint, TOO_MANY_SESSIONS);
@@ -460,11 +480,10 @@ async fn legacy_iq(
         }
         let (handle, rx) = bind(shared, auth);
         let counted = SessionMetric::start(transport.kind());
-        let jid = xml::with_text(
-            xml::element("jid", ns::BIND),
-            handle.full_jid(&shared.config.domain),
-        );
-        let result = stanza::iq_result(iq, Some(xml::with_child(xml::element("bind", ns::BIND), jid)));
+        let full = handle.full_jid(&shared.config.domain);
+        let jid = xmpp_parsers::jid::FullJid::new(&full)
+            .map_err(|_| violation("internal-server-error", "The bound address is not a full JID"))?;
+        let result = stanza::iq_result(iq, Some(bind::BindResponse { jid }.into()));
         transport.send(&result).await?;
         return Ok(Some(Bound {
             handle,
@@ -474,7 +493,11 @@ async fn legacy_iq(
             counted,
         }));
     }
-    if iq.attr("type") == Some("set") && iq.get_child("session", ns::SESSION).is_some() {
+    if set
+        && iq
+            .children()
+            .any(|child| bind::Session::try_from(child.clone()).is_ok())
+    {
         transport.send(&stanza::iq_result(iq, None)).await?;
         return Ok(None);
     }

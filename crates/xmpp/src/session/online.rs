@@ -3,16 +3,18 @@
 //! drops and the client enabled resumption, the session waits for it; when it ends for good, whatever was
 //! not delivered goes back to the router (other sessions or offline storage).
 
-use crate::modules;
+use crate::context::{Context, Reply, Sender, SessionState};
+use crate::dispatch::Dispatcher;
 use crate::ns;
-use crate::registry::{Command, SessionHandle};
+use crate::parsers::message::worth_keeping;
+use crate::parsers::sm;
+use crate::registry::{Command, ResumeRequest, SessionHandle};
 use crate::sasl::Authenticated;
-use crate::server::Shared;
 use crate::session::negotiate::Bound;
-use crate::session::resume::ResumeRequest;
 use crate::session::sm::{AfterSend, StreamManagement};
-use crate::session::stream_error;
+use crate::shared::Shared;
 use crate::stanza;
+use crate::stream::stream_error;
 use crate::stream::{Inbound, Transport};
 use crate::xml::{self, Element};
 use palaver_proto::random_hex_token;
@@ -68,8 +70,13 @@ impl RateLimiter {
     }
 }
 
-pub struct Online {
+pub struct Session {
     pub shared: Arc<Shared>,
+    dispatcher: Arc<Dispatcher>,
+    /// Who this session's stanzas are from, as the handlers see it.
+    sender: Arc<Sender>,
+    /// What the modules remember for this session.
+    state: SessionState,
     transport: Option<Transport>,
     pub handle: SessionHandle,
     rx: mpsc::Receiver<Command>,
@@ -83,32 +90,24 @@ pub struct Online {
     rate: RateLimiter,
     /// The byte-rate shaper: inbound bytes per second.
     bytes: RateLimiter,
-    /// The last presence broadcast (None before initial presence).
-    pub presence: Option<Element>,
-    /// Contacts whose subscription request this session has already been shown: a request that is
-    /// routed live while the login also reads the pending ones from the store arrives once.
-    pub shown_requests: std::collections::HashSet<String>,
     next_token_check: Instant,
 }
 
-/// The `<enabled/>` for stream management requested inside a Bind2 request (the session starts counting
-/// when it goes online); records the resumption id when resumption was asked for.
-pub fn inline_enabled(shared: &Shared, handle: &SessionHandle, enable: &Element) -> Element {
-    let mut scratch = StreamManagement::new(0);
-    if matches!(enable.attr("resume"), Some("true") | Some("1")) {
-        let id = random_hex_token(16);
-        handle.set_resume_id(Some(id.clone()));
-        scratch.enable(Some((&id, shared.config.resume_window.as_secs())))
-    } else {
-        scratch.enable(None)
-    }
-}
-
-pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
+pub async fn run(shared: Arc<Shared>, dispatcher: Arc<Dispatcher>, transport: Transport, bound: Bound) {
     let domain = shared.config.domain.clone();
-    let mut session = Online {
-        full_jid: bound.handle.full_jid(&domain),
-        bare_jid: bound.auth.user.bare(&domain),
+    let full_jid = bound.handle.full_jid(&domain);
+    let bare_jid = bound.auth.user.bare(&domain);
+    let mut session = Session {
+        dispatcher,
+        sender: Arc::new(Sender {
+            user: bound.auth.user,
+            full_jid: full_jid.clone(),
+            bare_jid: bare_jid.clone(),
+            handle: bound.handle.clone(),
+        }),
+        state: SessionState::default(),
+        full_jid,
+        bare_jid,
         rate: RateLimiter::new(shared.config.stanza_rate, shared.config.stanza_burst),
         bytes: RateLimiter::new(shared.config.byte_rate, shared.config.byte_burst),
         sm: StreamManagement::new(shared.config.max_unacked),
@@ -118,8 +117,6 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
         auth: bound.auth,
         last_inbound: Instant::now(),
         ping: None,
-        presence: None,
-        shown_requests: Default::default(),
         next_token_check: Instant::now(),
         shared,
     };
@@ -145,7 +142,7 @@ pub async fn run(shared: Arc<Shared>, transport: Transport, bound: Bound) {
     Box::pin(session.finish()).await;
 }
 
-impl Online {
+impl Session {
     /// Sends a stanza (or holds it for resumption while the link is down), with SM bookkeeping.
     pub async fn send(&mut self, stanza: Element) {
         self.send_many(vec![stanza], false).await;
@@ -196,21 +193,6 @@ impl Online {
         }
     }
 
-    /// False for a subscription request this session was already shown.
-    pub fn first_showing(&mut self, stanza: &Element) -> bool {
-        if stanza.name() != "presence" || stanza.attr("type") != Some("subscribe") {
-            return true;
-        }
-        let from = stanza
-            .attr("from")
-            .unwrap_or_default()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        self.shown_requests.insert(from)
-    }
-
     /// Asks the client to acknowledge what it has, when anything is outstanding. Called at the end of each
     /// burst of deliveries: the SDKs only ack when asked, and an unacknowledged message would be kept
     /// again for the next session if the client closed now.
@@ -229,7 +211,7 @@ impl Online {
         let mut resume = None;
         let mut next = Some(first);
         while let Some(stanza) = next.take() {
-            if self.first_showing(&stanza) {
+            if self.state.first_showing(&stanza) {
                 burst.push(stanza);
             }
             if burst.len() >= BURST {
@@ -255,11 +237,6 @@ impl Online {
                 self.transport = None;
             }
         }
-    }
-
-    /// Sends a stanza to this session's own client without going through the registry.
-    pub async fn reply(&mut self, stanza: Element) {
-        self.send(stanza).await;
     }
 
     /// Holds the next read back while the connection is over its stanza or byte rate (ejabberd's and
@@ -377,10 +354,8 @@ impl Online {
                 Ok(Ok(Inbound::Stanza(element))) => element,
                 _ => return,
             };
-            if next.is("a", ns::SM) {
-                if let Some(h) = next.attr("h").and_then(|h| h.parse::<u32>().ok()) {
-                    let _ = self.sm.acknowledged(h);
-                }
+            if let Ok(sm::A { h }) = sm::A::try_from(next) {
+                let _ = self.sm.acknowledged(h);
             }
         }
     }
@@ -451,16 +426,24 @@ impl Online {
         self.sm.received();
         // The server vouches for the sender: never trust a client-supplied `from`.
         xml::set_attr(&mut element, "from", self.full_jid.clone());
-        match element.name() {
-            "message" => modules::message::handle(self, element).await,
-            "presence" => modules::presence::handle(self, element).await,
-            _ => {
-                if self.is_pong(&element) {
-                    return None;
-                }
-                modules::iq::handle(self, element).await
-            }
+        if element.name() == "iq" && self.is_pong(&element) {
+            return None;
         }
+        // The handler gets the sender, this session as the way to answer, and the session state the
+        // modules keep; never the session itself.
+        let shared = self.shared.clone();
+        let dispatcher = self.dispatcher.clone();
+        let sender = self.sender.clone();
+        let mut state = std::mem::take(&mut self.state);
+        let ctx = Context {
+            shared: &shared,
+            state: dispatcher.state(),
+            sender: &sender,
+            session: &mut state,
+            reply: self,
+        };
+        dispatcher.stanza(ctx, element).await;
+        self.state = state;
         None
     }
 
@@ -480,7 +463,7 @@ impl Online {
         match element.name() {
             "r" => self.send_nonza(self.sm.ack()).await,
             "a" => {
-                let h = element.attr("h").and_then(|h| h.parse::<u32>().ok());
+                let h = sm::A::try_from(element.clone()).ok().map(|a| a.h);
                 match h.map(|h| self.sm.acknowledged(h)) {
                     Some(Ok(())) => {}
                     Some(Err(error)) => {
@@ -498,7 +481,7 @@ impl Online {
                 }
             }
             "enable" if !self.sm.is_enabled() => {
-                let wants_resume = matches!(element.attr("resume"), Some("true") | Some("1"));
+                let wants_resume = sm::Enable::try_from(element.clone()).is_ok_and(|e| e.resume);
                 let enabled = if wants_resume {
                     let id = random_hex_token(16);
                     self.handle.set_resume_id(Some(id.clone()));
@@ -588,7 +571,7 @@ impl Online {
     /// A stanza this session could not deliver. 1-1 messages fan out to every session of the user, so if
     /// another session is online it has its copy; otherwise the message is kept offline for the next one.
     async fn undelivered(&mut self, stanza: Element) {
-        if !modules::message::worth_keeping(&stanza) {
+        if !worth_keeping(&stanza) {
             return;
         }
         let user = self.auth.user;
@@ -620,14 +603,13 @@ impl Online {
     /// Leaves for good: unregister, tell the user's other sessions, and hand back what was not delivered.
     async fn finish(&mut self) {
         self.shared.registry.unregister(&self.handle);
-        modules::muc::session_ended(&self.shared, self.auth.user, self.handle.id);
-        self.shared.status_watchers.session_ended(self.handle.id);
-        if self.presence.is_some() {
+        let was_available = self.state.available;
+        if was_available {
             self.handle.set_available(false);
-            let shared = self.shared.clone();
-            modules::presence::broadcast_unavailable(&shared, self.auth.user, &self.full_jid, self.handle.id)
-                .await;
         }
+        self.dispatcher
+            .session_ended(&self.shared, &self.sender, was_available)
+            .await;
         self.rx.close();
         let mut leftovers = self.sm.take_unacked();
         while let Ok(command) = self.rx.try_recv() {
@@ -649,5 +631,16 @@ impl Online {
             let _ = transport.send_close().await;
         }
         tracing::debug!(jid = %self.full_jid, "session ended");
+    }
+}
+
+#[async_trait::async_trait]
+impl Reply for Session {
+    async fn send(&mut self, stanza: Element) {
+        Session::send(self, stanza).await
+    }
+
+    async fn request_ack(&mut self) {
+        Session::request_ack(self).await
     }
 }

@@ -2,28 +2,12 @@
 //! session it resumes, which then resends what was not acknowledged.
 
 use crate::ns;
-use crate::registry::{Command, SessionHandle};
+use crate::registry::{Command, ResumeRequest, SessionHandle};
 use crate::sasl::Authenticated;
-use crate::server::Shared;
-use crate::session::close_with_error;
+use crate::shared::Shared;
+use crate::stream::close_with_error;
 use crate::stream::Transport;
 use crate::xml::{self, Element};
-
-/// A resumption in flight: the new connection and the client's `h`.
-pub struct ResumeRequest {
-    pub transport: Transport,
-    pub h: u32,
-    pub previd: String,
-}
-
-impl std::fmt::Debug for ResumeRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResumeRequest")
-            .field("h", &self.h)
-            .field("previd", &self.previd)
-            .finish()
-    }
-}
 
 /// `<failed xmlns="urn:xmpp:sm:3"><{condition}/></failed>`.
 pub fn failed(condition: &str) -> Element {

@@ -6,7 +6,10 @@
 //! messages only.
 
 use crate::ns;
+use crate::registry::SessionHandle;
+use crate::shared::Shared;
 use crate::xml::{self, Element};
+use palaver_proto::random_hex_token;
 use std::collections::VecDeque;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -145,6 +148,19 @@ impl StreamManagement {
         } else {
             AfterSend::Nothing
         }
+    }
+}
+
+/// The `<enabled/>` for stream management requested inside a Bind2 request (the session starts counting
+/// when it goes online); records the resumption id when resumption was asked for.
+pub fn inline_enabled(shared: &Shared, handle: &SessionHandle, resume: bool) -> Element {
+    let mut scratch = StreamManagement::new(0);
+    if resume {
+        let id = random_hex_token(16);
+        handle.set_resume_id(Some(id.clone()));
+        scratch.enable(Some((&id, shared.config.resume_window.as_secs())))
+    } else {
+        scratch.enable(None)
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`ConnectionHandler`].
 
 mod io;
+pub mod kind;
 mod listener;
 pub(crate) mod parser;
 mod tcp;
@@ -15,7 +16,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::xml::Element;
+use crate::ns;
+use crate::xml::{self, Element};
 
 pub use listener::{
     serve_tcp, serve_websocket, starttls_acceptor, ConnectionHandler, ListenerLimits, MAX_REFUSING,
@@ -23,6 +25,7 @@ pub use listener::{
 };
 
 use io::BoxedIo;
+pub use kind::TransportKind;
 use listener::ConnectionSlot;
 use tcp::TcpTransport;
 use websocket::WsTransport;
@@ -90,12 +93,6 @@ impl TransportError {
             | TransportError::Handshake(_) => None,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    WebSocket,
-    Tcp,
 }
 
 /// One client connection, ready for XMPP (TLS and WebSocket handshakes done).
@@ -295,6 +292,23 @@ fn escape_attr(value: &str) -> String {
         }
     }
     out
+}
+
+/// `<stream:error>` with a condition and text.
+pub fn stream_error(condition: &str, text: &str) -> Element {
+    let mut error = xml::element("error", ns::STREAM);
+    error.append_child(xml::element(condition, ns::STREAMS_ERRORS));
+    if !text.is_empty() {
+        error.append_child(xml::with_text(xml::element("text", ns::STREAMS_ERRORS), text));
+    }
+    error
+}
+
+/// Sends a stream error and closes the stream; the socket may already be gone.
+pub async fn close_with_error(transport: &mut Transport, condition: &str, text: &str) {
+    tracing::debug!(condition, text, "closing stream with an error");
+    let _ = transport.send(&stream_error(condition, text)).await;
+    let _ = transport.send_close().await;
 }
 
 #[cfg(test)]

@@ -57,14 +57,18 @@ pub(crate) struct StreamParser {
     last_element_bytes: usize,
 }
 
+fn new_parser() -> Parser {
+    Parser::with_options(Options {
+        max_token_length: MAX_TOKEN_LENGTH,
+        ..Options::default()
+    })
+}
+
 impl StreamParser {
     pub(crate) fn new(framing: Framing, max_element_bytes: usize) -> Self {
         StreamParser {
             framing,
-            parser: Box::new(Parser::with_options(Options {
-                max_token_length: MAX_TOKEN_LENGTH,
-                ..Options::default()
-            })),
+            parser: Box::new(new_parser()),
             input: Vec::new(),
             pos: 0,
             stack: Vec::new(),
@@ -128,6 +132,14 @@ impl StreamParser {
         self.pos = 0;
     }
 
+    /// Between top-level elements with every byte read, nothing needs the parser's scratch buffer (up to
+    /// `MAX_TOKEN_LENGTH`) or the input buffer until the next read: both go back to the allocator, so a
+    /// connection that waits holds neither. They come back with the next bytes.
+    fn rest(&mut self) {
+        self.parser.release_temporaries();
+        self.input = Vec::new();
+    }
+
     /// The next complete event from the input fed so far, or `None` if more input is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, TransportError> {
         match self.state {
@@ -177,6 +189,9 @@ impl StreamParser {
                 Err(EndOrError::NeedMoreData) => {
                     if self.pos == self.input.len() {
                         self.release_input();
+                        if self.idle {
+                            self.rest();
+                        }
                         return Ok(None);
                     }
                     if used == 0 {
@@ -243,7 +258,7 @@ impl StreamParser {
                     Framing::Stream => Inbound::Stanza(element),
                     Framing::Fragments => {
                         // Each element is a document of its own: the next one needs a fresh parser.
-                        *self.parser = Parser::default();
+                        *self.parser = new_parser();
                         fragment(element)
                     }
                 }))

@@ -2,24 +2,31 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{ready, Poll};
+
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
 use super::io::BoxedIo;
 use super::parser::{Framing, StreamParser};
 use super::{escape_attr, Inbound, TransportError, DEFAULT_MAX_STANZA_SIZE};
 use crate::{ns, xml};
 
-/// Reads start small (most connections are idle most of the time) and the buffer doubles, up to the
-/// largest size, whenever a read fills it.
-const FIRST_READ: usize = 1024;
-const LARGEST_READ: usize = 16 * 1024;
+/// The most one read takes from the socket.
+const READ_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    /// Every connection on a thread reads through this one buffer and hands the bytes to its parser at
+    /// once, so a connection waiting for data holds no read buffer of its own (most connections wait
+    /// most of the time).
+    static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
 
 pub(crate) struct TcpTransport {
     /// `None` only while STARTTLS owns the socket (and after it failed).
     io: Option<BoxedIo>,
     encrypted: bool,
     parser: StreamParser,
-    read_buf: Box<[u8]>,
     closed: bool,
     handshake_timeout: Duration,
 }
@@ -30,7 +37,6 @@ impl TcpTransport {
             io: Some(io),
             encrypted,
             parser: StreamParser::new(Framing::Stream, DEFAULT_MAX_STANZA_SIZE),
-            read_buf: vec![0; FIRST_READ].into_boxed_slice(),
             closed: false,
             handshake_timeout,
         }
@@ -60,15 +66,21 @@ impl TcpTransport {
             if let Some(item) = self.parser.next()? {
                 return Ok(item);
             }
-            // The only await: a cancelled read consumes nothing, everything else lives in `self`.
+            // The only await: a cancelled read consumes nothing (bytes reach the parser in the same poll
+            // that reads them), everything else lives in `self`.
             let io = self.io.as_mut().ok_or(TransportError::Closed)?;
-            let n = io.read(&mut self.read_buf).await?;
+            let parser = &mut self.parser;
+            let n = std::future::poll_fn(|cx| {
+                READ_SCRATCH.with_borrow_mut(|scratch| {
+                    let mut buf = ReadBuf::new(scratch);
+                    ready!(Pin::new(&mut *io).poll_read(cx, &mut buf))?;
+                    parser.feed(buf.filled());
+                    Poll::Ready(Ok::<_, std::io::Error>(buf.filled().len()))
+                })
+            })
+            .await?;
             if n == 0 {
                 return Err(TransportError::Closed);
-            }
-            self.parser.feed(&self.read_buf[..n]);
-            if n == self.read_buf.len() && n < LARGEST_READ {
-                self.read_buf = vec![0; n * 2].into_boxed_slice();
             }
         }
     }

@@ -438,3 +438,42 @@ fn the_longest_jid_fits_in_an_attribute_and_long_text_arrives_whole() {
         Err(TransportError::PolicyViolation)
     ));
 }
+
+#[test]
+fn a_parser_between_stanzas_holds_no_input_buffer_and_still_parses_what_comes_next() {
+    for framing in [Framing::Stream, Framing::Fragments] {
+        let mut parser = StreamParser::new(framing, DEFAULT_MAX);
+        let mut out = Vec::new();
+        let open: &[u8] = match framing {
+            Framing::Stream => HEADER.as_bytes(),
+            Framing::Fragments => {
+                b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>"
+            }
+        };
+        parser.feed(open);
+        out.extend(drain(&mut parser).unwrap());
+        // A stanza split mid-token keeps its bytes; a finished one leaves nothing held.
+        parser.feed(b"<message to='a@localhost' id='m1'><bo");
+        out.extend(drain(&mut parser).unwrap());
+        parser.feed(b"dy>one</body></message>");
+        out.extend(drain(&mut parser).unwrap());
+        assert_eq!(
+            parser.input.capacity(),
+            0,
+            "{framing:?}: nothing held while waiting"
+        );
+        parser.feed(b" <message to='a@localhost' id='m2'><body>two</body></message>");
+        out.extend(drain(&mut parser).unwrap());
+        assert_eq!(parser.input.capacity(), 0);
+        let rendered = render(&out);
+        assert_eq!(rendered.len(), 3, "{rendered:?}");
+        assert!(
+            rendered[1].contains("<body>one</body>") && rendered[1].contains("id='m1'"),
+            "{rendered:?}"
+        );
+        assert!(
+            rendered[2].contains("<body>two</body>") && rendered[2].contains("id='m2'"),
+            "{rendered:?}"
+        );
+    }
+}

@@ -1,14 +1,19 @@
 //! Domain events that end in stanzas: what REST does to messages and dialogs shows up in real time, the
-//! same way as when a client does it over XMPP.
+//! same way as when a client does it over XMPP. (Removed occupants are the room module's: the dispatcher
+//! hands `OccupantsRemoved` there.)
 
-use super::extra_params;
-use super::groupchat::fan_out;
 use crate::ns;
+use crate::parsers::correction::{Remove, Replace};
+use crate::parsers::extra_params::{self, ExtraParams};
+use crate::parsers::markers::{Markable, Marker};
+use crate::parsers::reactions::Reactions;
+use crate::parsers::{Message, MessageType};
+use crate::policy;
 use crate::router;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::xml::{self, Element};
 use palaver_core::events::Event;
-use palaver_core::model::dialog_type;
+use palaver_core::model::DialogType;
 use palaver_proto::{new_object_id, RoomJid, UserJid};
 
 /// Turns an event into deliveries. Events without a real-time side are ignored here.
@@ -24,20 +29,23 @@ pub async fn apply(shared: &Shared, event: Event) {
             params.insert("dialog_id".into(), message.dialog_id.clone().into());
             params.insert("save_to_history".into(), "1".into());
             params.insert("date_sent".into(), message.date_sent.to_string().into());
-            let mut stanza = xml::element("message", ns::CLIENT);
-            xml::set_attr(&mut stanza, "id", message.id.clone());
+            let mut stanza = Message::new(None);
+            stanza.head.id = Some(message.id.clone());
             if let Some(body) = &message.body {
-                stanza.append_child(xml::with_text(xml::element("body", ns::CLIENT), body.clone()));
+                stanza.set_body(body.clone());
             }
-            stanza.append_child(extra_params::from_json(&params, &message.attachments));
+            stanza
+                .payloads
+                .push(ExtraParams::from_json(&params, &message.attachments).into());
             if markable {
-                stanza.append_child(xml::element("markable", ns::CHAT_MARKERS));
+                stanza.payloads.push(Markable.into());
             }
+            let stanza = Element::from(stanza);
             let sender = UserJid {
                 user_id: message.sender_id,
                 app_id: message.app_id,
             };
-            deliver(
+            let kept = deliver(
                 shared,
                 sender,
                 &message.dialog_id,
@@ -52,7 +60,7 @@ pub async fn apply(shared: &Shared, event: Event) {
                 shared
                     .core
                     .messages()
-                    .raise_alerts(message, &dialog, &recipients, silent)
+                    .raise_alerts(message, &dialog, &recipients, silent, &kept)
                     .await;
             }
         }
@@ -66,10 +74,13 @@ pub async fn apply(shared: &Shared, event: Event) {
         } => {
             let mut stanza = signal_message(&dialog_id);
             stanza.append_child(xml::with_text(xml::element("body", ns::CLIENT), body));
-            let mut replace = xml::element("replace", ns::CORRECTION);
-            xml::set_attr(&mut replace, "id", message_id);
-            xml::set_attr(&mut replace, "last", "true");
-            stanza.append_child(replace);
+            stanza.append_child(
+                Replace {
+                    id: message_id,
+                    last: true,
+                }
+                .into(),
+            );
             let kind = kind_of(shared, app_id, &dialog_id).await;
             let editor = UserJid {
                 user_id: editor_id,
@@ -91,11 +102,7 @@ pub async fn apply(shared: &Shared, event: Event) {
             };
             for id in message_ids {
                 let mut stanza = signal_message(&dialog_id);
-                stanza.append_child(xml::with_attr(
-                    xml::element("remove", ns::MESSAGE_DELETE),
-                    "id",
-                    id,
-                ));
+                stanza.append_child(Remove { id }.into());
                 deliver(shared, by, &dialog_id, kind, &recipients, stanza, true).await;
             }
         }
@@ -115,8 +122,7 @@ pub async fn apply(shared: &Shared, event: Event) {
                     continue;
                 }
                 let mut stanza = signal_message(&dialog_id);
-                let marker = if read { "displayed" } else { "received" };
-                stanza.append_child(xml::with_attr(xml::element(marker, ns::CHAT_MARKERS), "id", id));
+                stanza.append_child(Marker::new(read, id).into());
                 xml::set_attr(&mut stanza, "type", "chat");
                 xml::set_attr(&mut stanza, "from", reader.bare(&shared.config.domain));
                 let to = UserJid {
@@ -137,20 +143,20 @@ pub async fn apply(shared: &Shared, event: Event) {
         } => {
             let mut params = extension;
             params.insert("moduleIdentifier".into(), "SystemNotifications".into());
-            let mut stanza = xml::element("message", ns::CLIENT);
-            xml::set_attr(&mut stanza, "type", "headline");
-            xml::set_attr(&mut stanza, "id", id);
-            xml::set_attr(
-                &mut stanza,
-                "from",
+            let mut stanza = Message::new(Some(MessageType::Headline));
+            stanza.head.id = Some(id);
+            stanza.head.from = Some(
                 UserJid {
                     user_id: sender_id,
                     app_id,
                 }
                 .bare(&shared.config.domain),
             );
-            stanza.append_child(extra_params::from_json(&params, &serde_json::Value::Null));
-            router::to_available(
+            stanza
+                .payloads
+                .push(ExtraParams::from_json(&params, &serde_json::Value::Null).into());
+            let stanza = Element::from(stanza);
+            router::deliver(
                 shared,
                 UserJid {
                     user_id: recipient_id,
@@ -170,38 +176,28 @@ pub async fn apply(shared: &Shared, event: Event) {
             recipients,
         } => {
             let mut stanza = signal_message(&dialog_id);
-            let mut reactions = xml::element("reactions", ns::CLIENT);
-            xml::set_attr(&mut reactions, "user_id", user_id.to_string());
-            xml::set_attr(&mut reactions, "message_id", message_id);
-            for (flag, reaction) in [("add", add), ("remove", remove)] {
-                if let Some(reaction) = reaction {
-                    let mut child = xml::with_attr(xml::element("reaction", ns::CLIENT), flag, "true");
-                    xml::set_attr(&mut child, "type", reaction);
-                    reactions.append_child(child);
+            stanza.append_child(
+                Reactions {
+                    user_id: user_id.to_string(),
+                    message_id,
+                    add,
+                    remove,
                 }
-            }
-            stanza.append_child(reactions);
+                .into(),
+            );
             let kind = kind_of(shared, app_id, &dialog_id).await;
             let reactor = UserJid { user_id, app_id };
-            if kind == dialog_type::PRIVATE {
+            if kind == DialogType::Private {
                 // The reacting user's own devices update too (group reflections reach them anyway).
                 let mut own = stanza.clone();
                 xml::set_attr(&mut own, "type", "chat");
                 xml::set_attr(&mut own, "from", reactor.bare(&shared.config.domain));
-                router::to_available(shared, reactor, &own, None);
+                router::deliver(shared, reactor, &own, None);
             }
             deliver(shared, reactor, &dialog_id, kind, &recipients, stanza, false).await;
         }
-        Event::OccupantsRemoved {
-            app_id,
-            dialog_id,
-            removed,
-            by_user,
-        } => {
-            let room = RoomJid { app_id, dialog_id };
-            super::muc::kick(shared, &room, &removed, by_user);
-        }
-        Event::SessionDestroyed { .. }
+        Event::OccupantsRemoved { .. }
+        | Event::SessionDestroyed { .. }
         | Event::UserDeleted { .. }
         | Event::UserBlocked { .. }
         | Event::ChatAlert { .. }
@@ -211,39 +207,40 @@ pub async fn apply(shared: &Shared, event: Event) {
 
 /// A fresh message carrying only `extraParams/dialog_id` (markers, edits, deletes, reactions).
 fn signal_message(dialog_id: &str) -> Element {
-    let mut stanza = xml::element("message", ns::CLIENT);
-    xml::set_attr(&mut stanza, "id", new_object_id().to_string());
-    let mut extra = xml::element("extraParams", ns::CLIENT);
-    extra.append_child(xml::with_text(xml::element("dialog_id", ns::CLIENT), dialog_id));
-    stanza.append_child(extra);
-    stanza
+    let mut stanza = Message::new(None);
+    stanza.head.id = Some(new_object_id().to_string());
+    let mut extra = extra_params::empty();
+    extra_params::ensure_value(&mut extra, "dialog_id", dialog_id);
+    stanza.payloads.push(extra);
+    stanza.into()
 }
 
-async fn kind_of(shared: &Shared, app_id: i64, dialog_id: &str) -> i64 {
+async fn kind_of(shared: &Shared, app_id: i64, dialog_id: &str) -> DialogType {
     match shared.core.store.dialog(app_id, dialog_id).await {
         Ok(Some(dialog)) => dialog.kind,
-        _ => dialog_type::PRIVATE,
+        _ => DialogType::Private,
     }
 }
 
 /// Sends a stanza "from" a user into a dialog: 1-1 to each recipient (kept offline when `keep`), group
-/// dialogs reflected from the room.
+/// dialogs reflected from the room (the other nodes asked when `keep`). Returns the recipients it was
+/// kept offline for or, in a group, whom no session took though the session directory lists them.
 async fn deliver(
     shared: &Shared,
     from: UserJid,
     dialog_id: &str,
-    kind: i64,
+    kind: DialogType,
     recipients: &[i64],
     mut stanza: Element,
     keep: bool,
-) {
-    if kind != dialog_type::PRIVATE {
+) -> Vec<i64> {
+    let mut kept = Vec::new();
+    if kind != DialogType::Private {
         let room = RoomJid {
             app_id: from.app_id,
             dialog_id: dialog_id.to_owned(),
         };
-        fan_out(shared, &room, kind, from.user_id, &stanza).await;
-        return;
+        return router::deliver_to_room(shared, &room, kind, from.user_id, stanza, keep).await;
     }
     xml::set_attr(&mut stanza, "type", "chat");
     xml::set_attr(&mut stanza, "from", from.bare(&shared.config.domain));
@@ -253,17 +250,22 @@ async fn deliver(
             app_id: from.app_id,
         };
         // REST-originated 1-1 traffic honours privacy lists like stanzas sent over XMPP do.
-        if super::privacy::blocks(shared, to, from, super::privacy::Kind::Message).await
-            || super::privacy::blocks(shared, from, to, super::privacy::Kind::MessageOut).await
+        if policy::blocks(shared, to, from, policy::Kind::Message).await
+            || policy::blocks(shared, from, to, policy::Kind::MessageOut).await
         {
             continue;
         }
         if keep {
-            if let Err(error) = router::deliver_or_store(shared, to, &stanza, None).await {
-                tracing::warn!(%error, "a REST-originated message could not be kept for an offline user");
+            match router::deliver_or_store(shared, to, &stanza, None).await {
+                Ok(router::Handed::KeptOffline) => kept.push(recipient),
+                Ok(router::Handed::Live) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "a REST-originated message could not be kept for an offline user");
+                }
             }
         } else {
-            router::to_available(shared, to, &stanza, None);
+            router::deliver(shared, to, &stanza, None);
         }
     }
+    kept
 }

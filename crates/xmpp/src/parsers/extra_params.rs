@@ -1,6 +1,7 @@
 //! ConnectyCube's `<extraParams xmlns="jabber:client">` ⇄ JSON (docs/protocol.md#custom-parameters):
 //! leaves are strings, nested elements objects, `<attachment/>` elements the `attachments` array.
 
+use super::head::ParseError;
 use crate::ns;
 use crate::xml::{self, Element};
 use serde_json::{Map, Value};
@@ -19,13 +20,57 @@ pub const RESERVED: [&str; 10] = [
     "recipient_id",
 ];
 
-/// The `extraParams` child of a message, if any (matched by local name, as the SDKs do).
-pub fn find(message: &Element) -> Option<&Element> {
-    message.children().find(|c| c.name() == "extraParams")
+/// ConnectyCube's `<extraParams>` as an element of its own: what a message carries, read and written
+/// by the functions below.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraParams(pub Element);
+
+impl TryFrom<Element> for ExtraParams {
+    type Error = ParseError;
+
+    fn try_from(element: Element) -> Result<ExtraParams, ParseError> {
+        if is_extra_params(&element) {
+            Ok(ExtraParams(element))
+        } else {
+            Err(ParseError::WrongElement("extraParams"))
+        }
+    }
 }
 
-pub fn find_mut(message: &mut Element) -> Option<&mut Element> {
-    message.children_mut().find(|c| c.name() == "extraParams")
+impl From<ExtraParams> for Element {
+    fn from(extra: ExtraParams) -> Element {
+        extra.0
+    }
+}
+
+impl ExtraParams {
+    /// Built from JSON (see `from_json`).
+    pub fn from_json(params: &Map<String, Value>, attachments: &Value) -> ExtraParams {
+        ExtraParams(from_json(params, attachments))
+    }
+
+    pub fn value(&self, name: &str) -> Option<String> {
+        value(&self.0, name)
+    }
+
+    pub fn to_json(&self) -> (Vec<Value>, Map<String, Value>) {
+        to_json(&self.0)
+    }
+}
+
+/// Whether a message's child is its `extraParams` (matched by local name, as the SDKs do).
+pub fn is_extra_params(child: &Element) -> bool {
+    child.name() == "extraParams"
+}
+
+/// An empty `<extraParams/>`.
+pub fn empty() -> Element {
+    xml::element("extraParams", ns::CLIENT)
+}
+
+/// The `extraParams` child of a message element, if any.
+pub fn find(message: &Element) -> Option<&Element> {
+    message.children().find(|c| is_extra_params(c))
 }
 
 /// A leaf's text, if the element has a child of that name.
@@ -130,14 +175,6 @@ pub fn ensure_value(extra: &mut Element, name: &str, value: &str) {
     extra.append_child(xml::with_text(xml::element(name, ns::CLIENT), value));
 }
 
-/// The message's `extraParams`, created when missing.
-pub fn ensure(message: &mut Element) -> &mut Element {
-    if find(message).is_none() {
-        message.append_child(xml::element("extraParams", ns::CLIENT));
-    }
-    find_mut(message).expect("just ensured")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,14 +218,17 @@ mod tests {
 
     #[test]
     fn ensure_adds_missing_values_only() {
-        let mut message: Element = r#"<message xmlns="jabber:client"><body>hi</body></message>"#
-            .parse()
-            .unwrap();
-        let extra = ensure(&mut message);
+        let mut message: super::super::message::Message =
+            r#"<message xmlns="jabber:client"><body>hi</body></message>"#
+                .parse::<Element>()
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let extra = message.extra_params_mut();
         ensure_value(extra, "dialog_id", "D2");
         ensure_value(extra, "dialog_id", "D3");
         assert_eq!(
-            xml::to_string(&message),
+            xml::to_string(&Element::from(message)),
             "<message xmlns='jabber:client'><body>hi</body><extraParams><dialog_id>D2</dialog_id></extraParams></message>"
         );
     }

@@ -1,0 +1,3 @@
+//! XEP-0199 ping: xmpp-parsers' `Ping`.
+
+pub use xmpp_parsers::ping::Ping;
