@@ -12,6 +12,7 @@ pub mod modules;
 pub mod ns;
 pub mod parsers;
 pub mod policy;
+pub mod queue;
 pub mod registry;
 pub mod remote;
 pub mod rooms;

@@ -1,6 +1,7 @@
 //! Who is online: every bound session of every user, with the queue that reaches it. The router and the
 //! feature modules find recipients here.
 
+use crate::queue::{self, QueueReceiver, QueueSender, TrySendError};
 use crate::stream::Transport;
 use crate::xml::Element;
 use palaver_core::cluster::{Peers, SessionState};
@@ -8,10 +9,10 @@ use palaver_proto::UserJid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-/// Something for a session to do on behalf of another part of the server. Boxed, so the first block of
-/// every session's queue (32 slots, allocated with the queue) costs 32 pointers, not 32 elements.
+/// Something for a session to do on behalf of another part of the server. Boxed, so a queue's buffer
+/// holds pointers, not elements.
 #[derive(Debug)]
 pub enum Command {
     /// Send this stanza (its `to` is already the session's full JID).
@@ -44,7 +45,7 @@ pub struct SessionHandle {
     pub resource: String,
     /// The REST session whose token this chat session logged in with, if any.
     pub token_session: Option<i64>,
-    tx: mpsc::Sender<Command>,
+    tx: QueueSender<Command>,
     state: Arc<SharedState>,
 }
 
@@ -166,20 +167,22 @@ impl SessionHandle {
     pub fn deliver(&self, stanza: Element) -> Delivery {
         match self.tx.try_send(Command::Deliver(Box::new(stanza))) {
             Ok(()) => Delivery::Queued,
-            Err(mpsc::error::TrySendError::Full(Command::Deliver(stanza))) => {
+            Err(TrySendError::Full(Command::Deliver(stanza))) => {
                 if self.kill_because(TOO_SLOW) {
                     tracing::warn!(user = %self.user, resource = %self.resource,
-                        queue = self.tx.max_capacity(), "outbound queue full; closing slow session");
+                        queue = self.tx.capacity(), "outbound queue full; closing slow session");
                 }
                 Delivery::Failed(*stanza)
             }
-            Err(mpsc::error::TrySendError::Closed(Command::Deliver(stanza))) => Delivery::Failed(*stanza),
+            Err(TrySendError::Closed(Command::Deliver(stanza))) => Delivery::Failed(*stanza),
             Err(_) => unreachable!("only Deliver commands are sent here"),
         }
     }
 
-    pub async fn command(&self, command: Command) -> Result<(), Command> {
-        self.tx.send(command).await.map_err(|e| e.0)
+    /// Hands the session a command even when its queue is full (a resumption must not be refused for
+    /// lack of room); the command comes back when the session has ended.
+    pub fn command(&self, command: Command) -> Result<(), Command> {
+        self.tx.send_past_limit(command)
     }
 
     pub fn kill(&self) {
@@ -268,8 +271,8 @@ impl Registry {
         resource: String,
         token_session: Option<i64>,
         queue: usize,
-    ) -> (SessionHandle, mpsc::Receiver<Command>) {
-        let (tx, rx) = mpsc::channel(queue);
+    ) -> (SessionHandle, QueueReceiver<Command>) {
+        let (tx, rx) = queue::bounded(queue);
         let handle = SessionHandle {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             user,

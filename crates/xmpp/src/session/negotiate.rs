@@ -5,6 +5,7 @@
 use crate::metrics::SessionMetric;
 use crate::ns;
 use crate::parsers::{bind, bind2, carbons, sasl as wire, sasl2, sm, starttls};
+use crate::queue::QueueReceiver;
 use crate::registry::{Command, SessionHandle};
 use crate::sasl::{self, Authenticated, Mechanism, SaslFailure, SaslServer, SaslStep};
 use crate::session::resume;
@@ -13,12 +14,11 @@ use crate::stanza;
 use crate::stream::{Inbound, Transport, TransportError};
 use crate::xml::{self, Element};
 use palaver_proto::random_hex_token;
-use tokio::sync::mpsc;
 
 /// A session that is bound and ready to go online.
 pub struct Bound {
     pub handle: SessionHandle,
-    pub rx: mpsc::Receiver<Command>,
+    pub rx: QueueReceiver<Command>,
     pub auth: Authenticated,
     /// Stream management enabled inline with Bind2 (XEP-0386), already answered inside `<bound/>`.
     pub inline_sm: bool,
@@ -450,7 +450,7 @@ fn over_session_cap(shared: &Shared, auth: &Authenticated) -> bool {
 
 /// Registers a new session under a long random resource (the SDKs drop messages whose `from` contains
 /// their own resource, so it must never be a substring of another address).
-fn bind(shared: &Shared, auth: &Authenticated) -> (SessionHandle, mpsc::Receiver<Command>) {
+fn bind(shared: &Shared, auth: &Authenticated) -> (SessionHandle, QueueReceiver<Command>) {
     let resource = format!("palaver-{}", random_hex_token(12));
     shared.registry.register(
         auth.user,

@@ -8,6 +8,7 @@ use crate::dispatch::Dispatcher;
 use crate::ns;
 use crate::parsers::message::worth_keeping;
 use crate::parsers::sm;
+use crate::queue::QueueReceiver;
 use crate::registry::{Command, ResumeRequest, SessionHandle};
 use crate::sasl::Authenticated;
 use crate::session::negotiate::Bound;
@@ -20,7 +21,6 @@ use crate::xml::{self, Element};
 use palaver_proto::random_hex_token;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Why the online loop stopped.
@@ -79,7 +79,7 @@ pub struct Session {
     state: SessionState,
     transport: Option<Transport>,
     pub handle: SessionHandle,
-    rx: mpsc::Receiver<Command>,
+    rx: QueueReceiver<Command>,
     pub auth: Authenticated,
     pub full_jid: String,
     pub bare_jid: String,
@@ -218,9 +218,9 @@ impl Session {
                 break;
             }
             match self.rx.try_recv() {
-                Ok(Command::Deliver(stanza)) => next = Some(*stanza),
-                Ok(Command::Resume(request)) => resume = Some(*request),
-                Err(_) => {}
+                Some(Command::Deliver(stanza)) => next = Some(*stanza),
+                Some(Command::Resume(request)) => resume = Some(*request),
+                None => {}
             }
         }
         let end_of_burst = resume.is_none() && self.rx.is_empty();
@@ -612,7 +612,7 @@ impl Session {
             .await;
         self.rx.close();
         let mut leftovers = self.sm.take_unacked();
-        while let Ok(command) = self.rx.try_recv() {
+        while let Some(command) = self.rx.try_recv() {
             match command {
                 Command::Deliver(stanza) => leftovers.push(*stanza),
                 Command::Resume(request) => {

@@ -29,7 +29,7 @@ pub fn find(shared: &Shared, resume: &Element, auth: &Authenticated) -> Option<(
 /// told resumption failed and the stream closes (it will start a fresh session).
 pub async fn hand_over(transport: Transport, session: SessionHandle, h: u32, previd: String) {
     let request = ResumeRequest { transport, h, previd };
-    if let Err(Command::Resume(request)) = session.command(Command::Resume(Box::new(request))).await {
+    if let Err(Command::Resume(request)) = session.command(Command::Resume(Box::new(request))) {
         let mut transport = request.transport;
         let _ = transport.send(&failed("item-not-found")).await;
         close_with_error(
