@@ -677,3 +677,57 @@ async fn chat_logins_accept_the_password_or_a_live_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn credentials_are_found_and_replaced_only_under_the_users_own_application() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = palaver_store::testing::app_with_users(&core, "creds", 3).await;
+        let other = core.apps().create("creds-other").await.unwrap();
+        let user = users[1];
+        let own = core
+            .store
+            .credentials(app, user)
+            .await
+            .unwrap()
+            .expect("the user's credentials");
+        assert!(core.store.credentials(other.id, user).await.unwrap().is_none());
+        let mut changed = own.clone();
+        changed.password_hash = "replaced".into();
+        // Under the wrong application nothing changes; under the right one the row is replaced.
+        core.store
+            .set_credentials(other.id, user, &changed)
+            .await
+            .unwrap();
+        assert_eq!(
+            core.store
+                .credentials(app, user)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            own.password_hash
+        );
+        core.store.set_credentials(app, user, &changed).await.unwrap();
+        assert_eq!(
+            core.store
+                .credentials(app, user)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            "replaced"
+        );
+        // The other users keep theirs.
+        assert_eq!(
+            core.store
+                .credentials(app, users[0])
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            own.password_hash
+        );
+    })
+    .await
+}
