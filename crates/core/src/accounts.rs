@@ -120,6 +120,8 @@ pub trait AccountStore: Send + Sync {
     async fn set_credentials(&self, app_id: i64, user_id: i64, credentials: &Credentials) -> StoreResult<()>;
     /// Deletes guest accounts that were created before `created_before` and have no session left.
     async fn delete_stale_guests(&self, created_before: i64) -> StoreResult<u64>;
+    /// Stores a new REST session; a user's session also sets the user's `last_request_at` to its
+    /// `created_at`, in the same commit.
     async fn create_session(&self, session: &Session) -> StoreResult<Session>;
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     async fn session_by_id(&self, session_id: i64) -> StoreResult<Option<Session>>;

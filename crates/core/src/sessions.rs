@@ -341,9 +341,6 @@ impl SessionService {
                 ttl,
             })
             .await?;
-        if let Some(user) = &user {
-            self.core.store.touch_user(app_id, user.id, now).await?;
-        }
         Ok(IssuedSession { session, token, user })
     }
 

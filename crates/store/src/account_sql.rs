@@ -3,6 +3,7 @@
 
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
+use crate::writer::{Write, Written};
 use crate::SqlStore;
 use async_trait::async_trait;
 use palaver_core::accounts::{AccountStore, UserQuery};
@@ -11,7 +12,7 @@ use palaver_core::query::FilterValue;
 use palaver_core::{StoreError, StoreResult};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, Row};
+use sqlx::{Any, AnyConnection, Row};
 use std::sync::Arc;
 
 /// Maps a unique-index violation on users to the field it is about.
@@ -140,6 +141,41 @@ fn bind_filter<'q>(
         FilterValue::Int(i) => query.bind(*i),
         FilterValue::Text(t) => query.bind(t.clone()),
     }
+}
+
+/// Stores a new REST session inside the caller's transaction (the batching writer's) and, when it is a
+/// user's, sets the user's `last_request_at` to its creation time: a login is one commit, shared with
+/// the other writes of its batch, not two of its own.
+pub(crate) async fn create_session_in(tx: &mut AnyConnection, session: &Session) -> StoreResult<Session> {
+    let sql = format!(
+        "INSERT INTO sessions (app_id, user_id, token_hash, scram_salt, scram_iterations, sha1_stored_key, \
+         sha1_server_key, sha256_stored_key, sha256_server_key, token_sealed, nonce, ts, created_at, updated_at, \
+         expires_at, ttl) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {SESSION_COLUMNS}"
+    );
+    let query = sqlx::query(&sql)
+        .bind(session.app_id)
+        .bind(session.user_id)
+        .bind(session.token_hash.clone());
+    let row = bind_scram(query, session.token_scram.as_ref())
+        .bind(session.token_sealed.clone())
+        .bind(session.nonce)
+        .bind(session.ts)
+        .bind(session.created_at)
+        .bind(session.updated_at)
+        .bind(session.expires_at)
+        .bind(session.ttl)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(user_id) = session.user_id {
+        sqlx::query("UPDATE users SET last_request_at = $1 WHERE app_id = $2 AND id = $3")
+            .bind(session.created_at)
+            .bind(session.app_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(rows::session(&row)?)
 }
 
 #[async_trait]
@@ -403,27 +439,18 @@ impl AccountStore for SqlStore {
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<Session> {
-        let sql = format!(
-            "INSERT INTO sessions (app_id, user_id, token_hash, scram_salt, scram_iterations, sha1_stored_key, \
-             sha1_server_key, sha256_stored_key, sha256_server_key, token_sealed, nonce, ts, created_at, updated_at, \
-             expires_at, ttl) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {SESSION_COLUMNS}"
-        );
-        let query = sqlx::query(&sql)
-            .bind(session.app_id)
-            .bind(session.user_id)
-            .bind(session.token_hash.clone());
-        let row = bind_scram(query, session.token_scram.as_ref())
-            .bind(session.token_sealed.clone())
-            .bind(session.nonce)
-            .bind(session.ts)
-            .bind(session.created_at)
-            .bind(session.updated_at)
-            .bind(session.expires_at)
-            .bind(session.ttl)
-            .fetch_one(&self.writer)
-            .await?;
-        Ok(rows::session(&row)?)
+        let stored = match self
+            .batch
+            .submit(Write::Session(Box::new(session.clone())))
+            .await?
+        {
+            Written::Session(stored) => *stored,
+            other => unreachable!("a session write answered {other:?}"),
+        };
+        if let Some(user_id) = session.user_id {
+            self.cache.user_changed(session.app_id, user_id);
+        }
+        Ok(stored)
     }
 
     async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {

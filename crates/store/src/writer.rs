@@ -1,5 +1,5 @@
 //! The batching writer: the durable writes of the message path (history, offline stanzas, each pair's
-//! private dialog on its first message) from every
+//! private dialog on its first message) and of logins (REST sessions) from every
 //! session go to one task, which commits many of them in one transaction. Each submitter waits for the
 //! commit that contains its own write, so an acknowledgement still means "stored", while thousands of
 //! sessions share one commit instead of queueing for one each (a small batch waits up to a millisecond for
@@ -10,9 +10,9 @@
 //! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
 
 use crate::dialog_sql::PairRequest;
-use crate::{dialog_sql, message_sql};
+use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
-use palaver_core::model::{ChatMessage, Dialog};
+use palaver_core::model::{ChatMessage, Dialog, Session};
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -40,6 +40,8 @@ pub(crate) enum Write {
         new_id: String,
         now: i64,
     },
+    /// A new REST session, and its user's `last_request_at` (see `account_sql::create_session_in`).
+    Session(Box<Session>),
     /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
     Offline {
         app_id: i64,
@@ -59,6 +61,8 @@ pub(crate) enum Written {
     PrivateDialog(Box<Dialog>),
     /// The stored stanza's sequence number; None when the user's offline storage is full.
     Offline(Option<i64>),
+    /// The session as stored (with its id).
+    Session(Box<Session>),
 }
 
 struct Job {
@@ -164,6 +168,9 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
             } => Written::PrivateDialog(Box::new(
                 dialog_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?,
             )),
+            Write::Session(session) => {
+                Written::Session(Box::new(account_sql::create_session_in(&mut tx, session).await?))
+            }
             Write::Offline {
                 app_id,
                 user_id,

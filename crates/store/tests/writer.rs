@@ -211,3 +211,74 @@ async fn many_new_pairs_at_once_get_one_dialog_each_with_both_members() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rest_sessions_made_at_once_are_stored_with_their_users_last_request() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "sessions", 20).await;
+        let mut tasks = Vec::new();
+        for (n, &user_id) in users.iter().enumerate() {
+            let core = core.clone();
+            let now = START + 1_000 * n as i64;
+            tasks.push(tokio::spawn(async move {
+                let session = palaver_core::model::Session {
+                    id: 0,
+                    app_id: app,
+                    user_id: Some(user_id),
+                    token_hash: format!("{n:064}"),
+                    token_scram: None,
+                    token_sealed: None,
+                    nonce: Some(n as i64),
+                    ts: now / 1000,
+                    created_at: now,
+                    updated_at: now,
+                    expires_at: now + 7_200_000,
+                    ttl: 7_200_000,
+                };
+                (user_id, now, core.store.create_session(&session).await.unwrap())
+            }));
+        }
+        // And one application session, which has no user to touch.
+        let app_session = core
+            .store
+            .create_session(&palaver_core::model::Session {
+                id: 0,
+                app_id: app,
+                user_id: None,
+                token_hash: "a".repeat(64),
+                token_scram: None,
+                token_sealed: None,
+                nonce: None,
+                ts: START / 1000,
+                created_at: START,
+                updated_at: START,
+                expires_at: START + 7_200_000,
+                ttl: 7_200_000,
+            })
+            .await
+            .unwrap();
+        assert_eq!(app_session.user_id, None);
+        let mut ids = std::collections::HashSet::from([app_session.id]);
+        for task in tasks {
+            let (user_id, now, session) = task.await.unwrap();
+            assert!(ids.insert(session.id), "every session has its own id");
+            assert_eq!(session.user_id, Some(user_id));
+            assert_eq!(session.created_at, now);
+            let found = core
+                .store
+                .session_by_token_hash(&session.token_hash)
+                .await
+                .unwrap()
+                .expect("the session is stored");
+            assert_eq!(found.id, session.id);
+            let user = core.store.user(app, user_id).await.unwrap().unwrap();
+            assert_eq!(
+                user.last_request_at,
+                Some(now),
+                "the user's last request is the session's creation"
+            );
+        }
+    })
+    .await
+}
