@@ -143,6 +143,9 @@ fn bind_filter<'q>(
     }
 }
 
+/// Sets a user's `last_request_at` ($1) by application ($2) and id ($3).
+const TOUCH_USER: &str = "UPDATE users SET last_request_at = $1 WHERE app_id = $2 AND id = $3";
+
 /// Stores a new REST session inside the caller's transaction (the batching writer's) and, when it is a
 /// user's, sets the user's `last_request_at` to its creation time: a login is one commit, shared with
 /// the other writes of its batch, not two of its own.
@@ -168,7 +171,7 @@ pub(crate) async fn create_session_in(tx: &mut AnyConnection, session: &Session)
         .fetch_one(&mut *tx)
         .await?;
     if let Some(user_id) = session.user_id {
-        sqlx::query("UPDATE users SET last_request_at = $1 WHERE app_id = $2 AND id = $3")
+        sqlx::query(TOUCH_USER)
             .bind(session.created_at)
             .bind(session.app_id)
             .bind(user_id)
@@ -315,7 +318,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn touch_user(&self, app_id: i64, user_id: i64, last_request_at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET last_request_at = $1 WHERE app_id = $2 AND id = $3")
+        sqlx::query(TOUCH_USER)
             .bind(last_request_at)
             .bind(app_id)
             .bind(user_id)
