@@ -3,6 +3,7 @@
 // listener; the runner (run.mjs) makes the servers use one certificate and trusts it
 // through NODE_EXTRA_CA_CERTS.
 
+import '../lib/v3-nonces.mjs';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import CB from 'connectycube-v3';

@@ -3,6 +3,7 @@
 // go through v3's own WebRTCSignalingProvider / WebRTCSignalingProcessor classes (the Node build
 // creates no videochat client, having no WebRTC).
 
+import '../lib/v3-nonces.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';

@@ -3,6 +3,7 @@
 // certificate), its uid in a chat message, the receiver's download from storage.privateUrl / publicUrl,
 // storage.update / list / delete, and a location attachment through chat and history.
 
+import '../lib/v3-nonces.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import CB from 'connectycube-v3';

@@ -4,6 +4,7 @@
 // docs/protocol.md#quirk-stream-domain-vs-jid-domain):
 // ws://127.0.0.1:WS, and wss://localhost:WSS in one test.
 
+import '../lib/v3-nonces.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import CB from 'connectycube-v3';

@@ -8,6 +8,7 @@
 // onContactListListener; only `chat.getContacts()` (deprecated) and `contactList.add()` fill it,
 // `contactList.get()` does not (NOTES.md).
 
+import '../lib/v3-nonces.mjs';
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';

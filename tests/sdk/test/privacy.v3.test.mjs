@@ -3,6 +3,7 @@
 // what blocked users see in 1-1 and group chats. v3's REST (the group dialog) needs the runner's
 // trusted certificate.
 
+import '../lib/v3-nonces.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import CB from 'connectycube-v3';

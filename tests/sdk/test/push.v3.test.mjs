@@ -2,6 +2,7 @@
 // as push.v6. v3's REST goes to https://{endpoints.api} (the runner's trusted certificate), its chat to
 // chatProtocol.websocket (ws://127.0.0.1:WS).
 
+import '../lib/v3-nonces.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import CB from 'connectycube-v3';
