@@ -1,6 +1,7 @@
 //! `AccountStore` for `SqlStore`: applications, users (with the cache of users), credentials, REST
 //! sessions and used request signatures.
 
+use crate::bind::bind_value;
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
 use crate::writer::{Write, Written};
@@ -8,7 +9,6 @@ use crate::SqlStore;
 use async_trait::async_trait;
 use palaver_core::accounts::{AccountStore, UserQuery};
 use palaver_core::model::{App, Credentials, Profile, ScramKeys, Session, User};
-use palaver_core::query::FilterValue;
 use palaver_core::{StoreError, StoreResult};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -131,16 +131,6 @@ fn bind_scram<'q>(
         .bind(keys.map(|k| k.sha1_server_key.clone()))
         .bind(keys.map(|k| k.sha256_stored_key.clone()))
         .bind(keys.map(|k| k.sha256_server_key.clone()))
-}
-
-fn bind_filter<'q>(
-    query: Query<'q, Any, AnyArguments<'q>>,
-    value: &FilterValue,
-) -> Query<'q, Any, AnyArguments<'q>> {
-    match value {
-        FilterValue::Int(i) => query.bind(*i),
-        FilterValue::Text(t) => query.bind(t.clone()),
-    }
 }
 
 /// Sets a user's `last_request_at` ($1) by application ($2) and id ($3).
@@ -360,7 +350,7 @@ impl AccountStore for SqlStore {
         let count_sql = format!("SELECT COUNT(*) AS total FROM users WHERE {}", clause.sql);
         let mut count = sqlx::query(&count_sql);
         for value in &clause.params {
-            count = bind_filter(count, value);
+            count = bind_value(count, value);
         }
         let total: i64 = count.fetch_one(&self.pool).await?.try_get("total")?;
         let n = clause.params.len();
@@ -373,7 +363,7 @@ impl AccountStore for SqlStore {
         );
         let mut page = sqlx::query(&page_sql);
         for value in &clause.params {
-            page = bind_filter(page, value);
+            page = bind_value(page, value);
         }
         let found = page
             .bind(query.limit)

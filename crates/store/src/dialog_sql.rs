@@ -10,6 +10,7 @@
 //! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
 //! `save_message` and the history calls do.
 
+use crate::bind::bind_value;
 use crate::cache::StoreCache;
 use crate::rows::{self, DIALOG_COLUMNS};
 use crate::writer::{Write, Written};
@@ -21,9 +22,8 @@ use palaver_core::dialogs::{
 use palaver_core::model::{Dialog, DialogType, DialogView};
 use palaver_core::query::FilterValue;
 use palaver_core::{StoreError, StoreResult};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -51,16 +51,6 @@ const VIEWER_COLUMNS: &str = "COALESCE(me.unread_count, 0) AS viewer_unread, \
 
 /// Joins the viewer's member row (`$2`) as `me`.
 const VIEWER_JOIN: &str = "LEFT JOIN dialog_occupants me ON me.dialog_id = d.id AND me.user_id = $2";
-
-fn bind_value<'q>(
-    query: Query<'q, Any, AnyArguments<'q>>,
-    value: &FilterValue,
-) -> Query<'q, Any, AnyArguments<'q>> {
-    match value {
-        FilterValue::Int(i) => query.bind(*i),
-        FilterValue::Text(t) => query.bind(t.clone()),
-    }
-}
 
 async fn ids_by_dialog(
     conn: &mut AnyConnection,

@@ -8,6 +8,7 @@
 //! `StoreError` with `?`.
 
 mod account_sql;
+mod bind;
 // Operators: the admin API and the command line.
 mod admin_sql;
 mod blob_sql;

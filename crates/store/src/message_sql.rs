@@ -10,6 +10,7 @@
 //! lock up front (no stale read snapshot to upgrade). Under that lock a plain read of "not yet read" is
 //! exact, so every message is counted once.
 
+use crate::bind::bind_all;
 use crate::rows::{self, MESSAGE_COLUMNS};
 use crate::writer::{Write, Written};
 use crate::{Backend, SqlStore};
@@ -18,31 +19,14 @@ use palaver_core::history::{HistoryQuery, MessageCondition, MessageField, Messag
 use palaver_core::model::{ChatMessage, HistoryMessage, OfflineMessage};
 use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::StoreResult;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
 /// The message columns, qualified with `m.`, plus `seq`.
 const COLUMNS: &str =
     "m.seq, m.id, m.app_id, m.dialog_id, m.sender_id, m.recipient_id, m.body, m.attachments, \
     m.custom, m.date_sent, m.created_at, m.updated_at";
-
-type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
-
-fn bind_value<'q>(query: AnyQuery<'q>, value: &FilterValue) -> AnyQuery<'q> {
-    match value {
-        FilterValue::Int(i) => query.bind(*i),
-        FilterValue::Text(t) => query.bind(t.clone()),
-    }
-}
-
-fn bind_all<'q>(mut query: AnyQuery<'q>, values: &[FilterValue]) -> AnyQuery<'q> {
-    for value in values {
-        query = bind_value(query, value);
-    }
-    query
-}
 
 /// Parameters collected while building SQL; `push` returns the placeholder.
 #[derive(Default)]
