@@ -17,7 +17,7 @@ use crate::model::{Dialog, DialogType, DialogView, User};
 use crate::query::{FilterOp, FilterValue};
 use crate::{Core, CoreError, CoreResult};
 use async_trait::async_trait;
-use palaver_proto::new_object_id;
+use palaver_proto::{new_object_id, private_dialog_id};
 use serde_json::{Map, Value};
 
 /// Admins a dialog may have besides its owner.
@@ -251,14 +251,14 @@ impl DialogService {
             }
         };
         self.require_users(app_id, "occupants_ids", &[opponent]).await?;
-        let new_id = new_object_id().to_string();
+        let new_id = private_dialog_id(app_id, user_id, opponent).to_string();
         let now = self.core.clock.now_millis();
-        let dialog = self
+        let (dialog, made) = self
             .core
             .store
             .private_dialog(app_id, user_id, opponent, &new_id, now)
             .await?;
-        if dialog.id == new_id {
+        if made {
             // Just made: it takes the optional fields of the request.
             let change = DialogChange {
                 description: optional_text("description", input.description)?.map(Some),
@@ -1010,8 +1010,21 @@ impl DialogChange {
 #[async_trait]
 pub trait DialogStore: Send + Sync {
     async fn dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<Option<Dialog>>;
-    /// The private dialog of two users, created (with `new_id`) if they have none yet.
+    /// The private dialog of two users, created (with `new_id`) if they have none yet, and whether this
+    /// call made it; stored when it returns.
     async fn private_dialog(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<(Dialog, bool)>;
+    /// The same for a message between them, which only needs the dialog's id: a pair with no dialog gets
+    /// one with `new_id` (which must be `private_dialog_id` of the pair, so that every node makes the
+    /// same), written behind: stored with or before the next write that is waited for (the message's
+    /// own history row, if any), and seen by readers a few milliseconds later.
+    async fn private_dialog_for_message(
         &self,
         app_id: i64,
         a: i64,

@@ -6,7 +6,7 @@ use crate::events::Event;
 use crate::model::{ChatMessage, Dialog, DialogType};
 use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult};
-use palaver_proto::new_object_id;
+use palaver_proto::private_dialog_id;
 use serde_json::{Map, Value};
 
 /// A 1-1 message as the sender submitted it.
@@ -104,9 +104,9 @@ impl MessageService {
                 dialog
             }
             None => {
-                let new_id = new_object_id().to_string();
+                let new_id = private_dialog_id(app_id, sender, recipient).to_string();
                 store
-                    .private_dialog(
+                    .private_dialog_for_message(
                         message.app_id,
                         message.sender_id,
                         message.recipient_id,

@@ -64,6 +64,22 @@ fn object_id_at(seconds: u32) -> ObjectId {
     }
 }
 
+/// The id of the private dialog of two users of an app: the same for the pair whichever of them asks,
+/// on every node and in every run, so a pair's first message can name its dialog before the dialog's
+/// row is written (and two nodes that meet a new pair at once agree on it). Derived with SHA-256, so ids
+/// of different pairs do not collide in practice; like every generated id it holds a letter.
+pub fn private_dialog_id(app_id: i64, a: i64, b: i64) -> ObjectId {
+    use sha2::{Digest, Sha256};
+    let (low, high) = (a.min(b), a.max(b));
+    let digest = Sha256::digest(format!("palaver private dialog {app_id}:{low}:{high}"));
+    let mut text = hex::encode(&digest[..12]);
+    if !text.bytes().any(|c| c.is_ascii_alphabetic()) {
+        // All 24 characters are digits (about once in 80,000 pairs): the last one becomes a letter.
+        text.replace_range(23.., "a");
+    }
+    ObjectId(text)
+}
+
 /// `bytes` random bytes as lowercase hex, from the operating system's CSPRNG.
 pub fn random_hex_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -97,6 +113,23 @@ mod tests {
         assert!(ObjectId::parse("5c094c0ce588ce6856f8742").is_none());
         assert!(ObjectId::parse("5C094C0CE588CE6856F87422").is_none());
         assert!(ObjectId::parse("5c094c0ce588ce6856f87422").is_some());
+    }
+
+    #[test]
+    fn a_pair_has_one_private_dialog_id_whoever_asks() {
+        let id = private_dialog_id(7, 12, 40);
+        assert_eq!(id, private_dialog_id(7, 40, 12));
+        assert_eq!(ObjectId::parse(id.as_str()), Some(id.clone()));
+        // Stable across releases: dialogs already written keep being found.
+        assert_eq!(id.as_str(), "0c95c9de702d3512288e569a");
+        assert_ne!(id, private_dialog_id(7, 12, 41));
+        assert_ne!(id, private_dialog_id(8, 12, 40));
+        let ids: std::collections::HashSet<ObjectId> =
+            (0..2_000).map(|n| private_dialog_id(1, n, n + 1)).collect();
+        assert_eq!(ids.len(), 2_000);
+        assert!(ids
+            .iter()
+            .all(|id| id.as_str().bytes().any(|c| c.is_ascii_alphabetic())));
     }
 
     #[test]

@@ -4,5 +4,5 @@
 pub mod ids;
 pub mod jid;
 
-pub use ids::{new_object_id, random_hex_token, ObjectId};
+pub use ids::{new_object_id, private_dialog_id, random_hex_token, ObjectId};
 pub use jid::{RoomJid, UserJid};

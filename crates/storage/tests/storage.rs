@@ -375,7 +375,8 @@ async fn blob_service_streams_checks_and_cleans_up() {
         .store
         .private_dialog(f.app_id, owner_id, friend_id, "65a000000000000000000001", START)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     f.core
         .store
         .save_message(&ChatMessage {

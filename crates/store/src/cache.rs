@@ -54,6 +54,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Cached<K, V> {
         }
     }
 
+    /// Caches a value known to be right whatever changed meanwhile (one this node has just decided).
+    pub(crate) fn insert(&self, key: K, value: V) {
+        let _changes = self.changes.lock().expect("lock poisoned");
+        self.entries.insert(key, value);
+    }
+
     pub(crate) fn remove(&self, key: &K) {
         let _changes = self.changes.lock().expect("lock poisoned");
         self.generation.fetch_add(1, Ordering::AcqRel);

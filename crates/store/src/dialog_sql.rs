@@ -490,13 +490,14 @@ pub(crate) struct PairRequest<'a> {
     pub now: i64,
 }
 
-/// The private dialogs of many pairs, in order, inside the caller's transaction: every new pair's dialog in
-/// one statement and all their members in a second, so a batch of first messages costs two round trips to
-/// the database, not two per pair. Pairs whose dialog exists (or that appear twice) are read one by one.
+/// The private dialogs of many pairs, in order, each with whether it was made here, inside the caller's
+/// transaction: every new pair's dialog in one statement and all their members in a second, so a batch of
+/// first messages costs two round trips to the database, not two per pair. Pairs whose dialog exists (or
+/// that appear twice) are read one by one.
 pub(crate) async fn private_dialogs_in(
     tx: &mut AnyConnection,
     pairs: &[PairRequest<'_>],
-) -> StoreResult<Vec<Dialog>> {
+) -> StoreResult<Vec<(Dialog, bool)>> {
     if let [one] = pairs {
         return Ok(vec![
             private_dialog_in(tx, one.app_id, one.a, one.b, one.new_id, one.now).await?,
@@ -551,13 +552,77 @@ pub(crate) async fn private_dialogs_in(
     }
     let mut dialogs = Vec::with_capacity(pairs.len());
     for pair in pairs {
-        dialogs.push(if inserted.contains(pair.new_id) {
-            new_private_dialog(pair.app_id, pair.a, pair.b, pair.new_id, pair.now)
+        // A pair named twice in one batch: its second request finds what the first made.
+        let made_here = inserted.contains(pair.new_id)
+            && !dialogs.iter().any(|(d, _): &(Dialog, bool)| d.id == pair.new_id);
+        dialogs.push(if made_here {
+            (
+                new_private_dialog(pair.app_id, pair.a, pair.b, pair.new_id, pair.now),
+                true,
+            )
         } else {
             private_dialog_in(tx, pair.app_id, pair.a, pair.b, pair.new_id, pair.now).await?
         });
     }
     Ok(dialogs)
+}
+
+/// Rows per statement when private dialogs are made behind their messages: a few fixed statement sizes,
+/// each prepared once and kept, rather than one new statement text per batch.
+const ENSURE_CHUNK: usize = 64;
+
+/// Makes sure each pair has its private dialog under the pair's own id (`new_id`), inside the caller's
+/// transaction: pairs that have it are left alone. Only for a database where every private dialog's id
+/// comes from its pair (`SqlStore::private_ids_derived`), so a pair's dialog is never under another id.
+pub(crate) async fn ensure_private_dialogs_in(
+    tx: &mut AnyConnection,
+    pairs: &[PairRequest<'_>],
+) -> StoreResult<()> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    let unique: Vec<&PairRequest> = pairs.iter().filter(|p| seen.insert(p.new_id)).collect();
+    for chunk in unique.chunks(ENSURE_CHUNK) {
+        let mut params = Placeholders::for_connection(tx);
+        let mut sql = String::from(
+            "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            params.row(&mut sql, 7);
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut query = sqlx::query(&sql);
+        for pair in chunk {
+            let (low, high) = (pair.a.min(pair.b), pair.a.max(pair.b));
+            query = query
+                .bind(pair.new_id)
+                .bind(pair.app_id)
+                .bind(DialogType::Private.code())
+                .bind(pair.a)
+                .bind(format!("{}:{low}:{high}", pair.app_id))
+                .bind(pair.now)
+                .bind(pair.now);
+        }
+        query.execute(&mut *tx).await?;
+        let mut params = Placeholders::for_connection(tx);
+        let mut sql = String::from("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ");
+        for i in 0..chunk.len() * 2 {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            params.row(&mut sql, 3);
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut query = sqlx::query(&sql);
+        for pair in chunk {
+            for member in [pair.a, pair.b] {
+                query = query.bind(pair.new_id).bind(member).bind(pair.now);
+            }
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
@@ -619,8 +684,8 @@ fn new_private_dialog(app_id: i64, a: i64, b: i64, new_id: &str, now: i64) -> Di
     }
 }
 
-/// The pair's private dialog, created (as `new_id`) when it does not exist yet; inside the caller's
-/// transaction.
+/// The pair's private dialog, created (as `new_id`) when it does not exist yet, and whether it was made
+/// here; inside the caller's transaction.
 pub(crate) async fn private_dialog_in(
     tx: &mut AnyConnection,
     app_id: i64,
@@ -628,7 +693,7 @@ pub(crate) async fn private_dialog_in(
     b: i64,
     new_id: &str,
     now: i64,
-) -> StoreResult<Dialog> {
+) -> StoreResult<(Dialog, bool)> {
     let (low, high) = (a.min(b), a.max(b));
     let key = format!("{app_id}:{low}:{high}");
     let inserted = sqlx::query(
@@ -657,14 +722,71 @@ pub(crate) async fn private_dialog_in(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        return Ok(new_private_dialog(app_id, a, b, new_id, now));
+        return Ok((new_private_dialog(app_id, a, b, new_id, now), true));
     }
+    let found = find_private_dialog(tx, &key).await?;
+    let dialog = found.ok_or_else(|| StoreError::Backend(format!("private dialog {key} vanished")))?;
+    Ok((dialog, false))
+}
+
+/// The private dialog with this `private_key`, if there is one.
+async fn find_private_dialog(conn: &mut AnyConnection, key: &str) -> StoreResult<Option<Dialog>> {
     let sql = format!("SELECT {DIALOG_COLUMNS} FROM dialogs WHERE private_key = $1");
-    let row = sqlx::query(&sql).bind(&key).fetch_one(&mut *tx).await?;
+    let Some(row) = sqlx::query(&sql).bind(key).fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
     let id: String = row.try_get("id")?;
-    let occupants = occupants(&mut *tx, &id).await?;
+    let occupants = occupants(&mut *conn, &id).await?;
     // Private dialogs have no admins.
-    Ok(rows::dialog(&row, occupants, Vec::new())?)
+    Ok(Some(rows::dialog(&row, occupants, Vec::new())?))
+}
+
+impl SqlStore {
+    /// Whether every private dialog's id is its pair's (`palaver_proto::private_dialog_id`), as it is for
+    /// every dialog made since ids came from pairs: then a pair's dialog, if it has one, has a known id,
+    /// and a message need not ask the database for it. Found out once, by reading the private dialogs
+    /// (none in a new database); an older database keeps asking the writer.
+    async fn private_ids_derived(&self) -> StoreResult<bool> {
+        let derived = self
+            .private_ids_derived
+            .get_or_try_init(|| async {
+                let started = std::time::Instant::now();
+                let mut conn = self.pool.acquire().await?;
+                let mut rows = sqlx::query("SELECT id, app_id, private_key FROM dialogs WHERE type = $1")
+                    .bind(DialogType::Private.code())
+                    .fetch(&mut *conn);
+                let mut checked = 0u64;
+                let mut all = true;
+                while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+                    let (id, app_id, key): (String, i64, String) =
+                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    let mut pair = key.rsplit(':').map(|n| n.parse::<i64>().unwrap_or(0));
+                    let (high, low) = (pair.next().unwrap_or(0), pair.next().unwrap_or(0));
+                    checked += 1;
+                    if id != palaver_proto::private_dialog_id(app_id, low, high).as_str() {
+                        all = false;
+                        break;
+                    }
+                }
+                tracing::info!(
+                    checked,
+                    derived = all,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "private dialog ids checked"
+                );
+                Ok::<bool, StoreError>(all)
+            })
+            .await?;
+        Ok(*derived)
+    }
+
+    /// The pair's private dialog when the cache knows it.
+    async fn cached_private_dialog(&self, app_id: i64, a: i64, b: i64) -> StoreResult<Option<Dialog>> {
+        match self.cache.pairs.get(&StoreCache::pair_key(app_id, a, b)) {
+            Some(id) => self.dialog(app_id, &id).await,
+            None => Ok(None),
+        }
+    }
 }
 
 #[async_trait]
@@ -690,13 +812,11 @@ impl DialogStore for SqlStore {
         b: i64,
         new_id: &str,
         now: i64,
-    ) -> StoreResult<Dialog> {
-        let pair = StoreCache::pair_key(app_id, a, b);
-        if let Some(id) = self.cache.pairs.get(&pair) {
-            if let Some(dialog) = self.dialog(app_id, &id).await? {
-                return Ok(dialog);
-            }
+    ) -> StoreResult<(Dialog, bool)> {
+        if let Some(dialog) = self.cached_private_dialog(app_id, a, b).await? {
+            return Ok((dialog, false));
         }
+        let pair = StoreCache::pair_key(app_id, a, b);
         let seen = (self.cache.pairs.generation(), self.cache.dialogs.generation());
         let write = Write::PrivateDialog {
             app_id,
@@ -705,14 +825,51 @@ impl DialogStore for SqlStore {
             new_id: new_id.to_owned(),
             now,
         };
-        let dialog = match self.batch.submit(write).await? {
-            Written::PrivateDialog(dialog) => *dialog,
+        let (dialog, made) = match self.batch.submit(write).await? {
+            Written::PrivateDialog(dialog, made) => (*dialog, made),
             other => unreachable!("a private dialog write answered {other:?}"),
         };
         self.cache.pairs.fill(seen.0, pair, dialog.id.clone());
         self.cache
             .dialogs
             .fill(seen.1, dialog.id.clone(), Arc::new(dialog.clone()));
+        Ok((dialog, made))
+    }
+
+    async fn private_dialog_for_message(
+        &self,
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: &str,
+        now: i64,
+    ) -> StoreResult<Dialog> {
+        if let Some(dialog) = self.cached_private_dialog(app_id, a, b).await? {
+            return Ok(dialog);
+        }
+        if !self.private_ids_derived().await? {
+            // A pair may have a dialog whose id is not its own: ask the writer, which finds it.
+            return Ok(self.private_dialog(app_id, a, b, new_id, now).await?.0);
+        }
+        // A pair that has a dialog has it under `new_id`: make sure of it behind the message.
+        let dialog = new_private_dialog(app_id, a, b, new_id, now);
+        // Cached before it is written, so the pair's next messages write nothing (the id is the pair's
+        // whatever happened meanwhile); a failed write forgets it (writer.rs).
+        let seen = self.cache.dialogs.generation();
+        self.cache
+            .pairs
+            .insert(StoreCache::pair_key(app_id, a, b), dialog.id.clone());
+        self.cache
+            .dialogs
+            .fill(seen, dialog.id.clone(), Arc::new(dialog.clone()));
+        let write = Write::EnsurePrivateDialog {
+            app_id,
+            a,
+            b,
+            new_id: new_id.to_owned(),
+            now,
+        };
+        self.batch.submit_behind(write).await?;
         Ok(dialog)
     }
 

@@ -133,6 +133,9 @@ async fn sqlite_pool(
     role: SqliteRole,
 ) -> Result<sqlx::AnyPool, sqlx::Error> {
     options
+        // An embedded database's connection does not go stale: no ping (a round trip to the
+        // connection's thread) before each use.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; the busy timeout covers checkpoints and other

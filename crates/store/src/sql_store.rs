@@ -17,17 +17,21 @@ pub struct SqlStore {
     pub(crate) batch: BatchWriter,
     pub(crate) cache: Arc<StoreCache>,
     pub(crate) backend: Backend,
+    /// Whether every private dialog's id comes from its pair (`dialog_sql`), found out on first use.
+    pub(crate) private_ids_derived: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl SqlStore {
     /// Must be called inside a tokio runtime: it starts the batching writer's task.
     pub(crate) fn new(pool: AnyPool, writer: AnyPool, backend: Backend) -> SqlStore {
+        let cache = Arc::<StoreCache>::default();
         SqlStore {
-            batch: BatchWriter::start(writer.clone()),
-            cache: Arc::default(),
+            batch: BatchWriter::start(writer.clone(), cache.clone()),
+            cache,
             pool,
             writer,
             backend,
+            private_ids_derived: Arc::default(),
         }
     }
 

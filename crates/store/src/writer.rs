@@ -5,16 +5,23 @@
 //! sessions share one commit instead of queueing for one each (a small batch waits up to a millisecond for
 //! more: group commit).
 //!
+//! A write can also be left behind (`submit_behind`): nobody waits for it, so a batch of only such writes
+//! gathers for longer (`BEHIND_WINDOW`) and many commit together. Writes are applied in the order they were
+//! submitted, so a write that is waited for is committed with or after every write left behind before it.
+//!
 //! A batch that fails as a whole (one bad write aborts a PostgreSQL transaction) is retried one write per
 //! transaction, so each submitter gets its own write's outcome. The queue in front of the task is
 //! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
 
+use crate::cache::StoreCache;
 use crate::dialog_sql::PairRequest;
 use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
 use palaver_core::model::{ChatMessage, Dialog, Session};
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// How many writes may wait for the writer before submitters are held back.
@@ -25,7 +32,11 @@ const MAX_BATCH: usize = 512;
 const SMALL_BATCH: usize = 32;
 /// How long a small batch waits for more writes. Measured with 1-1 chat among new pairs at 7,000 msg/s
 /// on one core: 1 ms made a third as many commits and cost 11 % less CPU than committing at once.
-const COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
+const COMMIT_WINDOW: Duration = Duration::from_millis(1);
+/// How long a batch of writes nobody waits for gathers more (up to `MAX_BATCH`). Measured with 1-1 chat
+/// among new pairs at 7,000 msg/s on one core, where every first message leaves its pair's dialog
+/// behind: see docs/benchmarks.md.
+const BEHIND_WINDOW: Duration = Duration::from_millis(5);
 
 /// One durable write of the message path.
 #[derive(Debug, Clone)]
@@ -34,6 +45,15 @@ pub(crate) enum Write {
     Message(Box<ChatMessage>),
     /// The private dialog of a pair, created on its first message (see `dialog_sql::private_dialog_in`).
     PrivateDialog {
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: String,
+        now: i64,
+    },
+    /// The private dialog of a pair under the pair's own id, made unless it exists; left behind by the
+    /// pair's first message (see `dialog_sql::ensure_private_dialogs_in`).
+    EnsurePrivateDialog {
         app_id: i64,
         a: i64,
         b: i64,
@@ -57,8 +77,10 @@ pub(crate) enum Write {
 pub(crate) enum Written {
     /// False when history already had the message.
     Message(bool),
-    /// The pair's private dialog, new or existing.
-    PrivateDialog(Box<Dialog>),
+    /// The pair's private dialog, and whether this write made it.
+    PrivateDialog(Box<Dialog>, bool),
+    /// The pair's private dialog exists.
+    Ensured,
     /// The stored stanza's sequence number; None when the user's offline storage is full.
     Offline(Option<i64>),
     /// The session as stored (with its id).
@@ -67,7 +89,28 @@ pub(crate) enum Written {
 
 struct Job {
     write: Write,
-    done: oneshot::Sender<StoreResult<Written>>,
+    /// None: left behind, nobody waits.
+    done: Option<oneshot::Sender<StoreResult<Written>>>,
+}
+
+impl Job {
+    fn finish(self, outcome: StoreResult<Written>, cache: &StoreCache) {
+        match self.done {
+            Some(done) => {
+                let _ = done.send(outcome);
+            }
+            None => {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "a write left behind failed");
+                    if let Write::EnsurePrivateDialog { new_id, .. } = &self.write {
+                        // Its pair was cached as having this dialog: forget that, so the pair's next
+                        // message makes it again (or finds what the database has).
+                        cache.dialog_deleted(new_id);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The submitting side of the writer task. Cheap to clone; the task ends when the last clone is gone.
@@ -77,27 +120,42 @@ pub(crate) struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn start(pool: AnyPool) -> BatchWriter {
+    /// Starts the writer task on the current tokio runtime; `cache` learns of writes left behind that
+    /// failed.
+    pub(crate) fn start(pool: AnyPool, cache: Arc<StoreCache>) -> BatchWriter {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(pool, queue, cache));
         BatchWriter { jobs }
     }
 
     /// Queues a write and waits until the transaction that contains it has committed.
     pub(crate) async fn submit(&self, write: Write) -> StoreResult<Written> {
         let (done, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job { write, done })
-            .await
-            .map_err(|_| StoreError::Backend("the storage writer has stopped".into()))?;
+        self.queue(Job {
+            write,
+            done: Some(done),
+        })
+        .await?;
         outcome
             .await
             .map_err(|_| StoreError::Backend("the storage writer stopped before committing".into()))?
     }
+
+    /// Queues a write and returns once it is queued (waiting for room when the queue is full): it is
+    /// committed with or before the next write that is waited for. A failure is logged.
+    pub(crate) async fn submit_behind(&self, write: Write) -> StoreResult<()> {
+        self.queue(Job { write, done: None }).await
+    }
+
+    async fn queue(&self, job: Job) -> StoreResult<()> {
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Backend("the storage writer has stopped".into()))
+    }
 }
 
-async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, cache: Arc<StoreCache>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         gather(&mut queue, &mut batch).await;
@@ -108,7 +166,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
         match commit(&pool, &writes).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = job.done.send(Ok(outcome));
+                    job.finish(Ok(outcome), &cache);
                 }
             }
             Err(error) => {
@@ -117,7 +175,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
                 }
                 for job in batch.drain(..) {
                     let outcome = commit(&pool, &[&job.write]).await.map(|mut o| o.remove(0));
-                    let _ = job.done.send(outcome);
+                    job.finish(outcome, &cache);
                 }
             }
         }
@@ -129,12 +187,21 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
 /// commit appends each page it touched to the write-ahead log again and every statement is a hand-off
 /// to the database driver's thread and back, so one batch of many writes costs far less than many
 /// batches of one; the price is at most `COMMIT_WINDOW` more before a lone write is acknowledged.
+/// While nobody in the batch waits, it gathers up to `MAX_BATCH` writes for up to `BEHIND_WINDOW`.
 async fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
-    let deadline = tokio::time::Instant::now() + COMMIT_WINDOW;
-    while batch.len() < SMALL_BATCH {
+    let started = tokio::time::Instant::now();
+    loop {
+        let waited_for = batch.iter().any(|job| job.done.is_some());
+        let (enough, window) = match waited_for {
+            true => (SMALL_BATCH, COMMIT_WINDOW),
+            false => (MAX_BATCH, BEHIND_WINDOW),
+        };
+        if batch.len() >= enough {
+            return;
+        }
         let room = MAX_BATCH - batch.len();
-        match tokio::time::timeout_at(deadline, queue.recv_many(batch, room)).await {
-            Ok(0) | Err(_) => break,
+        match tokio::time::timeout_at(started + window, queue.recv_many(batch, room)).await {
+            Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
     }
@@ -146,11 +213,23 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut rest = writes;
     while let Some((write, after)) = rest.split_first() {
+        // A run of private dialogs left behind by first messages goes in a few statements.
+        let ensured: Vec<PairRequest> = rest.iter().map_while(ensure_request).collect();
+        if !ensured.is_empty() {
+            dialog_sql::ensure_private_dialogs_in(&mut tx, &ensured).await?;
+            outcomes.extend(ensured.iter().map(|_| Written::Ensured));
+            rest = &rest[ensured.len()..];
+            continue;
+        }
         // A run of private dialogs (the first messages of new pairs) goes in as one statement.
         let pairs: Vec<PairRequest> = rest.iter().map_while(pair_request).collect();
         if pairs.len() > 1 {
             let dialogs = dialog_sql::private_dialogs_in(&mut tx, &pairs).await?;
-            outcomes.extend(dialogs.into_iter().map(|d| Written::PrivateDialog(Box::new(d))));
+            outcomes.extend(
+                dialogs
+                    .into_iter()
+                    .map(|(dialog, made)| Written::PrivateDialog(Box::new(dialog), made)),
+            );
             rest = &rest[pairs.len()..];
             continue;
         }
@@ -165,9 +244,12 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
                 b,
                 new_id,
                 now,
-            } => Written::PrivateDialog(Box::new(
-                dialog_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?,
-            )),
+            } => {
+                let (dialog, made) =
+                    dialog_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?;
+                Written::PrivateDialog(Box::new(dialog), made)
+            }
+            Write::EnsurePrivateDialog { .. } => unreachable!("taken with its run above"),
             Write::Session(session) => {
                 Written::Session(Box::new(account_sql::create_session_in(&mut tx, session).await?))
             }
@@ -185,6 +267,25 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+fn ensure_request<'a>(write: &&'a Write) -> Option<PairRequest<'a>> {
+    match write {
+        Write::EnsurePrivateDialog {
+            app_id,
+            a,
+            b,
+            new_id,
+            now,
+        } => Some(PairRequest {
+            app_id: *app_id,
+            a: *a,
+            b: *b,
+            new_id,
+            now: *now,
+        }),
+        _ => None,
+    }
 }
 
 fn pair_request<'a>(write: &&'a Write) -> Option<PairRequest<'a>> {

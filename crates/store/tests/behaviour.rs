@@ -528,7 +528,8 @@ async fn private_dialogs_are_made_once_and_messages_counted_unread() {
             .store
             .private_dialog(app.id, b, a, "ffffffffffffffffffffffff", START)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(reverse.id, first.dialog.id);
 
         f.core

@@ -304,6 +304,7 @@ async fn read_and_delivered_ids_and_newly_marked_pairs() {
             .private_dialog(app, a, b, "ffffffffffffffffffffffff", START)
             .await
             .unwrap()
+            .0
             .id;
         assert_eq!(unread(&f, &dialog_id, b).await, 3);
         let all = page(&f, &query(app, &dialog_id, b)).await;

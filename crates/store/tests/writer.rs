@@ -142,6 +142,7 @@ async fn a_new_private_dialog_is_what_the_database_then_holds() {
                     .private_dialog(app, a, b, &format!("dddddddddddddddddddddd{n:02}"), START + n)
                     .await
                     .unwrap()
+                    .0
             }));
         }
         let mut made = Vec::new();
@@ -177,7 +178,8 @@ async fn many_new_pairs_at_once_get_one_dialog_each_with_both_members() {
                             .store
                             .private_dialog(app, from, to, &id, START + n)
                             .await
-                            .unwrap();
+                            .unwrap()
+                            .0;
                         ((from.min(to), from.max(to)), dialog)
                     }));
                 }
@@ -279,6 +281,103 @@ async fn rest_sessions_made_at_once_are_stored_with_their_users_last_request() {
                 "the user's last request is the session's creation"
             );
         }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_first_message_names_the_pairs_own_dialog_and_its_row_follows() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "behind", 40).await;
+        let (a, b) = (users[3], users[1]);
+        let id = palaver_proto::private_dialog_id(app, a, b).to_string();
+        let dialog = core
+            .store
+            .private_dialog_for_message(app, a, b, &id, START)
+            .await
+            .unwrap();
+        assert_eq!(dialog.id, id);
+        assert_eq!(dialog.occupants, vec![b, a]);
+        // The other side, and the same side again: the same dialog, nothing written twice.
+        let again = core
+            .store
+            .private_dialog_for_message(app, b, a, &id, START + 1)
+            .await
+            .unwrap();
+        assert_eq!(again.id, id);
+        // Many more pairs at once, each left behind, then one write that is waited for: every one of
+        // them is in the database by the time it returns.
+        let mut tasks = Vec::new();
+        for (n, &other) in users.iter().enumerate().filter(|&(_, &u)| u != a) {
+            let core = core.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = palaver_proto::private_dialog_id(app, a, other).to_string();
+                let made = core
+                    .store
+                    .private_dialog_for_message(app, other, a, &id, START + n as i64)
+                    .await
+                    .unwrap();
+                assert_eq!(made.id, id);
+                id
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap());
+        }
+        let mut saved = message(app, a, 0);
+        saved.dialog_id = id.clone();
+        saved.recipient_id = b;
+        assert!(core.store.save_message(&saved).await.unwrap());
+        store.forget_cached();
+        for id in &ids {
+            let stored = core.store.dialog(app, id).await.unwrap().expect("written behind");
+            assert_eq!(stored.kind, DialogType::Private);
+            assert_eq!(stored.occupants.len(), 2);
+            assert!(stored.occupants.contains(&a));
+        }
+        let rows: i64 = sqlx::query("SELECT COUNT(*) FROM dialogs WHERE type = 3")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 39, "one dialog per pair");
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pair_whose_dialog_has_another_id_keeps_it() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "legacy", 3).await;
+        let (a, b) = (users[0], users[2]);
+        // A dialog made before ids came from pairs (written as an older release did).
+        let (old, made) = core
+            .store
+            .private_dialog(app, a, b, "5c094c0ce588ce6856f87422", START)
+            .await
+            .unwrap();
+        assert!(made);
+        assert_eq!(old.id, "5c094c0ce588ce6856f87422");
+        store.forget_cached();
+        let derived = palaver_proto::private_dialog_id(app, a, b).to_string();
+        let found = core
+            .store
+            .private_dialog_for_message(app, b, a, &derived, START + 1)
+            .await
+            .unwrap();
+        assert_eq!(found.id, old.id, "the pair keeps its dialog");
+        // A new pair in the same database is made at once, under its own id.
+        let other = palaver_proto::private_dialog_id(app, a, users[1]).to_string();
+        let (made, new) = core
+            .store
+            .private_dialog(app, a, users[1], &other, START + 2)
+            .await
+            .unwrap();
+        assert!(new);
+        assert_eq!(made.id, other);
     })
     .await
 }
