@@ -137,6 +137,21 @@ pub fn deliver_carbons(shared: &Shared, user: UserJid, wrapper: &Element, sender
     }
 }
 
+/// Whether a sent carbon of a message from `sender_session` would reach anyone: another session of the
+/// user here that enabled carbons, or a session of the user on another node. Checked before the
+/// carbon is built, since most users have one session.
+pub fn wants_carbons(shared: &Shared, user: UserJid, sender_session: u64) -> bool {
+    let here = shared.registry.with_sessions(user, |sessions| {
+        sessions
+            .iter()
+            .any(|other| other.id != sender_session && other.carbons() && other.is_available())
+    });
+    here || shared
+        .registry
+        .peers()
+        .is_some_and(|peers| !peers.nodes_of(user.app_id, user.user_id, None).is_empty())
+}
+
 /// A sent carbon to this node's sessions of the user that enabled carbons (except the sender's).
 pub fn deliver_carbons_here(
     shared: &Shared,

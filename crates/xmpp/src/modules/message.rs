@@ -271,6 +271,9 @@ async fn accept(
 /// XEP-0280 sent carbons to the sender's other sessions that enabled them (never received carbons: the
 /// SDKs mistake those for delivery markers).
 fn send_carbons(ctx: &mut Context<'_>, message: &Element) {
+    if !router::wants_carbons(ctx.shared, ctx.user(), ctx.sender.handle.id) {
+        return;
+    }
     let mut wrapper = Message::new(Some(MessageType::Chat));
     wrapper.head.from = Some(ctx.sender.bare_jid.clone());
     wrapper.payloads.push(
