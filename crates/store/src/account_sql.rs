@@ -4,7 +4,7 @@
 use crate::bind::bind_value;
 use crate::rows::{self, APP_COLUMNS, CREDENTIAL_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::user_query::{order_by, where_clause};
-use crate::writer::{Write, Written};
+use crate::writes::{Write, Written};
 use crate::SqlStore;
 use async_trait::async_trait;
 use palaver_core::accounts::{AccountStore, UserQuery};

@@ -13,7 +13,7 @@
 use crate::bind::bind_value;
 use crate::cache::StoreCache;
 use crate::rows::{self, DIALOG_COLUMNS};
-use crate::writer::{Write, Written};
+use crate::writes::{Write, Written};
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::dialogs::{

@@ -25,6 +25,7 @@ mod sql_store;
 pub mod testing;
 mod user_query;
 mod writer;
+mod writes;
 
 pub use sql_store::SqlStore;
 

@@ -12,7 +12,7 @@
 
 use crate::bind::bind_all;
 use crate::rows::{self, MESSAGE_COLUMNS};
-use crate::writer::{Write, Written};
+use crate::writes::{Write, Written};
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::history::{HistoryQuery, MessageCondition, MessageField, MessageSearch, MessageStore};

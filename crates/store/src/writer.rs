@@ -15,9 +15,9 @@
 
 use crate::cache::StoreCache;
 use crate::dialog_sql::PairRequest;
+use crate::writes::{Write, Written};
 use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
-use palaver_core::model::{ChatMessage, Dialog, Session};
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use std::sync::Arc;
@@ -37,55 +37,6 @@ const COMMIT_WINDOW: Duration = Duration::from_millis(1);
 /// among new pairs at 7,000 msg/s on one core, where every first message leaves its pair's dialog
 /// behind: see docs/benchmarks.md.
 const BEHIND_WINDOW: Duration = Duration::from_millis(5);
-
-/// One durable write of the message path.
-#[derive(Debug, Clone)]
-pub(crate) enum Write {
-    /// A message into history (see `message_sql::save_message_in`).
-    Message(Box<ChatMessage>),
-    /// The private dialog of a pair, created on its first message (see `dialog_sql::private_dialog_in`).
-    PrivateDialog {
-        app_id: i64,
-        a: i64,
-        b: i64,
-        new_id: String,
-        now: i64,
-    },
-    /// The private dialog of a pair under the pair's own id, made unless it exists; left behind by the
-    /// pair's first message (see `dialog_sql::ensure_private_dialogs_in`).
-    EnsurePrivateDialog {
-        app_id: i64,
-        a: i64,
-        b: i64,
-        new_id: String,
-        now: i64,
-    },
-    /// A new REST session, and its user's `last_request_at` (see `account_sql::create_session_in`).
-    Session(Box<Session>),
-    /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
-    Offline {
-        app_id: i64,
-        user_id: i64,
-        payload: String,
-        now: i64,
-        max_per_user: i64,
-    },
-}
-
-/// What a write did.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Written {
-    /// False when history already had the message.
-    Message(bool),
-    /// The pair's private dialog, and whether this write made it.
-    PrivateDialog(Box<Dialog>, bool),
-    /// The pair's private dialog exists.
-    Ensured,
-    /// The stored stanza's sequence number; None when the user's offline storage is full.
-    Offline(Option<i64>),
-    /// The session as stored (with its id).
-    Session(Box<Session>),
-}
 
 struct Job {
     write: Write,

@@ -1,0 +1,53 @@
+//! What the batching writer (`writer.rs`) is asked to write, and what each write did: the vocabulary
+//! that the domain files (`*_sql.rs`) submit in and the writer answers in.
+
+use palaver_core::model::{ChatMessage, Dialog, Session};
+
+/// One durable write of the message path.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    /// A message into history (see `message_sql::save_message_in`).
+    Message(Box<ChatMessage>),
+    /// The private dialog of a pair, created on its first message (see `dialog_sql::private_dialog_in`).
+    PrivateDialog {
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: String,
+        now: i64,
+    },
+    /// The private dialog of a pair under the pair's own id, made unless it exists; left behind by the
+    /// pair's first message (see `dialog_sql::ensure_private_dialogs_in`).
+    EnsurePrivateDialog {
+        app_id: i64,
+        a: i64,
+        b: i64,
+        new_id: String,
+        now: i64,
+    },
+    /// A new REST session, and its user's `last_request_at` (see `account_sql::create_session_in`).
+    Session(Box<Session>),
+    /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
+    Offline {
+        app_id: i64,
+        user_id: i64,
+        payload: String,
+        now: i64,
+        max_per_user: i64,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Written {
+    /// False when history already had the message.
+    Message(bool),
+    /// The pair's private dialog, and whether this write made it.
+    PrivateDialog(Box<Dialog>, bool),
+    /// The pair's private dialog exists.
+    Ensured,
+    /// The stored stanza's sequence number; None when the user's offline storage is full.
+    Offline(Option<i64>),
+    /// The session as stored (with its id).
+    Session(Box<Session>),
+}
