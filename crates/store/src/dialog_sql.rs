@@ -13,7 +13,7 @@
 use crate::bind::bind_value;
 use crate::cache::StoreCache;
 use crate::rows::{self, DIALOG_COLUMNS};
-use crate::writes::{Write, Written};
+use crate::writes::{PairDialog, Write, Written};
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::dialogs::{
@@ -481,87 +481,42 @@ pub(crate) async fn occupants(conn: &mut AnyConnection, dialog_id: &str) -> Stor
         .collect::<sqlx::Result<_>>()?)
 }
 
-/// One pair whose private dialog is asked for (see `private_dialog_in`).
-pub(crate) struct PairRequest<'a> {
-    pub app_id: i64,
-    pub a: i64,
-    pub b: i64,
-    pub new_id: &'a str,
-    pub now: i64,
-}
-
 /// The private dialogs of many pairs, in order, each with whether it was made here, inside the caller's
 /// transaction: every new pair's dialog in one statement and all their members in a second, so a batch of
 /// first messages costs two round trips to the database, not two per pair. Pairs whose dialog exists (or
 /// that appear twice) are read one by one.
 pub(crate) async fn private_dialogs_in(
     tx: &mut AnyConnection,
-    pairs: &[PairRequest<'_>],
+    pairs: &[&PairDialog],
 ) -> StoreResult<Vec<(Dialog, bool)>> {
     if let [one] = pairs {
-        return Ok(vec![
-            private_dialog_in(tx, one.app_id, one.a, one.b, one.new_id, one.now).await?,
-        ]);
+        return Ok(vec![private_dialog_in(tx, one).await?]);
     }
-    let mut params = Placeholders::for_connection(tx);
-    let mut sql = String::from(
-        "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ",
-    );
-    for i in 0..pairs.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        params.row(&mut sql, 7);
-    }
-    sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
-    let mut query = sqlx::query(&sql);
-    for pair in pairs {
-        let (low, high) = (pair.a.min(pair.b), pair.a.max(pair.b));
-        query = query
-            .bind(pair.new_id)
-            .bind(pair.app_id)
-            .bind(DialogType::Private.code())
-            .bind(pair.a)
-            .bind(format!("{}:{low}:{high}", pair.app_id))
-            .bind(pair.now)
-            .bind(pair.now);
-    }
-    let inserted: std::collections::HashSet<String> = query
+    let sql = insert_dialogs_sql(tx, pairs.len(), " ON CONFLICT DO NOTHING RETURNING id");
+    let inserted: std::collections::HashSet<String> = bind_dialogs(sqlx::query(&sql), pairs)
         .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|row| row.try_get("id"))
         .collect::<sqlx::Result<_>>()?;
-    let made: Vec<&PairRequest> = pairs.iter().filter(|p| inserted.contains(p.new_id)).collect();
+    let made: Vec<&PairDialog> = pairs
+        .iter()
+        .copied()
+        .filter(|p| inserted.contains(&p.new_id))
+        .collect();
     if !made.is_empty() {
-        let mut params = Placeholders::for_connection(tx);
-        let mut sql = String::from("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ");
-        for i in 0..made.len() * 2 {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            params.row(&mut sql, 3);
-        }
-        let mut query = sqlx::query(&sql);
-        for pair in &made {
-            for member in [pair.a, pair.b] {
-                query = query.bind(pair.new_id).bind(member).bind(pair.now);
-            }
-        }
-        query.execute(&mut *tx).await?;
+        let sql = insert_members_sql(tx, made.len(), "");
+        bind_members(sqlx::query(&sql), &made).execute(&mut *tx).await?;
     }
     let mut dialogs = Vec::with_capacity(pairs.len());
     for pair in pairs {
         // A pair named twice in one batch: its second request finds what the first made.
-        let made_here = inserted.contains(pair.new_id)
+        let made_here = inserted.contains(&pair.new_id)
             && !dialogs.iter().any(|(d, _): &(Dialog, bool)| d.id == pair.new_id);
         dialogs.push(if made_here {
-            (
-                new_private_dialog(pair.app_id, pair.a, pair.b, pair.new_id, pair.now),
-                true,
-            )
+            (new_private_dialog(pair), true)
         } else {
-            private_dialog_in(tx, pair.app_id, pair.a, pair.b, pair.new_id, pair.now).await?
+            private_dialog_in(tx, pair).await?
         });
     }
     Ok(dialogs)
@@ -576,53 +531,59 @@ const ENSURE_CHUNK: usize = 64;
 /// comes from its pair (`SqlStore::private_ids_derived`), so a pair's dialog is never under another id.
 pub(crate) async fn ensure_private_dialogs_in(
     tx: &mut AnyConnection,
-    pairs: &[PairRequest<'_>],
+    pairs: &[&PairDialog],
 ) -> StoreResult<()> {
     let mut seen = std::collections::HashSet::with_capacity(pairs.len());
-    let unique: Vec<&PairRequest> = pairs.iter().filter(|p| seen.insert(p.new_id)).collect();
+    let unique: Vec<&PairDialog> = pairs.iter().copied().filter(|p| seen.insert(&p.new_id)).collect();
     for chunk in unique.chunks(ENSURE_CHUNK) {
-        let mut params = Placeholders::for_connection(tx);
-        let mut sql = String::from(
-            "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            params.row(&mut sql, 7);
-        }
-        sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut query = sqlx::query(&sql);
-        for pair in chunk {
-            let (low, high) = (pair.a.min(pair.b), pair.a.max(pair.b));
-            query = query
-                .bind(pair.new_id)
-                .bind(pair.app_id)
-                .bind(DialogType::Private.code())
-                .bind(pair.a)
-                .bind(format!("{}:{low}:{high}", pair.app_id))
-                .bind(pair.now)
-                .bind(pair.now);
-        }
-        query.execute(&mut *tx).await?;
-        let mut params = Placeholders::for_connection(tx);
-        let mut sql = String::from("INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ");
-        for i in 0..chunk.len() * 2 {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            params.row(&mut sql, 3);
-        }
-        sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut query = sqlx::query(&sql);
-        for pair in chunk {
-            for member in [pair.a, pair.b] {
-                query = query.bind(pair.new_id).bind(member).bind(pair.now);
-            }
-        }
-        query.execute(&mut *tx).await?;
+        let sql = insert_dialogs_sql(tx, chunk.len(), " ON CONFLICT DO NOTHING");
+        bind_dialogs(sqlx::query(&sql), chunk).execute(&mut *tx).await?;
+        let sql = insert_members_sql(tx, chunk.len(), " ON CONFLICT DO NOTHING");
+        bind_members(sqlx::query(&sql), chunk).execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `INSERT INTO dialogs` of `rows` private dialogs, then `tail`.
+fn insert_dialogs_sql(conn: &AnyConnection, rows: usize, tail: &str) -> String {
+    let head = "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ";
+    Placeholders::for_connection(conn).rows(head, rows, 7, tail)
+}
+
+/// `INSERT INTO dialog_occupants` of both members of `pairs` private dialogs, then `tail`.
+fn insert_members_sql(conn: &AnyConnection, pairs: usize, tail: &str) -> String {
+    let head = "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ";
+    Placeholders::for_connection(conn).rows(head, pairs * 2, 3, tail)
+}
+
+fn bind_dialogs<'q>(mut query: AnyQuery<'q>, pairs: &[&'q PairDialog]) -> AnyQuery<'q> {
+    for pair in pairs {
+        query = query
+            .bind(pair.new_id.as_str())
+            .bind(pair.app_id)
+            .bind(DialogType::Private.code())
+            .bind(pair.a)
+            .bind(private_key(pair.app_id, pair.a, pair.b))
+            .bind(pair.now)
+            .bind(pair.now);
+    }
+    query
+}
+
+fn bind_members<'q>(mut query: AnyQuery<'q>, pairs: &[&'q PairDialog]) -> AnyQuery<'q> {
+    for pair in pairs {
+        for member in [pair.a, pair.b] {
+            query = query.bind(pair.new_id.as_str()).bind(member).bind(pair.now);
+        }
+    }
+    query
+}
+
+/// What makes a pair's private dialog unique: "{app}:{low uid}:{high uid}".
+fn private_key(app_id: i64, a: i64, b: i64) -> String {
+    format!("{app_id}:{}:{}", a.min(b), a.max(b))
 }
 
 /// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
@@ -639,6 +600,19 @@ impl Placeholders {
             numbered: conn.backend_name() != "SQLite",
             next: 0,
         }
+    }
+
+    /// `head`, then `rows` groups of `width` parameters, then `tail`.
+    fn rows(mut self, head: &str, rows: usize, width: usize, tail: &str) -> String {
+        let mut sql = String::from(head);
+        for i in 0..rows {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            self.row(&mut sql, width);
+        }
+        sql.push_str(tail);
+        sql
     }
 
     /// Appends `(p, p, …)` with `width` parameters.
@@ -660,9 +634,12 @@ impl Placeholders {
 }
 
 /// A private dialog as it was just written: nothing needs to be read back.
-fn new_private_dialog(app_id: i64, a: i64, b: i64, new_id: &str, now: i64) -> Dialog {
+fn new_private_dialog(pair: &PairDialog) -> Dialog {
+    let PairDialog {
+        app_id, a, b, now, ..
+    } = *pair;
     Dialog {
-        id: new_id.to_owned(),
+        id: pair.new_id.clone(),
         app_id,
         kind: DialogType::Private,
         user_id: a,
@@ -688,14 +665,13 @@ fn new_private_dialog(app_id: i64, a: i64, b: i64, new_id: &str, now: i64) -> Di
 /// here; inside the caller's transaction.
 pub(crate) async fn private_dialog_in(
     tx: &mut AnyConnection,
-    app_id: i64,
-    a: i64,
-    b: i64,
-    new_id: &str,
-    now: i64,
+    pair: &PairDialog,
 ) -> StoreResult<(Dialog, bool)> {
-    let (low, high) = (a.min(b), a.max(b));
-    let key = format!("{app_id}:{low}:{high}");
+    let PairDialog {
+        app_id, a, b, now, ..
+    } = *pair;
+    let new_id = pair.new_id.as_str();
+    let key = private_key(app_id, a, b);
     let inserted = sqlx::query(
         "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -722,7 +698,7 @@ pub(crate) async fn private_dialog_in(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        return Ok((new_private_dialog(app_id, a, b, new_id, now), true));
+        return Ok((new_private_dialog(pair), true));
     }
     let found = find_private_dialog(tx, &key).await?;
     let dialog = found.ok_or_else(|| StoreError::Backend(format!("private dialog {key} vanished")))?;
@@ -818,13 +794,13 @@ impl DialogStore for SqlStore {
         }
         let pair = StoreCache::pair_key(app_id, a, b);
         let seen = (self.cache.pairs.generation(), self.cache.dialogs.generation());
-        let write = Write::PrivateDialog {
+        let write = Write::PrivateDialog(PairDialog {
             app_id,
             a,
             b,
             new_id: new_id.to_owned(),
             now,
-        };
+        });
         let (dialog, made) = match self.batch.submit(write).await? {
             Written::PrivateDialog(dialog, made) => (*dialog, made),
             other => unreachable!("a private dialog write answered {other:?}"),
@@ -852,7 +828,14 @@ impl DialogStore for SqlStore {
             return Ok(self.private_dialog(app_id, a, b, new_id, now).await?.0);
         }
         // A pair that has a dialog has it under `new_id`: make sure of it behind the message.
-        let dialog = new_private_dialog(app_id, a, b, new_id, now);
+        let pair = PairDialog {
+            app_id,
+            a,
+            b,
+            new_id: new_id.to_owned(),
+            now,
+        };
+        let dialog = new_private_dialog(&pair);
         // Cached before it is written, so the pair's next messages write nothing (the id is the pair's
         // whatever happened meanwhile); a failed write forgets it (writer.rs).
         let seen = self.cache.dialogs.generation();
@@ -862,14 +845,7 @@ impl DialogStore for SqlStore {
         self.cache
             .dialogs
             .fill(seen, dialog.id.clone(), Arc::new(dialog.clone()));
-        let write = Write::EnsurePrivateDialog {
-            app_id,
-            a,
-            b,
-            new_id: new_id.to_owned(),
-            now,
-        };
-        self.batch.submit_behind(write).await?;
+        self.batch.submit_behind(Write::EnsurePrivateDialog(pair)).await?;
         Ok(dialog)
     }
 

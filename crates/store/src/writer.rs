@@ -14,8 +14,7 @@
 //! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
 
 use crate::cache::StoreCache;
-use crate::dialog_sql::PairRequest;
-use crate::writes::{Write, Written};
+use crate::writes::{PairDialog, Write, Written};
 use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
 use palaver_core::{StoreError, StoreResult};
@@ -53,10 +52,10 @@ impl Job {
             None => {
                 if let Err(error) = outcome {
                     tracing::warn!(%error, "a write left behind failed");
-                    if let Write::EnsurePrivateDialog { new_id, .. } = &self.write {
+                    if let Write::EnsurePrivateDialog(pair) = &self.write {
                         // Its pair was cached as having this dialog: forget that, so the pair's next
                         // message makes it again (or finds what the database has).
-                        cache.dialog_deleted(new_id);
+                        cache.dialog_deleted(&pair.new_id);
                     }
                 }
             }
@@ -165,7 +164,7 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     let mut rest = writes;
     while let Some((write, after)) = rest.split_first() {
         // A run of private dialogs left behind by first messages goes in a few statements.
-        let ensured: Vec<PairRequest> = rest.iter().map_while(ensure_request).collect();
+        let ensured: Vec<&PairDialog> = rest.iter().map_while(|w| left_behind_dialog(w)).collect();
         if !ensured.is_empty() {
             dialog_sql::ensure_private_dialogs_in(&mut tx, &ensured).await?;
             outcomes.extend(ensured.iter().map(|_| Written::Ensured));
@@ -173,7 +172,7 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
             continue;
         }
         // A run of private dialogs (the first messages of new pairs) goes in as one statement.
-        let pairs: Vec<PairRequest> = rest.iter().map_while(pair_request).collect();
+        let pairs: Vec<&PairDialog> = rest.iter().map_while(|w| waited_dialog(w)).collect();
         if pairs.len() > 1 {
             let dialogs = dialog_sql::private_dialogs_in(&mut tx, &pairs).await?;
             outcomes.extend(
@@ -189,18 +188,11 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
             Write::Message(message) => {
                 Written::Message(message_sql::save_message_in(&mut tx, message).await?)
             }
-            Write::PrivateDialog {
-                app_id,
-                a,
-                b,
-                new_id,
-                now,
-            } => {
-                let (dialog, made) =
-                    dialog_sql::private_dialog_in(&mut tx, *app_id, *a, *b, new_id, *now).await?;
+            Write::PrivateDialog(pair) => {
+                let (dialog, made) = dialog_sql::private_dialog_in(&mut tx, pair).await?;
                 Written::PrivateDialog(Box::new(dialog), made)
             }
-            Write::EnsurePrivateDialog { .. } => unreachable!("taken with its run above"),
+            Write::EnsurePrivateDialog(_) => unreachable!("taken with its run above"),
             Write::Session(session) => {
                 Written::Session(Box::new(account_sql::create_session_in(&mut tx, session).await?))
             }
@@ -220,40 +212,16 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     Ok(outcomes)
 }
 
-fn ensure_request<'a>(write: &&'a Write) -> Option<PairRequest<'a>> {
+fn waited_dialog(write: &Write) -> Option<&PairDialog> {
     match write {
-        Write::EnsurePrivateDialog {
-            app_id,
-            a,
-            b,
-            new_id,
-            now,
-        } => Some(PairRequest {
-            app_id: *app_id,
-            a: *a,
-            b: *b,
-            new_id,
-            now: *now,
-        }),
+        Write::PrivateDialog(pair) => Some(pair),
         _ => None,
     }
 }
 
-fn pair_request<'a>(write: &&'a Write) -> Option<PairRequest<'a>> {
+fn left_behind_dialog(write: &Write) -> Option<&PairDialog> {
     match write {
-        Write::PrivateDialog {
-            app_id,
-            a,
-            b,
-            new_id,
-            now,
-        } => Some(PairRequest {
-            app_id: *app_id,
-            a: *a,
-            b: *b,
-            new_id,
-            now: *now,
-        }),
+        Write::EnsurePrivateDialog(pair) => Some(pair),
         _ => None,
     }
 }

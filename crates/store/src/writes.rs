@@ -3,28 +3,27 @@
 
 use palaver_core::model::{ChatMessage, Dialog, Session};
 
+/// The private dialog of two users of an app, as a write asks for it: the id it gets if it is new, and
+/// when.
+#[derive(Debug, Clone)]
+pub(crate) struct PairDialog {
+    pub app_id: i64,
+    pub a: i64,
+    pub b: i64,
+    pub new_id: String,
+    pub now: i64,
+}
+
 /// One durable write of the message path.
 #[derive(Debug, Clone)]
 pub(crate) enum Write {
     /// A message into history (see `message_sql::save_message_in`).
     Message(Box<ChatMessage>),
-    /// The private dialog of a pair, created on its first message (see `dialog_sql::private_dialog_in`).
-    PrivateDialog {
-        app_id: i64,
-        a: i64,
-        b: i64,
-        new_id: String,
-        now: i64,
-    },
+    /// The private dialog of a pair, created unless it exists (see `dialog_sql::private_dialog_in`).
+    PrivateDialog(PairDialog),
     /// The private dialog of a pair under the pair's own id, made unless it exists; left behind by the
     /// pair's first message (see `dialog_sql::ensure_private_dialogs_in`).
-    EnsurePrivateDialog {
-        app_id: i64,
-        a: i64,
-        b: i64,
-        new_id: String,
-        now: i64,
-    },
+    EnsurePrivateDialog(PairDialog),
     /// A new REST session, and its user's `last_request_at` (see `account_sql::create_session_in`).
     Session(Box<Session>),
     /// A stanza kept for a user with no session, refused past `max_per_user` waiting ones.
