@@ -29,6 +29,7 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     let database_url = config.database_url();
     let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
+    store.check_private_dialog_ids();
     let mut core = Core::new(Arc::new(store.clone()), config.core_settings());
     if let Some(sealer) = token_key::token_sealer(&config, cluster_config.is_some())? {
         core = core.with_token_sealer(sealer);

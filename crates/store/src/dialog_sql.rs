@@ -10,7 +10,7 @@
 //! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
 //! `save_message` and the history calls do.
 
-use crate::bind::bind_value;
+use crate::bind::{bind_value, AnyQuery};
 use crate::cache::StoreCache;
 use crate::rows::{self, DIALOG_COLUMNS};
 use crate::writes::{PairDialog, Write, Written};
@@ -544,8 +544,6 @@ pub(crate) async fn ensure_private_dialogs_in(
     Ok(())
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
 /// `INSERT INTO dialogs` of `rows` private dialogs, then `tail`.
 fn insert_dialogs_sql(conn: &AnyConnection, rows: usize, tail: &str) -> String {
     let head = "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ";
@@ -584,6 +582,13 @@ fn bind_members<'q>(mut query: AnyQuery<'q>, pairs: &[&'q PairDialog]) -> AnyQue
 /// What makes a pair's private dialog unique: "{app}:{low uid}:{high uid}".
 fn private_key(app_id: i64, a: i64, b: i64) -> String {
     format!("{app_id}:{}:{}", a.min(b), a.max(b))
+}
+
+/// The two users of a `private_key`.
+fn pair_of_private_key(key: &str) -> Option<(i64, i64)> {
+    let mut users = key.rsplit(':').map(str::parse::<i64>);
+    let (high, low) = (users.next()?.ok()?, users.next()?.ok()?);
+    Some((low, high))
 }
 
 /// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
@@ -667,37 +672,17 @@ pub(crate) async fn private_dialog_in(
     tx: &mut AnyConnection,
     pair: &PairDialog,
 ) -> StoreResult<(Dialog, bool)> {
-    let PairDialog {
-        app_id, a, b, now, ..
-    } = *pair;
-    let new_id = pair.new_id.as_str();
-    let key = private_key(app_id, a, b);
-    let inserted = sqlx::query(
-        "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(new_id)
-    .bind(app_id)
-    .bind(DialogType::Private.code())
-    .bind(a)
-    .bind(&key)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let key = private_key(pair.app_id, pair.a, pair.b);
+    let sql = insert_dialogs_sql(tx, 1, " ON CONFLICT DO NOTHING");
+    let inserted = bind_dialogs(sqlx::query(&sql), &[pair])
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if inserted == 1 {
         // Just made: both members in one statement, and the dialog is what was written, so nothing is
         // read back (a new pair costs two statements, not five).
-        sqlx::query(
-            "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ($1, $2, $4), ($1, $3, $4)",
-        )
-        .bind(new_id)
-        .bind(a)
-        .bind(b)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let sql = insert_members_sql(tx, 1, "");
+        bind_members(sqlx::query(&sql), &[pair]).execute(&mut *tx).await?;
         return Ok((new_private_dialog(pair), true));
     }
     let found = find_private_dialog(tx, &key).await?;
@@ -718,6 +703,18 @@ async fn find_private_dialog(conn: &mut AnyConnection, key: &str) -> StoreResult
 }
 
 impl SqlStore {
+    /// Finds out in the background what the first 1-1 message would otherwise wait for: whether every
+    /// private dialog's id comes from its pair (a read of all private dialogs, see below). For the
+    /// server, right after it opened its store.
+    pub fn check_private_dialog_ids(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.private_ids_derived().await {
+                tracing::warn!(%error, "checking private dialog ids failed; the first 1-1 message tries again");
+            }
+        });
+    }
+
     /// Whether every private dialog's id is its pair's (`palaver_proto::private_dialog_id`), as it is for
     /// every dialog made since ids came from pairs: then a pair's dialog, if it has one, has a known id,
     /// and a message need not ask the database for it. Found out once, by reading the private dialogs
@@ -736,8 +733,7 @@ impl SqlStore {
                 while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
                     let (id, app_id, key): (String, i64, String) =
                         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                    let mut pair = key.rsplit(':').map(|n| n.parse::<i64>().unwrap_or(0));
-                    let (high, low) = (pair.next().unwrap_or(0), pair.next().unwrap_or(0));
+                    let (low, high) = pair_of_private_key(&key).unwrap_or_default();
                     checked += 1;
                     if id != palaver_proto::private_dialog_id(app_id, low, high).as_str() {
                         all = false;

@@ -700,35 +700,21 @@ async fn credentials_are_found_and_replaced_only_under_the_users_own_application
             .set_credentials(other.id, user, &changed)
             .await
             .unwrap();
-        assert_eq!(
-            core.store
-                .credentials(app, user)
-                .await
-                .unwrap()
-                .unwrap()
-                .password_hash,
-            own.password_hash
-        );
+        assert_eq!(password_hash(&core, app, user).await, own.password_hash);
         core.store.set_credentials(app, user, &changed).await.unwrap();
-        assert_eq!(
-            core.store
-                .credentials(app, user)
-                .await
-                .unwrap()
-                .unwrap()
-                .password_hash,
-            "replaced"
-        );
+        assert_eq!(password_hash(&core, app, user).await, "replaced");
         // The other users keep theirs.
-        assert_eq!(
-            core.store
-                .credentials(app, users[0])
-                .await
-                .unwrap()
-                .unwrap()
-                .password_hash,
-            own.password_hash
-        );
+        assert_eq!(password_hash(&core, app, users[0]).await, own.password_hash);
     })
     .await
+}
+
+/// The stored password hash of a user of `app`.
+async fn password_hash(core: &Core, app: i64, user: i64) -> String {
+    core.store
+        .credentials(app, user)
+        .await
+        .unwrap()
+        .expect("the user's credentials")
+        .password_hash
 }

@@ -4,7 +4,7 @@
 
 use crate::envelope::{self, Envelope};
 use crate::policy;
-use crate::registry::Delivery;
+use crate::registry::{Delivery, SessionHandle};
 use crate::shared::Shared;
 use crate::xml::{self, Element};
 use palaver_core::cluster::Peers;
@@ -144,12 +144,17 @@ pub fn wants_carbons(shared: &Shared, user: UserJid, sender_session: u64) -> boo
     let here = shared.registry.with_sessions(user, |sessions| {
         sessions
             .iter()
-            .any(|other| other.id != sender_session && other.carbons() && other.is_available())
+            .any(|other| takes_carbons(other, Some(sender_session)))
     });
     here || shared
         .registry
         .peers()
         .is_some_and(|peers| !peers.nodes_of(user.app_id, user.user_id, None).is_empty())
+}
+
+/// Whether a session takes sent carbons: available, carbons enabled, not the one excluded (the sender's).
+fn takes_carbons(session: &SessionHandle, exclude: Option<u64>) -> bool {
+    Some(session.id) != exclude && session.carbons() && session.is_available()
 }
 
 /// A sent carbon to this node's sessions of the user that enabled carbons (except the sender's).
@@ -163,7 +168,7 @@ pub fn deliver_carbons_here(
     shared.registry.with_sessions(user, |sessions| {
         let mut delivered = 0;
         for other in sessions {
-            if Some(other.id) == exclude || !other.carbons() || !other.is_available() {
+            if !takes_carbons(other, exclude) {
                 continue;
             }
             let mut copy = wrapper.clone();
