@@ -28,7 +28,7 @@ const MAX_ELEMENT_BYTES: usize = 256 * 1024;
 
 /// The XML stream parser and stanza decoding. The first byte picks the framing (TCP stream or WebSocket
 /// fragments) and where the rest is cut into reads. Invariants: the events do not depend on how the bytes
-/// were cut; every stanza re-serializes to XML that parses back to the same element; reading a stanza's
+/// were cut; every stanza re-serializes (as minidom would write it) to XML that parses back to the same element; reading a stanza's
 /// address, `extraParams` and building an error reply never panic.
 pub fn stream_parser(data: &[u8]) {
     let Some((&control, input)) = data.split_first() else {
@@ -96,6 +96,12 @@ fn render(events: &[Inbound]) -> Vec<String> {
 /// same framing (over TCP, `<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>` is just an element).
 fn round_trip(element: &Element, framing: Framing) {
     let text = xml::to_string(element);
+    // The server's own writer must write what minidom writes.
+    assert_eq!(
+        text,
+        crate::xml_write::minidom_string(element),
+        "the writers differ"
+    );
     let header = match framing {
         Framing::Stream => STREAM_HEADER,
         Framing::Fragments => "",

@@ -26,6 +26,7 @@ pub mod stanza_error;
 pub mod stream;
 pub mod watchers;
 pub mod xml;
+mod xml_write;
 
 pub use config::XmppConfig;
 pub use server::XmppServer;

@@ -54,7 +54,12 @@ pub fn xml_chars(text: String) -> String {
 /// Compact serialization: no declaration, no whitespace between elements (the SDKs' WebSocket parser
 /// rejects any text between top-level elements).
 pub fn to_string(element: &Element) -> String {
-    let mut out = Vec::new();
-    element.write_to(&mut out).expect("writing to a Vec cannot fail");
-    String::from_utf8(out).expect("minidom writes UTF-8")
+    let mut out = String::new();
+    write_into(element, &mut out);
+    out
+}
+
+/// `to_string`, appended to `out`.
+pub fn write_into(element: &Element, out: &mut String) {
+    crate::xml_write::write_element(element, out);
 }

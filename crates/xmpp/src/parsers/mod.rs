@@ -42,7 +42,7 @@ pub mod status_streaming;
 pub mod version;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use head::{Head, ParseError};
 pub use iq::{Iq, IqType};

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Every element of the SDK traffic: the top-level ones and, one and two levels down, their payloads.
-fn corpus() -> Vec<Element> {
+pub(crate) fn corpus() -> Vec<Element> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/stream_parser");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("the fuzz seeds")

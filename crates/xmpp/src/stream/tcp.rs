@@ -100,7 +100,7 @@ impl TcpTransport {
     pub(crate) async fn send_all(&mut self, elements: &[xml::Element]) -> Result<(), TransportError> {
         let mut out = String::new();
         for element in elements {
-            out.push_str(&xml::to_string(element));
+            xml::write_into(element, &mut out);
         }
         self.write(out.as_bytes()).await
     }
