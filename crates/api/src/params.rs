@@ -1,6 +1,7 @@
 //! Request parameters the way the ConnectyCube SDKs send them, gathered into one JSON object: the query
 //! string (bracketed keys, `k[]` lists), a form-encoded DELETE body, or a JSON body.
 
+use palaver_core::query::FilterOp;
 use serde_json::{Map, Value};
 
 /// Parses `a=1&b[c]=2&d[]=3&d[]=4` into `{"a":"1","b":{"c":"2"},"d":["3","4"]}`. Later scalars win;
@@ -114,6 +115,24 @@ fn split_commas(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A filter operator as the chat list calls name it (`field[op]=value`): `eq`, `ne`, `lt`, `lte`, `gt`,
+/// `gte`, `in`, `nin`, `all`, `ctn`. Each call takes the ones that make sense for it.
+pub fn filter_operator(op: &str) -> Option<FilterOp> {
+    Some(match op {
+        "eq" => FilterOp::Eq,
+        "ne" => FilterOp::Ne,
+        "lt" => FilterOp::Lt,
+        "lte" => FilterOp::Lte,
+        "gt" => FilterOp::Gt,
+        "gte" => FilterOp::Gte,
+        "in" => FilterOp::In,
+        "nin" => FilterOp::Nin,
+        "all" => FilterOp::All,
+        "ctn" => FilterOp::Contains,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -918,26 +918,10 @@ pub enum DialogField {
     Extension(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialogOp {
-    Eq,
-    Ne,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    In,
-    Nin,
-    /// Every value matches (for occupants: the dialog has all of them).
-    All,
-    /// Case-insensitive substring.
-    Contains,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct DialogCondition {
     pub field: DialogField,
-    pub op: DialogOp,
+    pub op: FilterOp,
     pub values: Vec<FilterValue>,
 }
 

@@ -11,6 +11,8 @@ pub enum FilterOp {
     In,
     Nin,
     StartsWith,
+    /// Every value matches (for a dialog's occupants: the dialog has all of them).
+    All,
     /// Case-insensitive substring.
     Contains,
     /// Comma-separated tags: matches a user having any of the values as one of its tags.

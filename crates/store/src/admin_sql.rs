@@ -1,8 +1,8 @@
 //! `AdminStore` for `SqlStore`: application changes, searches across an application, blocked users,
 //! counts, storage size, online backups and the audit log.
 
+use crate::filter_sql::like_escape;
 use crate::rows::{self, APP_COLUMNS, MESSAGE_COLUMNS, USER_COLUMNS};
-use crate::user_query::like_escape;
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::admin_store::{AdminStore, AdminUser, AuditEntry, Counts, DialogSearch, MessageModeration};

@@ -12,15 +12,16 @@
 
 use crate::bind::{bind_value, AnyQuery};
 use crate::cache::StoreCache;
+use crate::filter_sql::{comparison_sql, like_escape, text_of};
 use crate::rows::{self, DIALOG_COLUMNS};
 use crate::writes::{PairDialog, Write, Written};
 use crate::{Backend, SqlStore};
 use async_trait::async_trait;
 use palaver_core::dialogs::{
-    DialogChange, DialogCondition, DialogField, DialogOp, DialogQuery, DialogStore, NewDialog,
+    DialogChange, DialogCondition, DialogField, DialogQuery, DialogStore, NewDialog,
 };
 use palaver_core::model::{Dialog, DialogType, DialogView};
-use palaver_core::query::FilterValue;
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::{StoreError, StoreResult};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -220,53 +221,16 @@ fn condition_sql(backend: Backend, condition: &DialogCondition, params: &mut Vec
         return occupants_sql(condition, params);
     }
     let col = column(backend, &condition.field, params);
-    let mut bind = |value: FilterValue| {
-        params.push(value);
-        format!("${}", params.len())
-    };
-    let values = condition.values.clone();
-    let first = || {
-        values
-            .first()
-            .cloned()
-            .unwrap_or(FilterValue::Text(String::new()))
-    };
     match condition.op {
-        DialogOp::Eq => format!("{col} = {}", bind(first())),
-        DialogOp::Ne => format!("({col} IS NULL OR {col} <> {})", bind(first())),
-        DialogOp::Gt => format!("{col} > {}", bind(first())),
-        DialogOp::Gte => format!("{col} >= {}", bind(first())),
-        DialogOp::Lt => format!("{col} < {}", bind(first())),
-        DialogOp::Lte => format!("{col} <= {}", bind(first())),
-        DialogOp::In if values.is_empty() => "1 = 0".into(),
-        DialogOp::Nin | DialogOp::All if values.is_empty() => "1 = 1".into(),
-        DialogOp::In => {
-            let list: Vec<String> = values.iter().cloned().map(&mut bind).collect();
-            format!("{col} IN ({})", list.join(", "))
+        // Dialogs have no tags.
+        FilterOp::HasTag => "1 = 0".into(),
+        FilterOp::StartsWith => {
+            let text = condition.values.first().map(text_of).unwrap_or_default();
+            let pattern = format!("{}%", like_escape(&text));
+            params.push(FilterValue::Text(pattern));
+            format!("{col} LIKE ${} ESCAPE '\\'", params.len())
         }
-        DialogOp::Nin => {
-            let list: Vec<String> = values.iter().cloned().map(&mut bind).collect();
-            format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
-        }
-        DialogOp::All => {
-            let tests: Vec<String> = values
-                .iter()
-                .cloned()
-                .map(|v| format!("{col} = {}", bind(v)))
-                .collect();
-            format!("({})", tests.join(" AND "))
-        }
-        DialogOp::Contains => {
-            let text = match first() {
-                FilterValue::Text(t) => t,
-                FilterValue::Int(i) => i.to_string(),
-            };
-            let pattern = format!("%{}%", like_escape(&text));
-            format!(
-                "lower({col}) LIKE lower({}) ESCAPE '\\'",
-                bind(FilterValue::Text(pattern))
-            )
-        }
+        op => comparison_sql(&col, op, &condition.values, params).expect("read alike by every domain"),
     }
 }
 
@@ -295,22 +259,17 @@ fn occupants_sql(condition: &DialogCondition, params: &mut Vec<FilterValue>) -> 
     };
     match condition.op {
         _ if list.is_empty() => match condition.op {
-            DialogOp::Ne | DialogOp::Nin | DialogOp::All => "1 = 1".into(),
+            FilterOp::Ne | FilterOp::Nin | FilterOp::All => "1 = 1".into(),
             _ => "1 = 0".into(),
         },
-        DialogOp::Ne | DialogOp::Nin => format!("NOT EXISTS ({})", members(&list)),
-        DialogOp::All => format!(
+        FilterOp::Ne | FilterOp::Nin => format!("NOT EXISTS ({})", members(&list)),
+        FilterOp::All => format!(
             "(SELECT COUNT(*) FROM ({}) AS present) = {}",
             members(&list),
             list.len()
         ),
         _ => format!("EXISTS ({})", members(&list)),
     }
-}
-
-/// Escapes LIKE's wildcards so user text matches literally.
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 fn order_by(query: &DialogQuery) -> String {

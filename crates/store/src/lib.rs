@@ -15,6 +15,7 @@ mod blob_sql;
 mod cache;
 mod contact_sql;
 mod dialog_sql;
+mod filter_sql;
 mod message_sql;
 mod migrations;
 pub mod portable;

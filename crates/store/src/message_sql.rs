@@ -11,6 +11,7 @@
 //! exact, so every message is counted once.
 
 use crate::bind::bind_all;
+use crate::filter_sql::{comparison_sql, like_escape, text_of};
 use crate::rows::{self, MESSAGE_COLUMNS};
 use crate::writes::{Write, Written};
 use crate::{Backend, SqlStore};
@@ -112,17 +113,6 @@ fn column(field: &MessageField) -> &'static str {
     }
 }
 
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-fn text_of(value: &FilterValue) -> String {
-    match value {
-        FilterValue::Text(t) => t.clone(),
-        FilterValue::Int(i) => i.to_string(),
-    }
-}
-
 fn condition_sql(backend: Backend, condition: &MessageCondition, params: &mut Params) -> String {
     let values = &condition.values;
     if let MessageField::AttachmentType = condition.field {
@@ -152,35 +142,16 @@ fn condition_sql(backend: Backend, condition: &MessageCondition, params: &mut Pa
         },
         field => column(field).to_owned(),
     };
-    let first = values
-        .first()
-        .cloned()
-        .unwrap_or(FilterValue::Text(String::new()));
     match condition.op {
-        FilterOp::Eq => format!("{col} = {}", params.push(first)),
-        FilterOp::Ne => format!("({col} IS NULL OR {col} <> {})", params.push(first)),
-        FilterOp::Gt => format!("{col} > {}", params.push(first)),
-        FilterOp::Gte => format!("{col} >= {}", params.push(first)),
-        FilterOp::Lt => format!("{col} < {}", params.push(first)),
-        FilterOp::Lte => format!("{col} <= {}", params.push(first)),
-        FilterOp::In if values.is_empty() => "1 = 0".into(),
-        FilterOp::Nin if values.is_empty() => "1 = 1".into(),
-        FilterOp::In => {
-            let list: Vec<String> = values.iter().map(|v| params.push(v.clone())).collect();
-            format!("{col} IN ({})", list.join(", "))
-        }
-        FilterOp::Nin => {
-            let list: Vec<String> = values.iter().map(|v| params.push(v.clone())).collect();
-            format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
-        }
         FilterOp::StartsWith => {
-            let pattern = format!("{}%", like_escape(&text_of(&first)));
+            let text = values.first().map(text_of).unwrap_or_default();
+            let pattern = format!("{}%", like_escape(&text));
             format!("{col} LIKE {} ESCAPE '\\'", params.text(&pattern))
         }
-        FilterOp::Contains | FilterOp::HasTag => {
-            let pattern = format!("%{}%", like_escape(&text_of(&first)));
-            format!("lower({col}) LIKE lower({}) ESCAPE '\\'", params.text(&pattern))
-        }
+        // Messages have no tags: read as a substring.
+        FilterOp::HasTag => comparison_sql(&col, FilterOp::Contains, values, &mut params.0)
+            .expect("read alike by every domain"),
+        op => comparison_sql(&col, op, values, &mut params.0).expect("read alike by every domain"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Turns a typed `UserQuery` into SQL with bound parameters. Columns come from a fixed list, never from
 //! the request.
 
+use crate::filter_sql::{comparison_sql, like_escape, text_of};
 use palaver_core::accounts::{UserCondition, UserField, UserQuery};
 use palaver_core::query::{FilterOp, FilterValue};
 
@@ -50,71 +51,25 @@ pub(crate) fn where_clause(query: &UserQuery) -> WhereClause {
 
 fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> String {
     let col = column(condition.field);
-    let mut bind = |value: FilterValue| {
-        params.push(value);
-        format!("${}", params.len())
-    };
     let values: Vec<FilterValue> = condition
         .values
         .iter()
         .map(|v| value_for(condition.field, v))
         .collect();
-    let first = || {
-        values
-            .first()
-            .cloned()
-            .unwrap_or(FilterValue::Text(String::new()))
-    };
     match condition.op {
-        FilterOp::Eq => format!("{col} = {}", bind(first())),
-        FilterOp::Ne => format!("({col} IS NULL OR {col} <> {})", bind(first())),
-        FilterOp::Gt => format!("{col} > {}", bind(first())),
-        FilterOp::Gte => format!("{col} >= {}", bind(first())),
-        FilterOp::Lt => format!("{col} < {}", bind(first())),
-        FilterOp::Lte => format!("{col} <= {}", bind(first())),
-        FilterOp::In | FilterOp::Nin if values.is_empty() => {
-            // Nothing is in an empty set; everything is outside it.
-            if condition.op == FilterOp::In {
-                "1 = 0".into()
-            } else {
-                "1 = 1".into()
-            }
+        // Logins, emails and names match a prefix whatever their case.
+        FilterOp::StartsWith => {
+            let text = values.first().map(text_of).unwrap_or_default();
+            params.push(FilterValue::Text(format!("{}%", like_escape(&text))));
+            format!("lower({col}) LIKE lower(${}) ESCAPE '\\'", params.len())
         }
-        FilterOp::In => {
-            let list: Vec<String> = values.into_iter().map(&mut bind).collect();
-            format!("{col} IN ({})", list.join(", "))
-        }
-        FilterOp::Nin => {
-            let list: Vec<String> = values.into_iter().map(&mut bind).collect();
-            format!("({col} IS NULL OR {col} NOT IN ({}))", list.join(", "))
-        }
-        FilterOp::StartsWith | FilterOp::Contains => {
-            let text = match first() {
-                FilterValue::Text(t) => t,
-                FilterValue::Int(i) => i.to_string(),
-            };
-            let pattern = match condition.op {
-                FilterOp::Contains => format!("%{}%", like_escape(&text)),
-                _ => format!("{}%", like_escape(&text)),
-            };
-            format!(
-                "lower({col}) LIKE lower({}) ESCAPE '\\'",
-                bind(FilterValue::Text(pattern))
-            )
-        }
+        // Tags are kept comma-separated: any of the values as a whole tag.
         FilterOp::HasTag => {
             let tests: Vec<String> = values
-                .into_iter()
+                .iter()
                 .map(|tag| {
-                    let tag = match tag {
-                        FilterValue::Text(t) => t,
-                        FilterValue::Int(i) => i.to_string(),
-                    };
-                    let pattern = format!("%,{},%", like_escape(&tag));
-                    format!(
-                        "(',' || {col} || ',') LIKE {} ESCAPE '\\'",
-                        bind(FilterValue::Text(pattern))
-                    )
+                    params.push(FilterValue::Text(format!("%,{},%", like_escape(&text_of(tag)))));
+                    format!("(',' || {col} || ',') LIKE ${} ESCAPE '\\'", params.len())
                 })
                 .collect();
             if tests.is_empty() {
@@ -123,12 +78,8 @@ fn condition_sql(condition: &UserCondition, params: &mut Vec<FilterValue>) -> St
                 format!("({})", tests.join(" OR "))
             }
         }
+        op => comparison_sql(col, op, &values, params).expect("read alike by every domain"),
     }
-}
-
-/// Escapes LIKE's wildcards so user text matches literally.
-pub(crate) fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 pub(crate) fn order_by(query: &UserQuery) -> String {

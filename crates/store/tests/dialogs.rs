@@ -3,11 +3,11 @@
 //! history, subscriptions, admins, notifications, broadcast dialogs, and the XMPP contract.
 
 use palaver_core::clock::ManualClock;
-use palaver_core::dialogs::{DialogCondition, DialogField, DialogOp, DialogQuery};
+use palaver_core::dialogs::{DialogCondition, DialogField, DialogQuery};
 use palaver_core::dialogs::{DialogInput, DialogUpdate};
 use palaver_core::events::Event;
 use palaver_core::model::{ChatMessage, DialogType};
-use palaver_core::query::FilterValue;
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::store::prelude::*;
 use palaver_core::{Core, CoreError, CoreSettings};
 use palaver_store::testing::{app_with_users, with_both_stores};
@@ -60,7 +60,7 @@ fn query(app_id: i64, user_id: i64) -> DialogQuery {
     }
 }
 
-fn cond(field: DialogField, op: DialogOp, values: Vec<FilterValue>) -> DialogCondition {
+fn cond(field: DialogField, op: FilterOp, values: Vec<FilterValue>) -> DialogCondition {
     DialogCondition { field, op, values }
 }
 
@@ -416,7 +416,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Id, DialogOp::Eq, vec![text(&b.id)])])
+                &with(vec![cond(DialogField::Id, FilterOp::Eq, vec![text(&b.id)])])
             )
             .await,
             vec![b.id.clone()]
@@ -424,7 +424,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Type, DialogOp::Eq, vec![int(3)])])
+                &with(vec![cond(DialogField::Type, FilterOp::Eq, vec![int(3)])])
             )
             .await,
             vec![p.id.clone()]
@@ -432,7 +432,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Type, DialogOp::In, vec![int(2), int(3)])])
+                &with(vec![cond(DialogField::Type, FilterOp::In, vec![int(2), int(3)])])
             )
             .await
             .len(),
@@ -441,7 +441,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Type, DialogOp::Nin, vec![int(2)])])
+                &with(vec![cond(DialogField::Type, FilterOp::Nin, vec![int(2)])])
             )
             .await,
             vec![p.id.clone()]
@@ -451,7 +451,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Name,
-                    DialogOp::Contains,
+                    FilterOp::Contains,
                     vec![text("TEAM")]
                 )])
             )
@@ -461,7 +461,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Name, DialogOp::Ne, vec![text("Beta")])])
+                &with(vec![cond(DialogField::Name, FilterOp::Ne, vec![text("Beta")])])
             )
             .await,
             vec![a.id.clone(), p.id.clone()]
@@ -471,7 +471,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::LastMessageDateSent,
-                    DialogOp::Gt,
+                    FilterOp::Gt,
                     vec![int(1_700_000_060)]
                 )])
             )
@@ -483,7 +483,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::LastMessageDateSent,
-                    DialogOp::Lte,
+                    FilterOp::Lte,
                     vec![int(1_700_000_050)]
                 )])
             )
@@ -495,7 +495,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::CreatedAt,
-                    DialogOp::Gte,
+                    FilterOp::Gte,
                     vec![int(START + 1000)]
                 )])
             )
@@ -507,7 +507,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::CreatedAt,
-                    DialogOp::Lt,
+                    FilterOp::Lt,
                     vec![int(START + 1000)]
                 )])
             )
@@ -519,7 +519,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Extension("location".into()),
-                    DialogOp::Eq,
+                    FilterOp::Eq,
                     vec![text("Sun bar")]
                 )])
             )
@@ -531,7 +531,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Extension("location".into()),
-                    DialogOp::Contains,
+                    FilterOp::Contains,
                     vec![text("bar")]
                 )])
             )
@@ -544,7 +544,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Extension("location".into()),
-                    DialogOp::Ne,
+                    FilterOp::Ne,
                     vec![text("Sun bar")]
                 )])
             )
@@ -555,7 +555,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Occupants, DialogOp::Eq, vec![int(u[2])])])
+                &with(vec![cond(DialogField::Occupants, FilterOp::Eq, vec![int(u[2])])])
             )
             .await,
             vec![b.id.clone()]
@@ -565,7 +565,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Occupants,
-                    DialogOp::In,
+                    FilterOp::In,
                     vec![int(u[2]), int(u[3])]
                 )])
             )
@@ -577,7 +577,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
                 core,
                 &with(vec![cond(
                     DialogField::Occupants,
-                    DialogOp::All,
+                    FilterOp::All,
                     vec![int(u[1]), int(u[2])]
                 )])
             )
@@ -587,7 +587,7 @@ async fn list_filters_sorts_pages_and_shows_per_user_state() {
         assert_eq!(
             listed(
                 core,
-                &with(vec![cond(DialogField::Occupants, DialogOp::Nin, vec![int(u[1])])])
+                &with(vec![cond(DialogField::Occupants, FilterOp::Nin, vec![int(u[1])])])
             )
             .await,
             vec![p.id.clone()]

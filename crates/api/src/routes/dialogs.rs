@@ -5,18 +5,16 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Input};
-use crate::params::{flag, integer, list as list_param, text};
+use crate::params::{filter_operator, flag, integer, list as list_param, text};
 use crate::{render, ApiState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use palaver_core::clock::parse_date_millis;
-use palaver_core::dialogs::{
-    DialogCondition, DialogField, DialogInput, DialogOp, DialogQuery, DialogUpdate, MAX_PAGE,
-};
+use palaver_core::dialogs::{DialogCondition, DialogField, DialogInput, DialogQuery, DialogUpdate, MAX_PAGE};
 use palaver_core::model::DialogView;
-use palaver_core::query::FilterValue;
+use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::CoreError;
 use serde_json::{json, Map, Value};
 
@@ -373,22 +371,6 @@ fn sort_field(name: &str) -> Option<DialogField> {
     })
 }
 
-fn operator(op: &str) -> Option<DialogOp> {
-    Some(match op {
-        "eq" => DialogOp::Eq,
-        "ne" => DialogOp::Ne,
-        "lt" => DialogOp::Lt,
-        "lte" => DialogOp::Lte,
-        "gt" => DialogOp::Gt,
-        "gte" => DialogOp::Gte,
-        "in" => DialogOp::In,
-        "nin" => DialogOp::Nin,
-        "all" => DialogOp::All,
-        "ctn" => DialogOp::Contains,
-        _ => return None,
-    })
-}
-
 /// `GET /chat/Dialog`'s parameters as a query. Keys that are neither filters nor paging are ignored.
 fn list_query(app_id: i64, user_id: i64, params: &Map<String, Value>) -> ApiResult<DialogQuery> {
     let mut conditions = Vec::new();
@@ -451,20 +433,20 @@ fn conditions_for(
     key: &str,
     value: &Value,
 ) -> ApiResult<Vec<DialogCondition>> {
-    let operations: Vec<(DialogOp, &Value)> = match value {
+    let operations: Vec<(FilterOp, &Value)> = match value {
         Value::Object(ops) => ops
             .iter()
             .map(|(op, v)| {
-                operator(op).map(|op| (op, v)).ok_or_else(|| {
+                filter_operator(op).map(|op| (op, v)).ok_or_else(|| {
                     ApiError::from(CoreError::invalid(key, &format!("unknown operator '{op}'")))
                 })
             })
             .collect::<ApiResult<_>>()?,
-        other => vec![(DialogOp::Eq, other)],
+        other => vec![(FilterOp::Eq, other)],
     };
     let mut conditions = Vec::new();
     for (op, value) in operations {
-        let is_list = matches!(op, DialogOp::In | DialogOp::Nin | DialogOp::All);
+        let is_list = matches!(op, FilterOp::In | FilterOp::Nin | FilterOp::All);
         let raw: Vec<String> = match value {
             Value::Array(_) => list_param(Some(value)),
             _ if is_list || matches!(kind, Kind::Ids | Kind::TextIds) => list_param(Some(value)),
@@ -476,16 +458,16 @@ fn conditions_for(
             .collect::<ApiResult<Vec<_>>>()?;
         let op = match op {
             // Several values for one field: any of them, or for occupants all of them.
-            DialogOp::Eq if values.len() > 1 && field == DialogField::Occupants => DialogOp::All,
-            DialogOp::Eq if values.len() > 1 => DialogOp::In,
-            DialogOp::Ne if values.len() > 1 => DialogOp::Nin,
+            FilterOp::Eq if values.len() > 1 && field == DialogField::Occupants => FilterOp::All,
+            FilterOp::Eq if values.len() > 1 => FilterOp::In,
+            FilterOp::Ne if values.len() > 1 => FilterOp::Nin,
             other => other,
         };
-        let comparable = !matches!(op, DialogOp::Lt | DialogOp::Lte | DialogOp::Gt | DialogOp::Gte);
+        let comparable = !matches!(op, FilterOp::Lt | FilterOp::Lte | FilterOp::Gt | FilterOp::Gte);
         if field == DialogField::Occupants && !comparable {
             return Err(CoreError::invalid(key, "supports eq, ne, in, nin and all").into());
         }
-        if op == DialogOp::Contains && !matches!(kind, Kind::Text | Kind::TextIds) {
+        if op == FilterOp::Contains && !matches!(kind, Kind::Text | Kind::TextIds) {
             return Err(CoreError::invalid(key, "ctn applies to text fields").into());
         }
         conditions.push(DialogCondition {
@@ -521,12 +503,12 @@ mod tests {
         let exploded = parsed("occupants_ids[]=10&occupants_ids[]=5&updated_at[gt]=1700000000");
         let joined = parsed("occupants_ids=10%2C5&updated_at[gt]=1700000000");
         assert_eq!(exploded.conditions, joined.conditions);
-        assert_eq!(exploded.conditions[0].op, DialogOp::All);
+        assert_eq!(exploded.conditions[0].op, FilterOp::All);
         assert_eq!(
             exploded.conditions[1],
             DialogCondition {
                 field: DialogField::UpdatedAt,
-                op: DialogOp::Gt,
+                op: FilterOp::Gt,
                 values: vec![FilterValue::Int(1_700_000_000_000)]
             }
         );
@@ -539,7 +521,7 @@ mod tests {
             q.conditions[0].values,
             vec![FilterValue::Int(2), FilterValue::Int(3)]
         );
-        assert_eq!(q.conditions[1].op, DialogOp::Contains);
+        assert_eq!(q.conditions[1].op, FilterOp::Contains);
         assert_eq!(q.conditions[2].field, DialogField::Extension("location".into()));
         assert_eq!(q.conditions[2].values, vec![FilterValue::Text("Sun bar".into())]);
         assert_eq!((q.limit, q.skip), (100, 0));

@@ -5,7 +5,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Input};
-use crate::params::{flag, integer, list as list_param, text};
+use crate::params::{filter_operator, flag, integer, list as list_param, text};
 use crate::{render, ApiState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -192,19 +192,9 @@ fn sort_field(name: &str) -> ApiResult<MessageField> {
     }
 }
 
+/// The operators history filters take: every list operator but `all` (a message field has one value).
 fn operator(op: &str) -> Option<FilterOp> {
-    Some(match op {
-        "eq" => FilterOp::Eq,
-        "ne" => FilterOp::Ne,
-        "lt" => FilterOp::Lt,
-        "lte" => FilterOp::Lte,
-        "gt" => FilterOp::Gt,
-        "gte" => FilterOp::Gte,
-        "in" => FilterOp::In,
-        "nin" => FilterOp::Nin,
-        "ctn" => FilterOp::Contains,
-        _ => return None,
-    })
+    filter_operator(op).filter(|op| *op != FilterOp::All)
 }
 
 fn message_condition(
