@@ -37,12 +37,36 @@ pub struct Server {
     out: PathBuf,
 }
 
+/// A port free now, below the kernel's range of ephemeral ports. A test that crashes a server and starts
+/// it again on the same ports needs them still free, and the kernel gives ports of that range to the
+/// outgoing connections of every test running meanwhile (one took a restarted node's port once); ports
+/// below it are only ever taken by a bind. Ports are tried in turn from a place that differs per process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOWEST: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let below = ephemeral_ports_start().max(LOWEST + 1_000);
+    let span = below - LOWEST;
+    let _ = NEXT.compare_exchange(
+        0,
+        std::process::id() % span + 1,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    loop {
+        let port = LOWEST + NEXT.fetch_add(1, Ordering::AcqRel) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+}
+
+/// The first port the kernel hands out to outgoing connections (Linux; 32768 elsewhere).
+fn ephemeral_ports_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 impl Server {
