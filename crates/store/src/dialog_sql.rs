@@ -12,7 +12,7 @@
 
 use crate::bind::{bind_value, AnyQuery};
 use crate::cache::StoreCache;
-use crate::filter_sql::{comparison_sql, like_escape, text_of};
+use crate::filter_sql::comparison_sql;
 use crate::rows::{self, DIALOG_COLUMNS};
 use crate::writes::{PairDialog, Write, Written};
 use crate::{Backend, SqlStore};
@@ -224,12 +224,6 @@ fn condition_sql(backend: Backend, condition: &DialogCondition, params: &mut Vec
     match condition.op {
         // Dialogs have no tags.
         FilterOp::HasTag => "1 = 0".into(),
-        FilterOp::StartsWith => {
-            let text = condition.values.first().map(text_of).unwrap_or_default();
-            let pattern = format!("{}%", like_escape(&text));
-            params.push(FilterValue::Text(pattern));
-            format!("{col} LIKE ${} ESCAPE '\\'", params.len())
-        }
         op => comparison_sql(&col, op, &condition.values, params).expect("read alike by every domain"),
     }
 }

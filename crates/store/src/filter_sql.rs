@@ -1,6 +1,6 @@
 //! The SQL of filter conditions, as the list and search calls of several domains (users, dialogs,
 //! history) read them: the comparisons they all read the same way live here; what a domain reads its own
-//! way (prefix matches, tags, membership, attachment types) stays in its file.
+//! way (tags, membership, attachment types, users' prefixes in any case) stays in its file.
 
 use palaver_core::query::{FilterOp, FilterValue};
 
@@ -19,8 +19,9 @@ pub(crate) fn text_of(value: &FilterValue) -> String {
 
 /// The condition on column expression `col` for the operators every domain reads alike — `eq`, `ne`
 /// (NULL counts as different), `gt`, `gte`, `lt`, `lte`, `in`, `nin` (NULL counts as outside), `all`
-/// (every value equal) and `ctn` (case-insensitive substring) — with the values pushed onto `params` as
-/// `$n` placeholders. None for `StartsWith` and `HasTag`, which each domain reads its own way.
+/// (every value equal), `ctn` (case-insensitive substring) and `starts_with` (a prefix, as the
+/// database compares text) — with the values pushed onto `params` as `$n` placeholders. None for
+/// `HasTag`, which each domain reads its own way.
 pub(crate) fn comparison_sql(
     col: &str,
     op: FilterOp,
@@ -70,7 +71,11 @@ pub(crate) fn comparison_sql(
                 bind(FilterValue::Text(pattern))
             )
         }
-        FilterOp::StartsWith | FilterOp::HasTag => return None,
+        FilterOp::StartsWith => {
+            let pattern = format!("{}%", like_escape(&text_of(&first())));
+            format!("{col} LIKE {} ESCAPE '\\'", bind(FilterValue::Text(pattern)))
+        }
+        FilterOp::HasTag => return None,
     })
 }
 
@@ -104,12 +109,11 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_and_tags_are_left_to_their_domains() {
+    fn prefixes_escape_their_wildcards_and_tags_are_left_to_their_domains() {
+        let (sql, params) = condition(FilterOp::StartsWith, &[FilterValue::Text("a_b".into())]);
+        assert_eq!(sql.as_deref(), Some("c LIKE $2 ESCAPE '\\'"));
+        assert_eq!(params[1], FilterValue::Text("a\\_b%".into()));
         let one = [FilterValue::Text("a".into())];
-        assert_eq!(
-            condition(FilterOp::StartsWith, &one),
-            (None, vec![FilterValue::Int(7)])
-        );
         assert_eq!(
             condition(FilterOp::HasTag, &one),
             (None, vec![FilterValue::Int(7)])

@@ -143,11 +143,6 @@ fn condition_sql(backend: Backend, condition: &MessageCondition, params: &mut Pa
         field => column(field).to_owned(),
     };
     match condition.op {
-        FilterOp::StartsWith => {
-            let text = values.first().map(text_of).unwrap_or_default();
-            let pattern = format!("{}%", like_escape(&text));
-            format!("{col} LIKE {} ESCAPE '\\'", params.text(&pattern))
-        }
         // Messages have no tags: read as a substring.
         FilterOp::HasTag => comparison_sql(&col, FilterOp::Contains, values, &mut params.0)
             .expect("read alike by every domain"),
