@@ -722,6 +722,7 @@ impl DialogStore for SqlStore {
             return Ok((dialog.app_id == app_id).then(|| Dialog::clone(&dialog)));
         }
         let seen = self.cache.dialogs.generation();
+        self.batch.settle().await?;
         let mut conn = self.pool.acquire().await?;
         let dialog = load(&mut conn, app_id, dialog_id).await?;
         if let Some(dialog) = &dialog {
@@ -831,6 +832,8 @@ impl DialogStore for SqlStore {
     }
 
     async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)> {
+        // New pairs' dialogs left behind their first messages are listed too.
+        self.batch.settle().await?;
         let total = self.count_dialogs(query).await?;
         let clause = list_clause(self.backend, query);
         let n = clause.params.len();
@@ -856,6 +859,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64> {
+        self.batch.settle().await?;
         let clause = list_clause(self.backend, query);
         let sql = format!(
             "SELECT COUNT(*) AS total FROM dialogs d {VIEWER_JOIN} WHERE {}",
@@ -877,6 +881,7 @@ impl DialogStore for SqlStore {
         dialog_id: &str,
         viewer_id: i64,
     ) -> StoreResult<Option<DialogView>> {
+        self.batch.settle().await?;
         let sql = format!(
             "SELECT {}, {VIEWER_COLUMNS} FROM dialogs d {VIEWER_JOIN} WHERE d.app_id = $1 AND d.id = $3",
             dialog_columns()
@@ -898,6 +903,8 @@ impl DialogStore for SqlStore {
         change: &DialogChange,
         now: i64,
     ) -> StoreResult<Option<Dialog>> {
+        // Changes, deletions and members' settings apply to the dialog a first message left behind too.
+        self.batch.settle().await?;
         let changed = apply_change(&self.writer, app_id, dialog_id, change, now).await;
         // Forgotten whatever the outcome: an entry dropped for nothing costs a read, a stale one would be
         // wrong.
@@ -906,6 +913,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn delete_dialog(&self, app_id: i64, dialog_id: &str) -> StoreResult<bool> {
+        self.batch.settle().await?;
         let deleted = sqlx::query("DELETE FROM dialogs WHERE app_id = $1 AND id = $2")
             .bind(app_id)
             .bind(dialog_id)
@@ -916,6 +924,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn set_dialog_hidden(&self, dialog_id: &str, user_id: i64, hidden: bool) -> StoreResult<()> {
+        self.batch.settle().await?;
         let mut conn = self.writer.acquire().await?;
         set_user_state(
             &mut conn,
@@ -928,6 +937,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn clear_dialog_history(&self, dialog_id: &str, user_id: i64) -> StoreResult<()> {
+        self.batch.settle().await?;
         let mut tx = self.writer.begin().await?;
         // Under the dialog's lock no message can arrive between reading the newest one and zeroing the count.
         sqlx::query("UPDATE dialogs SET last_message_id = last_message_id WHERE id = $1")
@@ -971,6 +981,7 @@ impl DialogStore for SqlStore {
         user_id: i64,
         enabled: bool,
     ) -> StoreResult<()> {
+        self.batch.settle().await?;
         let mut conn = self.writer.acquire().await?;
         set_user_state(
             &mut conn,

@@ -847,6 +847,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn unread_counts(&self, app_id: i64, user_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        self.batch.settle().await?;
         let found = sqlx::query(
             "SELECT o.dialog_id, o.unread_count FROM dialog_occupants o JOIN dialogs d ON d.id = o.dialog_id \
              WHERE d.app_id = $1 AND o.user_id = $2 ORDER BY o.dialog_id",

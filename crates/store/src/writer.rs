@@ -6,8 +6,10 @@
 //! more: group commit).
 //!
 //! A write can also be left behind (`submit_behind`): nobody waits for it, so a batch of only such writes
-//! gathers for longer (`BEHIND_WINDOW`) and many commit together. Writes are applied in the order they were
-//! submitted, so a write that is waited for is committed with or after every write left behind before it.
+//! gathers for longer (`BEHIND_WINDOW`, up to `MAX_BEHIND_BATCH`) and many commit together. Writes are
+//! applied in the order they were submitted, so a write that is waited for is committed with or after every
+//! write left behind before it. A read that must see what was left behind calls `settle` first, which
+//! costs nothing while nothing is left behind.
 //!
 //! A batch that fails as a whole (one bad write aborts a PostgreSQL transaction) is retried one write per
 //! transaction, so each submitter gets its own write's outcome. The queue in front of the task is
@@ -19,23 +21,31 @@ use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// How many writes may wait for the writer before submitters are held back.
 const QUEUE: usize = 16_384;
-/// The most writes committed in one transaction.
+/// The most writes a batch that someone waits for holds.
 const MAX_BATCH: usize = 512;
 /// A batch with fewer writes than this waits for more, up to `COMMIT_WINDOW`.
 const SMALL_BATCH: usize = 32;
 /// How long a small batch waits for more writes. Measured with 1-1 chat among new pairs at 7,000 msg/s
 /// on one core: 1 ms made a third as many commits and cost 11 % less CPU than committing at once.
 const COMMIT_WINDOW: Duration = Duration::from_millis(1);
-/// How long a batch of writes nobody waits for gathers more (up to `MAX_BATCH`). Measured with 1-1 chat
-/// among new pairs at 7,000 msg/s on one core, where every first message leaves its pair's dialog
-/// behind: see docs/benchmarks.md.
-const BEHIND_WINDOW: Duration = Duration::from_millis(5);
+/// How long a batch of writes nobody waits for gathers more (up to `MAX_BEHIND_BATCH`). Every commit
+/// writes each page it touched to the write-ahead log, and a new pair's dialog and member rows land on
+/// pages all over their indexes, so the more pairs one commit holds, the more of them share pages.
+/// Measured with 1-1 chat among new pairs on one core, where every first message leaves its pair's
+/// dialog behind (docs/benchmarks.md, "December 6"): at 8,000 msg/s, 5 ms wrote 2.8 GiB where 250 ms
+/// writes 0.6 GiB, with a fifth less CPU; the server failed 10,000 msg/s and now passes it.
+const BEHIND_WINDOW: Duration = Duration::from_millis(250);
+/// The most writes left behind that one transaction commits. A write that is waited for and arrives
+/// during such a commit waits for it: about 0.15 s for this many new pairs on a core that also serves
+/// 10,000 msg/s.
+const MAX_BEHIND_BATCH: usize = 4096;
 
 struct Job {
     write: Write,
@@ -67,6 +77,8 @@ impl Job {
 #[derive(Clone)]
 pub(crate) struct BatchWriter {
     jobs: mpsc::Sender<Job>,
+    /// Writes left behind and not committed (or failed) yet.
+    behind: Arc<AtomicUsize>,
 }
 
 impl BatchWriter {
@@ -74,8 +86,9 @@ impl BatchWriter {
     /// failed.
     pub(crate) fn start(pool: AnyPool, cache: Arc<StoreCache>) -> BatchWriter {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue, cache));
-        BatchWriter { jobs }
+        let behind = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(pool, queue, cache, behind.clone()));
+        BatchWriter { jobs, behind }
     }
 
     /// Queues a write and waits until the transaction that contains it has committed.
@@ -94,7 +107,21 @@ impl BatchWriter {
     /// Queues a write and returns once it is queued (waiting for room when the queue is full): it is
     /// committed with or before the next write that is waited for. A failure is logged.
     pub(crate) async fn submit_behind(&self, write: Write) -> StoreResult<()> {
-        self.queue(Job { write, done: None }).await
+        self.behind.fetch_add(1, Ordering::AcqRel);
+        let queued = self.queue(Job { write, done: None }).await;
+        if queued.is_err() {
+            self.behind.fetch_sub(1, Ordering::AcqRel);
+        }
+        queued
+    }
+
+    /// Returns once every write left behind before this call is committed (or has failed): for a read
+    /// that must see them. Free while nothing is left behind; otherwise one commit of what is queued.
+    pub(crate) async fn settle(&self) -> StoreResult<()> {
+        if self.behind.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        self.submit(Write::Barrier).await.map(|_| ())
     }
 
     async fn queue(&self, job: Job) -> StoreResult<()> {
@@ -105,10 +132,16 @@ impl BatchWriter {
     }
 }
 
-async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, cache: Arc<StoreCache>) {
+async fn run(
+    pool: AnyPool,
+    mut queue: mpsc::Receiver<Job>,
+    cache: Arc<StoreCache>,
+    behind: Arc<AtomicUsize>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         gather(&mut queue, &mut batch).await;
+        let left_behind = batch.iter().filter(|job| job.done.is_none()).count();
         metrics::gauge!(names::STORE_QUEUE_DEPTH).set(queue.len() as f64);
         metrics::histogram!(names::STORE_BATCH_SIZE).record(batch.len() as f64);
         let started = std::time::Instant::now();
@@ -129,6 +162,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, cache: Arc<StoreCach
                 }
             }
         }
+        behind.fetch_sub(left_behind, Ordering::AcqRel);
         metrics::histogram!(names::STORE_WRITE_DURATION).record(started.elapsed().as_secs_f64());
     }
 }
@@ -137,19 +171,22 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>, cache: Arc<StoreCach
 /// commit appends each page it touched to the write-ahead log again and every statement is a hand-off
 /// to the database driver's thread and back, so one batch of many writes costs far less than many
 /// batches of one; the price is at most `COMMIT_WINDOW` more before a lone write is acknowledged.
-/// While nobody in the batch waits, it gathers up to `MAX_BATCH` writes for up to `BEHIND_WINDOW`.
+/// While nobody in the batch waits, it gathers up to `MAX_BEHIND_BATCH` writes for up to `BEHIND_WINDOW`.
 async fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     let started = tokio::time::Instant::now();
     loop {
         let waited_for = batch.iter().any(|job| job.done.is_some());
         let (enough, window) = match waited_for {
             true => (SMALL_BATCH, COMMIT_WINDOW),
-            false => (MAX_BATCH, BEHIND_WINDOW),
+            false => (MAX_BEHIND_BATCH, BEHIND_WINDOW),
         };
         if batch.len() >= enough {
             return;
         }
-        let room = MAX_BATCH - batch.len();
+        let room = if waited_for { MAX_BATCH } else { MAX_BEHIND_BATCH }.saturating_sub(batch.len());
+        if room == 0 {
+            return;
+        }
         match tokio::time::timeout_at(started + window, queue.recv_many(batch, room)).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
@@ -193,6 +230,7 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
                 Written::PrivateDialog(Box::new(dialog), made)
             }
             Write::EnsurePrivateDialog(_) => unreachable!("taken with its run above"),
+            Write::Barrier => Written::Settled,
             Write::Session(session) => {
                 Written::Session(Box::new(account_sql::create_session_in(&mut tx, session).await?))
             }

@@ -34,6 +34,9 @@ pub(crate) enum Write {
         now: i64,
         max_per_user: i64,
     },
+    /// Nothing: waited for so that every write left behind before it is committed (see
+    /// `BatchWriter::settle`).
+    Barrier,
 }
 
 /// What a write did.
@@ -49,4 +52,6 @@ pub(crate) enum Written {
     Offline(Option<i64>),
     /// The session as stored (with its id).
     Session(Box<Session>),
+    /// Everything submitted before the barrier is committed.
+    Settled,
 }

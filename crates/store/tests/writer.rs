@@ -2,7 +2,7 @@
 //! gets its own write's outcome; the offline cap holds exactly under concurrent writers; a resend is
 //! reported as already stored.
 
-use palaver_core::dialogs::NewDialog;
+use palaver_core::dialogs::{DialogQuery, NewDialog};
 use palaver_core::model::{ChatMessage, DialogType};
 use palaver_core::{Core, CoreSettings};
 use palaver_store::testing::{app_with_users, with_both_stores};
@@ -378,6 +378,60 @@ async fn a_pair_whose_dialog_has_another_id_keeps_it() {
             .unwrap();
         assert!(new);
         assert_eq!(made.id, other);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_and_changes_see_the_dialogs_left_behind() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "settle", 3).await;
+        let (a, b, c) = (users[0], users[1], users[2]);
+        let list = |user_id| DialogQuery {
+            app_id: app,
+            user_id,
+            conditions: Vec::new(),
+            sort: None,
+            limit: 100,
+            skip: 0,
+        };
+        let first = palaver_proto::private_dialog_id(app, a, b).to_string();
+        core.store
+            .private_dialog_for_message(app, a, b, &first, START)
+            .await
+            .unwrap();
+        // Listed at once, though its row was left behind its message.
+        let (listed, total) = core.store.list_dialogs(&list(b)).await.unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(listed[0].dialog.id, first);
+        // A member's setting reaches the row of a dialog just left behind.
+        let second = palaver_proto::private_dialog_id(app, a, c).to_string();
+        core.store
+            .private_dialog_for_message(app, c, a, &second, START + 1)
+            .await
+            .unwrap();
+        core.store.set_dialog_hidden(&second, c, true).await.unwrap();
+        assert_eq!(
+            core.store.count_dialogs(&list(c)).await.unwrap(),
+            0,
+            "hidden for c"
+        );
+        assert_eq!(core.store.count_dialogs(&list(a)).await.unwrap(), 2);
+        // A deletion right after a first message removes it for good.
+        let third = palaver_proto::private_dialog_id(app, b, c).to_string();
+        core.store
+            .private_dialog_for_message(app, b, c, &third, START + 2)
+            .await
+            .unwrap();
+        assert!(core.store.delete_dialog(app, &third).await.unwrap());
+        let rows: i64 = sqlx::query("SELECT COUNT(*) FROM dialogs WHERE id = $1")
+            .bind(&third)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 0);
     })
     .await
 }
