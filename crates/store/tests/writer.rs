@@ -435,3 +435,58 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (gone, users) = app_with_users(&core, "deleted", 2).await;
+        let (kept, others) = app_with_users(&core, "kept", 2).await;
+        let id = palaver_proto::private_dialog_id(gone, users[0], users[1]).to_string();
+        core.store
+            .private_dialog_for_message(gone, users[0], users[1], &id, START)
+            .await
+            .unwrap();
+        // The app goes while its pair's dialog still waits to be written: that write fails alone (the
+        // app's foreign key), the batch's other writes are kept.
+        assert!(core.store.admin().delete_app(gone).await.unwrap());
+        let other = palaver_proto::private_dialog_id(kept, others[0], others[1]).to_string();
+        core.store
+            .private_dialog_for_message(kept, others[0], others[1], &other, START + 1)
+            .await
+            .unwrap();
+        let list = DialogQuery {
+            app_id: kept,
+            user_id: others[0],
+            conditions: Vec::new(),
+            sort: None,
+            limit: 100,
+            skip: 0,
+        };
+        assert_eq!(
+            core.store.count_dialogs(&list).await.unwrap(),
+            1,
+            "the other app's pair is written"
+        );
+        let count = |sql: &'static str, value: String| {
+            let store = store.clone();
+            async move {
+                sqlx::query(sql)
+                    .bind(value)
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap()
+                    .get::<i64, _>(0)
+            }
+        };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM dialogs WHERE id = $1", id.clone()).await,
+            0
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM dialog_occupants WHERE dialog_id = $1", id).await,
+            0
+        );
+    })
+    .await
+}
