@@ -82,3 +82,15 @@ pub async fn app_with_users(core: &palaver_core::Core, name: &str, n: usize) -> 
     }
     (app.id, ids)
 }
+
+/// The first page (100) of a user's dialog list, in the list's own order.
+pub fn dialog_list(app_id: i64, user_id: i64) -> palaver_core::dialogs::DialogQuery {
+    palaver_core::dialogs::DialogQuery {
+        app_id,
+        user_id,
+        conditions: Vec::new(),
+        sort: None,
+        limit: 100,
+        skip: 0,
+    }
+}

@@ -10,7 +10,7 @@ use palaver_core::model::{ChatMessage, DialogType};
 use palaver_core::query::{FilterOp, FilterValue};
 use palaver_core::store::prelude::*;
 use palaver_core::{Core, CoreError, CoreSettings};
-use palaver_store::testing::{app_with_users, with_both_stores};
+use palaver_store::testing::{app_with_users, dialog_list as query, with_both_stores};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,17 +46,6 @@ fn group(name: &str, occupants: &[i64]) -> DialogInput {
         name: Some(name.into()),
         occupants: occupants.to_vec(),
         ..DialogInput::default()
-    }
-}
-
-fn query(app_id: i64, user_id: i64) -> DialogQuery {
-    DialogQuery {
-        app_id,
-        user_id,
-        conditions: Vec::new(),
-        sort: None,
-        limit: 100,
-        skip: 0,
     }
 }
 

@@ -2,10 +2,10 @@
 //! gets its own write's outcome; the offline cap holds exactly under concurrent writers; a resend is
 //! reported as already stored.
 
-use palaver_core::dialogs::{DialogQuery, NewDialog};
+use palaver_core::dialogs::NewDialog;
 use palaver_core::model::{ChatMessage, DialogType};
 use palaver_core::{Core, CoreSettings};
-use palaver_store::testing::{app_with_users, with_both_stores};
+use palaver_store::testing::{app_with_users, dialog_list, with_both_stores};
 use serde_json::{json, Map};
 use sqlx::Row;
 use std::sync::Arc;
@@ -388,14 +388,7 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
         let (app, users) = app_with_users(&core, "settle", 3).await;
         let (a, b, c) = (users[0], users[1], users[2]);
-        let list = |user_id| DialogQuery {
-            app_id: app,
-            user_id,
-            conditions: Vec::new(),
-            sort: None,
-            limit: 100,
-            skip: 0,
-        };
+        let list = |user_id| dialog_list(app, user_id);
         let first = palaver_proto::private_dialog_id(app, a, b).to_string();
         core.store
             .private_dialog_for_message(app, a, b, &first, START)
@@ -455,14 +448,7 @@ async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
             .private_dialog_for_message(kept, others[0], others[1], &other, START + 1)
             .await
             .unwrap();
-        let list = DialogQuery {
-            app_id: kept,
-            user_id: others[0],
-            conditions: Vec::new(),
-            sort: None,
-            limit: 100,
-            skip: 0,
-        };
+        let list = dialog_list(kept, others[0]);
         assert_eq!(
             core.store.count_dialogs(&list).await.unwrap(),
             1,
