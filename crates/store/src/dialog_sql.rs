@@ -835,8 +835,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn list_dialogs(&self, query: &DialogQuery) -> StoreResult<(Vec<DialogView>, i64)> {
-        // New pairs' dialogs left behind their first messages are listed too.
-        self.batch.settle().await?;
+        // Counted first, which settles what was left behind: new pairs' dialogs are listed too.
         let total = self.count_dialogs(query).await?;
         let clause = list_clause(self.backend, query);
         let n = clause.params.len();
@@ -862,6 +861,7 @@ impl DialogStore for SqlStore {
     }
 
     async fn count_dialogs(&self, query: &DialogQuery) -> StoreResult<i64> {
+        // New pairs' dialogs left behind their first messages are counted too.
         self.batch.settle().await?;
         let clause = list_clause(self.backend, query);
         let sql = format!(
