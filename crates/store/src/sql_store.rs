@@ -60,7 +60,12 @@ impl SqlStore {
         migrations::migrator(self.backend).await?.run(&self.writer).await
     }
 
+    /// Commits every write left behind, then closes the pools: a store closed on shutdown keeps the
+    /// dialogs its last first messages left behind.
     pub async fn close(&self) {
+        if let Err(error) = self.batch.settle().await {
+            tracing::warn!(%error, "writes left behind could not be committed on close");
+        }
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -476,3 +476,40 @@ async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_closed_right_after_first_messages_keeps_their_dialogs() {
+    use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (postgres, schema) = fresh_postgres_schema().await.expect("PostgreSQL");
+    for url in [palaver_store::sqlite_url(dir.path()), postgres] {
+        let store = palaver_store::open(&url).await.unwrap();
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "closing", 3).await;
+        let mut ids = Vec::new();
+        for (n, (a, b)) in [(0, 1), (0, 2), (1, 2)].into_iter().enumerate() {
+            let id = palaver_proto::private_dialog_id(app, users[a], users[b]).to_string();
+            core.store
+                .private_dialog_for_message(app, users[a], users[b], &id, START + n as i64)
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        // Closed while the three rows still wait to be written (a shutdown right after).
+        store.close().await;
+        drop(core);
+
+        let reopened = palaver_store::open(&url).await.unwrap();
+        for id in &ids {
+            let rows: i64 = sqlx::query("SELECT COUNT(*) FROM dialog_occupants WHERE dialog_id = $1")
+                .bind(id)
+                .fetch_one(reopened.pool())
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(rows, 2, "both members of {id} after a restart on {url}");
+        }
+        reopened.close().await;
+    }
+    drop_postgres_schema(&schema).await.unwrap();
+}
