@@ -174,22 +174,19 @@ async fn run(
 /// While nobody in the batch waits, it gathers up to `MAX_BEHIND_BATCH` writes for up to `BEHIND_WINDOW`.
 async fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     let started = tokio::time::Instant::now();
+    let mut waited_for = batch.iter().any(|job| job.done.is_some());
     loop {
-        let waited_for = batch.iter().any(|job| job.done.is_some());
-        let (enough, window) = match waited_for {
-            true => (SMALL_BATCH, COMMIT_WINDOW),
-            false => (MAX_BEHIND_BATCH, BEHIND_WINDOW),
+        let (enough, most, window) = match waited_for {
+            true => (SMALL_BATCH, MAX_BATCH, COMMIT_WINDOW),
+            false => (MAX_BEHIND_BATCH, MAX_BEHIND_BATCH, BEHIND_WINDOW),
         };
         if batch.len() >= enough {
             return;
         }
-        let room = if waited_for { MAX_BATCH } else { MAX_BEHIND_BATCH }.saturating_sub(batch.len());
-        if room == 0 {
-            return;
-        }
-        match tokio::time::timeout_at(started + window, queue.recv_many(batch, room)).await {
+        let before = batch.len();
+        match tokio::time::timeout_at(started + window, queue.recv_many(batch, most - before)).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Ok(_) => waited_for |= batch[before..].iter().any(|job| job.done.is_some()),
         }
     }
 }
