@@ -12,7 +12,7 @@ pub struct UserJid {
 impl UserJid {
     /// The node (local part): `{uid}-{app}`.
     pub fn node(&self) -> String {
-        format!("{}-{}", self.user_id, self.app_id)
+        self.to_string()
     }
 
     /// Parses a node such as `42-1`. Both numbers must be positive.
@@ -24,7 +24,13 @@ impl UserJid {
     }
 
     pub fn bare(&self, domain: &str) -> String {
-        format!("{}@{}", self.node(), domain)
+        format!("{self}@{domain}")
+    }
+
+    /// The full JID of one of the user's resources: `{uid}-{app}@{domain}/{resource}`, in one allocation
+    /// (it is addressed to every stanza a session is sent).
+    pub fn full(&self, domain: &str, resource: &str) -> String {
+        format!("{self}@{domain}/{resource}")
     }
 }
 
@@ -68,7 +74,7 @@ fn parse_positive(text: &str) -> Option<i64> {
 
 impl fmt::Display for UserJid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.node())
+        write!(f, "{}-{}", self.user_id, self.app_id)
     }
 }
 
@@ -82,7 +88,9 @@ mod tests {
             user_id: 4711,
             app_id: 3,
         };
+        assert_eq!(jid.node(), "4711-3");
         assert_eq!(jid.bare("chat.example.com"), "4711-3@chat.example.com");
+        assert_eq!(jid.full("chat.example.com", "web"), "4711-3@chat.example.com/web");
         assert_eq!(UserJid::parse_node("4711-3"), Some(jid));
         assert_eq!(UserJid::parse_node("4711"), None);
         assert_eq!(UserJid::parse_node("0-3"), None);

@@ -216,7 +216,7 @@ impl SessionHandle {
     }
 
     pub fn full_jid(&self, domain: &str) -> String {
-        format!("{}/{}", self.user.bare(domain), self.resource)
+        self.user.full(domain, &self.resource)
     }
 
     pub fn set_resume_id(&self, id: Option<String>) {
