@@ -119,8 +119,7 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
             let reply = StanzaError::from(&error).reply_to(&message);
             ctx.reply(reply).await
         }
-        Ok(Some(_)) => metrics::histogram!(palaver_core::metrics::DELIVERY_DURATION)
-            .record(arrived.elapsed().as_secs_f64()),
+        Ok(Some(_)) => crate::metrics::message_delivered(arrived.elapsed()),
         Ok(None) => {}
     }
 }
