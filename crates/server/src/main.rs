@@ -14,6 +14,11 @@ mod transfer;
 
 use clap::Parser;
 
+/// mimalloc instead of the system's allocator: in 1-1 chat, glibc's `malloc` and `free` took a fifth of
+/// the server's instructions (callgrind); see docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
