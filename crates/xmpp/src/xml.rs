@@ -44,7 +44,10 @@ pub fn with_text(mut element: Element, text: impl Into<String>) -> Element {
 /// they would make it unserializable (the serializer panics), so they are dropped.
 pub fn xml_chars(text: String) -> String {
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..);
-    if text.chars().all(allowed) {
+    // Most text has no control character and no EF byte (the first of U+FFFE and U+FFFF, and of other
+    // characters near them): that is known without decoding it.
+    let plainly_allowed = |byte: &u8| *byte >= 0x20 && *byte != 0xef;
+    if text.as_bytes().iter().all(plainly_allowed) || text.chars().all(allowed) {
         text
     } else {
         text.chars().filter(|&c| allowed(c)).collect()

@@ -93,25 +93,30 @@ fn write_plain(element: &Element, parent_ns: Option<&str>, out: &mut String) -> 
 /// Appends `text` escaped as rxml's encoder escapes it (in attribute values also quotes, tabs and line
 /// ends); false for a character XML 1.0 cannot carry.
 fn escape(text: &str, in_attribute: bool, out: &mut String) -> bool {
+    // Byte by byte: every character escaped or refused is ASCII, except U+FFFE and U+FFFF (EF BF BE,
+    // EF BF BF in UTF-8), so no character needs decoding and the text is cut only at ASCII bytes.
+    let bytes = text.as_bytes();
     let mut rest = 0;
-    for (i, c) in text.char_indices() {
-        let escaped = match c {
-            '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => {
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escaped = match byte {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\r' => "&#xd;",
+            b'"' if in_attribute => "&#34;",
+            b'\'' if in_attribute => "&#39;",
+            b'\n' if in_attribute => "&#xa;",
+            b'\t' if in_attribute => "&#x9;",
+            b'\n' | b'\t' => continue,
+            0..=0x1f => return false,
+            0xef if bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)) => {
                 return false;
             }
-            '"' if in_attribute => "&#34;",
-            '\'' if in_attribute => "&#39;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '&' => "&amp;",
-            '\r' => "&#xd;",
-            '\n' if in_attribute => "&#xa;",
-            '\t' if in_attribute => "&#x9;",
             _ => continue,
         };
         out.push_str(&text[rest..i]);
         out.push_str(escaped);
-        rest = i + c.len_utf8();
+        rest = i + 1;
     }
     out.push_str(&text[rest..]);
     true
@@ -206,5 +211,51 @@ mod tests {
             write_element(&element, &mut written);
             assert_eq!(written, format!("<r/>{}", minidom_string(&element)));
         }
+    }
+
+    #[test]
+    fn escaping_matches_minidom_and_refuses_what_xml_cannot_carry() {
+        let texts = [
+            "plain",
+            "é ü 😀 \u{fffd} \u{ef00}",
+            "a<b>c&d\"e'f\rg\nh\ti",
+            "<&>",
+            "\u{fffd}<",
+        ];
+        for text in texts {
+            for in_attribute in [false, true] {
+                let mut escaped = String::from("x");
+                assert!(escape(text, in_attribute, &mut escaped), "{text:?}");
+                let mut element = Element::bare("a", "urn:t");
+                if in_attribute {
+                    crate::xml::set_attr(&mut element, "v", text);
+                } else {
+                    element.append_text(text);
+                }
+                let whole = minidom_string(&element);
+                assert!(whole.contains(&escaped[1..]), "{whole} holds {escaped}");
+            }
+        }
+        for refused in ["a\u{0}", "\u{1f}", "x\u{fffe}", "\u{ffff}y", "\u{b}"] {
+            for in_attribute in [false, true] {
+                assert!(!escape(refused, in_attribute, &mut String::new()), "{refused:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_keeps_what_xml_carries_and_loses_the_rest() {
+        assert_eq!(
+            crate::xml::xml_chars("plain é 😀\t\n\r".into()),
+            "plain é 😀\t\n\r"
+        );
+        assert_eq!(
+            crate::xml::xml_chars("\u{ef00}\u{fffd}".into()),
+            "\u{ef00}\u{fffd}"
+        );
+        assert_eq!(
+            crate::xml::xml_chars("a\u{0}b\u{fffe}c\u{ffff}\u{1f}".into()),
+            "abc"
+        );
     }
 }
