@@ -258,6 +258,44 @@ async fn offline_messages_arrive_once_with_a_delay_and_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn a_message_the_full_offline_store_refuses_comes_back_as_an_error() {
+    let w = world(Db::Sqlite, &[]).await;
+    // Bob's offline queue is at its cap.
+    let store = palaver_store::connect(&palaver_store::sqlite_url(w.server.data_dir.path()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $3) \
+         INSERT INTO offline_messages (app_id, user_id, payload, created_at) \
+         SELECT $1, $2, '<message xmlns=\"jabber:client\"/>', 0 FROM n",
+    )
+    .bind(w.app)
+    .bind(w.bob)
+    .bind(palaver_core::offline::MAX_OFFLINE_PER_USER)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    alice
+        .send(&format!(
+            r#"<message to="{}" type="chat" id="full1" xmlns="jabber:client"><body>no room</body></message>"#,
+            w.bare(w.bob)
+        ))
+        .await;
+    let refused = alice.expect(r#"id="full1""#).await;
+    assert!(refused.contains(r#"type="error""#), "{refused}");
+    assert!(refused.contains("<resource-constraint"), "{refused}");
+    // The error carries the refused message back, addressed from its recipient.
+    assert!(refused.contains("no room"), "{refused}");
+    assert!(
+        refused.contains(&format!(r#"from="{}""#, w.bare(w.bob))),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn stream_management_acks_count_stanzas_and_resumption_redelivers() {
     let w = world(Db::Sqlite, &[]).await;
     let mut bob = Client::websocket(&w.server.ws).await;

@@ -9,7 +9,7 @@ use crate::shared::Shared;
 use crate::xml::{self, Element};
 use palaver_core::cluster::Peers;
 use palaver_core::model::DialogType;
-use palaver_core::CoreResult;
+use palaver_core::CoreError;
 use palaver_proto::{RoomJid, UserJid};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,21 +101,63 @@ pub async fn deliver_to_users_asking(shared: &Shared, users: &[UserJid], stanza:
 
 /// Sends `stanza` to the available sessions of `user` on this node only (what another node asked for).
 pub fn deliver_here(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
+    hand_here(shared, user, Handout::Borrowed(stanza), exclude).0
+}
+
+/// A stanza handed to sessions, each with its own `to`: of a borrowed one each session gets a copy; an
+/// owned one the last session takes itself (in 1-1 chat, most often the only one), saving a deep copy.
+enum Handout<'a> {
+    Borrowed(&'a Element),
+    /// None once the last session took it (and again Some if that session could not).
+    Owned(Option<Element>),
+}
+
+impl Handout<'_> {
+    fn for_session(&mut self, last: bool) -> Element {
+        match self {
+            Handout::Borrowed(stanza) => Element::clone(stanza),
+            Handout::Owned(stanza) if last => stanza.take().expect("the last session takes it once"),
+            Handout::Owned(stanza) => stanza.clone().expect("kept until the last session"),
+        }
+    }
+
+    fn refused(&mut self, stanza: Element) {
+        if let Handout::Owned(slot @ None) = self {
+            *slot = Some(stanza);
+        }
+    }
+}
+
+/// Hands `stanza` to the available sessions of `user` on this node (except `exclude`). Returns how many
+/// queued it, and the owned stanza when no session kept it.
+fn hand_here(
+    shared: &Shared,
+    user: UserJid,
+    mut stanza: Handout<'_>,
+    exclude: Option<u64>,
+) -> (usize, Option<Element>) {
     let domain = &shared.config.domain;
-    shared.registry.with_sessions(user, |sessions| {
+    let delivered = shared.registry.with_sessions(user, |sessions| {
+        let mut takers = sessions
+            .iter()
+            .filter(|session| Some(session.id) != exclude && session.is_available())
+            .peekable();
         let mut delivered = 0;
-        for session in sessions {
-            if Some(session.id) == exclude || !session.is_available() {
-                continue;
-            }
-            let mut copy = stanza.clone();
+        while let Some(session) = takers.next() {
+            let mut copy = stanza.for_session(takers.peek().is_none());
             xml::set_attr(&mut copy, "to", session.full_jid(domain));
-            if let Delivery::Queued = session.deliver(copy) {
-                delivered += 1;
+            match session.deliver(copy) {
+                Delivery::Queued => delivered += 1,
+                Delivery::Failed(refused) => stanza.refused(refused),
             }
         }
         delivered
-    })
+    });
+    let left = match stanza {
+        Handout::Owned(left) => left,
+        Handout::Borrowed(_) => None,
+    };
+    (delivered, left)
 }
 
 /// A sent carbon (XEP-0280) to the user's other available sessions that enabled carbons, on every node.
@@ -260,37 +302,43 @@ pub enum Handed {
 
 /// A 1-1 message for `user`: to every available session, or kept for the next one when there is none.
 /// It is never lost: either some session queued it or it is durable in the store when this returns. The
-/// other nodes are asked, not just told: one that does not answer in time counts as no session.
+/// other nodes are asked, not just told: one that does not answer in time counts as no session. When it
+/// can be neither delivered nor kept, the error comes with the stanza (for the sender's error reply).
 pub async fn deliver_or_store(
     shared: &Shared,
     user: UserJid,
-    stanza: &Element,
+    stanza: Element,
     exclude: Option<u64>,
-) -> CoreResult<Handed> {
-    let mut delivered = deliver_here(shared, user, stanza, exclude);
-    if let Some(peers) = shared.registry.peers() {
+) -> Result<Handed, (CoreError, Element)> {
+    // The other nodes' envelope is made before a session here takes the stanza.
+    let elsewhere = shared.registry.peers().and_then(|peers| {
         let nodes = peers.nodes_of(user.app_id, user.user_id, None);
-        if !nodes.is_empty() {
-            let payload = Envelope::to_users(user.app_id, vec![user.user_id], stanza).encode();
-            let asks = nodes.iter().map(|node| peers.ask(node, payload.clone()));
-            delivered += futures_util::future::join_all(asks)
-                .await
-                .into_iter()
-                .map(|answer| answer.map_or(0, |a| envelope::delivered(&a)))
-                .sum::<usize>();
-        }
+        let payload = Envelope::to_users(user.app_id, vec![user.user_id], &stanza).encode();
+        (!nodes.is_empty()).then_some((peers, nodes, payload))
+    });
+    let (mut delivered, left) = hand_here(shared, user, Handout::Owned(Some(stanza)), exclude);
+    if let Some((peers, nodes, payload)) = elsewhere {
+        let asks = nodes.iter().map(|node| peers.ask(node, payload.clone()));
+        delivered += futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .map(|answer| answer.map_or(0, |a| envelope::delivered(&a)))
+            .sum::<usize>();
     }
     if delivered > 0 {
         return Ok(Handed::Live);
     }
-    let mut kept = stanza.clone();
+    let mut kept = left.expect("a stanza no session queued is given back");
     xml::set_attr(&mut kept, "to", user.bare(&shared.config.domain));
-    shared
+    match shared
         .core
         .offline()
         .store(user.app_id, user.user_id, &xml::to_string(&kept))
-        .await?;
-    Ok(Handed::KeptOffline)
+        .await
+    {
+        Ok(_) => Ok(Handed::KeptOffline),
+        Err(error) => Err((error, kept)),
+    }
 }
 
 /// Reflects a group stanza from `sender` to every member's available sessions (every online user of the

@@ -129,7 +129,7 @@ pub async fn apply(shared: &Shared, event: Event) {
                     user_id: sender,
                     app_id,
                 };
-                if let Err(error) = router::deliver_or_store(shared, to, &stanza, None).await {
+                if let Err((error, _)) = router::deliver_or_store(shared, to, stanza, None).await {
                     tracing::warn!(%error, "a read/delivered marker could not be kept");
                 }
             }
@@ -256,10 +256,10 @@ async fn deliver(
             continue;
         }
         if keep {
-            match router::deliver_or_store(shared, to, &stanza, None).await {
+            match router::deliver_or_store(shared, to, stanza.clone(), None).await {
                 Ok(router::Handed::KeptOffline) => kept.push(recipient),
                 Ok(router::Handed::Live) => {}
-                Err(error) => {
+                Err((error, _)) => {
                     tracing::warn!(%error, "a REST-originated message could not be kept for an offline user");
                 }
             }

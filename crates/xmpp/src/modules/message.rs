@@ -103,7 +103,7 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
         shared,
         recipient,
         resource.as_deref(),
-        &message,
+        message,
         typing_only,
         worth_keeping,
     )
@@ -115,7 +115,7 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
         alert.raise(shared, kept).await;
     }
     match handed {
-        Err(error) => {
+        Err((error, message)) => {
             let reply = StanzaError::from(&error).reply_to(&message);
             ctx.reply(reply).await
         }
@@ -126,27 +126,27 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
 
 /// Delivers a 1-1 message to the resource it names (when that session exists and, on another node,
 /// takes it), live only for typing, otherwise to every session or the offline store. `None`: sent to one
-/// session or live only.
+/// session or live only. A failure comes with the message, for the error reply.
 async fn deliver(
     shared: &Shared,
     recipient: UserJid,
     resource: Option<&str>,
-    message: &Element,
+    message: Element,
     typing_only: bool,
     worth_keeping: bool,
-) -> Result<Option<router::Handed>, CoreError> {
+) -> Result<Option<router::Handed>, (CoreError, Element)> {
     if let Some(resource) = resource {
         let taken = if worth_keeping {
-            router::deliver_to_resource_or_nobody(shared, recipient, resource, message).await
+            router::deliver_to_resource_or_nobody(shared, recipient, resource, &message).await
         } else {
-            router::deliver_to_resource(shared, recipient, resource, message)
+            router::deliver_to_resource(shared, recipient, resource, &message)
         };
         if taken {
             return Ok(None);
         }
     }
     if typing_only {
-        router::deliver(shared, recipient, message, None);
+        router::deliver(shared, recipient, &message, None);
         return Ok(None);
     }
     router::deliver_or_store(shared, recipient, message, None)
