@@ -78,7 +78,8 @@ pub fn value(extra: &Element, name: &str) -> Option<String> {
     extra.children().find(|c| c.name() == name).map(|c| c.text())
 }
 
-/// (attachments, every other parameter) as JSON. Empty leaves are dropped, as the SDKs drop them.
+/// (attachments, every other parameter) as JSON. Empty leaves are dropped, as the SDKs drop them, and so
+/// are elements with nothing but empty leaves below them (their JSON would come back as an empty leaf).
 pub fn to_json(extra: &Element) -> (Vec<Value>, Map<String, Value>) {
     let mut attachments = Vec::new();
     let mut params = Map::new();
@@ -103,7 +104,7 @@ fn element_value(element: &Element) -> Option<Value> {
             .children()
             .filter_map(|c| element_value(c).map(|v| (c.name().to_owned(), v)))
             .collect();
-        return Some(Value::Object(object));
+        return (!object.is_empty()).then_some(Value::Object(object));
     }
     let text = element.text();
     (!text.is_empty()).then_some(Value::String(text))
@@ -178,6 +179,17 @@ pub fn ensure_value(extra: &mut Element, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn elements_with_only_empty_leaves_below_are_dropped_like_empty_leaves() {
+        let extra: Element =
+            r#"<extraParams xmlns="jabber:client"><a><b/><c><d/></c></a><e>1</e></extraParams>"#
+                .parse()
+                .unwrap();
+        let (_, params) = to_json(&extra);
+        assert_eq!(Value::Object(params.clone()), serde_json::json!({"e": "1"}));
+        assert_eq!(to_json(&from_json(&params, &Value::Null)).1, params);
+    }
 
     #[test]
     fn converts_the_sdk_shape() {
