@@ -313,8 +313,10 @@ pub async fn deliver_or_store(
     // The other nodes' envelope is made before a session here takes the stanza.
     let elsewhere = shared.registry.peers().and_then(|peers| {
         let nodes = peers.nodes_of(user.app_id, user.user_id, None);
-        let payload = Envelope::to_users(user.app_id, vec![user.user_id], &stanza).encode();
-        (!nodes.is_empty()).then_some((peers, nodes, payload))
+        (!nodes.is_empty()).then(|| {
+            let payload = Envelope::to_users(user.app_id, vec![user.user_id], &stanza).encode();
+            (peers, nodes, payload)
+        })
     });
     let (mut delivered, left) = hand_here(shared, user, Handout::Owned(Some(stanza)), exclude);
     if let Some((peers, nodes, payload)) = elsewhere {
