@@ -37,6 +37,14 @@ impl World {
         format!("{user}-{}@localhost", self.app)
     }
 
+    /// A plain 1-1 chat message to `user`.
+    fn chat(&self, user: i64, id: &str, body: &str) -> String {
+        format!(
+            r#"<message to="{}" type="chat" id="{id}" xmlns="jabber:client"><body>{body}</body></message>"#,
+            self.bare(user)
+        )
+    }
+
     async fn online(&self, user: i64, password: &str) -> Client {
         let mut client = Client::websocket(&self.server.ws).await;
         client.online("localhost", &self.node(user), password).await;
@@ -229,10 +237,7 @@ async fn offline_messages_arrive_once_with_a_delay_and_survive_a_restart() {
     let mut alice = w.online(w.alice, "alice-pass").await;
     for n in 1..=3 {
         alice
-            .send(&format!(
-                r#"<message to="{}" type="chat" id="off{n}" xmlns="jabber:client"><body>while you were out {n}</body></message>"#,
-                w.bare(w.bob)
-            ))
+            .send(&w.chat(w.bob, &format!("off{n}"), &format!("while you were out {n}")))
             .await;
     }
     // Stream management ack: all three are durable when it arrives.
@@ -278,12 +283,7 @@ async fn a_message_the_full_offline_store_refuses_comes_back_as_an_error() {
     store.close().await;
 
     let mut alice = w.online(w.alice, "alice-pass").await;
-    alice
-        .send(&format!(
-            r#"<message to="{}" type="chat" id="full1" xmlns="jabber:client"><body>no room</body></message>"#,
-            w.bare(w.bob)
-        ))
-        .await;
+    alice.send(&w.chat(w.bob, "full1", "no room")).await;
     let refused = alice.expect(r#"id="full1""#).await;
     assert!(refused.contains(r#"type="error""#), "{refused}");
     assert!(refused.contains("<resource-constraint"), "{refused}");
@@ -314,22 +314,12 @@ async fn stream_management_acks_count_stanzas_and_resumption_redelivers() {
     );
 
     let mut alice = w.online(w.alice, "alice-pass").await;
-    alice
-        .send(&format!(
-            r#"<message to="{}" type="chat" id="r1" xmlns="jabber:client"><body>first</body></message>"#,
-            w.bare(w.bob)
-        ))
-        .await;
+    alice.send(&w.chat(w.bob, "r1", "first")).await;
     bob.expect("first").await;
     // Bob's link dies without acknowledging; a message sent meanwhile is held for him.
     bob.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    alice
-        .send(&format!(
-            r#"<message to="{}" type="chat" id="r2" xmlns="jabber:client"><body>second</body></message>"#,
-            w.bare(w.bob)
-        ))
-        .await;
+    alice.send(&w.chat(w.bob, "r2", "second")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut resumed = Client::websocket(&w.server.ws).await;
@@ -579,9 +569,7 @@ async fn a_shutdown_loses_no_unacknowledged_message() {
     bob.send(r#"<presence xmlns="jabber:client"/>"#).await;
     bob.expect("<presence").await;
     let mut alice = w.online(w.alice, "alice-pass").await;
-    alice
-        .send(&format!(r#"<message to="{}" type="chat" id="unacked1" xmlns="jabber:client"><body>did you get this?</body></message>"#, w.bare(w.bob)))
-        .await;
+    alice.send(&w.chat(w.bob, "unacked1", "did you get this?")).await;
     // Bob's client receives it but never acknowledges it before the server goes down.
     bob.expect("did you get this?").await;
     assert!(w.server.stop().success());
