@@ -19,6 +19,7 @@ use crate::stream::stream_error;
 use crate::stream::{Inbound, Transport};
 use crate::xml::{self, Element};
 use palaver_proto::random_hex_token;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -93,56 +94,80 @@ pub struct Session {
     next_token_check: Instant,
 }
 
-pub async fn run(shared: Arc<Shared>, dispatcher: Arc<Dispatcher>, transport: Transport, bound: Bound) {
-    let domain = shared.config.domain.clone();
-    let full_jid = bound.handle.full_jid(&domain);
-    let bare_jid = bound.auth.user.bare(&domain);
-    let mut session = Session {
-        dispatcher,
-        sender: Arc::new(Sender {
-            user: bound.auth.user,
-            full_jid: full_jid.clone(),
-            bare_jid: bare_jid.clone(),
-            handle: bound.handle.clone(),
-        }),
-        state: SessionState::default(),
-        full_jid,
-        bare_jid,
-        rate: RateLimiter::new(shared.config.stanza_rate, shared.config.stanza_burst),
-        bytes: RateLimiter::new(shared.config.byte_rate, shared.config.byte_burst),
-        sm: StreamManagement::new(shared.config.max_unacked),
-        transport: Some(transport),
-        handle: bound.handle,
-        rx: bound.rx,
-        auth: bound.auth,
-        last_inbound: Instant::now(),
-        ping: None,
-        next_token_check: Instant::now(),
-        shared,
-    };
-    if bound.inline_sm {
-        // Already answered inside <bound/>; counting starts now.
-        let resume = session
-            .handle
-            .resume_id()
-            .map(|id| (id, session.shared.config.resume_window.as_secs()));
-        session
-            .sm
-            .enable(resume.as_ref().map(|(id, max)| (id.as_str(), *max)));
-    }
-    tracing::debug!(jid = %session.full_jid, "session online");
-    loop {
-        let end = session.serve().await;
-        if end == End::LinkLost && session.handle.resume_id().is_some() && Box::pin(session.hibernate()).await
-        {
-            continue;
-        }
-        break;
-    }
-    Box::pin(session.finish()).await;
+/// Serves a bound session until it ends. Not an async fn: a future keeps the arguments it was called with
+/// for as long as it runs, beside any local they were moved into, so the transport and the binding would
+/// stay in every idle session's task next to the session that took them. The session is built at once;
+/// its loop runs on the heap, apart from what the negotiation needed.
+pub fn run(
+    shared: Arc<Shared>,
+    dispatcher: Arc<Dispatcher>,
+    transport: Transport,
+    bound: Bound,
+) -> impl Future<Output = ()> + Send {
+    let mut session = Session::online(shared, dispatcher, transport, bound);
+    Box::pin(async move { session.run().await })
 }
 
 impl Session {
+    fn online(
+        shared: Arc<Shared>,
+        dispatcher: Arc<Dispatcher>,
+        transport: Transport,
+        bound: Bound,
+    ) -> Session {
+        let domain = shared.config.domain.clone();
+        let full_jid = bound.handle.full_jid(&domain);
+        let bare_jid = bound.auth.user.bare(&domain);
+        let mut session = Session {
+            dispatcher,
+            sender: Arc::new(Sender {
+                user: bound.auth.user,
+                full_jid: full_jid.clone(),
+                bare_jid: bare_jid.clone(),
+                handle: bound.handle.clone(),
+            }),
+            state: SessionState::default(),
+            full_jid,
+            bare_jid,
+            rate: RateLimiter::new(shared.config.stanza_rate, shared.config.stanza_burst),
+            bytes: RateLimiter::new(shared.config.byte_rate, shared.config.byte_burst),
+            sm: StreamManagement::new(shared.config.max_unacked),
+            transport: Some(transport),
+            handle: bound.handle,
+            rx: bound.rx,
+            auth: bound.auth,
+            last_inbound: Instant::now(),
+            ping: None,
+            next_token_check: Instant::now(),
+            shared,
+        };
+        if bound.inline_sm {
+            // Already answered inside <bound/>; counting starts now.
+            let resume = session
+                .handle
+                .resume_id()
+                .map(|id| (id, session.shared.config.resume_window.as_secs()));
+            session
+                .sm
+                .enable(resume.as_ref().map(|(id, max)| (id.as_str(), *max)));
+        }
+        session
+    }
+
+    /// The online loop: serves the connection, hibernates through a lost link that may be resumed, and
+    /// finishes.
+    async fn run(&mut self) {
+        tracing::debug!(jid = %self.full_jid, "session online");
+        loop {
+            let end = self.serve().await;
+            if end == End::LinkLost && self.handle.resume_id().is_some() && Box::pin(self.hibernate()).await {
+                continue;
+            }
+            break;
+        }
+        Box::pin(self.finish()).await;
+    }
+
     /// Sends a stanza (or holds it for resumption while the link is down), with SM bookkeeping.
     pub async fn send(&mut self, stanza: Element) {
         self.send_many(vec![stanza], false).await;
