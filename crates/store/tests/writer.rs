@@ -97,6 +97,93 @@ async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn first_messages_of_many_pairs_at_once_land_in_history_with_their_dialogs() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "pairs-history", 31).await;
+        let hub = users[0];
+        // One pair already talked, and its other member deleted the dialog for himself: a message
+        // brings it back to his list.
+        let hidden_id = palaver_proto::private_dialog_id(app, hub, users[1]).to_string();
+        core.store
+            .private_dialog_for_message(app, hub, users[1], &hidden_id, START)
+            .await
+            .unwrap();
+        store.forget_cached();
+        sqlx::query("UPDATE dialog_occupants SET hidden = 1 WHERE dialog_id = $1 AND user_id = $2")
+            .bind(&hidden_id)
+            .bind(users[1])
+            .execute(store.pool())
+            .await
+            .unwrap();
+
+        // Every pair of the hub and another user at once: three messages each (the hub, the other,
+        // the hub), the middle one sent twice at the same time.
+        let mut tasks = Vec::new();
+        for (n, &other) in users.iter().enumerate().skip(1) {
+            let core = core.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = palaver_proto::private_dialog_id(app, hub, other).to_string();
+                let dialog = core
+                    .store
+                    .private_dialog_for_message(app, other, hub, &id, START + n as i64)
+                    .await
+                    .unwrap();
+                let mut stored = Vec::new();
+                for (k, sender) in [hub, other, hub].into_iter().enumerate() {
+                    let mut m = message(app, sender, n * 10 + k);
+                    m.dialog_id = dialog.id.clone();
+                    m.recipient_id = if sender == hub { other } else { hub };
+                    if k == 1 {
+                        let (first, second) =
+                            tokio::join!(core.store.save_message(&m), core.store.save_message(&m));
+                        stored.push(first.unwrap() as u8 + second.unwrap() as u8);
+                    } else {
+                        stored.push(core.store.save_message(&m).await.unwrap() as u8);
+                    }
+                }
+                (other, id, stored)
+            }));
+        }
+        for task in tasks {
+            let (other, id, stored) = task.await.unwrap();
+            assert_eq!(stored, vec![1, 1, 1], "each message stored once, the resend refused");
+            let row = sqlx::query(
+                "SELECT d.last_message, d.last_message_user_id, \
+                 (SELECT COUNT(*) FROM messages m WHERE m.dialog_id = d.id) AS messages \
+                 FROM dialogs d WHERE d.id = $1",
+            )
+            .bind(&id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            let n = users.iter().position(|&u| u == other).unwrap();
+            assert_eq!(row.get::<Option<String>, _>("last_message"), Some(format!("message {}", n * 10 + 2)));
+            assert_eq!(row.get::<i64, _>("last_message_user_id"), hub);
+            assert_eq!(row.get::<i64, _>("messages"), 3);
+            let member = |user: i64| {
+                let pool = store.pool().clone();
+                let id = id.clone();
+                async move {
+                    let row = sqlx::query(
+                        "SELECT unread_count, hidden FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2",
+                    )
+                    .bind(id)
+                    .bind(user)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                    (row.get::<i64, _>("unread_count"), row.get::<i64, _>("hidden"))
+                }
+            };
+            assert_eq!(member(hub).await, (1, 0), "the hub has the other's one message unread");
+            assert_eq!(member(other).await, (2, 0), "the other has the hub's two");
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_offline_cap_holds_exactly_under_concurrent_writers() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
