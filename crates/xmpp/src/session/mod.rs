@@ -15,6 +15,7 @@ use std::sync::Arc;
 /// Serves one connection until it closes. Each phase runs boxed, and this is not an async fn (which would
 /// keep its arguments beside the locals they move into): a task holds its future's largest state for as
 /// long as it lives, and an idle session should not carry the negotiation's (SASL, binding) all its life.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
 pub fn run(
     shared: Arc<Shared>,
     dispatcher: Arc<Dispatcher>,
