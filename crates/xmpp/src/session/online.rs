@@ -5,6 +5,7 @@
 
 use crate::context::{Context, Reply, Sender, SessionState};
 use crate::dispatch::Dispatcher;
+use crate::metrics::SessionMetric;
 use crate::ns;
 use crate::parsers::message::worth_keeping;
 use crate::parsers::sm;
@@ -92,6 +93,8 @@ pub struct Session {
     /// The byte-rate shaper: inbound bytes per second.
     bytes: RateLimiter,
     next_token_check: Instant,
+    /// Holds this session in the sessions gauge for as long as it lives.
+    _counted: SessionMetric,
 }
 
 /// Serves a bound session until it ends. Not an async fn: a future keeps the arguments it was called with
@@ -140,6 +143,7 @@ impl Session {
             ping: None,
             next_token_check: Instant::now(),
             shared,
+            _counted: bound.counted,
         };
         if bound.inline_sm {
             // Already answered inside <bound/>; counting starts now.
