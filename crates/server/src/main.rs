@@ -8,6 +8,7 @@ mod import;
 mod logging;
 mod metrics;
 mod serve;
+mod sqlite_memory;
 mod tls;
 mod token_key;
 mod transfer;
@@ -20,6 +21,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    if let Err(code) = sqlite_memory::configure() {
+        eprintln!("palaver: SQLite kept its memory statistics (result code {code})");
+    }
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
