@@ -3,7 +3,7 @@
 //! reported as already stored.
 
 use palaver_core::dialogs::NewDialog;
-use palaver_core::model::{ChatMessage, DialogType};
+use palaver_core::model::{ChatMessage, Dialog, DialogType};
 use palaver_core::{Core, CoreSettings};
 use palaver_store::testing::{app_with_users, dialog_list, with_both_stores};
 use serde_json::{json, Map};
@@ -27,6 +27,24 @@ fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
         created_at: START + n as i64,
         updated_at: START + n as i64,
     }
+}
+
+/// The dialog a first message from `sender` to `recipient` names (its row left behind), and the pair's
+/// derived id.
+async fn first_message_dialog(
+    core: &Core,
+    app: i64,
+    sender: i64,
+    recipient: i64,
+    now: i64,
+) -> (String, Dialog) {
+    let id = palaver_proto::private_dialog_id(app, sender, recipient).to_string();
+    let dialog = core
+        .store
+        .private_dialog_for_message(app, sender, recipient, &id, now)
+        .await
+        .unwrap();
+    (id, dialog)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -104,11 +122,7 @@ async fn first_messages_of_many_pairs_at_once_land_in_history_with_their_dialogs
         let hub = users[0];
         // One pair already talked, and its other member deleted the dialog for himself: a message
         // brings it back to his list.
-        let hidden_id = palaver_proto::private_dialog_id(app, hub, users[1]).to_string();
-        core.store
-            .private_dialog_for_message(app, hub, users[1], &hidden_id, START)
-            .await
-            .unwrap();
+        let (hidden_id, _) = first_message_dialog(&core, app, hub, users[1], START).await;
         store.forget_cached();
         sqlx::query("UPDATE dialog_occupants SET hidden = 1 WHERE dialog_id = $1 AND user_id = $2")
             .bind(&hidden_id)
@@ -123,12 +137,7 @@ async fn first_messages_of_many_pairs_at_once_land_in_history_with_their_dialogs
         for (n, &other) in users.iter().enumerate().skip(1) {
             let core = core.clone();
             tasks.push(tokio::spawn(async move {
-                let id = palaver_proto::private_dialog_id(app, hub, other).to_string();
-                let dialog = core
-                    .store
-                    .private_dialog_for_message(app, other, hub, &id, START + n as i64)
-                    .await
-                    .unwrap();
+                let (id, dialog) = first_message_dialog(&core, app, other, hub, START + n as i64).await;
                 let mut stored = Vec::new();
                 for (k, sender) in [hub, other, hub].into_iter().enumerate() {
                     let mut m = message(app, sender, n * 10 + k);
@@ -378,12 +387,7 @@ async fn a_first_message_names_the_pairs_own_dialog_and_its_row_follows() {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
         let (app, users) = app_with_users(&core, "behind", 40).await;
         let (a, b) = (users[3], users[1]);
-        let id = palaver_proto::private_dialog_id(app, a, b).to_string();
-        let dialog = core
-            .store
-            .private_dialog_for_message(app, a, b, &id, START)
-            .await
-            .unwrap();
+        let (id, dialog) = first_message_dialog(&core, app, a, b, START).await;
         assert_eq!(dialog.id, id);
         assert_eq!(dialog.occupants, vec![b, a]);
         // The other side, and the same side again: the same dialog, nothing written twice.
@@ -399,12 +403,7 @@ async fn a_first_message_names_the_pairs_own_dialog_and_its_row_follows() {
         for (n, &other) in users.iter().enumerate().filter(|&(_, &u)| u != a) {
             let core = core.clone();
             tasks.push(tokio::spawn(async move {
-                let id = palaver_proto::private_dialog_id(app, a, other).to_string();
-                let made = core
-                    .store
-                    .private_dialog_for_message(app, other, a, &id, START + n as i64)
-                    .await
-                    .unwrap();
+                let (id, made) = first_message_dialog(&core, app, other, a, START + n as i64).await;
                 assert_eq!(made.id, id);
                 id
             }));
