@@ -525,6 +525,54 @@ async fn edits_deletes_reactions_markers_calls_and_status_cross_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_kept_offline_as_its_recipient_comes_online_on_another_node_reaches_him() {
+    use sqlx::Connection;
+    if !nats_reachable() {
+        return;
+    }
+    let c = Cluster::start(2, "ClusterOffline", &NAMES).await;
+    let ann_token = c.token(0, 0).await;
+    let mut ann = c.online(0, 0).await;
+    // ben is bound on node 1 but not yet available: a message to him is kept offline.
+    let mut ben = c.login(1, 1).await;
+
+    // Keeping it waits: the offline table is locked against writes (reads still pass)...
+    let mut lock = sqlx::PgConnection::connect(&palaver_store::testing::test_postgres_url())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+    sqlx::query(&format!(
+        "LOCK TABLE {}.offline_messages IN SHARE ROW EXCLUSIVE MODE",
+        c.schema
+    ))
+    .execute(&mut lock)
+    .await
+    .unwrap();
+    ann.send(&chat(&c.bare(1), "race1", "sent as you came online"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...while ben's initial presence on node 1 looks for offline messages and finds none yet.
+    ben.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    ben.expect("<presence").await;
+    ben.send(
+        r#"<iq type="get" id="after-presence" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
+    )
+    .await;
+    let before = ben.expect("after-presence").await;
+    assert!(!before.contains("sent as you came online"), "{before}");
+    c.until_online_everywhere(&[0], &[0, 1], &ann_token).await;
+
+    // Once node 0 has kept it, node 1 hands it to ben's session.
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    lock.close().await.unwrap();
+    let got = ben.expect("sent as you came online").await;
+    assert!(
+        got.contains(r#"id="race1""#) && got.contains("urn:xmpp:delay"),
+        "{got}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kicks_and_forced_disconnects_reach_other_nodes() {
     if !nats_reachable() {
         return;

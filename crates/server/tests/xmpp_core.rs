@@ -293,6 +293,63 @@ async fn a_message_the_full_offline_store_refuses_comes_back_as_an_error() {
         refused.contains(&format!(r#"from="{}""#, w.bare(w.bob))),
         "{refused}"
     );
+    // Sent to a resource Bob has no session on: the error comes from that address.
+    alice
+        .send(&format!(
+            r#"<message to="{}/phone" type="chat" id="full2" xmlns="jabber:client"><body>no room either</body></message>"#,
+            w.bare(w.bob)
+        ))
+        .await;
+    let refused = alice.expect(r#"id="full2""#).await;
+    assert!(refused.contains("<resource-constraint"), "{refused}");
+    assert!(
+        refused.contains(&format!(r#"from="{}/phone""#, w.bare(w.bob))),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_kept_offline_while_the_recipient_comes_online_still_reaches_him() {
+    let w = world(Db::Sqlite, &[]).await;
+    let mut alice = w.online(w.alice, "alice-pass").await;
+    // Bob is bound but not yet available: a message to him now is kept offline.
+    let mut bob = Client::websocket(&w.server.ws).await;
+    bob.login("localhost", &w.node(w.bob), "bob-pass-1").await;
+
+    // The database's write lock is held, so keeping the message offline waits...
+    let store = palaver_store::connect(&palaver_store::sqlite_url(w.server.data_dir.path()))
+        .await
+        .unwrap();
+    let mut lock = store.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+    alice
+        .send(&w.chat(w.bob, "race1", "sent as you came online"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...while Bob's initial presence looks for offline messages and finds none yet (the ping's answer
+    // comes after the presence is handled: a session handles its stanzas in order).
+    bob.send(r#"<presence xmlns="jabber:client"/>"#).await;
+    bob.expect("<presence").await;
+    bob.send(
+        r#"<iq type="get" id="after-presence" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
+    )
+    .await;
+    let before = bob.expect("after-presence").await;
+    assert!(!before.contains("sent as you came online"), "{before}");
+
+    // Once the message is kept, Bob's available session is handed it without logging in again.
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    store.close().await;
+    let got = bob.expect("sent as you came online").await;
+    assert!(
+        got.contains(r#"id="race1""#) && got.contains("urn:xmpp:delay"),
+        "{got}"
+    );
+    // Handed once: nothing is left waiting for his next session.
+    let mut bob_again = Client::websocket(&w.server.ws).await;
+    bob_again.online("localhost", &w.node(w.bob), "bob-pass-1").await;
+    assert!(bob_again.silent_for(Duration::from_millis(500)).await.is_ok());
 }
 
 #[tokio::test]

@@ -110,6 +110,11 @@ impl Dispatcher {
         &self.state
     }
 
+    /// Stanzas were kept offline for this available session's user after it looked for them.
+    pub async fn offline_waiting(&self, mut ctx: Context<'_>) {
+        presence::deliver_offline(&mut ctx).await;
+    }
+
     /// One inbound stanza (its `from` already stamped by the session).
     pub async fn stanza(&self, ctx: Context<'_>, element: Element) {
         match element.name() {

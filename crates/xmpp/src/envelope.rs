@@ -57,6 +57,8 @@ pub enum Envelope {
         dialog_id: String,
         users: Vec<i64>,
     },
+    /// Stanzas were kept offline for a user: this node's available sessions of the user take them.
+    OfflineWaiting { app_id: i64, user_id: i64 },
 }
 
 impl Envelope {

@@ -19,6 +19,9 @@ pub enum Command {
     Deliver(Box<Element>),
     /// A new connection asks to take this session over (XEP-0198 resumption).
     Resume(Box<ResumeRequest>),
+    /// Stanzas were kept offline for this available session's user: hand them over. A session that
+    /// became available while one was being kept may have looked for them before it was there.
+    OfflineWaiting,
 }
 
 /// A resumption in flight (XEP-0198): the new connection and the client's `h`, for the session it resumes.

@@ -124,6 +124,10 @@ pub async fn handle(shared: &Shared, dispatcher: &Dispatcher, payload: &[u8]) ->
                 dispatcher.left_room_here(shared, &room, &users);
                 0
             }
+            Ok(Envelope::OfflineWaiting { app_id, user_id }) => {
+                router::offline_waiting_here(shared, UserJid { user_id, app_id });
+                0
+            }
             Ok(Envelope::RoomPresence {
                 app_id,
                 dialog_id,
@@ -193,6 +197,12 @@ mod tests {
         let members = Envelope::to_members(3, vec![7, 8], &stanza);
         let decoded: Envelope = serde_json::from_slice(&members.encode()).unwrap();
         assert_eq!(decoded, members);
+        let waiting = Envelope::OfflineWaiting {
+            app_id: 3,
+            user_id: 7,
+        };
+        let decoded: Envelope = serde_json::from_slice(&waiting.encode()).unwrap();
+        assert_eq!(decoded, waiting);
         assert_eq!(envelope::took(&envelope::took_answer(&[7, 8])), [7, 8]);
         // A node that did not know the envelope answers a count: read as nobody took it.
         assert_eq!(envelope::took(b"0"), Vec::<i64>::new());

@@ -4,7 +4,7 @@
 
 use crate::envelope::{self, Envelope};
 use crate::policy;
-use crate::registry::{Delivery, SessionHandle};
+use crate::registry::{Command, Delivery, SessionHandle};
 use crate::shared::Shared;
 use crate::xml::{self, Element};
 use palaver_core::cluster::Peers;
@@ -332,15 +332,49 @@ pub async fn deliver_or_store(
     }
     let mut kept = left.expect("a stanza no session queued is given back");
     xml::set_attr(&mut kept, "to", user.bare(&shared.config.domain));
-    match shared
-        .core
-        .offline()
-        .store(user.app_id, user.user_id, &xml::to_string(&kept))
-        .await
-    {
-        Ok(_) => Ok(Handed::KeptOffline),
+    match keep_offline(shared, user, &kept).await {
+        Ok(()) => Ok(Handed::KeptOffline),
         Err(error) => Err((error, kept)),
     }
+}
+
+/// Keeps `stanza` (addressed to the bare JID) in `user`'s offline store, then tells every available
+/// session of the user to take it. A session's initial presence makes it available, then looks for
+/// offline stanzas; one that looked while this was still being written found nothing, but became
+/// available before the write ended, so it is among those told. On other nodes the session directory
+/// says which are available; one whose announcement has not arrived yet when this is stored can still
+/// miss it until its next login.
+pub async fn keep_offline(shared: &Shared, user: UserJid, stanza: &Element) -> Result<(), CoreError> {
+    shared
+        .core
+        .offline()
+        .store(user.app_id, user.user_id, &xml::to_string(stanza))
+        .await?;
+    offline_waiting_here(shared, user);
+    if let Some(peers) = shared.registry.peers() {
+        let nodes = peers.nodes_of(user.app_id, user.user_id, None);
+        if !nodes.is_empty() {
+            let waiting = Envelope::OfflineWaiting {
+                app_id: user.app_id,
+                user_id: user.user_id,
+            }
+            .encode();
+            for node in &nodes {
+                peers.post(node, waiting.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tells this node's available sessions of `user` that stanzas wait for them in the offline store.
+pub fn offline_waiting_here(shared: &Shared, user: UserJid) {
+    shared.registry.with_sessions(user, |sessions| {
+        for session in sessions.iter().filter(|session| session.is_available()) {
+            // An error means the session has ended: the stanzas wait for the next one.
+            let _ = session.command(Command::OfflineWaiting);
+        }
+    });
 }
 
 /// Reflects a group stanza from `sender` to every member's available sessions (every online user of the

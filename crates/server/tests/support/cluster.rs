@@ -34,7 +34,8 @@ pub struct Cluster {
     /// (id, login); each user's password is `{login}-password`.
     pub users: Vec<(i64, String)>,
     pub http: reqwest::Client,
-    schema: String,
+    /// The PostgreSQL schema the nodes share.
+    pub schema: String,
 }
 
 impl Cluster {

@@ -11,7 +11,7 @@ use crate::router;
 use crate::shared::Shared;
 use crate::stanza::{self, Condition, Target};
 use crate::stanza_error::StanzaError;
-use crate::xml::Element;
+use crate::xml::{self, Element};
 use palaver_core::messages::PrivateMessage;
 use palaver_core::model::{ChatMessage, Dialog};
 use palaver_core::CoreError;
@@ -115,7 +115,14 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
         alert.raise(shared, kept).await;
     }
     match handed {
-        Err((error, message)) => {
+        Err((error, mut message)) => {
+            // Kept offline it was addressed to the bare JID; the error comes from the address the
+            // sender used.
+            let mut addressed = recipient.bare(&shared.config.domain);
+            if let Some(resource) = &resource {
+                addressed = format!("{addressed}/{resource}");
+            }
+            xml::set_attr(&mut message, "to", addressed);
             let reply = StanzaError::from(&error).reply_to(&message);
             ctx.reply(reply).await
         }

@@ -37,6 +37,14 @@ pub enum End {
 }
 
 /// A token bucket: sustained `rate` stanzas per second with bursts up to `burst`.
+/// What the session hands the dispatcher.
+enum Work {
+    /// An inbound stanza, its `from` stamped.
+    Stanza(Element),
+    /// Stanzas wait in the offline store (`Command::OfflineWaiting`).
+    OfflineWaiting,
+}
+
 struct RateLimiter {
     rate: f64,
     burst: f64,
@@ -238,6 +246,7 @@ impl Session {
         const BURST: usize = 64;
         let mut burst = Vec::with_capacity(8);
         let mut resume = None;
+        let mut offline_waiting = false;
         let mut next = Some(first);
         while let Some(stanza) = next.take() {
             if self.state.first_showing(&stanza) {
@@ -249,6 +258,7 @@ impl Session {
             match self.rx.try_recv() {
                 Some(Command::Deliver(stanza)) => next = Some(*stanza),
                 Some(Command::Resume(request)) => resume = Some(*request),
+                Some(Command::OfflineWaiting) => offline_waiting = true,
                 None => {}
             }
         }
@@ -256,6 +266,9 @@ impl Session {
         self.send_many(burst, end_of_burst).await;
         if let Some(request) = resume {
             self.adopt(request).await;
+        }
+        if offline_waiting {
+            self.offline_waiting().await;
         }
     }
 
@@ -354,6 +367,7 @@ impl Session {
                 command = self.rx.recv() => match command {
                     Some(Command::Deliver(stanza)) => Box::pin(self.deliver_queued(*stanza)).await,
                     Some(Command::Resume(request)) => Box::pin(self.adopt(*request)).await,
+                    Some(Command::OfflineWaiting) => Box::pin(self.offline_waiting()).await,
                     None => return End::Terminated,
                 },
                 _ = tick.tick() => {
@@ -464,8 +478,20 @@ impl Session {
         if element.name() == "iq" && self.is_pong(&element) {
             return None;
         }
-        // The handler gets the sender, this session as the way to answer, and the session state the
-        // modules keep; never the session itself.
+        self.dispatch(Work::Stanza(element)).await;
+        None
+    }
+
+    /// Hands stanzas kept offline to this session, when it is (still) available.
+    async fn offline_waiting(&mut self) {
+        if self.state.available {
+            self.dispatch(Work::OfflineWaiting).await;
+        }
+    }
+
+    /// Hands `work` to the dispatcher. The handler gets the sender, this session as the way to answer,
+    /// and the session state the modules keep; never the session itself.
+    async fn dispatch(&mut self, work: Work) {
         let shared = self.shared.clone();
         let dispatcher = self.dispatcher.clone();
         let sender = self.sender.clone();
@@ -477,9 +503,11 @@ impl Session {
             session: &mut state,
             reply: self,
         };
-        dispatcher.stanza(ctx, element).await;
+        match work {
+            Work::Stanza(element) => dispatcher.stanza(ctx, element).await,
+            Work::OfflineWaiting => dispatcher.offline_waiting(ctx).await,
+        }
         self.state = state;
-        None
     }
 
     /// Any answer to our ping proves the client alive (v3 answers with an error).
@@ -557,6 +585,8 @@ impl Session {
                         self.adopt(*request).await;
                         return self.transport.is_some();
                     }
+                    // Held for resumption like any delivery (kept offline again if it never comes).
+                    Some(Command::OfflineWaiting) => self.offline_waiting().await,
                     None => return false,
                 },
             }
@@ -624,13 +654,7 @@ impl Session {
         }
         let mut kept = stanza;
         xml::set_attr(&mut kept, "to", self.bare_jid.clone());
-        if let Err(error) = self
-            .shared
-            .core
-            .offline()
-            .store(user.app_id, user.user_id, &xml::to_string(&kept))
-            .await
-        {
+        if let Err(error) = crate::router::keep_offline(&self.shared, user, &kept).await {
             tracing::error!(%error, jid = %self.full_jid, "an undelivered message could not be kept");
         }
     }
@@ -657,6 +681,8 @@ impl Session {
                         .await;
                     let _ = transport.send_close().await;
                 }
+                // They stay in the store for the user's next session.
+                Command::OfflineWaiting => {}
             }
         }
         for stanza in leftovers {
