@@ -122,7 +122,7 @@ enum SqliteRole {
 }
 
 /// The page cache of the writer, in KiB: it holds the indexes that every new dialog and message
-/// updates (dialogs have five B-trees, each member row three), so a batch neither reads them back from
+/// updates (dialogs have four B-trees, each member row three), so a batch neither reads them back from
 /// the file nor spills dirty pages before it commits. A profile of 1-1 chat among new pairs with
 /// SQLite's default (2 MiB) spent a third of the writer's time reading pages and spilling them.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;

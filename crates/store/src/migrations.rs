@@ -54,6 +54,12 @@ const SQLITE: &[Script] = &[
         "sealed_tokens",
         include_str!("../migrations/sqlite/0011_sealed_tokens.sql"),
     ),
+    // One index fewer for each new dialog.
+    (
+        12,
+        "lean_dialog_rows",
+        include_str!("../migrations/sqlite/0012_lean_dialog_rows.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -101,6 +107,12 @@ const POSTGRES: &[Script] = &[
         11,
         "sealed_tokens",
         include_str!("../migrations/postgres/0011_sealed_tokens.sql"),
+    ),
+    // One index fewer for each new dialog.
+    (
+        12,
+        "lean_dialog_rows",
+        include_str!("../migrations/postgres/0012_lean_dialog_rows.sql"),
     ),
 ];
 
