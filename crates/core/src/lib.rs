@@ -66,9 +66,22 @@ impl Default for CoreSettings {
     }
 }
 
-/// Everything a service needs: the store, the clock and the settings. Cheap to clone.
+/// Everything a service needs: the store, the clock and the settings. One shared allocation: a clone
+/// (each service holds one, made per call) is one reference count, not one per part.
 #[derive(Clone)]
-pub struct Core {
+pub struct Core(Arc<CoreParts>);
+
+impl std::ops::Deref for Core {
+    type Target = CoreParts;
+
+    fn deref(&self) -> &CoreParts {
+        &self.0
+    }
+}
+
+/// What a `Core` is made of.
+#[derive(Clone)]
+pub struct CoreParts {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<CoreSettings>,
@@ -88,7 +101,7 @@ pub struct Core {
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, settings: CoreSettings) -> Core {
-        Core {
+        Core(Arc::new(CoreParts {
             store,
             clock: Arc::new(SystemClock),
             settings: Arc::new(settings),
@@ -98,22 +111,27 @@ impl Core {
             online: Arc::default(),
             password_gate: Arc::default(),
             token_sealer: None,
-        }
+        }))
+    }
+
+    /// The parts, to set one up before the core is shared (a shared core is copied first).
+    fn parts(&mut self) -> &mut CoreParts {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Gives the core its file storage (without one, every file operation fails).
     pub fn with_blobs(mut self, config: blobs::BlobConfig) -> Core {
-        self.blob_config = Arc::new(config);
+        self.parts().blob_config = Arc::new(config);
         self
     }
 
     pub fn with_token_sealer(mut self, sealer: token_seal::TokenSealer) -> Core {
-        self.token_sealer = Some(Arc::new(sealer));
+        self.parts().token_sealer = Some(Arc::new(sealer));
         self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Core {
-        self.clock = clock;
+        self.parts().clock = clock;
         self
     }
 
