@@ -60,6 +60,12 @@ const SQLITE: &[Script] = &[
         "lean_dialog_rows",
         include_str!("../migrations/sqlite/0012_lean_dialog_rows.sql"),
     ),
+    // Messages unique by id first; the index on id alone goes.
+    (
+        13,
+        "messages_unique_by_id",
+        include_str!("../migrations/sqlite/0013_messages_unique_by_id.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -114,6 +120,12 @@ const POSTGRES: &[Script] = &[
         "lean_dialog_rows",
         include_str!("../migrations/postgres/0012_lean_dialog_rows.sql"),
     ),
+    // Messages unique by id first; the index on id alone goes.
+    (
+        13,
+        "messages_unique_by_id",
+        include_str!("../migrations/postgres/0013_messages_unique_by_id.sql"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -144,4 +156,143 @@ pub(crate) async fn migrator(backend: Backend) -> Result<Migrator, sqlx::migrate
         Backend::Postgres => POSTGRES,
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{drop_postgres_schema, fresh_postgres_schema};
+    use sqlx::{AnyPool, Row};
+
+    /// Runs the scripts up to and including `version`.
+    async fn migrate_to(pool: &AnyPool, scripts: &'static [Script], version: i64) {
+        let upto = scripts
+            .iter()
+            .position(|(v, _, _)| *v == version)
+            .expect("a version")
+            + 1;
+        Migrator::new(Embedded(&scripts[..upto]))
+            .await
+            .unwrap()
+            .run(pool)
+            .await
+            .unwrap();
+    }
+
+    async fn exec(pool: &AnyPool, sql: &str) -> u64 {
+        sqlx::query(sql).execute(pool).await.unwrap().rows_affected()
+    }
+
+    async fn count(pool: &AnyPool, sql: &str) -> i64 {
+        sqlx::query(sql).fetch_one(pool).await.unwrap().get(0)
+    }
+
+    fn message(id: &str, sender: i64) -> String {
+        format!(
+            "INSERT INTO messages (id, app_id, dialog_id, sender_id, date_sent, created_at, updated_at) \
+             VALUES ('{id}', 1, 'd1', {sender}, 0, 0, 0) ON CONFLICT DO NOTHING"
+        )
+    }
+
+    /// History written before migration 13 (messages unique by id first) is all there after it, with
+    /// the per-user rows that refer to it, the sequence's high-water mark and its cascades.
+    async fn history_survives_messages_unique_by_id(store: crate::SqlStore, scripts: &'static [Script]) {
+        let pool = store.writer().clone();
+        migrate_to(&pool, scripts, 12).await;
+        exec(
+            &pool,
+            "INSERT INTO apps (id, name, auth_key, auth_secret, created_at) VALUES (1, 'A', 'k', 's', 0)",
+        )
+        .await;
+        exec(&pool, "INSERT INTO dialogs (id, app_id, type, user_id, created_at, updated_at) VALUES ('d1', 1, 2, 10, 0, 0)").await;
+        for (id, sender) in [("m1", 10), ("m2", 11), ("m3", 10)] {
+            assert_eq!(exec(&pool, &message(id, sender)).await, 1);
+        }
+        exec(&pool, "INSERT INTO message_reactions (message_seq, user_id, reaction, created_at) SELECT seq, 11, 'like', 0 FROM messages WHERE id = 'm1'").await;
+        exec(
+            &pool,
+            "INSERT INTO message_reads (message_seq, user_id) SELECT seq, 10 FROM messages WHERE id = 'm2'",
+        )
+        .await;
+        let deleted_seq = count(&pool, "SELECT seq FROM messages WHERE id = 'm3'").await;
+        exec(&pool, "DELETE FROM messages WHERE id = 'm3'").await;
+        let before: Vec<(String, i64)> = sqlx::query("SELECT id, seq FROM messages ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+
+        store.migrate().await.unwrap();
+
+        let after: Vec<(String, i64)> = sqlx::query("SELECT id, seq FROM messages ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        assert_eq!(after, before);
+        assert_eq!(after.len(), 2);
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM message_reactions").await, 1);
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM message_reads").await, 1);
+        // Still one message per id, dialog and sender; another sender may reuse an id.
+        assert_eq!(exec(&pool, &message("m1", 10)).await, 0);
+        assert_eq!(exec(&pool, &message("m1", 11)).await, 1);
+        // Numbers are never given twice, even the deleted last one's.
+        assert_eq!(exec(&pool, &message("m4", 10)).await, 1);
+        assert!(count(&pool, "SELECT seq FROM messages WHERE id = 'm4'").await > deleted_seq);
+        // Foreign keys are on again and still cascade.
+        exec(&pool, "DELETE FROM messages WHERE id = 'm1' AND sender_id = 10").await;
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM message_reactions").await, 0);
+        exec(&pool, "DELETE FROM dialogs WHERE id = 'd1'").await;
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM messages").await, 0);
+        assert_eq!(count(&pool, "SELECT COUNT(*) FROM message_reads").await, 0);
+    }
+
+    #[tokio::test]
+    async fn history_survives_messages_unique_by_id_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::connect(&crate::sqlite_url(dir.path())).await.unwrap();
+        history_survives_messages_unique_by_id(store.clone(), SQLITE).await;
+        let indexes: Vec<String> = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name",
+        )
+        .fetch_all(store.writer())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        assert_eq!(indexes, ["messages_dialog_date", "sqlite_autoindex_messages_1"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn history_survives_messages_unique_by_id_on_postgres() {
+        let (url, schema) = fresh_postgres_schema().await.expect("PostgreSQL for tests");
+        let store = crate::connect(&url).await.unwrap();
+        history_survives_messages_unique_by_id(store.clone(), POSTGRES).await;
+        let indexes: Vec<String> = sqlx::query(
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'messages' AND schemaname = current_schema() \
+             ORDER BY indexname",
+        )
+        .fetch_all(store.writer())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+        assert_eq!(
+            indexes,
+            [
+                "messages_dialog_date",
+                "messages_id_dialog_sender",
+                "messages_pkey"
+            ]
+        );
+        store.close().await;
+        drop_postgres_schema(&schema).await.unwrap();
+    }
 }
