@@ -552,13 +552,7 @@ async fn a_message_kept_offline_as_its_recipient_comes_online_on_another_node_re
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // ...while ben's initial presence on node 1 looks for offline messages and finds none yet.
-    ben.send(r#"<presence xmlns="jabber:client"/>"#).await;
-    ben.expect("<presence").await;
-    ben.send(
-        r#"<iq type="get" id="after-presence" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
-    )
-    .await;
-    let before = ben.expect("after-presence").await;
+    let before = ben.available_and_handled().await;
     assert!(!before.contains("sent as you came online"), "{before}");
     c.until_online_everywhere(&[0], &[0, 1], &ann_token).await;
 

@@ -187,6 +187,16 @@ mod tests {
         sqlx::query(sql).fetch_one(pool).await.unwrap().get(0)
     }
 
+    async fn ids_and_seqs(pool: &AnyPool) -> Vec<(String, i64)> {
+        sqlx::query("SELECT id, seq FROM messages ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
+
     fn message(id: &str, sender: i64) -> String {
         format!(
             "INSERT INTO messages (id, app_id, dialog_id, sender_id, date_sent, created_at, updated_at) \
@@ -216,23 +226,11 @@ mod tests {
         .await;
         let deleted_seq = count(&pool, "SELECT seq FROM messages WHERE id = 'm3'").await;
         exec(&pool, "DELETE FROM messages WHERE id = 'm3'").await;
-        let before: Vec<(String, i64)> = sqlx::query("SELECT id, seq FROM messages ORDER BY seq")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
+        let before = ids_and_seqs(&pool).await;
 
         store.migrate().await.unwrap();
 
-        let after: Vec<(String, i64)> = sqlx::query("SELECT id, seq FROM messages ORDER BY seq")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
+        let after = ids_and_seqs(&pool).await;
         assert_eq!(after, before);
         assert_eq!(after.len(), 2);
         assert_eq!(count(&pool, "SELECT COUNT(*) FROM message_reactions").await, 1);

@@ -213,6 +213,19 @@ impl Client {
         jid
     }
 
+    /// Initial presence on a bound session, waiting for its echo and then for the answer to a ping sent
+    /// after it: a session handles its stanzas in order, so whatever the presence set off has been
+    /// handled. Returns the ping's answer.
+    pub async fn available_and_handled(&mut self) -> String {
+        self.send(r#"<presence xmlns="jabber:client"/>"#).await;
+        self.expect("<presence").await;
+        self.send(
+            r#"<iq type="get" id="after-presence" xmlns="jabber:client"><ping xmlns="urn:xmpp:ping"/></iq>"#,
+        )
+        .await;
+        self.expect("after-presence").await
+    }
+
     /// Reads until the server ends the stream (its close, or the connection gone); returns what came
     /// before. Panics when the stream stays open for the timeout.
     pub async fn until_closed(&mut self) -> Vec<String> {

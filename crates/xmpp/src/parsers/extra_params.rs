@@ -119,7 +119,9 @@ pub fn from_json(params: &Map<String, Value>, attachments: &Value) -> Element {
         for item in items {
             let mut attachment = xml::element("attachment", ns::CLIENT);
             if let Value::Object(fields) = item {
-                for (key, value) in fields {
+                // `xmlns` is a name but not an attribute: written out it would declare the element's
+                // namespace.
+                for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "xmlns") {
                     if let (Ok(_), Some(text)) = (rxml::NcName::try_from(key.as_str()), scalar(value)) {
                         xml::set_attr(&mut attachment, key, text);
                     }
@@ -226,6 +228,19 @@ mod tests {
             Value::Object(back),
             serde_json::json!({"dialog_id":"D1","n":"5","nested":{"a":"1","b":{"c":"true"}}})
         );
+    }
+
+    #[test]
+    fn an_attachment_field_named_xmlns_is_left_out() {
+        let attachments = serde_json::json!([{"id":"1","xmlns":"other"}]);
+        let extra = from_json(&Map::new(), &attachments);
+        let attachment = extra.children().next().unwrap();
+        assert_eq!(attachment.ns(), ns::CLIENT);
+        assert_eq!(attachment.attr("xmlns"), None);
+        // Written out and read again, it is the same element.
+        let again: Element = crate::xml::to_string(&extra).parse().unwrap();
+        assert_eq!(again, extra);
+        assert_eq!(Value::Array(to_json(&again).0), serde_json::json!([{"id":"1"}]));
     }
 
     #[test]
