@@ -197,6 +197,17 @@ mod tests {
             .collect()
     }
 
+    /// The first column of every row, as text.
+    async fn names(pool: &AnyPool, sql: &str) -> Vec<String> {
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
     fn message(id: &str, sender: i64) -> String {
         format!(
             "INSERT INTO messages (id, app_id, dialog_id, sender_id, date_sent, created_at, updated_at) \
@@ -254,15 +265,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::connect(&crate::sqlite_url(dir.path())).await.unwrap();
         history_survives_messages_unique_by_id(store.clone(), SQLITE).await;
-        let indexes: Vec<String> = sqlx::query(
+        let indexes = names(
+            store.writer(),
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY name",
         )
-        .fetch_all(store.writer())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .await;
         assert_eq!(indexes, ["messages_dialog_date", "sqlite_autoindex_messages_1"]);
         store.close().await;
     }
@@ -272,16 +279,12 @@ mod tests {
         let (url, schema) = fresh_postgres_schema().await.expect("PostgreSQL for tests");
         let store = crate::connect(&url).await.unwrap();
         history_survives_messages_unique_by_id(store.clone(), POSTGRES).await;
-        let indexes: Vec<String> = sqlx::query(
+        let indexes = names(
+            store.writer(),
             "SELECT indexname::text FROM pg_indexes WHERE tablename = 'messages' AND schemaname = current_schema() \
              ORDER BY indexname",
         )
-        .fetch_all(store.writer())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .await;
         assert_eq!(
             indexes,
             [

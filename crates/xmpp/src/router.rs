@@ -18,17 +18,26 @@ use std::sync::Arc;
 /// with its own `to`. Returns how many sessions of this node, plus how many other nodes, took it.
 pub fn deliver(shared: &Shared, user: UserJid, stanza: &Element, exclude: Option<u64>) -> usize {
     let local = deliver_here(shared, user, stanza, exclude);
+    local
+        + post_to_nodes_of(shared, user, || {
+            Envelope::to_users(user.app_id, vec![user.user_id], stanza)
+        })
+}
+
+/// Posts an envelope (made only when needed) to each other node with an available session of `user`;
+/// returns how many nodes that is.
+fn post_to_nodes_of(shared: &Shared, user: UserJid, envelope: impl FnOnce() -> Envelope) -> usize {
     let Some(peers) = shared.registry.peers() else {
-        return local;
+        return 0;
     };
     let nodes = peers.nodes_of(user.app_id, user.user_id, None);
     if !nodes.is_empty() {
-        let payload = Envelope::to_users(user.app_id, vec![user.user_id], stanza).encode();
+        let payload = envelope().encode();
         for node in &nodes {
             peers.post(node, payload.clone());
         }
     }
-    local + nodes.len()
+    nodes.len()
 }
 
 /// Sends `stanza` to every available session of each of `users` (one app): for a group, one post per
@@ -163,20 +172,11 @@ fn hand_here(
 /// A sent carbon (XEP-0280) to the user's other available sessions that enabled carbons, on every node.
 pub fn deliver_carbons(shared: &Shared, user: UserJid, wrapper: &Element, sender_session: u64) {
     deliver_carbons_here(shared, user, wrapper, Some(sender_session));
-    if let Some(peers) = shared.registry.peers() {
-        let nodes = peers.nodes_of(user.app_id, user.user_id, None);
-        if !nodes.is_empty() {
-            let envelope = Envelope::Carbons {
-                app_id: user.app_id,
-                user_id: user.user_id,
-                stanza: xml::to_string(wrapper),
-            };
-            let payload = envelope.encode();
-            for node in &nodes {
-                peers.post(node, payload.clone());
-            }
-        }
-    }
+    post_to_nodes_of(shared, user, || Envelope::Carbons {
+        app_id: user.app_id,
+        user_id: user.user_id,
+        stanza: xml::to_string(wrapper),
+    });
 }
 
 /// Whether a sent carbon of a message from `sender_session` would reach anyone: another session of the
@@ -331,39 +331,30 @@ pub async fn deliver_or_store(
         return Ok(Handed::Live);
     }
     let mut kept = left.expect("a stanza no session queued is given back");
-    xml::set_attr(&mut kept, "to", user.bare(&shared.config.domain));
-    match keep_offline(shared, user, &kept).await {
+    match keep_offline(shared, user, &mut kept).await {
         Ok(()) => Ok(Handed::KeptOffline),
         Err(error) => Err((error, kept)),
     }
 }
 
-/// Keeps `stanza` (addressed to the bare JID) in `user`'s offline store, then tells every available
+/// Keeps `stanza`, readdressed to the user's bare JID, in `user`'s offline store, then tells every available
 /// session of the user to take it. A session's initial presence makes it available, then looks for
 /// offline stanzas; one that looked while this was still being written found nothing, but became
 /// available before the write ended, so it is among those told. On other nodes the session directory
 /// says which are available; one whose announcement has not arrived yet when this is stored can still
 /// miss it until its next login.
-pub async fn keep_offline(shared: &Shared, user: UserJid, stanza: &Element) -> Result<(), CoreError> {
+pub async fn keep_offline(shared: &Shared, user: UserJid, stanza: &mut Element) -> Result<(), CoreError> {
+    xml::set_attr(stanza, "to", user.bare(&shared.config.domain));
     shared
         .core
         .offline()
         .store(user.app_id, user.user_id, &xml::to_string(stanza))
         .await?;
     offline_waiting_here(shared, user);
-    if let Some(peers) = shared.registry.peers() {
-        let nodes = peers.nodes_of(user.app_id, user.user_id, None);
-        if !nodes.is_empty() {
-            let waiting = Envelope::OfflineWaiting {
-                app_id: user.app_id,
-                user_id: user.user_id,
-            }
-            .encode();
-            for node in &nodes {
-                peers.post(node, waiting.clone());
-            }
-        }
-    }
+    post_to_nodes_of(shared, user, || Envelope::OfflineWaiting {
+        app_id: user.app_id,
+        user_id: user.user_id,
+    });
     Ok(())
 }
 

@@ -118,10 +118,11 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
         Err((error, mut message)) => {
             // Kept offline it was addressed to the bare JID; the error comes from the address the
             // sender used.
-            let mut addressed = recipient.bare(&shared.config.domain);
-            if let Some(resource) = &resource {
-                addressed = format!("{addressed}/{resource}");
-            }
+            let domain = &shared.config.domain;
+            let addressed = match &resource {
+                Some(resource) => recipient.full(domain, resource),
+                None => recipient.bare(domain),
+            };
             xml::set_attr(&mut message, "to", addressed);
             let reply = StanzaError::from(&error).reply_to(&message);
             ctx.reply(reply).await

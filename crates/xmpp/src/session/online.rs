@@ -36,7 +36,6 @@ pub enum End {
     Terminated,
 }
 
-/// A token bucket: sustained `rate` stanzas per second with bursts up to `burst`.
 /// What the session hands the dispatcher.
 enum Work {
     /// An inbound stanza, its `from` stamped.
@@ -45,6 +44,7 @@ enum Work {
     OfflineWaiting,
 }
 
+/// A token bucket: sustained `rate` stanzas per second with bursts up to `burst`.
 struct RateLimiter {
     rate: f64,
     burst: f64,
@@ -653,8 +653,7 @@ impl Session {
             return;
         }
         let mut kept = stanza;
-        xml::set_attr(&mut kept, "to", self.bare_jid.clone());
-        if let Err(error) = crate::router::keep_offline(&self.shared, user, &kept).await {
+        if let Err(error) = crate::router::keep_offline(&self.shared, user, &mut kept).await {
             tracing::error!(%error, jid = %self.full_jid, "an undelivered message could not be kept");
         }
     }
