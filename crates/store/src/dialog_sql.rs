@@ -10,7 +10,7 @@
 //! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
 //! `save_message` and the history calls do.
 
-use crate::bind::{bind_value, AnyQuery};
+use crate::bind::{bind_value, AnyQuery, Placeholders};
 use crate::cache::StoreCache;
 use crate::filter_sql::comparison_sql;
 use crate::rows::{self, DIALOG_COLUMNS};
@@ -545,53 +545,6 @@ fn pair_of_private_key(key: &str) -> Option<(i64, i64)> {
     let mut users = key.rsplit(':').map(str::parse::<i64>);
     let (high, low) = (users.next()?.ok()?, users.next()?.ok()?);
     Some((low, high))
-}
-
-/// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
-/// parameter's number by asking SQLite for its name, a walk over all of them, which made a 900-parameter
-/// statement cost more than the round trips it saved. PostgreSQL needs `$n`.
-struct Placeholders {
-    numbered: bool,
-    next: usize,
-}
-
-impl Placeholders {
-    fn for_connection(conn: &AnyConnection) -> Placeholders {
-        Placeholders {
-            numbered: conn.backend_name() != "SQLite",
-            next: 0,
-        }
-    }
-
-    /// `head`, then `rows` groups of `width` parameters, then `tail`.
-    fn rows(mut self, head: &str, rows: usize, width: usize, tail: &str) -> String {
-        let mut sql = String::from(head);
-        for i in 0..rows {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            self.row(&mut sql, width);
-        }
-        sql.push_str(tail);
-        sql
-    }
-
-    /// Appends `(p, p, …)` with `width` parameters.
-    fn row(&mut self, sql: &mut String, width: usize) {
-        sql.push('(');
-        for i in 0..width {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            self.next += 1;
-            if self.numbered {
-                sql.push_str(&format!("${}", self.next));
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
 }
 
 /// A private dialog as it was just written: nothing needs to be read back.

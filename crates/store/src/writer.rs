@@ -19,6 +19,7 @@ use crate::cache::StoreCache;
 use crate::writes::{PairDialog, Write, Written};
 use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
+use palaver_core::model::ChatMessage;
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -197,12 +198,28 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut rest = writes;
     while let Some((write, after)) = rest.split_first() {
-        // A run of private dialogs left behind by first messages goes in a few statements.
-        let ensured: Vec<&PairDialog> = rest.iter().map_while(|w| left_behind_dialog(w)).collect();
-        if !ensured.is_empty() {
-            dialog_sql::ensure_private_dialogs_in(&mut tx, &ensured).await?;
-            outcomes.extend(ensured.iter().map(|_| Written::Ensured));
-            rest = &rest[ensured.len()..];
+        // A run of messages and of private dialogs left behind by first messages goes in a few
+        // statements: the dialogs first (each exists once made, so making it earlier changes nothing a
+        // message of the run did), then the messages.
+        let run: Vec<&Write> = rest.iter().copied().take_while(|w| in_message_run(w)).collect();
+        if !run.is_empty() {
+            let ensured: Vec<&PairDialog> = run.iter().filter_map(|w| left_behind_dialog(w)).collect();
+            if !ensured.is_empty() {
+                dialog_sql::ensure_private_dialogs_in(&mut tx, &ensured).await?;
+            }
+            let messages: Vec<&ChatMessage> = run.iter().filter_map(|w| message(w)).collect();
+            let mut stored = match messages.is_empty() {
+                true => Vec::new(),
+                false => message_sql::save_messages_in(&mut tx, &messages).await?,
+            }
+            .into_iter();
+            for w in &run {
+                outcomes.push(match w {
+                    Write::Message(_) => Written::Message(stored.next().expect("one outcome per message")),
+                    _ => Written::Ensured,
+                });
+            }
+            rest = &rest[run.len()..];
             continue;
         }
         // A run of private dialogs (the first messages of new pairs) goes in as one statement.
@@ -219,14 +236,11 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
         }
         rest = after;
         outcomes.push(match write {
-            Write::Message(message) => {
-                Written::Message(message_sql::save_message_in(&mut tx, message).await?)
-            }
             Write::PrivateDialog(pair) => {
                 let (dialog, made) = dialog_sql::private_dialog_in(&mut tx, pair).await?;
                 Written::PrivateDialog(Box::new(dialog), made)
             }
-            Write::EnsurePrivateDialog(_) => unreachable!("taken with its run above"),
+            Write::Message(_) | Write::EnsurePrivateDialog(_) => unreachable!("taken with its run above"),
             Write::Barrier => Written::Settled,
             Write::Session(session) => {
                 Written::Session(Box::new(account_sql::create_session_in(&mut tx, session).await?))
@@ -250,6 +264,18 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
 fn waited_dialog(write: &Write) -> Option<&PairDialog> {
     match write {
         Write::PrivateDialog(pair) => Some(pair),
+        _ => None,
+    }
+}
+
+/// Messages and private dialogs left behind, which `commit` takes in runs.
+fn in_message_run(write: &Write) -> bool {
+    matches!(write, Write::Message(_) | Write::EnsurePrivateDialog(_))
+}
+
+fn message(write: &Write) -> Option<&ChatMessage> {
+    match write {
+        Write::Message(message) => Some(message),
         _ => None,
     }
 }

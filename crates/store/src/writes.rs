@@ -17,7 +17,7 @@ pub(crate) struct PairDialog {
 /// One durable write of the message path.
 #[derive(Debug, Clone)]
 pub(crate) enum Write {
-    /// A message into history (see `message_sql::save_message_in`).
+    /// A message into history (see `message_sql::save_messages_in`).
     Message(Box<ChatMessage>),
     /// The private dialog of a pair, created unless it exists (see `dialog_sql::private_dialog_in`).
     PrivateDialog(PairDialog),

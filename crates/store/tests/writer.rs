@@ -29,6 +29,24 @@ fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
     }
 }
 
+/// Group dialog `D` of the app, owned by `owner`, with no members yet.
+fn new_group(app_id: i64, owner_id: i64) -> NewDialog {
+    NewDialog {
+        id: D.into(),
+        app_id,
+        kind: DialogType::Group,
+        owner_id,
+        name: Some("Batch".into()),
+        description: None,
+        photo: None,
+        extensions: None,
+        permissions: None,
+        members: Vec::new(),
+        admins: Vec::new(),
+        now: START,
+    }
+}
+
 /// The dialog a first message from `sender` to `recipient` names (its row left behind), and the pair's
 /// derived id.
 async fn first_message_dialog(
@@ -48,27 +66,45 @@ async fn first_message_dialog(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
+async fn concurrent_history_writes_are_all_stored_once_with_exact_counters_and_last_message() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
         let (app, users) = app_with_users(&core, "writer", 3).await;
         core.store
             .create_dialog(&NewDialog {
-                id: D.into(),
-                app_id: app,
-                kind: DialogType::Group,
-                owner_id: users[0],
-                name: Some("Batch".into()),
-                description: None,
-                photo: None,
-                extensions: None,
-                permissions: None,
                 members: users.clone(),
-                admins: Vec::new(),
-                now: START,
+                ..new_group(app, users[0])
             })
             .await
             .unwrap();
+
+        // A broadcast dialog beside it, which users[1] deleted for himself; users[0] (a sender) and
+        // users[2] deleted the group for themselves.
+        const B: &str = "bbbbbbbbbbbbbbbbbbbbbbb2";
+        core.store
+            .create_dialog(&NewDialog {
+                id: B.into(),
+                kind: DialogType::Broadcast,
+                name: Some("News".into()),
+                members: Vec::new(),
+                ..new_group(app, users[0])
+            })
+            .await
+            .unwrap();
+        core.store.set_dialog_hidden(B, users[1], true).await.unwrap();
+        // And a group of users[0] and users[2] that users[0] deleted for himself, then wrote to.
+        const G: &str = "bbbbbbbbbbbbbbbbbbbbbbb3";
+        core.store
+            .create_dialog(&NewDialog {
+                id: G.into(),
+                members: vec![users[0], users[2]],
+                ..new_group(app, users[0])
+            })
+            .await
+            .unwrap();
+        core.store.set_dialog_hidden(G, users[0], true).await.unwrap();
+        core.store.set_dialog_hidden(D, users[0], true).await.unwrap();
+        core.store.set_dialog_hidden(D, users[2], true).await.unwrap();
 
         const N: usize = 600;
         let mut tasks = Vec::new();
@@ -79,9 +115,84 @@ async fn concurrent_history_writes_are_all_stored_once_with_exact_counters() {
                 core.store.save_message(&message(app, sender, n)).await
             }));
         }
+        let broadcast = ChatMessage {
+            id: "broadcast".into(),
+            dialog_id: B.into(),
+            ..message(app, users[0], N)
+        };
+        let to_group = ChatMessage {
+            id: "to-group".into(),
+            dialog_id: G.into(),
+            ..message(app, users[0], N + 1)
+        };
+        let (broadcast, to_group) = tokio::join!(
+            core.store.save_message(&broadcast),
+            core.store.save_message(&to_group)
+        );
+        assert!(broadcast.unwrap() && to_group.unwrap());
         for task in tasks {
             assert!(task.await.unwrap().unwrap(), "every first write is stored");
         }
+        // Every message brought the dialog back: the broadcast for its viewer, the group for its members
+        // (its sender too).
+        let viewer_hidden: i64 =
+            sqlx::query("SELECT hidden FROM broadcast_viewers WHERE dialog_id = $1 AND user_id = $2")
+                .bind(B)
+                .bind(users[1])
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+                .get(0);
+        assert_eq!(viewer_hidden, 0);
+        let hidden: i64 =
+            sqlx::query("SELECT COUNT(*) FROM dialog_occupants WHERE dialog_id = $1 AND hidden <> 0")
+                .bind(D)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+                .get(0);
+        assert_eq!(hidden, 0);
+        let state = |user: i64| {
+            let pool = store.pool().clone();
+            async move {
+                let row = sqlx::query(
+                    "SELECT unread_count, hidden FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2",
+                )
+                .bind(G)
+                .bind(user)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                (row.get::<i64, _>(0), row.get::<i64, _>(1))
+            }
+        };
+        assert_eq!(
+            state(users[0]).await,
+            (0, 0),
+            "the sender sees his dialog again, nothing unread"
+        );
+        assert_eq!(state(users[2]).await, (1, 0));
+        // The dialog's last message is the last one history holds, whichever commit it came in.
+        let row = sqlx::query(
+            "SELECT d.last_message, d.last_message_id, d.last_message_user_id, \
+             (SELECT m.id FROM messages m WHERE m.dialog_id = d.id ORDER BY m.seq DESC LIMIT 1) AS newest \
+             FROM dialogs d WHERE d.id = $1",
+        )
+        .bind(D)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let newest: String = row.get("newest");
+        let n: usize = newest[1..].parse().unwrap();
+        assert_eq!(row.get::<Option<String>, _>("last_message_id"), Some(newest));
+        assert_eq!(
+            row.get::<Option<String>, _>("last_message"),
+            Some(format!("message {n}"))
+        );
+        assert_eq!(
+            row.get::<Option<i64>, _>("last_message_user_id"),
+            Some(users[n % 2])
+        );
         // A resend of a stored message is answered "already there", and changes nothing.
         assert!(!core.store.save_message(&message(app, users[1], 7)).await.unwrap());
 
