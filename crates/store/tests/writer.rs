@@ -580,6 +580,37 @@ async fn a_pair_whose_dialog_has_another_id_keeps_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dialog_written_behind_its_first_message_is_found_when_asked_for_by_its_pair() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "found", 2).await;
+        let (a, b) = (users[0], users[1]);
+        let (id, _) = first_message_dialog(&core, app, a, b, START).await;
+        // Written, then forgotten by the cache: asking for the pair's dialog goes to the database.
+        assert!(core
+            .store
+            .save_message(&ChatMessage {
+                dialog_id: id.clone(),
+                recipient_id: b,
+                ..message(app, a, 0)
+            })
+            .await
+            .unwrap());
+        store.forget_cached();
+        let (found, made) = core
+            .store
+            .private_dialog(app, b, a, &id, START + 1)
+            .await
+            .unwrap();
+        assert!(!made);
+        assert_eq!(found.id, id);
+        assert_eq!(found.occupants, vec![a.min(b), a.max(b)]);
+        assert_eq!(found.last_message.as_deref(), Some("message 0"));
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_and_changes_see_the_dialogs_left_behind() {
     with_both_stores(|store| async move {
         let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
