@@ -30,7 +30,15 @@ impl UserJid {
     /// The full JID of one of the user's resources: `{uid}-{app}@{domain}/{resource}`, in one allocation
     /// (it is addressed to every stanza a session is sent).
     pub fn full(&self, domain: &str, resource: &str) -> String {
-        format!("{self}@{domain}/{resource}")
+        use std::fmt::Write;
+        // Sized up front, and no formatting machinery past the two numbers.
+        let mut jid = String::with_capacity(42 + domain.len() + resource.len());
+        let _ = write!(jid, "{self}");
+        jid.push('@');
+        jid.push_str(domain);
+        jid.push('/');
+        jid.push_str(resource);
+        jid
     }
 }
 

@@ -71,4 +71,15 @@ impl XmppConfig {
     pub fn muc_domain(&self) -> String {
         palaver_proto::jid::muc_domain(&self.domain)
     }
+
+    /// True when `host` is the dialog rooms' domain (`muc_domain`, any case), without building it: every
+    /// stanza's address is checked.
+    pub fn is_muc_domain(&self, host: &str) -> bool {
+        match (host.get(..4), host.get(4..)) {
+            (Some(prefix), Some(rest)) => {
+                prefix.eq_ignore_ascii_case("muc.") && rest.eq_ignore_ascii_case(&self.domain)
+            }
+            _ => false,
+        }
+    }
 }

@@ -44,7 +44,7 @@ pub fn classify(address: &str, config: &XmppConfig) -> Target {
     let domain = jid.domain().as_str();
     let resource = jid.resource().map(|r| r.as_str().to_owned());
     let node = jid.node().map(|n| n.as_str());
-    if domain.eq_ignore_ascii_case(&config.muc_domain()) {
+    if config.is_muc_domain(domain) {
         return match node.and_then(RoomJid::parse_node) {
             Some(room) => Target::Room(room, resource),
             None if node.is_none() => Target::RoomService,
@@ -179,6 +179,10 @@ mod tests {
             )
         );
         assert_eq!(classify("muc.chat.example.com", &c), Target::RoomService);
+        assert_eq!(classify("MUC.Chat.Example.com", &c), Target::RoomService);
+        assert_eq!(classify("muc.chat.example.co", &c), Target::Elsewhere);
+        assert_eq!(classify("muc.", &c), Target::Elsewhere);
+        assert_eq!(classify("mu\u{e9}.chat.example.com", &c), Target::Elsewhere);
         assert_eq!(classify("bob@elsewhere.org", &c), Target::Elsewhere);
         assert_eq!(classify("bob@chat.example.com", &c), Target::Elsewhere);
         assert_eq!(classify("not a jid@@", &c), Target::Elsewhere);

@@ -13,12 +13,9 @@ pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
         .try_into()
         .expect("attribute names used by the server are valid NCNames");
     let value = xml_chars(value.into());
-    match element.attrs_mut().get_mut(&rxml::Namespace::NONE, &name) {
-        Some(existing) => *existing = value,
-        None => {
-            element.attrs_mut().insert(rxml::Namespace::NONE, name, value);
-        }
-    }
+    // Replaces the value of an attribute of that name: one search of the map, not a lookup and then an
+    // insert.
+    element.attrs_mut().insert(rxml::Namespace::NONE, name, value);
 }
 
 /// Builder-style `set_attr`.
