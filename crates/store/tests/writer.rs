@@ -29,6 +29,19 @@ fn message(app_id: i64, sender_id: i64, n: usize) -> ChatMessage {
     }
 }
 
+/// A member's unread counter and whether he hid the dialog.
+async fn member_state(pool: &sqlx::AnyPool, dialog_id: &str, user_id: i64) -> (i64, i64) {
+    let row = sqlx::query(
+        "SELECT unread_count, hidden FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2",
+    )
+    .bind(dialog_id)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (row.get("unread_count"), row.get("hidden"))
+}
+
 /// Group dialog `D` of the app, owned by `owner`, with no members yet.
 fn new_group(app_id: i64, owner_id: i64) -> NewDialog {
     NewDialog {
@@ -152,20 +165,7 @@ async fn concurrent_history_writes_are_all_stored_once_with_exact_counters_and_l
                 .unwrap()
                 .get(0);
         assert_eq!(hidden, 0);
-        let state = |user: i64| {
-            let pool = store.pool().clone();
-            async move {
-                let row = sqlx::query(
-                    "SELECT unread_count, hidden FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2",
-                )
-                .bind(G)
-                .bind(user)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                (row.get::<i64, _>(0), row.get::<i64, _>(1))
-            }
-        };
+        let state = |user: i64| member_state(store.pool(), G, user);
         assert_eq!(
             state(users[0]).await,
             (0, 0),
@@ -267,7 +267,11 @@ async fn first_messages_of_many_pairs_at_once_land_in_history_with_their_dialogs
         }
         for task in tasks {
             let (other, id, stored) = task.await.unwrap();
-            assert_eq!(stored, vec![1, 1, 1], "each message stored once, the resend refused");
+            assert_eq!(
+                stored,
+                vec![1, 1, 1],
+                "each message stored once, the resend refused"
+            );
             let row = sqlx::query(
                 "SELECT d.last_message, d.last_message_user_id, \
                  (SELECT COUNT(*) FROM messages m WHERE m.dialog_id = d.id) AS messages \
@@ -278,25 +282,18 @@ async fn first_messages_of_many_pairs_at_once_land_in_history_with_their_dialogs
             .await
             .unwrap();
             let n = users.iter().position(|&u| u == other).unwrap();
-            assert_eq!(row.get::<Option<String>, _>("last_message"), Some(format!("message {}", n * 10 + 2)));
+            assert_eq!(
+                row.get::<Option<String>, _>("last_message"),
+                Some(format!("message {}", n * 10 + 2))
+            );
             assert_eq!(row.get::<i64, _>("last_message_user_id"), hub);
             assert_eq!(row.get::<i64, _>("messages"), 3);
-            let member = |user: i64| {
-                let pool = store.pool().clone();
-                let id = id.clone();
-                async move {
-                    let row = sqlx::query(
-                        "SELECT unread_count, hidden FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2",
-                    )
-                    .bind(id)
-                    .bind(user)
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-                    (row.get::<i64, _>("unread_count"), row.get::<i64, _>("hidden"))
-                }
-            };
-            assert_eq!(member(hub).await, (1, 0), "the hub has the other's one message unread");
+            let member = |user: i64| member_state(store.pool(), &id, user);
+            assert_eq!(
+                member(hub).await,
+                (1, 0),
+                "the hub has the other's one message unread"
+            );
             assert_eq!(member(other).await, (2, 0), "the other has the hub's two");
         }
     })
