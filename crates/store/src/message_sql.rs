@@ -498,9 +498,11 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
     Ok(stored)
 }
 
-/// Each dialog's last message becomes the last of `saved` in it.
+/// Each dialog's last message becomes the last of `saved` in it. The dialogs are listed in id order, so
+/// batches that share dialogs name them in the same order (on PostgreSQL, where several nodes write at
+/// once, that is the order a nested-loop plan locks their rows in).
 async fn set_last_messages_in(conn: &mut AnyConnection, saved: &[&ChatMessage]) -> StoreResult<()> {
-    let mut last: HashMap<&str, &ChatMessage> = HashMap::with_capacity(saved.len());
+    let mut last: std::collections::BTreeMap<&str, &ChatMessage> = std::collections::BTreeMap::new();
     for m in saved {
         last.insert(m.dialog_id.as_str(), m);
     }
