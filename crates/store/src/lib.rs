@@ -24,6 +24,7 @@ mod push_sql;
 mod rows;
 mod sql_store;
 pub mod testing;
+mod thread_priority;
 mod user_query;
 mod writer;
 mod writes;
@@ -97,10 +98,20 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
                 }
             }
             // The writer first: it creates the file and switches it to WAL before any reader opens it.
-            let writer = sqlite_pool(
-                options().max_connections(1).min_connections(1),
-                url,
-                SqliteRole::Writer,
+            // Its one connection is kept for the life of the store (an embedded database's connection
+            // does not go stale), so its thread, lowered in priority here, is the writer's for good.
+            let writer = thread_priority::lowering_new_threads(
+                thread_priority::SQLITE_THREAD,
+                thread_priority::WRITER_NICE,
+                sqlite_pool(
+                    options()
+                        .max_connections(1)
+                        .min_connections(1)
+                        .max_lifetime(None)
+                        .idle_timeout(None),
+                    url,
+                    SqliteRole::Writer,
+                ),
             )
             .await?;
             let readers = sqlite_pool(options().max_connections(8), url, SqliteRole::Reader).await?;
@@ -197,6 +208,17 @@ mod tests {
         let url = format!("sqlite://{}/store.db?mode=rwc", dir.path().display());
         let store = connect(&url).await.unwrap();
         assert_eq!(pragma(store.writer(), "cache_size").await, -WRITER_CACHE_KIB);
+        // The writer's thread runs at the lower priority (its id is not known here; no other SQLite
+        // thread is lowered but another test's writer).
+        let lowered = thread_priority::threads_named(thread_priority::SQLITE_THREAD)
+            .into_iter()
+            .filter(|thread| thread_priority::nice_of(*thread) == thread_priority::WRITER_NICE)
+            .count();
+        assert!(
+            lowered >= 1,
+            "no SQLite thread runs at nice {}",
+            thread_priority::WRITER_NICE
+        );
         assert_eq!(pragma(store.pool(), "cache_size").await, -READER_CACHE_KIB);
         // 2 is MEMORY.
         assert_eq!(pragma(store.writer(), "temp_store").await, 2);
