@@ -24,7 +24,7 @@ mod push_sql;
 mod rows;
 mod sql_store;
 pub mod testing;
-mod thread_priority;
+mod thread_scheduling;
 mod user_query;
 mod writer;
 mod writes;
@@ -99,10 +99,9 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
             }
             // The writer first: it creates the file and switches it to WAL before any reader opens it.
             // Its one connection is kept for the life of the store (an embedded database's connection
-            // does not go stale), so its thread, lowered in priority here, is the writer's for good.
-            let writer = thread_priority::lowering_new_threads(
-                thread_priority::SQLITE_THREAD,
-                thread_priority::WRITER_NICE,
+            // does not go stale), so its thread, moved to batch scheduling here, is the writer's for good.
+            let writer = thread_scheduling::batch_scheduling_new_threads(
+                thread_scheduling::SQLITE_THREAD,
                 sqlite_pool(
                     options()
                         .max_connections(1)
@@ -208,16 +207,14 @@ mod tests {
         let url = format!("sqlite://{}/store.db?mode=rwc", dir.path().display());
         let store = connect(&url).await.unwrap();
         assert_eq!(pragma(store.writer(), "cache_size").await, -WRITER_CACHE_KIB);
-        // The writer's thread runs at the lower priority (its id is not known here; no other SQLite
-        // thread is lowered but another test's writer).
-        let lowered = thread_priority::threads_named(thread_priority::SQLITE_THREAD)
-            .into_iter()
-            .filter(|thread| thread_priority::nice_of(*thread) == thread_priority::WRITER_NICE)
-            .count();
+        // The writer's thread is scheduled as a batch thread (its id is not known here; no other
+        // SQLite thread is but another test's writer).
+        #[cfg(target_os = "linux")]
         assert!(
-            lowered >= 1,
-            "no SQLite thread runs at nice {}",
-            thread_priority::WRITER_NICE
+            thread_scheduling::threads_named(thread_scheduling::SQLITE_THREAD)
+                .into_iter()
+                .any(|thread| thread_scheduling::policy_of(thread) == libc::SCHED_BATCH),
+            "no SQLite thread is scheduled as a batch thread"
         );
         assert_eq!(pragma(store.pool(), "cache_size").await, -READER_CACHE_KIB);
         // 2 is MEMORY.

@@ -1,39 +1,35 @@
 //! The embedded database's writer works in batches beside the sessions on the same cores: a commit of a
 //! few thousand rows is tens of milliseconds of CPU that nobody waits for message by message, while a
 //! stanza that waits behind it on a busy core shows up in every session's latency. So the SQLite writer's
-//! thread runs at a lower CPU priority (a higher nice value) than the rest of the server: it gets every
-//! moment the sessions leave free, and yields the core to them while they have work.
+//! thread runs under Linux's batch scheduling policy (`SCHED_BATCH`): the same share of the CPU as any
+//! other thread, but the scheduler treats it as CPU-bound and never lets its wakeups preempt a session's
+//! thread, so a session's stanza runs as soon as it arrives and the commit takes the rest.
 //!
 //! Measured with 1-1 chat among new pairs, server on one core (docs/benchmarks.md, "December 5, third
-//! sitting"): p99 at 6,000 msg/s 6.3 and 2.8 ms → 2.3 and 2.2 ms, at 12,000 msg/s 10.9 and 17.2 ms →
-//! 3.7 and 4.8 ms, with the same CPU and bytes written. When the core is full the writer falls behind and
-//! its bounded queue holds the sessions back, as before.
+//! sitting"). A lower priority (nice 10) cut the p99 as much, but a writer with a tenth of a contended
+//! core never caught up after a hiccup (p99 2.3 s at 10,000 msg/s while perf sampled the server, where
+//! the default policy had 110 ms); the batch policy keeps the writer's share, and had 10 ms there.
 //!
 //! sqlx runs each SQLite connection on a thread of its own and gives no handle to it, so the threads are
 //! found by the name sqlx gives them. Linux only; elsewhere nothing changes.
 
 use std::collections::HashSet;
 
-/// How much lower the writer's priority is: at nice 10 a busy writer gets about a tenth of a core the
-/// sessions also want, and all of one they leave idle.
-pub(crate) const WRITER_NICE: i32 = 10;
-
 /// The name sqlx gives a SQLite connection's thread ("sqlx-sqlite-worker-N") as Linux keeps it: its
 /// first 15 bytes.
 pub(crate) const SQLITE_THREAD: &str = "sqlx-sqlite-wor";
 
-/// Runs `start`, then lowers the CPU priority of every thread of this process named `name` that it
-/// started to `nice`. Returns what `start` returned.
-pub(crate) async fn lowering_new_threads<T>(
+/// Runs `start`, then moves every thread of this process named `name` that it started to the batch
+/// scheduling policy. Returns what `start` returned.
+pub(crate) async fn batch_scheduling_new_threads<T>(
     name: &str,
-    nice: i32,
     start: impl std::future::Future<Output = T>,
 ) -> T {
     let before = threads_named(name);
     let started = start.await;
     for thread in threads_named(name).difference(&before) {
-        if let Err(error) = set_nice(*thread, nice) {
-            tracing::warn!(%error, thread, "cannot lower the priority of the database writer's thread");
+        if let Err(error) = schedule_as_batch(*thread) {
+            tracing::warn!(%error, thread, "cannot move the database writer's thread to batch scheduling");
         }
     }
     started
@@ -54,27 +50,27 @@ pub(crate) fn threads_named(name: &str) -> HashSet<u32> {
 }
 
 #[cfg(target_os = "linux")]
-fn set_nice(thread: u32, nice: i32) -> std::io::Result<()> {
-    // SAFETY: setpriority reads only its integer arguments; on Linux PRIO_PROCESS with a thread id
-    // sets that one thread's nice value.
-    match unsafe { libc::setpriority(libc::PRIO_PROCESS, thread, nice) } {
+fn schedule_as_batch(thread: u32) -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` outlives the call, which only reads it; on Linux a thread id names that one
+    // thread. Any thread may move itself or its process's threads between the normal and batch
+    // policies.
+    match unsafe { libc::sched_setscheduler(thread as libc::pid_t, libc::SCHED_BATCH, &param) } {
         0 => Ok(()),
         _ => Err(std::io::Error::last_os_error()),
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_nice(_thread: u32, _nice: i32) -> std::io::Result<()> {
+fn schedule_as_batch(_thread: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A thread's nice value, from /proc (for tests and diagnostics).
-#[cfg(test)]
-pub(crate) fn nice_of(thread: u32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{thread}/stat")).unwrap();
-    // The fields after the name (which ends with the last ')'): state is field 3, nice field 19.
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+/// A thread's scheduling policy (`libc::SCHED_*`), for tests.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn policy_of(thread: u32) -> i32 {
+    // SAFETY: sched_getscheduler only reads its argument.
+    unsafe { libc::sched_getscheduler(thread as libc::pid_t) }
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -83,7 +79,7 @@ mod tests {
     use std::sync::mpsc;
 
     /// A name no other test's threads have, so that tests running beside this one leave its threads be.
-    const NAME: &str = "palaver-nicetst";
+    const NAME: &str = "palaver-schedts";
 
     /// A thread named `NAME` that reports its id and runs until told to stop.
     fn named_thread() -> (u32, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
@@ -101,12 +97,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_the_threads_started_meanwhile_are_lowered() {
+    async fn only_the_threads_started_meanwhile_move_to_batch_scheduling() {
         let (earlier, stop_earlier, earlier_handle) = named_thread();
         let (started, stop_started, started_handle) =
-            lowering_new_threads(NAME, WRITER_NICE, async { named_thread() }).await;
-        assert_eq!(nice_of(started), WRITER_NICE);
-        assert_eq!(nice_of(earlier), 0);
+            batch_scheduling_new_threads(NAME, async { named_thread() }).await;
+        assert_eq!(policy_of(started), libc::SCHED_BATCH);
+        assert_eq!(policy_of(earlier), libc::SCHED_OTHER);
         for (stop, handle) in [(stop_earlier, earlier_handle), (stop_started, started_handle)] {
             stop.send(()).unwrap();
             handle.join().unwrap();
