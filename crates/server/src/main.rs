@@ -1,6 +1,7 @@
 //! `palaver`: the chat server and its administration commands.
 
 mod admin_cli;
+mod allocator;
 mod cli;
 mod config;
 mod http;
@@ -15,12 +16,8 @@ mod transfer;
 
 use clap::Parser;
 
-/// mimalloc instead of the system's allocator: in 1-1 chat, glibc's `malloc` and `free` took a fifth of
-/// the server's instructions (callgrind); see docs/benchmarks.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
+    allocator::configure();
     if let Err(code) = sqlite_memory::configure() {
         eprintln!("palaver: SQLite kept its memory statistics (result code {code})");
     }

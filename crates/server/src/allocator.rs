@@ -1,0 +1,46 @@
+//! The server's allocator, mimalloc, and how long it keeps memory it no longer uses.
+//!
+//! mimalloc hands pages nobody uses back to the kernel after a delay (1 s by default), and the next
+//! allocation there faults them in again, zero-filled. A chat server frees and reallocates the same
+//! amounts all the time (stanzas, output buffers), so with 1 s it kept paying for that: in 1-1 chat at
+//! 10,000 msg/s on one core, 43,000 page faults in 15 s, and zeroing pages was 3.7 % of the runtime
+//! thread's samples. A 10 s delay (jemalloc's default decay) halved the faults and cost 5 % less CPU
+//! (docs/benchmarks.md, "December 5, third sitting"); memory freed for good still goes back, 10 s later.
+//! `MIMALLOC_PURGE_DELAY` in the environment still wins.
+
+/// mimalloc instead of the system's allocator: in 1-1 chat, glibc's `malloc` and `free` took a fifth of
+/// the server's instructions (callgrind); see docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long memory nobody uses stays with the process before it goes back to the kernel, in ms.
+const PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
+
+/// `mi_option_purge_delay` in mimalloc's `mi_option_e` (mimalloc.h), which the Rust bindings do not
+/// name; `purge_delay_is_the_option_it_names` checks it against the option's default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets mimalloc's purge delay, unless the environment set it. Call first thing in `main`.
+pub fn configure() {
+    // SAFETY: mimalloc's options may be set at any time; the call takes two integers.
+    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purge_delay_is_the_option_it_names() {
+        // SAFETY: reading an option takes one integer.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        // The bundled mimalloc's default for the purge delay: another option here would not read 1000.
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(get(), 1000);
+        }
+        configure();
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(get(), PURGE_DELAY_MS);
+        }
+    }
+}
