@@ -231,6 +231,14 @@ mod tests {
         assert_eq!(message.type_, Some(MessageType::Chat));
         assert_eq!(message.param("save_to_history").as_deref(), Some("1"));
         assert_eq!(Element::from(message), original);
+        // An attribute in another namespace is not the stanza's own, whatever its local name.
+        let text = r#"<message xmlns="jabber:client" xmlns:ex="urn:example:attr" ex:type="other" ex:id="x" id="m2"/>"#;
+        let original: Element = text.parse().unwrap();
+        let message = Message::try_from(original.clone()).unwrap();
+        assert_eq!(message.type_, None);
+        assert_eq!(message.head.id.as_deref(), Some("m2"));
+        assert_eq!(message.head.attrs.len(), 2);
+        assert_eq!(Element::from(message), original);
     }
 
     #[test]
