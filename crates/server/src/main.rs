@@ -19,7 +19,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     allocator::configure();
     if let Err(code) = sqlite_memory::configure() {
-        eprintln!("palaver: SQLite kept its memory statistics (result code {code})");
+        eprintln!("palaver: SQLite kept its own memory settings (result code {code})");
     }
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
