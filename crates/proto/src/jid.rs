@@ -32,7 +32,9 @@ impl UserJid {
     pub fn full(&self, domain: &str, resource: &str) -> String {
         use std::fmt::Write;
         // Sized up front, and no formatting machinery past the two numbers.
-        let mut jid = String::with_capacity(42 + domain.len() + resource.len());
+        // "{uid}-{app}": two i64 of at most 20 characters and a dash; then '@' and '/'.
+        const NODE_AND_SEPARATORS: usize = 20 + 1 + 20 + 2;
+        let mut jid = String::with_capacity(NODE_AND_SEPARATORS + domain.len() + resource.len());
         let _ = write!(jid, "{self}");
         jid.push('@');
         jid.push_str(domain);
@@ -68,9 +70,23 @@ impl RoomJid {
     }
 }
 
+/// What a chat domain's multi-user-chat service domain starts with.
+const MUC_PREFIX: &str = "muc.";
+
 /// The multi-user-chat service domain for a chat domain.
 pub fn muc_domain(domain: &str) -> String {
-    format!("muc.{domain}")
+    format!("{MUC_PREFIX}{domain}")
+}
+
+/// True when `host` is `domain`'s multi-user-chat service domain (`muc_domain`, any case), without
+/// building it: every stanza's address is checked.
+pub fn is_muc_domain(domain: &str, host: &str) -> bool {
+    match (host.get(..MUC_PREFIX.len()), host.get(MUC_PREFIX.len()..)) {
+        (Some(prefix), Some(rest)) => {
+            prefix.eq_ignore_ascii_case(MUC_PREFIX) && rest.eq_ignore_ascii_case(domain)
+        }
+        _ => false,
+    }
 }
 
 fn parse_positive(text: &str) -> Option<i64> {

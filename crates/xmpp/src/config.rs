@@ -75,11 +75,6 @@ impl XmppConfig {
     /// True when `host` is the dialog rooms' domain (`muc_domain`, any case), without building it: every
     /// stanza's address is checked.
     pub fn is_muc_domain(&self, host: &str) -> bool {
-        match (host.get(..4), host.get(4..)) {
-            (Some(prefix), Some(rest)) => {
-                prefix.eq_ignore_ascii_case("muc.") && rest.eq_ignore_ascii_case(&self.domain)
-            }
-            _ => false,
-        }
+        palaver_proto::jid::is_muc_domain(&self.domain, host)
     }
 }
