@@ -54,10 +54,14 @@ pub fn xml_chars(text: String) -> String {
 /// Compact serialization: no declaration, no whitespace between elements (the SDKs' WebSocket parser
 /// rejects any text between top-level elements).
 pub fn to_string(element: &Element) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(STANZA_CAPACITY);
     write_into(element, &mut out);
     out
 }
+
+/// Room reserved up front for one serialized stanza: a chat message with its extension takes about 300
+/// to 400 bytes, and a buffer that starts empty reallocates six or seven times on its way there.
+pub const STANZA_CAPACITY: usize = 512;
 
 /// `to_string`, appended to `out`.
 pub fn write_into(element: &Element, out: &mut String) {

@@ -98,7 +98,7 @@ impl TcpTransport {
     }
 
     pub(crate) async fn send_all(&mut self, elements: &[xml::Element]) -> Result<(), TransportError> {
-        let mut out = String::new();
+        let mut out = String::with_capacity(xml::STANZA_CAPACITY * elements.len());
         for element in elements {
             xml::write_into(element, &mut out);
         }
