@@ -59,11 +59,20 @@ pub fn to_string(element: &Element) -> String {
     out
 }
 
+/// `to_string` of several elements, one after the other, in one buffer (one write to a socket).
+pub fn to_string_all(elements: &[Element]) -> String {
+    let mut out = String::with_capacity(STANZA_CAPACITY * elements.len());
+    for element in elements {
+        write_into(element, &mut out);
+    }
+    out
+}
+
 /// Room reserved up front for one serialized stanza: a chat message with its extension takes about 300
 /// to 400 bytes, and a buffer that starts empty reallocates six or seven times on its way there.
-pub const STANZA_CAPACITY: usize = 512;
+const STANZA_CAPACITY: usize = 512;
 
 /// `to_string`, appended to `out`.
-pub fn write_into(element: &Element, out: &mut String) {
+fn write_into(element: &Element, out: &mut String) {
     crate::xml_write::write_element(element, out);
 }

@@ -98,11 +98,7 @@ impl TcpTransport {
     }
 
     pub(crate) async fn send_all(&mut self, elements: &[xml::Element]) -> Result<(), TransportError> {
-        let mut out = String::with_capacity(xml::STANZA_CAPACITY * elements.len());
-        for element in elements {
-            xml::write_into(element, &mut out);
-        }
-        self.write(out.as_bytes()).await
+        self.write(xml::to_string_all(elements).as_bytes()).await
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
