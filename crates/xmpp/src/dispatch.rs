@@ -198,7 +198,7 @@ impl Dispatcher {
                     return iq::empty(ctx, iq).await;
                 };
                 let route = self.iq_routes.iter().find(|route| {
-                    payload.ns() == route.ns
+                    payload.has_ns(route.ns)
                         && route.element.is_none_or(|name| payload.name() == name)
                         && route.types.admits(&kind)
                 });

@@ -85,7 +85,7 @@ const STANZA_KINDS: [&str; 3] = ["message", "presence", "iq"];
 /// The stanza kind of a top-level element (an index into `STANZA_KINDS`), None for stream-level
 /// elements (SASL, stream management…).
 fn stanza_kind(element: &Element) -> Option<usize> {
-    if element.ns() != ns::CLIENT {
+    if !element.has_ns(ns::CLIENT) {
         return None;
     }
     STANZA_KINDS.iter().position(|kind| *kind == element.name())

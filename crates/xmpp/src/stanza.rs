@@ -132,7 +132,7 @@ pub fn iq_result(request: &Element, payload: Option<Element>) -> Element {
 
 /// Is this one of the three stanza kinds (as opposed to a nonza such as SM's `<r/>`)?
 pub fn is_stanza(element: &Element) -> bool {
-    matches!(element.name(), "message" | "presence" | "iq") && element.ns() == ns::CLIENT
+    matches!(element.name(), "message" | "presence" | "iq") && element.has_ns(ns::CLIENT)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ impl TryFrom<Element> for Blocking {
     type Error = ParseError;
 
     fn try_from(element: Element) -> Result<Blocking, ParseError> {
-        if element.ns() != ns::BLOCKING {
+        if !element.has_ns(ns::BLOCKING) {
             return Err(ParseError::WrongElement("blocklist"));
         }
         let jids = element

@@ -96,7 +96,7 @@ impl TryFrom<Element> for ErrorElement {
         }
         let condition = error
             .children()
-            .filter(|c| c.ns() == ns::STANZAS)
+            .filter(|c| c.has_ns(ns::STANZAS))
             .find_map(|c| Condition::from_name(c.name()))
             .ok_or(ParseError::Invalid("an error needs a known condition"))?;
         let text = error

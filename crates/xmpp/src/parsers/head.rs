@@ -31,7 +31,7 @@ impl Head {
         mut element: Element,
         name: &'static str,
     ) -> Result<(Head, Option<String>, Vec<Element>), ParseError> {
-        if element.name() != name || element.ns() != ns::CLIENT {
+        if element.name() != name || !element.has_ns(ns::CLIENT) {
             return Err(ParseError::WrongElement(name));
         }
         // One walk over the attributes, which a stanza has few of: four searches of the attribute map

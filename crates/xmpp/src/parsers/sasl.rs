@@ -176,7 +176,7 @@ impl TryFrom<Element> for Failure {
         let Payload { namespace, .. } = Payload::read(&element, "failure")?;
         let condition = element
             .children()
-            .find(|child| child.ns() == ns::SASL && child.name() != "text")
+            .find(|child| child.has_ns(ns::SASL) && child.name() != "text")
             .ok_or(ParseError::Invalid("a SASL failure needs a condition"))?
             .name()
             .to_owned();

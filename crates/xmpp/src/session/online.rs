@@ -455,10 +455,10 @@ impl Session {
 
     /// One inbound element. Returns Some when the session must end.
     async fn inbound(&mut self, mut element: Element) -> Option<End> {
-        if element.ns() == ns::SM {
+        if element.has_ns(ns::SM) {
             return self.stream_management(&element).await;
         }
-        if element.ns() == ns::CSI {
+        if element.has_ns(ns::CSI) {
             // XEP-0352: <inactive/> and <active/> mean what markInactive/markActive mean.
             match element.name() {
                 "inactive" => self.handle.set_inactive(true),
