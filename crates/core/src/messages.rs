@@ -204,17 +204,36 @@ impl MessageService {
         silent: bool,
         kept_offline: &[i64],
     ) {
+        let due = self.alert_recipients(&message, dialog, recipients, kept_offline);
+        self.raise_alert(message, dialog, due, silent).await;
+    }
+
+    /// The recipients `raise_alerts` would alert, found without waiting for anything: most messages
+    /// alert nobody (their recipients are online), and a caller on the message path can skip the
+    /// alert's work altogether then.
+    pub fn alert_recipients(
+        &self,
+        message: &ChatMessage,
+        dialog: &Dialog,
+        recipients: &[i64],
+        kept_offline: &[i64],
+    ) -> Vec<i64> {
         if dialog.kind == DialogType::Broadcast {
-            return;
+            return Vec::new();
         }
         let online = &self.core.online;
-        let inactive: Vec<i64> = recipients
+        recipients
             .iter()
             .copied()
             .filter(|&user_id| user_id != message.sender_id)
             .filter(|&user_id| kept_offline.contains(&user_id) || !online.is_active(message.app_id, user_id))
-            .collect();
-        if inactive.is_empty() {
+            .collect()
+    }
+
+    /// Announces a chat alert to `due` (from `alert_recipients`), unless there is nobody to alert or the
+    /// app's operator turned chat alerts off.
+    pub async fn raise_alert(&self, message: ChatMessage, dialog: &Dialog, due: Vec<i64>, silent: bool) {
+        if due.is_empty() {
             return;
         }
         match self.core.push().chat_alerts_enabled(message.app_id).await {
@@ -229,7 +248,7 @@ impl MessageService {
             .publish(Event::ChatAlert {
                 dialog_type: dialog.kind,
                 dialog_name: dialog.name.clone(),
-                recipients: inactive,
+                recipients: due,
                 silent,
                 message,
             })

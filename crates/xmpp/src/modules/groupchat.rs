@@ -58,7 +58,11 @@ pub async fn message(mut ctx: Context<'_>, mut message: Message, room: RoomJid, 
     // died or hangs, not yet declared gone) are alerted all the same, like a 1-1 message kept offline.
     let missed = router::deliver_to_room(shared, &room, kind, sender, message.into(), alert.is_some()).await;
     if let Some(alert) = alert {
-        alert.raise(shared, &missed).await;
+        let due = alert.due(shared, &missed);
+        if !due.is_empty() {
+            // Boxed, as for 1-1 messages: the largest state of this path, needed by few messages.
+            Box::pin(alert.raise(shared, due)).await;
+        }
     }
 }
 
@@ -72,23 +76,31 @@ struct Alert {
 }
 
 impl Alert {
-    async fn raise(self, shared: &Shared, missed: &[i64]) {
+    /// The members to be alerted: those with no active session, and those nobody took the message for.
+    fn due(&self, shared: &Shared, missed: &[i64]) -> Vec<i64> {
         shared
             .core
             .messages()
-            .raise_alerts(self.message, &self.dialog, &self.members, self.silent, missed)
+            .alert_recipients(&self.message, &self.dialog, &self.members, missed)
+    }
+
+    async fn raise(self: Box<Self>, shared: &Shared, due: Vec<i64>) {
+        shared
+            .core
+            .messages()
+            .raise_alert(self.message, &self.dialog, due, self.silent)
             .await;
     }
 }
 
 /// Runs the core rules for a real message and adds `dialog_id`/`date_sent`; returns the dialog type and,
-/// but for broadcast dialogs, the chat alert it is due.
+/// but for broadcast dialogs, the chat alert it is due (boxed, as for 1-1 messages: it is large).
 async fn accept(
     shared: &Shared,
     sender: i64,
     room: &RoomJid,
     message: &mut Message,
-) -> Result<(DialogType, Option<Alert>), CoreError> {
+) -> Result<(DialogType, Option<Box<Alert>>), CoreError> {
     let id = message.ensure_id();
     let (attachments, params, save, date_sent) = match message.extra_params() {
         Some(extra) => {
@@ -138,12 +150,12 @@ async fn accept(
             updated_at: now,
         };
         let kind = accepted.dialog.kind;
-        let alert = Alert {
+        let alert = Box::new(Alert {
             message: alerted,
             dialog: accepted.dialog,
             members,
             silent,
-        };
+        });
         return Ok((kind, Some(alert)));
     }
     Ok((accepted.dialog.kind, None))

@@ -112,7 +112,12 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
     // the recipient still looks active (a node that just died, its users not yet declared gone).
     if let Some(alert) = alert {
         let kept = matches!(handed, Ok(Some(router::Handed::KeptOffline)));
-        alert.raise(shared, kept).await;
+        let due = alert.due(shared, kept);
+        if !due.is_empty() {
+            // Boxed: raising an alert is the largest state of this path and most messages raise none,
+            // so the message's own future (boxed for every inbound stanza) stays small.
+            Box::pin(alert.raise(shared, due)).await;
+        }
     }
     match handed {
         Err((error, mut message)) => {
@@ -170,13 +175,22 @@ struct Alert {
 }
 
 impl Alert {
-    async fn raise(self, shared: &Shared, kept_offline: bool) {
+    /// Who is to be alerted: the recipient when he has no active session or the message was kept
+    /// offline for him.
+    fn due(&self, shared: &Shared, kept_offline: bool) -> Vec<i64> {
         let recipient = self.message.recipient_id;
         let kept: &[i64] = if kept_offline { &[recipient] } else { &[] };
         shared
             .core
             .messages()
-            .raise_alerts(self.message, &self.dialog, &[recipient], self.silent, kept)
+            .alert_recipients(&self.message, &self.dialog, &[recipient], kept)
+    }
+
+    async fn raise(self: Box<Self>, shared: &Shared, due: Vec<i64>) {
+        shared
+            .core
+            .messages()
+            .raise_alert(self.message, &self.dialog, due, self.silent)
             .await;
     }
 }
@@ -217,12 +231,13 @@ fn mark_system_message(message: &mut Message) {
 }
 
 /// Runs the core rules (dialog, history) and adds what the recipient's SDK needs: `dialog_id` and
-/// `date_sent` in `extraParams`. Returns the chat alert the message is due.
+/// `date_sent` in `extraParams`. Returns the chat alert the message is due, boxed: it is large, and
+/// held across the delivery it would make the message's future larger by twice its size.
 async fn accept(
     ctx: &mut Context<'_>,
     message: &mut Message,
     recipient: UserJid,
-) -> Result<Alert, CoreError> {
+) -> Result<Box<Alert>, CoreError> {
     let shared = ctx.shared;
     let id = message.ensure_id();
     let body = message.body();
@@ -268,11 +283,11 @@ async fn accept(
         created_at: now,
         updated_at: now,
     };
-    Ok(Alert {
+    Ok(Box::new(Alert {
         message: alerted,
         dialog: accepted.dialog,
         silent,
-    })
+    }))
 }
 
 /// XEP-0280 sent carbons to the sender's other sessions that enabled them (never received carbons: the

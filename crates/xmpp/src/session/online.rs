@@ -264,11 +264,13 @@ impl Session {
         }
         let end_of_burst = resume.is_none() && self.rx.is_empty();
         self.send_many(burst, end_of_burst).await;
+        // Both rare, and boxed: inline, their state (reading the offline store, several KB) would be
+        // part of this future, which is boxed and copied for every delivery.
         if let Some(request) = resume {
-            self.adopt(request).await;
+            Box::pin(self.adopt(request)).await;
         }
         if offline_waiting {
-            self.offline_waiting().await;
+            Box::pin(self.offline_waiting()).await;
         }
     }
 
