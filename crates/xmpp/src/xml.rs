@@ -43,8 +43,14 @@ pub fn xml_chars(text: String) -> String {
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..);
     // Most text has no control character and no EF byte (the first of U+FFFE and U+FFFF, and of other
     // characters near them): that is known without decoding it.
-    let plainly_allowed = |byte: &u8| *byte >= 0x20 && *byte != 0xef;
-    if text.as_bytes().iter().all(plainly_allowed) || text.chars().all(allowed) {
+    // Tested in 32-byte chunks without stopping early, which compiles to vector compares (byte by byte,
+    // this was 1 % of the instructions of 1-1 chat).
+    let plainly_allowed = |byte: u8| (byte >= 0x20) & (byte != 0xef);
+    let plain = text
+        .as_bytes()
+        .chunks(32)
+        .all(|chunk| chunk.iter().fold(true, |ok, &byte| ok & plainly_allowed(byte)));
+    if plain || text.chars().all(allowed) {
         text
     } else {
         text.chars().filter(|&c| allowed(c)).collect()

@@ -304,6 +304,25 @@ mod tests {
     }
 
     #[test]
+    fn long_text_loses_what_xml_cannot_carry_wherever_it_falls() {
+        for at in [0, 1, 31, 32, 33, 63, 64, 99] {
+            let (head, tail) = ("x".repeat(at), "y".repeat(99 - at));
+            for kept in ["\t", "\n", "é", "\u{ef00}"] {
+                let text = format!("{head}{kept}{tail}");
+                assert_eq!(crate::xml::xml_chars(text.clone()), text);
+            }
+            for dropped in ["\u{0}", "\u{1f}", "\u{fffe}", "\u{ffff}"] {
+                let text = format!("{head}{dropped}{tail}");
+                assert_eq!(
+                    crate::xml::xml_chars(text),
+                    format!("{head}{tail}"),
+                    "{dropped:?} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn text_keeps_what_xml_carries_and_loses_the_rest() {
         assert_eq!(
             crate::xml::xml_chars("plain é 😀\t\n\r".into()),
