@@ -44,21 +44,11 @@ pub fn xml_chars(text: String) -> String {
     // Most text has no control character and no EF byte (the first of U+FFFE and U+FFFF, and of other
     // characters near them): that is known without decoding it.
     let doubtful = |byte: u8| (byte < 0x20) | (byte == 0xef);
-    if !any_byte(text.as_bytes(), doubtful) || text.chars().all(allowed) {
+    if !crate::xml_write::any_byte(text.as_bytes(), doubtful) || text.chars().all(allowed) {
         text
     } else {
         text.chars().filter(|&c| allowed(c)).collect()
     }
-}
-
-/// Whether any of `bytes` passes `test`, which must be a plain function of the byte (comparisons
-/// joined with `|` and `&`). The bytes are tested in 32-byte chunks without stopping early inside a
-/// chunk, which the compiler turns into vector compares: byte by byte with an early exit, the scans of
-/// text written into stanzas were 2 to 3 % of the instructions of 1-1 chat.
-pub(crate) fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
-    bytes
-        .chunks(32)
-        .any(|chunk| chunk.iter().fold(false, |seen, &byte| seen | test(byte)))
 }
 
 /// Compact serialization: no declaration, no whitespace between elements (the SDKs' WebSocket parser

@@ -137,7 +137,7 @@ fn escape(text: &str, in_attribute: bool, out: &mut String) -> bool {
 /// Whether `bytes` hold any byte `escape` has to look at: one it escapes or refuses, or the first byte
 /// of U+FFFE and U+FFFF. Most text holds none and is copied as it is.
 fn needs_a_look(bytes: &[u8], in_attribute: bool) -> bool {
-    crate::xml::any_byte(bytes, |byte| {
+    any_byte(bytes, |byte| {
         (byte < 0x20)
             | (byte == b'<')
             | (byte == b'>')
@@ -145,6 +145,16 @@ fn needs_a_look(bytes: &[u8], in_attribute: bool) -> bool {
             | (byte == 0xef)
             | (in_attribute & ((byte == b'"') | (byte == b'\'')))
     })
+}
+
+/// Whether any of `bytes` passes `test`, which must be a plain function of the byte (comparisons
+/// joined with `|` and `&`). The bytes are tested in 32-byte chunks without stopping early inside a
+/// chunk, which the compiler turns into vector compares: byte by byte with an early exit, the scans of
+/// text written into stanzas were 2 to 3 % of the instructions of 1-1 chat.
+pub(crate) fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
+    bytes
+        .chunks(32)
+        .any(|chunk| chunk.iter().fold(false, |seen, &byte| seen | test(byte)))
 }
 
 #[cfg(test)]
