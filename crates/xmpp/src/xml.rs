@@ -54,16 +54,14 @@ pub fn xml_chars(text: String) -> String {
 /// Compact serialization: no declaration, no whitespace between elements (the SDKs' WebSocket parser
 /// rejects any text between top-level elements).
 pub fn to_string(element: &Element) -> String {
-    let mut out = String::with_capacity(STANZA_CAPACITY);
-    write_into(element, &mut out);
-    out
+    to_string_all(std::slice::from_ref(element))
 }
 
 /// `to_string` of several elements, one after the other, in one buffer (one write to a socket).
 pub fn to_string_all(elements: &[Element]) -> String {
     let mut out = String::with_capacity(STANZA_CAPACITY * elements.len());
     for element in elements {
-        write_into(element, &mut out);
+        crate::xml_write::write_element(element, &mut out);
     }
     out
 }
@@ -71,8 +69,3 @@ pub fn to_string_all(elements: &[Element]) -> String {
 /// Room reserved up front for one serialized stanza: a chat message with its extension takes about 300
 /// to 400 bytes, and a buffer that starts empty reallocates six or seven times on its way there.
 const STANZA_CAPACITY: usize = 512;
-
-/// `to_string`, appended to `out`.
-fn write_into(element: &Element, out: &mut String) {
-    crate::xml_write::write_element(element, out);
-}
