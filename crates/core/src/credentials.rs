@@ -3,7 +3,7 @@
 use crate::model::{Credentials, ScramKeys};
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 
 mod support;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha1::Sha1;

@@ -253,7 +253,7 @@ impl Client {
 
 /// A SCRAM-SHA-1 exchange as a client (RFC 5802), over legacy SASL; returns the server's final message.
 pub async fn scram_sha1(client: &mut Client, node: &str, password: &str) -> String {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     use sha1::{Digest, Sha1};
     let b64 = base64::engine::general_purpose::STANDARD;
     let hmac = |key: &[u8], data: &[u8]| {
