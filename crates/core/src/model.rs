@@ -163,8 +163,8 @@ pub struct Dialog {
     pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// A message in a dialog's history.
-#[derive(Debug, Clone, PartialEq)]
+/// A message in a dialog's history. Serializable for the store's history journal.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ChatMessage {
     /// The client's stanza id for messages sent over XMPP.
     pub id: String,

@@ -29,6 +29,15 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     let database_url = config.database_url();
     let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
+    if let Some(journal) = palaver_store::history_journal_dir(&database_url) {
+        let replayed = (store.start_history_journal(&journal).await).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if replayed > 0 {
+            tracing::warn!(
+                replayed,
+                "history: committed the journaled messages a crash had left behind"
+            );
+        }
+    }
     store.check_private_dialog_ids();
     let mut core = Core::new(Arc::new(store.clone()), config.core_settings());
     if let Some(sealer) = token_key::token_sealer(&config, cluster_config.is_some())? {

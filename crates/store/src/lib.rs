@@ -16,6 +16,7 @@ mod cache;
 mod contact_sql;
 mod dialog_sql;
 mod filter_sql;
+mod journal;
 mod message_sql;
 mod migrations;
 pub mod portable;
@@ -32,7 +33,7 @@ mod writes;
 pub use sql_store::SqlStore;
 
 use sqlx::any::AnyPoolOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Which database a URL points at.
@@ -69,6 +70,13 @@ pub enum OpenError {
 /// The URL of the embedded database inside a data directory.
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("palaver.db").display())
+}
+
+/// Where history's journal lives for the database at `url` (`journal.rs`): beside an SQLite file; None
+/// for PostgreSQL and in-memory databases, whose history is committed before it is acknowledged.
+pub fn history_journal_dir(url: &str) -> Option<PathBuf> {
+    let file = sqlite_file(url)?;
+    Some(PathBuf::from(format!("{file}.history")))
 }
 
 /// Opens the database at `url` and brings its schema up to date.

@@ -606,22 +606,15 @@ pub(crate) async fn push_offline_in(
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
-        match self
-            .batch
-            .submit(Write::Message(Box::new(message.clone())))
-            .await?
-        {
-            Written::Message(stored) => {
-                if stored {
-                    self.cache.message_saved(message);
-                }
-                Ok(stored)
-            }
-            other => unreachable!("a message write answered {other:?}"),
+        let stored = self.batch.save_message(message).await?;
+        if stored {
+            self.cache.message_saved(message);
         }
+        Ok(stored)
     }
 
     async fn message(&self, app_id: i64, dialog_id: &str, id: &str) -> StoreResult<Option<ChatMessage>> {
+        self.batch.settle().await?;
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND dialog_id = $2 AND id = $3 ORDER BY seq LIMIT 1");
         let row = sqlx::query(&sql)
             .bind(app_id)
@@ -709,6 +702,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn history(&self, query: &HistoryQuery) -> StoreResult<Vec<HistoryMessage>> {
+        self.batch.settle().await?;
         let mut params = Params::default();
         let app = params.int(query.app_id);
         let dialog = params.text(&query.dialog_id);
@@ -739,6 +733,7 @@ impl MessageStore for SqlStore {
         dialog_id: Option<&str>,
         ids: &[String],
     ) -> StoreResult<Vec<HistoryMessage>> {
+        self.batch.settle().await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -765,6 +760,7 @@ impl MessageStore for SqlStore {
         ids: Option<&[String]>,
         read: bool,
     ) -> StoreResult<Vec<(i64, String)>> {
+        self.batch.settle().await?;
         if ids.is_some_and(|ids| ids.is_empty()) {
             return Ok(Vec::new());
         }
@@ -841,6 +837,7 @@ impl MessageStore for SqlStore {
         body: &str,
         now: i64,
     ) -> StoreResult<bool> {
+        self.batch.settle().await?;
         let edited = edit(&self.writer, app_id, dialog_id, sender_id, message_id, body, now).await;
         // The dialog's last message may be the edited one.
         self.cache.dialog_changed(dialog_id);
@@ -848,6 +845,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn hide_messages(&self, dialog_id: &str, user_id: i64, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        self.batch.settle().await?;
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
@@ -891,6 +889,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn delete_messages(&self, dialog_id: &str, seqs: &[i64]) -> StoreResult<Vec<i64>> {
+        self.batch.settle().await?;
         let deleted = delete_for_everyone(&self.writer, self.backend, dialog_id, seqs).await;
         // The dialog's last message may be one of them.
         self.cache.dialog_changed(dialog_id);
@@ -905,6 +904,7 @@ impl MessageStore for SqlStore {
         remove: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
+        self.batch.settle().await?;
         let mut tx = self.writer.begin().await?;
         if let Some(reaction) = remove {
             sqlx::query(
@@ -949,6 +949,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<HistoryMessage>> {
+        self.batch.settle().await?;
         let mut params = Params::default();
         let scope = search_scope(search, &mut params, "m.dialog_id");
         let mut sql = format!(
@@ -973,6 +974,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn search_dialogs(&self, search: &MessageSearch) -> StoreResult<Vec<String>> {
+        self.batch.settle().await?;
         let mut params = Params::default();
         let scope = search_scope(search, &mut params, "d.id");
         let sql = format!(

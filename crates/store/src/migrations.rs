@@ -66,6 +66,12 @@ const SQLITE: &[Script] = &[
         "messages_unique_by_id",
         include_str!("../migrations/sqlite/0013_messages_unique_by_id.sql"),
     ),
+    // History's journal: how far the database has taken it (PostgreSQL has no journal).
+    (
+        14,
+        "history_journal",
+        include_str!("../migrations/sqlite/0014_history_journal.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (

@@ -59,6 +59,8 @@ pub const LEFT_OUT: &[&str] = &[
     "push_queue",
     "push_sent",
     "_sqlx_migrations",
+    // How far this database has taken its own history journal.
+    "history_journal",
 ];
 
 const FORMAT: &str = "palaver-export";

@@ -2,10 +2,14 @@
 //! files, one `impl` of a core storage trait each) works with.
 
 use crate::cache::StoreCache;
-use crate::writer::BatchWriter;
+use crate::journal::{Journal, Journaled};
+use crate::writer::{self, BatchWriter};
+use crate::writes::{PairDialog, Write};
 use crate::{migrations, Backend};
 use palaver_core::cluster::{CacheChange, CacheListener, SharedCache};
-use sqlx::AnyPool;
+use palaver_core::{StoreError, StoreResult};
+use sqlx::{AnyPool, Row};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Reads go to `pool`; every write goes to `writer` (one connection on SQLite, the same pool on
@@ -60,6 +64,44 @@ impl SqlStore {
         migrations::migrator(self.backend).await?.run(&self.writer).await
     }
 
+    /// Starts history's journal in `dir` (`journal.rs`; SQLite only, and only in the server: one process
+    /// owns a journal). First replays into the database what the journal holds past what the database
+    /// has committed, the messages a crash acknowledged but left uncommitted; from then on a message
+    /// saved to history is acknowledged once the journal has it. Returns how many messages it replayed.
+    pub async fn start_history_journal(&self, dir: &Path) -> StoreResult<usize> {
+        let applied: i64 = sqlx::query("SELECT applied_seq FROM history_journal WHERE id = 1")
+            .fetch_one(&self.writer)
+            .await?
+            .try_get(0)?;
+        let (journal, found) = Journal::open(dir, applied as u64)
+            .map_err(|e| StoreError::Backend(format!("cannot open the history journal: {e}")))?;
+        for chunk in found.chunks(REPLAY_CHUNK) {
+            self.replay(chunk).await?;
+        }
+        journal.applied(found.last().map_or(applied as u64, |j| j.seq));
+        self.batch.start_journal(journal)?;
+        Ok(found.len())
+    }
+
+    /// Commits journaled messages, each after its private dialog when that is its pair's own (written
+    /// behind the pair's first message, it may be lost with them); a message that cannot be committed
+    /// (its dialog was deleted) is logged and dropped, as the writer drops it.
+    async fn replay(&self, journaled: &[Journaled]) -> StoreResult<()> {
+        let writes: Vec<Vec<Write>> = journaled.iter().map(replay_writes).collect();
+        let all: Vec<&Write> = writes.iter().flatten().collect();
+        let last = journaled.last().map(|j| j.seq);
+        if writer::commit(&self.writer, &all, last).await.is_ok() {
+            return Ok(());
+        }
+        for (j, writes) in journaled.iter().zip(&writes) {
+            let writes: Vec<&Write> = writes.iter().collect();
+            if let Err(error) = writer::commit(&self.writer, &writes, Some(j.seq)).await {
+                tracing::warn!(%error, message = %j.message.id, "a journaled message could not be replayed");
+            }
+        }
+        Ok(())
+    }
+
     /// Commits every write left behind, then closes the pools: a store closed on shutdown keeps the
     /// dialogs its last first messages left behind.
     pub async fn close(&self) {
@@ -69,6 +111,28 @@ impl SqlStore {
         self.pool.close().await;
         self.writer.close().await;
     }
+}
+
+/// Journaled messages replayed per transaction.
+const REPLAY_CHUNK: usize = 4096;
+
+/// What replaying a journaled message writes.
+fn replay_writes(journaled: &Journaled) -> Vec<Write> {
+    let m = &journaled.message;
+    let mut writes = Vec::with_capacity(2);
+    if m.recipient_id != 0
+        && palaver_proto::private_dialog_id(m.app_id, m.sender_id, m.recipient_id).as_str() == m.dialog_id
+    {
+        writes.push(Write::EnsurePrivateDialog(PairDialog {
+            app_id: m.app_id,
+            a: m.sender_id,
+            b: m.recipient_id,
+            new_id: m.dialog_id.clone(),
+            now: m.created_at,
+        }));
+    }
+    writes.push(Write::Message(Box::new(m.clone())));
+    writes
 }
 
 impl SharedCache for SqlStore {

@@ -11,11 +11,16 @@
 //! write left behind before it. A read that must see what was left behind calls `settle` first, which
 //! costs nothing while nothing is left behind.
 //!
+//! On SQLite, history has a journal (`journal.rs`): a message saved to history is appended to it and
+//! left behind (`save_message`), and the commit that puts journaled messages into the database records
+//! the last journal number it holds.
+//!
 //! A batch that fails as a whole (one bad write aborts a PostgreSQL transaction) is retried one write per
 //! transaction, so each submitter gets its own write's outcome. The queue in front of the task is
 //! bounded: when the database falls behind, submitters wait for room (back-pressure) instead of failing.
 
 use crate::cache::StoreCache;
+use crate::journal::Journal;
 use crate::writes::{PairDialog, Write, Written};
 use crate::{account_sql, dialog_sql, message_sql};
 use palaver_core::metrics as names;
@@ -23,7 +28,7 @@ use palaver_core::model::ChatMessage;
 use palaver_core::{StoreError, StoreResult};
 use sqlx::AnyPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,6 +61,8 @@ struct Job {
     write: Write,
     /// None: left behind, nobody waits.
     done: Option<oneshot::Sender<StoreResult<Written>>>,
+    /// The history journal's number for a journaled message.
+    seq: Option<u64>,
 }
 
 impl Job {
@@ -84,6 +91,11 @@ pub(crate) struct BatchWriter {
     jobs: mpsc::Sender<Job>,
     /// Writes left behind and not committed (or failed) yet.
     behind: Arc<AtomicUsize>,
+    /// History's journal, once the server has started it (`SqlStore::start_history_journal`).
+    journal: Arc<OnceLock<Journal>>,
+    /// Held from a message's journal line until it is queued, so that the queue takes journaled
+    /// messages in the journal's order.
+    journal_order: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl BatchWriter {
@@ -92,8 +104,49 @@ impl BatchWriter {
     pub(crate) fn start(pool: AnyPool, cache: Arc<StoreCache>) -> BatchWriter {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let behind = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(pool, queue, cache, behind.clone()));
-        BatchWriter { jobs, behind }
+        let journal = Arc::new(OnceLock::new());
+        tokio::spawn(run(pool, queue, cache, behind.clone(), journal.clone()));
+        BatchWriter {
+            jobs,
+            behind,
+            journal,
+            journal_order: Arc::default(),
+        }
+    }
+
+    /// From now on, messages saved to history go through `journal`. Once only.
+    pub(crate) fn start_journal(&self, journal: Journal) -> StoreResult<()> {
+        self.journal
+            .set(journal)
+            .map_err(|_| StoreError::Backend("the history journal is already started".into()))
+    }
+
+    /// Saves a message to history. With a journal, once the journal has it: the database write is left
+    /// behind, to be committed with many others (true: saved). Without one, once it is committed (false
+    /// when history already had it).
+    pub(crate) async fn save_message(&self, message: &ChatMessage) -> StoreResult<bool> {
+        let write = Write::Message(Box::new(message.clone()));
+        let Some(journal) = self.journal.get() else {
+            return match self.submit(write).await? {
+                Written::Message(stored) => Ok(stored),
+                other => unreachable!("a message write answered {other:?}"),
+            };
+        };
+        let _in_order = self.journal_order.lock().await;
+        let seq = journal
+            .append(message)
+            .map_err(|e| StoreError::Backend(format!("cannot write to the history journal: {e}")))?;
+        self.behind.fetch_add(1, Ordering::AcqRel);
+        let queued = self.queue(Job {
+            write,
+            done: None,
+            seq: Some(seq),
+        });
+        if let Err(error) = queued.await {
+            self.behind.fetch_sub(1, Ordering::AcqRel);
+            return Err(error);
+        }
+        Ok(true)
     }
 
     /// Queues a write and waits until the transaction that contains it has committed.
@@ -102,6 +155,7 @@ impl BatchWriter {
         self.queue(Job {
             write,
             done: Some(done),
+            seq: None,
         })
         .await?;
         outcome
@@ -113,7 +167,13 @@ impl BatchWriter {
     /// committed with or before the next write that is waited for. A failure is logged.
     pub(crate) async fn submit_behind(&self, write: Write) -> StoreResult<()> {
         self.behind.fetch_add(1, Ordering::AcqRel);
-        let queued = self.queue(Job { write, done: None }).await;
+        let queued = self
+            .queue(Job {
+                write,
+                done: None,
+                seq: None,
+            })
+            .await;
         if queued.is_err() {
             self.behind.fetch_sub(1, Ordering::AcqRel);
         }
@@ -142,6 +202,7 @@ async fn run(
     mut queue: mpsc::Receiver<Job>,
     cache: Arc<StoreCache>,
     behind: Arc<AtomicUsize>,
+    journal: Arc<OnceLock<Journal>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -151,7 +212,9 @@ async fn run(
         metrics::histogram!(names::STORE_BATCH_SIZE).record(batch.len() as f64);
         let started = std::time::Instant::now();
         let writes: Vec<&Write> = batch.iter().map(|job| &job.write).collect();
-        match commit(&pool, &writes).await {
+        // Journaled messages are queued in the journal's order: the batch's last number is its highest.
+        let journaled = batch.iter().filter_map(|job| job.seq).max();
+        match commit(&pool, &writes, journaled).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     job.finish(Ok(outcome), &cache);
@@ -162,10 +225,15 @@ async fn run(
                     tracing::debug!(%error, writes = batch.len(), "batch failed; retrying its writes one by one");
                 }
                 for job in batch.drain(..) {
-                    let outcome = commit(&pool, &[&job.write]).await.map(|mut o| o.remove(0));
+                    let outcome = commit(&pool, &[&job.write], job.seq)
+                        .await
+                        .map(|mut o| o.remove(0));
                     job.finish(outcome, &cache);
                 }
             }
+        }
+        if let (Some(seq), Some(journal)) = (journaled, journal.get()) {
+            journal.applied(seq);
         }
         behind.fetch_sub(left_behind, Ordering::AcqRel);
         metrics::histogram!(names::STORE_WRITE_DURATION).record(started.elapsed().as_secs_f64());
@@ -196,8 +264,13 @@ async fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     }
 }
 
-/// Applies the writes in one transaction, in order.
-async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> {
+/// Applies the writes in one transaction, in order; `journaled`: the history journal's number of the
+/// last journaled message among them, recorded in the same transaction.
+pub(crate) async fn commit(
+    pool: &AnyPool,
+    writes: &[&Write],
+    journaled: Option<u64>,
+) -> StoreResult<Vec<Written>> {
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut rest = writes;
@@ -260,6 +333,12 @@ async fn commit(pool: &AnyPool, writes: &[&Write]) -> StoreResult<Vec<Written>> 
                     .await?,
             ),
         });
+    }
+    if let Some(seq) = journaled {
+        sqlx::query("UPDATE history_journal SET applied_seq = $1 WHERE id = 1")
+            .bind(seq as i64)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -1,0 +1,301 @@
+//! The history journal of the embedded (SQLite) store: a message saved to history is acknowledged once
+//! it is appended here, and the batching writer (`writer.rs`) puts it into the database behind,
+//! gathered with many others into one commit.
+//!
+//! Why: a commit writes every database page it touched to SQLite's write-ahead log, whole. A message
+//! touches pages at random places in several indexes (its dialog's, its members'), so a commit of the
+//! few messages that arrive while a sender waits writes about 40 KB per message, and the database's
+//! thread, not the sessions, sets the pace of 1-1 chat with history. Here a message costs one line of
+//! JSON (a few hundred bytes) appended to a file, and the commits behind it are large, so messages share
+//! their pages (docs/benchmarks.md, "history acknowledged from a journal").
+//!
+//! Durability is the database's own: each line is written to the file (the operating system's cache)
+//! before the message is acknowledged, without a sync, as SQLite's WAL commits are with
+//! `synchronous = NORMAL`: a crash of the process loses nothing acknowledged; a power cut may lose the
+//! last moments of either.
+//!
+//! Every line carries a sequence number. The writer commits journaled messages in that order and, in
+//! the same transaction, records the highest number it committed (`history_journal.applied_seq`), so
+//! after a crash the server replays exactly the lines past it (`SqlStore::start_history_journal`).
+//! The journal is a series of segment files; a full segment is deleted once every line in it is
+//! committed.
+
+use palaver_core::model::ChatMessage;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A segment takes new lines until it holds this many bytes.
+const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Serialize)]
+struct LineOut<'a> {
+    seq: u64,
+    message: &'a ChatMessage,
+}
+
+#[derive(Deserialize)]
+struct LineIn {
+    seq: u64,
+    message: ChatMessage,
+}
+
+/// A message found in the journal when it was opened.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Journaled {
+    pub seq: u64,
+    pub message: ChatMessage,
+}
+
+pub(crate) struct Journal {
+    dir: PathBuf,
+    segments: Mutex<Segments>,
+}
+
+struct Segments {
+    /// The segment that takes new lines.
+    file: File,
+    number: u64,
+    bytes: u64,
+    next_seq: u64,
+    /// Full segments (and those found on opening), oldest first, with the last sequence number each
+    /// holds.
+    full: VecDeque<(u64, u64)>,
+    line: Vec<u8>,
+}
+
+impl Journal {
+    /// Opens the journal in `dir` (made if missing) and reads what its segments hold past `applied`
+    /// (the sequence number the database has committed up to), oldest first. A segment's last line may
+    /// be torn (the process died while writing it, before acknowledging it): reading a segment stops at
+    /// the first line that is not whole. New lines go to a new segment, numbered on from `applied`.
+    pub(crate) fn open(dir: &Path, applied: u64) -> io::Result<(Journal, Vec<Journaled>)> {
+        std::fs::create_dir_all(dir)?;
+        let mut found = Vec::new();
+        let mut full = VecDeque::new();
+        let mut last_seq = applied;
+        for (number, path) in segment_files(dir)? {
+            let mut segment_last = 0;
+            for line in std::fs::read(&path)?.split_inclusive(|&b| b == b'\n') {
+                let Some(line) = line.strip_suffix(b"\n") else {
+                    break;
+                };
+                let Ok(line) = serde_json::from_slice::<LineIn>(line) else {
+                    tracing::warn!(segment = %path.display(), "history journal: a damaged line ends the segment");
+                    break;
+                };
+                segment_last = segment_last.max(line.seq);
+                if line.seq > applied {
+                    found.push(Journaled {
+                        seq: line.seq,
+                        message: line.message,
+                    });
+                }
+            }
+            last_seq = last_seq.max(segment_last);
+            full.push_back((number, segment_last));
+        }
+        found.sort_by_key(|j| j.seq);
+        let number = full.back().map_or(1, |(n, _)| n + 1);
+        let file = create_segment(dir, number)?;
+        let segments = Segments {
+            file,
+            number,
+            bytes: 0,
+            next_seq: last_seq + 1,
+            full,
+            line: Vec::with_capacity(512),
+        };
+        let journal = Journal {
+            dir: dir.to_path_buf(),
+            segments: Mutex::new(segments),
+        };
+        Ok((journal, found))
+    }
+
+    /// Appends a message; returns its sequence number once the line is in the file.
+    pub(crate) fn append(&self, message: &ChatMessage) -> io::Result<u64> {
+        let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut *segments;
+        if s.bytes >= SEGMENT_BYTES {
+            let number = s.number + 1;
+            s.file = create_segment(&self.dir, number)?;
+            s.full.push_back((s.number, s.next_seq - 1));
+            s.number = number;
+            s.bytes = 0;
+        }
+        let seq = s.next_seq;
+        s.line.clear();
+        serde_json::to_writer(&mut s.line, &LineOut { seq, message })?;
+        s.line.push(b'\n');
+        s.file.write_all(&s.line)?;
+        s.bytes += s.line.len() as u64;
+        s.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// The database has committed every line up to `seq`: full segments that hold nothing later go.
+    pub(crate) fn applied(&self, seq: u64) {
+        let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(&(number, last)) = segments.full.front() {
+            if last > seq {
+                break;
+            }
+            if let Err(error) = std::fs::remove_file(segment_path(&self.dir, number)) {
+                if error.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(%error, segment = number, "history journal: cannot delete a committed segment");
+                    break;
+                }
+            }
+            segments.full.pop_front();
+        }
+    }
+}
+
+fn segment_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:016}.jsonl"))
+}
+
+fn create_segment(dir: &Path, number: u64) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(segment_path(dir, number))
+}
+
+/// The segment files in `dir`, by number.
+fn segment_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let number = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(".jsonl"))
+            .and_then(|stem| stem.parse::<u64>().ok());
+        if let Some(number) = number {
+            found.push((number, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u64) -> ChatMessage {
+        ChatMessage {
+            id: format!("m{n}"),
+            app_id: 1,
+            dialog_id: "d".into(),
+            sender_id: 10,
+            recipient_id: 11,
+            body: Some(format!("body \"{n}\"\nline two")),
+            attachments: serde_json::json!([{"type": "image", "id": "x"}]),
+            custom: serde_json::json!({"k": "v"}).as_object().unwrap().clone(),
+            date_sent: 1_700_000_000,
+            created_at: 1_700_000_000_123,
+            updated_at: 1_700_000_000_123,
+        }
+    }
+
+    fn segment_names(dir: &Path) -> Vec<u64> {
+        segment_files(dir).unwrap().into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn lines_past_the_applied_number_come_back_in_order_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, found) = Journal::open(dir.path(), 0).unwrap();
+        assert!(found.is_empty());
+        let seqs: Vec<u64> = (1..=5).map(|n| journal.append(&message(n)).unwrap()).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        drop(journal);
+
+        let (journal, found) = Journal::open(dir.path(), 2).unwrap();
+        assert_eq!(found.iter().map(|j| j.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(found[0].message, message(3));
+        // Numbers go on after the last line found.
+        assert_eq!(journal.append(&message(6)).unwrap(), 6);
+    }
+
+    #[test]
+    fn numbers_go_on_from_the_applied_number_when_the_segments_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, found) = Journal::open(dir.path(), 41).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(journal.append(&message(1)).unwrap(), 42);
+    }
+
+    #[test]
+    fn a_torn_last_line_ends_its_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        journal.append(&message(1)).unwrap();
+        journal.append(&message(2)).unwrap();
+        drop(journal);
+        let (_, path) = segment_files(dir.path()).unwrap().pop().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(br#"{"seq":3,"message":{"id":"m3","app_"#);
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, found) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(found.iter().map(|j| j.seq).collect::<Vec<_>>(), vec![1, 2]);
+        // Garbage in place of a newline-terminated line stops reading there too.
+        bytes.truncate(whole);
+        bytes.extend_from_slice(b"\0\0\0\0\n");
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, found) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn full_segments_are_deleted_once_everything_in_them_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        // Each opening starts a segment: the first holds line 1, the second lines 2 and 3.
+        journal.append(&message(1)).unwrap();
+        drop(journal);
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        for n in 2..=3 {
+            journal.append(&message(n)).unwrap();
+        }
+        drop(journal);
+        let (journal, found) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(segment_names(dir.path()), vec![1, 2, 3]);
+        journal.applied(1);
+        assert_eq!(
+            segment_names(dir.path()),
+            vec![2, 3],
+            "segment 1 holds only line 1"
+        );
+        journal.applied(2);
+        assert_eq!(
+            segment_names(dir.path()),
+            vec![2, 3],
+            "segment 2 still holds line 3"
+        );
+        journal.applied(3);
+        // The segment taking new lines stays.
+        assert_eq!(segment_names(dir.path()), vec![3]);
+        assert_eq!(journal.append(&message(4)).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_segment_that_is_full_makes_way_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        journal.append(&message(1)).unwrap();
+        journal.segments.lock().unwrap().bytes = SEGMENT_BYTES;
+        journal.append(&message(2)).unwrap();
+        assert_eq!(segment_names(dir.path()), vec![1, 2]);
+        journal.applied(1);
+        assert_eq!(segment_names(dir.path()), vec![2]);
+    }
+}
