@@ -53,8 +53,9 @@ const BEHIND_WINDOW: Duration = Duration::from_millis(1000);
 /// The most writes left behind that one transaction commits: room for a second's new pairs at
 /// 16,000 msg/s. A write that is waited for and arrives while such a batch gathers or commits waits
 /// for its commit: with 10,000 new pairs a second on a core that also delivers them, 0.1 to 1 s
-/// (the writer's thread yields the core to the sessions). Nothing is waited for in steady 1-1 chat
-/// without history; messages saved to history are waited for, so batches left behind stay small there.
+/// (the writer's thread yields the core to the sessions). Nothing is waited for in steady 1-1 chat,
+/// with history on SQLite (journaled) or without; on PostgreSQL messages saved to history are waited
+/// for, so batches left behind stay small there.
 const MAX_BEHIND_BATCH: usize = 16_384;
 
 struct Job {
