@@ -34,23 +34,30 @@ fn count_bodies(frames: &[String], counts: &mut HashMap<usize, usize>) {
     }
 }
 
-async fn run(db: Db) {
-    let env = [("PALAVER_XMPP_STANZA_RATE", "0")];
-    let mut world = World::start(db, &env, "Crash", &["alice", "bob"]).await;
-    let bob = world.bare(1);
-
+/// alice logs in with stream management on and sends messages 0..ACKED to `to`, which the server
+/// acknowledges.
+async fn send_acknowledged(world: &mut World, to: &str) -> Client {
     let mut alice = world.login(0).await;
     alice.send(r#"<enable xmlns="urn:xmpp:sm:3"/>"#).await;
     alice.expect("<enabled").await;
     let mut burst = String::new();
     for n in 0..ACKED {
-        burst.push_str(&message(&bob, n));
+        burst.push_str(&message(to, n));
     }
     burst.push_str(r#"<r xmlns="urn:xmpp:sm:3"/>"#);
     alice.send(&burst).await;
     let ack = alice.expect("<a ").await;
     let handled: usize = between(&ack, r#"h=""#, "\"").parse().unwrap();
     assert_eq!(handled, ACKED, "{ack}");
+    alice
+}
+
+async fn run(db: Db) {
+    let env = [("PALAVER_XMPP_STANZA_RATE", "0")];
+    let mut world = World::start(db, &env, "Crash", &["alice", "bob"]).await;
+    let bob = world.bare(1);
+
+    let mut alice = send_acknowledged(&mut world, &bob).await;
 
     // More messages on their way, then the server dies mid-stream.
     let mut burst = String::new();
@@ -112,18 +119,7 @@ async fn run_recipient_online(db: Db) {
     let mut bob = Client::websocket(&world.server.ws).await;
     bob.online("localhost", &world.node(1), &password("bob")).await;
 
-    let mut alice = world.login(0).await;
-    alice.send(r#"<enable xmlns="urn:xmpp:sm:3"/>"#).await;
-    alice.expect("<enabled").await;
-    let mut burst = String::new();
-    for n in 0..ACKED {
-        burst.push_str(&message(&bob_jid, n));
-    }
-    burst.push_str(r#"<r xmlns="urn:xmpp:sm:3"/>"#);
-    alice.send(&burst).await;
-    let ack = alice.expect("<a ").await;
-    let handled: usize = between(&ack, r#"h=""#, "\"").parse().unwrap();
-    assert_eq!(handled, ACKED, "{ack}");
+    let alice = send_acknowledged(&mut world, &bob_jid).await;
     world.server.crash();
     drop((alice, bob));
     world.server.spawn().await;

@@ -30,18 +30,23 @@ fn message(app: i64, dialog: &str, sender: i64, recipient: i64, n: u32) -> ChatM
     }
 }
 
+/// The whole history of a dialog, oldest first.
+fn whole(app: i64, dialog: &str, viewer: i64) -> HistoryQuery {
+    HistoryQuery {
+        app_id: app,
+        dialog_id: dialog.into(),
+        viewer_id: viewer,
+        conditions: Vec::new(),
+        sort: (MessageField::DateSent, true),
+        limit: 100,
+        skip: 0,
+    }
+}
+
 async fn bodies(store: &SqlStore, app: i64, dialog: &str, viewer: i64) -> Vec<String> {
     use palaver_core::history::MessageStore;
     store
-        .history(&HistoryQuery {
-            app_id: app,
-            dialog_id: dialog.into(),
-            viewer_id: viewer,
-            conditions: Vec::new(),
-            sort: (MessageField::DateSent, true),
-            limit: 100,
-            skip: 0,
-        })
+        .history(&whole(app, dialog, viewer))
         .await
         .unwrap()
         .into_iter()
@@ -101,19 +106,7 @@ async fn acknowledged_messages_are_replayed_once_and_committed_ones_never() {
     );
     assert_eq!(unread(&store, app, b, &dialog.id).await, 3);
     // Message 2 is deleted once committed: its journal line must never bring it back.
-    let seq_of_2 = store
-        .history(&HistoryQuery {
-            app_id: app,
-            dialog_id: dialog.id.clone(),
-            viewer_id: b,
-            conditions: Vec::new(),
-            sort: (MessageField::DateSent, true),
-            limit: 100,
-            skip: 0,
-        })
-        .await
-        .unwrap()[1]
-        .seq;
+    let seq_of_2 = store.history(&whole(app, &dialog.id, b)).await.unwrap()[1].seq;
     assert_eq!(
         store.delete_messages(&dialog.id, &[seq_of_2]).await.unwrap(),
         vec![seq_of_2]
