@@ -238,6 +238,7 @@ impl AdminStore for SqlStore {
         &self,
         search: &MessageModeration,
     ) -> StoreResult<(Vec<(i64, ChatMessage)>, i64)> {
+        self.batch.settle().await?;
         let mut clause = Clause::default();
         clause.and("app_id = ?", vec![FilterValue::Int(search.app_id)]);
         if let Some(dialog_id) = &search.dialog_id {
@@ -275,6 +276,7 @@ impl AdminStore for SqlStore {
         dialog_id: &str,
         ids: &[String],
     ) -> StoreResult<Vec<(i64, String)>> {
+        self.batch.settle().await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -295,6 +297,7 @@ impl AdminStore for SqlStore {
     }
 
     async fn counts(&self, app_id: Option<i64>, now: i64) -> StoreResult<Counts> {
+        self.batch.settle().await?;
         let scoped = |table: &str, column: &str, extra: &str| match app_id {
             Some(_) => format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1{extra}"),
             None => format!("SELECT COUNT(*) FROM {table} WHERE 1 = 1{extra}"),

@@ -183,6 +183,8 @@ impl BlobStore for SqlStore {
     /// `"uid":"<uid>"`. The search starts from the user's own dialogs (indexed by user), then the app's
     /// broadcast dialogs.
     async fn blob_shared_with(&self, app_id: i64, uid: &str, user_id: i64) -> StoreResult<bool> {
+        // The message that shared it may still be on its way to history (left behind).
+        self.batch.settle().await?;
         let json = serde_json::Value::String(uid.to_owned()).to_string();
         let escaped = json.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let pattern = format!("%\"uid\":{escaped}%");
