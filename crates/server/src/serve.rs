@@ -30,7 +30,10 @@ pub async fn run(config: Config, config_file: Option<PathBuf>, log: LogControl) 
     let cluster_config = config.cluster_config()?;
     let store = palaver_store::open(&database_url).await?;
     if let Some(journal) = palaver_store::history_journal_dir(&database_url) {
-        let replayed = (store.start_history_journal(&journal).await).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let replayed = store
+            .start_history_journal(&journal)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if replayed > 0 {
             tracing::warn!(
                 replayed,

@@ -550,7 +550,7 @@ async fn count_unread_in(conn: &mut AnyConnection, saved: &[&ChatMessage]) -> St
 async fn count_private_unread_in(conn: &mut AnyConnection, private: &[&ChatMessage]) -> StoreResult<()> {
     let mut gains: std::collections::BTreeMap<(&str, i64), i64> = std::collections::BTreeMap::new();
     for m in private {
-        *gains.entry((m.dialog_id.as_str(), m.sender_id)).or_default() += 0;
+        gains.entry((m.dialog_id.as_str(), m.sender_id)).or_insert(0);
         if m.recipient_id != m.sender_id {
             *gains.entry((m.dialog_id.as_str(), m.recipient_id)).or_default() += 1;
         }

@@ -3,7 +3,7 @@
 
 use crate::cache::StoreCache;
 use crate::journal::{Journal, Journaled};
-use crate::writer::{self, BatchWriter};
+use crate::writer::BatchWriter;
 use crate::writes::{PairDialog, Write};
 use crate::{migrations, Backend};
 use palaver_core::cluster::{CacheChange, CacheListener, SharedCache};
@@ -75,31 +75,11 @@ impl SqlStore {
             .try_get(0)?;
         let (journal, found) = Journal::open(dir, applied as u64)
             .map_err(|e| StoreError::Backend(format!("cannot open the history journal: {e}")))?;
-        for chunk in found.chunks(REPLAY_CHUNK) {
-            self.replay(chunk).await?;
-        }
+        let replayed: Vec<(Write, Option<u64>)> = found.iter().flat_map(replay_writes).collect();
+        self.batch.replay(replayed).await?;
         journal.applied(found.last().map_or(applied as u64, |j| j.seq));
         self.batch.start_journal(journal)?;
         Ok(found.len())
-    }
-
-    /// Commits journaled messages, each after its private dialog when that is its pair's own (written
-    /// behind the pair's first message, it may be lost with them); a message that cannot be committed
-    /// (its dialog was deleted) is logged and dropped, as the writer drops it.
-    async fn replay(&self, journaled: &[Journaled]) -> StoreResult<()> {
-        let writes: Vec<Vec<Write>> = journaled.iter().map(replay_writes).collect();
-        let all: Vec<&Write> = writes.iter().flatten().collect();
-        let last = journaled.last().map(|j| j.seq);
-        if writer::commit(&self.writer, &all, last).await.is_ok() {
-            return Ok(());
-        }
-        for (j, writes) in journaled.iter().zip(&writes) {
-            let writes: Vec<&Write> = writes.iter().collect();
-            if let Err(error) = writer::commit(&self.writer, &writes, Some(j.seq)).await {
-                tracing::warn!(%error, message = %j.message.id, "a journaled message could not be replayed");
-            }
-        }
-        Ok(())
     }
 
     /// Commits every write left behind, then closes the pools: a store closed on shutdown keeps the
@@ -113,25 +93,25 @@ impl SqlStore {
     }
 }
 
-/// Journaled messages replayed per transaction.
-const REPLAY_CHUNK: usize = 4096;
-
-/// What replaying a journaled message writes.
-fn replay_writes(journaled: &Journaled) -> Vec<Write> {
+/// What replaying a journaled message writes: its private dialog first when that is its pair's own
+/// (written behind the pair's first message, it may be lost with it), then the message with its line's
+/// number (only a message's commit moves the database's journal mark).
+fn replay_writes(journaled: &Journaled) -> Vec<(Write, Option<u64>)> {
     let m = &journaled.message;
     let mut writes = Vec::with_capacity(2);
     if m.recipient_id != 0
         && palaver_proto::private_dialog_id(m.app_id, m.sender_id, m.recipient_id).as_str() == m.dialog_id
     {
-        writes.push(Write::EnsurePrivateDialog(PairDialog {
+        let pair = PairDialog {
             app_id: m.app_id,
             a: m.sender_id,
             b: m.recipient_id,
             new_id: m.dialog_id.clone(),
             now: m.created_at,
-        }));
+        };
+        writes.push((Write::EnsurePrivateDialog(pair), None));
     }
-    writes.push(Write::Message(Box::new(m.clone())));
+    writes.push((Write::Message(Box::new(m.clone())), Some(journaled.seq)));
     writes
 }
 

@@ -150,6 +150,22 @@ impl BatchWriter {
         Ok(true)
     }
 
+    /// Writes what history's journal held past the database's last commit when the server started, in
+    /// the journal's order (a message with its line's number), and returns once it is committed. Like
+    /// writes left behind, one that fails (its dialog was deleted meanwhile) is logged and dropped.
+    pub(crate) async fn replay(&self, journaled: Vec<(Write, Option<u64>)>) -> StoreResult<()> {
+        for (write, seq) in journaled {
+            self.behind.fetch_add(1, Ordering::AcqRel);
+            self.queue(Job {
+                write,
+                done: None,
+                seq,
+            })
+            .await?;
+        }
+        self.settle().await
+    }
+
     /// Queues a write and waits until the transaction that contains it has committed.
     pub(crate) async fn submit(&self, write: Write) -> StoreResult<Written> {
         let (done, outcome) = oneshot::channel();
@@ -267,11 +283,7 @@ async fn gather(queue: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
 
 /// Applies the writes in one transaction, in order; `journaled`: the history journal's number of the
 /// last journaled message among them, recorded in the same transaction.
-pub(crate) async fn commit(
-    pool: &AnyPool,
-    writes: &[&Write],
-    journaled: Option<u64>,
-) -> StoreResult<Vec<Written>> {
+async fn commit(pool: &AnyPool, writes: &[&Write], journaled: Option<u64>) -> StoreResult<Vec<Written>> {
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut rest = writes;
