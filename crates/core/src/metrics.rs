@@ -50,6 +50,12 @@ pub const STORE_BATCH_SIZE: &str = "palaver_store_batch_size";
 pub const STORE_QUEUE_DEPTH: &str = "palaver_store_queue_depth";
 /// Histogram: time from a message's arrival until it is durable and handed to its recipients.
 pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
+/// Counter: messages appended to history's journal (SQLite: acknowledged from there, committed behind).
+pub const HISTORY_JOURNAL_LINES: &str = "palaver_history_journal_lines_total";
+/// Counter: bytes appended to history's journal.
+pub const HISTORY_JOURNAL_BYTES: &str = "palaver_history_journal_bytes_total";
+/// Gauge: messages in history's journal that the database has not committed yet.
+pub const HISTORY_JOURNAL_PENDING: &str = "palaver_history_journal_pending";
 
 // --- Logins ---
 
@@ -155,6 +161,21 @@ pub fn describe() {
         Unit::Count,
         "Session tokens whose SCRAM keys a chat login derived on first use"
     );
+    describe_counter!(
+        HISTORY_JOURNAL_LINES,
+        Unit::Count,
+        "Messages appended to history's journal"
+    );
+    describe_counter!(
+        HISTORY_JOURNAL_BYTES,
+        Unit::Bytes,
+        "Bytes appended to history's journal"
+    );
+    describe_gauge!(
+        HISTORY_JOURNAL_PENDING,
+        Unit::Count,
+        "Messages in history's journal that the database has not committed yet"
+    );
     describe_histogram!(
         DELIVERY_DURATION,
         Unit::Seconds,
@@ -179,6 +200,8 @@ mod tests {
             XMPP_MESSAGES_ROUTED,
             HTTP_REQUESTS,
             PUSH_SENDS,
+            HISTORY_JOURNAL_LINES,
+            HISTORY_JOURNAL_BYTES,
         ];
         let others = [
             XMPP_SESSIONS,
@@ -188,6 +211,7 @@ mod tests {
             STORE_BATCH_SIZE,
             STORE_QUEUE_DEPTH,
             DELIVERY_DURATION,
+            HISTORY_JOURNAL_PENDING,
         ];
         for name in counters.iter().chain(&others) {
             assert!(name.starts_with("palaver_"), "{name}");

@@ -430,6 +430,50 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
     assert!(!after.text.contains(&token));
 }
 
+/// The bytes of history's journal on disk (SQLite's `palaver.db.history/` in the data directory).
+fn journal_bytes_on_disk(w: &World) -> u64 {
+    let dir = w.server.data_dir.path().join("palaver.db.history");
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+#[tokio::test]
+async fn the_history_journal_counts_its_lines_and_bytes_and_what_the_database_has_not_committed() {
+    const LINES: &str = "palaver_history_journal_lines_total";
+    const BYTES: &str = "palaver_history_journal_bytes_total";
+    const PENDING: &str = "palaver_history_journal_pending";
+    let w = World::start(Db::Sqlite, &[], "Journal", &["ann", "ben"]).await;
+    let before = scrape(&w).await;
+    assert_eq!(before.get(PENDING, &[]), Some(0.0));
+    assert_eq!(before.types[PENDING], "gauge");
+    let mut ann = w.online(0).await;
+    let mut ben = w.online(1).await;
+    // Three messages saved to history, one that is not (it never reaches the journal).
+    for (id, text, saved) in [
+        ("j1", "kept one", 1),
+        ("j2", "not kept", 0),
+        ("j3", "kept two", 1),
+        ("j4", "kept three", 1),
+    ] {
+        ann.send(&format!(
+            r#"<message xmlns="jabber:client" to="{}" type="chat" id="{id}"><body>{text}</body><extraParams xmlns="jabber:client"><save_to_history>{saved}</save_to_history></extraParams></message>"#,
+            w.bare(1)
+        ))
+        .await;
+        ben.expect(text).await;
+    }
+    let after = scrape_until(&w, "the journaled messages committed", |page| {
+        page.count(LINES, &[]) == 3.0 && page.get(PENDING, &[]) == Some(0.0)
+    })
+    .await;
+    assert_eq!(after.types[LINES], "counter");
+    // Every byte counted is in the journal's live segment, and nothing else is.
+    assert_eq!(after.count(BYTES, &[]), journal_bytes_on_disk(&w) as f64);
+    assert!(after.count(BYTES, &[]) > 0.0);
+}
+
 #[tokio::test]
 async fn a_metrics_address_of_its_own_takes_the_page_off_the_rest_ports() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -18,8 +18,9 @@
 //! the same transaction, records the highest number it committed (`history_journal.applied_seq`), so
 //! after a crash the server replays exactly the lines past it (`SqlStore::start_history_journal`).
 //! The journal is a series of segment files; a full segment is deleted once every line in it is
-//! committed.
+//! committed. `/metrics` shows the lines and bytes appended and how many lines wait for the database.
 
+use palaver_core::metrics as names;
 use palaver_core::model::ChatMessage;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -61,6 +62,8 @@ struct Segments {
     number: u64,
     bytes: u64,
     next_seq: u64,
+    /// The highest sequence number the database has committed.
+    applied: u64,
     /// Full segments (and those found on opening), oldest first, with the last sequence number each
     /// holds.
     full: VecDeque<(u64, u64)>,
@@ -106,9 +109,11 @@ impl Journal {
             number,
             bytes: 0,
             next_seq: last_seq + 1,
+            applied,
             full,
             line: Vec::with_capacity(512),
         };
+        segments.publish_pending();
         let journal = Journal {
             dir: dir.to_path_buf(),
             segments: Mutex::new(segments),
@@ -134,12 +139,17 @@ impl Journal {
         s.file.write_all(&s.line)?;
         s.bytes += s.line.len() as u64;
         s.next_seq += 1;
+        metrics::counter!(names::HISTORY_JOURNAL_LINES).increment(1);
+        metrics::counter!(names::HISTORY_JOURNAL_BYTES).increment(s.line.len() as u64);
+        s.publish_pending();
         Ok(seq)
     }
 
     /// The database has committed every line up to `seq`: full segments that hold nothing later go.
     pub(crate) fn applied(&self, seq: u64) {
         let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        segments.applied = segments.applied.max(seq);
+        segments.publish_pending();
         while let Some(&(number, last)) = segments.full.front() {
             if last > seq {
                 break;
@@ -152,6 +162,24 @@ impl Journal {
             }
             segments.full.pop_front();
         }
+    }
+}
+
+impl Journal {
+    /// Lines appended that the database has not committed yet.
+    #[cfg(test)]
+    fn pending(&self) -> u64 {
+        self.segments.lock().unwrap_or_else(|e| e.into_inner()).pending()
+    }
+}
+
+impl Segments {
+    fn pending(&self) -> u64 {
+        (self.next_seq - 1).saturating_sub(self.applied)
+    }
+
+    fn publish_pending(&self) {
+        metrics::gauge!(names::HISTORY_JOURNAL_PENDING).set(self.pending() as f64);
     }
 }
 
@@ -206,6 +234,29 @@ mod tests {
 
     fn segment_names(dir: &Path) -> Vec<u64> {
         segment_files(dir).unwrap().into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn pending_counts_the_lines_the_database_has_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(journal.pending(), 0);
+        for n in 1..=4 {
+            journal.append(&message(n)).unwrap();
+        }
+        assert_eq!(journal.pending(), 4);
+        journal.applied(3);
+        assert_eq!(journal.pending(), 1);
+        // An older commit's number, reported late, moves nothing back.
+        journal.applied(2);
+        assert_eq!(journal.pending(), 1);
+        drop(journal);
+        // Reopened with the database at 1: lines 2 to 4 are found, and wait again.
+        let (journal, found) = Journal::open(dir.path(), 1).unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(journal.pending(), 3);
+        journal.applied(4);
+        assert_eq!(journal.pending(), 0);
     }
 
     #[test]
