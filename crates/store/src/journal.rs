@@ -145,6 +145,12 @@ impl Journal {
         Ok(seq)
     }
 
+    /// Lines appended that the database has not committed yet.
+    #[cfg(test)]
+    fn pending(&self) -> u64 {
+        self.segments.lock().unwrap_or_else(|e| e.into_inner()).pending()
+    }
+
     /// The database has committed every line up to `seq`: full segments that hold nothing later go.
     pub(crate) fn applied(&self, seq: u64) {
         let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,14 +168,6 @@ impl Journal {
             }
             segments.full.pop_front();
         }
-    }
-}
-
-impl Journal {
-    /// Lines appended that the database has not committed yet.
-    #[cfg(test)]
-    fn pending(&self) -> u64 {
-        self.segments.lock().unwrap_or_else(|e| e.into_inner()).pending()
     }
 }
 

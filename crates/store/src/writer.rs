@@ -137,16 +137,7 @@ impl BatchWriter {
         let seq = journal
             .append(message)
             .map_err(|e| StoreError::Backend(format!("cannot write to the history journal: {e}")))?;
-        self.behind.fetch_add(1, Ordering::AcqRel);
-        let queued = self.queue(Job {
-            write,
-            done: None,
-            seq: Some(seq),
-        });
-        if let Err(error) = queued.await {
-            self.behind.fetch_sub(1, Ordering::AcqRel);
-            return Err(error);
-        }
+        self.leave_behind(write, Some(seq)).await?;
         Ok(true)
     }
 
@@ -155,13 +146,7 @@ impl BatchWriter {
     /// writes left behind, one that fails (its dialog was deleted meanwhile) is logged and dropped.
     pub(crate) async fn replay(&self, journaled: Vec<(Write, Option<u64>)>) -> StoreResult<()> {
         for (write, seq) in journaled {
-            self.behind.fetch_add(1, Ordering::AcqRel);
-            self.queue(Job {
-                write,
-                done: None,
-                seq,
-            })
-            .await?;
+            self.leave_behind(write, seq).await?;
         }
         self.settle().await
     }
@@ -183,12 +168,18 @@ impl BatchWriter {
     /// Queues a write and returns once it is queued (waiting for room when the queue is full): it is
     /// committed with or before the next write that is waited for. A failure is logged.
     pub(crate) async fn submit_behind(&self, write: Write) -> StoreResult<()> {
+        self.leave_behind(write, None).await
+    }
+
+    /// Queues a write nobody waits for (`seq`: a journaled message's line number), counted as left
+    /// behind until its commit.
+    async fn leave_behind(&self, write: Write, seq: Option<u64>) -> StoreResult<()> {
         self.behind.fetch_add(1, Ordering::AcqRel);
         let queued = self
             .queue(Job {
                 write,
                 done: None,
-                seq: None,
+                seq,
             })
             .await;
         if queued.is_err() {
