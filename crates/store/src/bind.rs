@@ -24,6 +24,19 @@ pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, values: &[FilterValue]) -> A
     query
 }
 
+/// The conflict clause of the batching writer's statements of many rows: ` OR FAIL` on SQLite, nothing on
+/// PostgreSQL. SQLite copies every page such a statement changes into a statement journal when the
+/// statement could abort (an `ABORT` constraint such as `NOT NULL`, or an immediate reference), so that it
+/// can undo that statement alone; `FAIL` stops without undoing and needs none. The writer never keeps
+/// a transaction whose statement failed (it rolls the batch back and retries write by write), and the
+/// references these statements check are deferred to the commit (SQLite migration 15).
+pub(crate) fn or_fail(conn: &AnyConnection) -> &'static str {
+    match conn.backend_name() {
+        "SQLite" => " OR FAIL",
+        _ => "",
+    }
+}
+
 /// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
 /// parameter's number by asking SQLite for its name, a walk over all of them, which made a 900-parameter
 /// statement cost more than the round trips it saved. PostgreSQL needs `$n`.

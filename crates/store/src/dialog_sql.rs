@@ -10,7 +10,7 @@
 //! or the row to itself), which takes the row lock on PostgreSQL and the write lock on SQLite up front, as
 //! `save_message` and the history calls do.
 
-use crate::bind::{bind_value, AnyQuery, Placeholders};
+use crate::bind::{bind_value, or_fail, AnyQuery, Placeholders};
 use crate::cache::StoreCache;
 use crate::filter_sql::comparison_sql;
 use crate::rows::{self, DIALOG_COLUMNS};
@@ -504,14 +504,20 @@ pub(crate) async fn ensure_private_dialogs_in(
 
 /// `INSERT INTO dialogs` of `rows` private dialogs, then `tail`.
 fn insert_dialogs_sql(conn: &AnyConnection, rows: usize, tail: &str) -> String {
-    let head = "INSERT INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ";
-    Placeholders::for_connection(conn).rows(head, rows, 7, tail)
+    let head = format!(
+        "INSERT{} INTO dialogs (id, app_id, type, user_id, private_key, created_at, updated_at) VALUES ",
+        or_fail(conn)
+    );
+    Placeholders::for_connection(conn).rows(&head, rows, 7, tail)
 }
 
 /// `INSERT INTO dialog_occupants` of both members of `pairs` private dialogs, then `tail`.
 fn insert_members_sql(conn: &AnyConnection, pairs: usize, tail: &str) -> String {
-    let head = "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ";
-    Placeholders::for_connection(conn).rows(head, pairs * 2, 3, tail)
+    let head = format!(
+        "INSERT{} INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ",
+        or_fail(conn)
+    );
+    Placeholders::for_connection(conn).rows(&head, pairs * 2, 3, tail)
 }
 
 /// Whether new private dialog rows carry their pair's `private_key`.

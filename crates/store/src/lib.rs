@@ -174,9 +174,10 @@ async fn sqlite_pool(
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; the busy timeout covers checkpoints and other
-                // processes (the CLI) writing to the same file; foreign keys make deletes cascade; the
-                // statement journal (kept so that one failed statement of a batch can be undone alone)
-                // lives in memory, not in a temporary file.
+                // processes (the CLI) writing to the same file; foreign keys make deletes cascade; a
+                // statement journal (kept so that one failed statement can be undone alone; the writer's
+                // statements of many rows need none, `bind::or_fail`) lives in memory, not in a
+                // temporary file.
                 let cache_kib = match role {
                     SqliteRole::Writer => WRITER_CACHE_KIB,
                     SqliteRole::Reader => READER_CACHE_KIB,

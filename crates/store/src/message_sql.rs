@@ -10,7 +10,7 @@
 //! lock up front (no stale read snapshot to upgrade). Under that lock a plain read of "not yet read" is
 //! exact, so every message is counted once.
 
-use crate::bind::{bind_all, Placeholders};
+use crate::bind::{bind_all, or_fail, Placeholders};
 use crate::filter_sql::{comparison_sql, like_escape, text_of};
 use crate::rows::{self, MESSAGE_COLUMNS};
 use crate::writes::{Write, Written};
@@ -454,8 +454,11 @@ pub(crate) async fn save_messages_in(
 
 async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> StoreResult<Vec<bool>> {
     let sql = Placeholders::for_connection(conn).rows(
-        "INSERT INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, custom, \
-         date_sent, created_at, updated_at) VALUES ",
+        &format!(
+            "INSERT{} INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, \
+             custom, date_sent, created_at, updated_at) VALUES ",
+            or_fail(conn)
+        ),
         chunk.len(),
         11,
         " ON CONFLICT DO NOTHING RETURNING id, dialog_id, sender_id",
@@ -510,9 +513,12 @@ async fn set_last_messages_in(conn: &mut AnyConnection, saved: &[&ChatMessage]) 
         "WITH v (dialog_id, body, message_id, user_id, date_sent, at) AS (VALUES ",
         last.len(),
         6,
-        ") UPDATE dialogs SET last_message = v.body, last_message_id = v.message_id, \
-         last_message_user_id = v.user_id, last_message_date_sent = v.date_sent, updated_at = v.at \
-         FROM v WHERE dialogs.id = v.dialog_id",
+        &format!(
+            ") UPDATE{} dialogs SET last_message = v.body, last_message_id = v.message_id, \
+             last_message_user_id = v.user_id, last_message_date_sent = v.date_sent, updated_at = v.at \
+             FROM v WHERE dialogs.id = v.dialog_id",
+            or_fail(conn)
+        ),
     );
     let mut update = sqlx::query(&sql);
     for (dialog_id, m) in last {
@@ -559,9 +565,12 @@ async fn count_private_unread_in(conn: &mut AnyConnection, private: &[&ChatMessa
         "WITH v (dialog_id, user_id, gain) AS (VALUES ",
         gains.len(),
         3,
-        ") UPDATE dialog_occupants SET unread_count = unread_count + v.gain, hidden = 0 FROM v \
-         WHERE dialog_occupants.dialog_id = v.dialog_id AND dialog_occupants.user_id = v.user_id \
-         AND (dialog_occupants.hidden <> 0 OR v.gain > 0)",
+        &format!(
+            ") UPDATE{} dialog_occupants SET unread_count = unread_count + v.gain, hidden = 0 FROM v \
+             WHERE dialog_occupants.dialog_id = v.dialog_id AND dialog_occupants.user_id = v.user_id \
+             AND (dialog_occupants.hidden <> 0 OR v.gain > 0)",
+            or_fail(conn)
+        ),
     );
     let mut update = sqlx::query(&sql);
     for ((dialog_id, user_id), gain) in gains {
@@ -580,8 +589,9 @@ async fn count_group_unread_in(conn: &mut AnyConnection, group: &[&ChatMessage])
         group.len(),
         2,
         &format!(
-            ") UPDATE dialog_occupants SET unread_count = unread_count + ({from_others}), hidden = 0 \
-             WHERE dialog_id IN (SELECT dialog_id FROM v) AND (hidden <> 0 OR ({from_others}) > 0)"
+            ") UPDATE{} dialog_occupants SET unread_count = unread_count + ({from_others}), hidden = 0 \
+             WHERE dialog_id IN (SELECT dialog_id FROM v) AND (hidden <> 0 OR ({from_others}) > 0)",
+            or_fail(conn)
         ),
     );
     let mut update = sqlx::query(&sql);
@@ -601,7 +611,11 @@ async fn unhide_for_viewers_in(conn: &mut AnyConnection, saved: &[&ChatMessage])
         "WITH v (dialog_id) AS (VALUES ",
         dialogs.len(),
         1,
-        ") UPDATE broadcast_viewers SET hidden = 0 WHERE hidden <> 0 AND dialog_id IN (SELECT dialog_id FROM v)",
+        &format!(
+            ") UPDATE{} broadcast_viewers SET hidden = 0 WHERE hidden <> 0 \
+             AND dialog_id IN (SELECT dialog_id FROM v)",
+            or_fail(conn)
+        ),
     );
     let mut update = sqlx::query(&sql);
     for dialog_id in dialogs {

@@ -72,6 +72,12 @@ const SQLITE: &[Script] = &[
         "history_journal",
         include_str!("../migrations/sqlite/0014_history_journal.sql"),
     ),
+    // References checked at commit: the writer's statements of many rows need no statement journal.
+    (
+        15,
+        "deferred_references",
+        include_str!("../migrations/sqlite/0015_deferred_references.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -301,5 +307,73 @@ mod tests {
         );
         store.close().await;
         drop_postgres_schema(&schema).await.unwrap();
+    }
+
+    /// SQLite migration 15 on a database with history: dialogs, members and messages check their
+    /// references at commit, on the connection that migrated and on one that was open before, and deletes
+    /// still cascade at once.
+    #[tokio::test]
+    async fn references_are_checked_at_commit_after_migration_15_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::sqlite_url(dir.path());
+        let store = crate::connect(&url).await.unwrap();
+        let pool = store.writer().clone();
+        migrate_to(&pool, SQLITE, 14).await;
+        exec(
+            &pool,
+            "INSERT INTO apps (id, name, auth_key, auth_secret, created_at) VALUES (1, 'A', 'k', 's', 0)",
+        )
+        .await;
+        exec(&pool, "INSERT INTO dialogs (id, app_id, type, user_id, created_at, updated_at) VALUES ('d1', 1, 3, 10, 0, 0)").await;
+        exec(&pool, "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ('d1', 10, 0), ('d1', 11, 0)").await;
+        assert_eq!(exec(&pool, &message("m1", 10)).await, 1);
+        // Another connection, open (its schema read) before the migration.
+        let other = crate::connect(&url).await.unwrap();
+        assert_eq!(count(other.writer(), "SELECT COUNT(*) FROM messages").await, 1);
+
+        store.migrate().await.unwrap();
+
+        for table in ["dialogs", "dialog_occupants", "messages"] {
+            let sql = names(
+                &pool,
+                &format!("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = '{table}'"),
+            )
+            .await;
+            assert!(
+                sql[0].contains("ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED"),
+                "{table}: {sql:?}"
+            );
+        }
+        for connection in [&pool, other.writer()] {
+            let mut tx = connection.begin().await.unwrap();
+            for broken in [
+                message("m2", 10).replace("'d1'", "'gone'"),
+                "INSERT INTO dialog_occupants (dialog_id, user_id, joined_at) VALUES ('gone', 10, 0)".to_owned(),
+                "INSERT INTO dialogs (id, app_id, type, user_id, created_at, updated_at) VALUES ('d2', 99, 3, 10, 0, 0)"
+                    .to_owned(),
+            ] {
+                // Taken by the statement (an immediate reference would refuse it here)...
+                assert_eq!(sqlx::query(&broken).execute(&mut *tx).await.unwrap().rows_affected(), 1);
+            }
+            // ...and refused by the commit, which keeps none of it.
+            let refused = tx.commit().await.unwrap_err().to_string();
+            assert!(refused.contains("FOREIGN KEY"), "{refused}");
+            assert_eq!(count(&pool, "SELECT COUNT(*) FROM messages").await, 1);
+            assert_eq!(count(&pool, "SELECT COUNT(*) FROM dialog_occupants").await, 2);
+            assert_eq!(count(&pool, "SELECT COUNT(*) FROM dialogs").await, 1);
+        }
+        assert!(names(&pool, "PRAGMA foreign_key_check").await.is_empty());
+        assert_eq!(names(&pool, "PRAGMA integrity_check").await, ["ok"]);
+        // Deleting the app still takes its dialogs, their members and their history with it.
+        exec(&pool, "DELETE FROM apps WHERE id = 1").await;
+        for table in ["dialogs", "dialog_occupants", "messages"] {
+            assert_eq!(
+                count(&pool, &format!("SELECT COUNT(*) FROM {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+        other.close().await;
+        store.close().await;
     }
 }
