@@ -1004,10 +1004,11 @@ pub trait DialogStore: Send + Sync {
         new_id: &str,
         now: i64,
     ) -> StoreResult<(Dialog, bool)>;
-    /// The same for a message between them, which only needs the dialog's id: a pair with no dialog gets
-    /// one with `new_id` (which must be `private_dialog_id` of the pair, so that every node makes the
-    /// same), written behind: stored with or before the next write that is waited for (the message's
-    /// own history row, if any), and seen by readers a few milliseconds later.
+    /// The same for a message between them, which only needs the dialog's id, type and members (the
+    /// rest of what it returns may be a new dialog's, for a pair whose row was made earlier): a pair with
+    /// no dialog gets one with `new_id` (which must be `private_dialog_id` of the pair, so that every node
+    /// makes the same), written behind: stored with or before the next write that is waited for (the
+    /// message's own history row, if any), and seen by readers a few milliseconds later.
     async fn private_dialog_for_message(
         &self,
         app_id: i64,

@@ -765,14 +765,14 @@ impl DialogStore for SqlStore {
         new_id: &str,
         now: i64,
     ) -> StoreResult<Dialog> {
-        if let Some(dialog) = self.cached_private_dialog(app_id, a, b).await? {
-            return Ok(dialog);
-        }
         if !self.private_ids_derived().await? {
+            if let Some(dialog) = self.cached_private_dialog(app_id, a, b).await? {
+                return Ok(dialog);
+            }
             // A pair may have a dialog whose id is not its own: ask the writer, which finds it.
             return Ok(self.private_dialog(app_id, a, b, new_id, now).await?.0);
         }
-        // A pair that has a dialog has it under `new_id`: make sure of it behind the message.
+        // A pair that has a dialog has it under `new_id`.
         let pair = PairDialog {
             app_id,
             a,
@@ -780,16 +780,20 @@ impl DialogStore for SqlStore {
             new_id: new_id.to_owned(),
             now,
         };
+        let key = StoreCache::pair_key(app_id, a, b);
+        if self.cache.pairs.get(&key).is_some() {
+            // Its row exists or is on its way: the dialog as read, or else what the message needs of it.
+            return Ok(match self.cache.dialogs.get(&pair.new_id) {
+                Some(dialog) if dialog.app_id == app_id => Dialog::clone(&dialog),
+                _ => new_private_dialog(&pair),
+            });
+        }
+        // Made sure of behind the message; the pair is known from here on, so its next messages write
+        // nothing (a failed write forgets it, writer.rs). The dialog itself is not cached: its row may
+        // be older than this message (made before a restart, or by the other member), with another
+        // owner and creation time than `new_private_dialog` gives it, and owner-only actions read it.
+        self.cache.pairs.insert(key, pair.new_id.clone());
         let dialog = new_private_dialog(&pair);
-        // Cached before it is written, so the pair's next messages write nothing (the id is the pair's
-        // whatever happened meanwhile); a failed write forgets it (writer.rs).
-        let seen = self.cache.dialogs.generation();
-        self.cache
-            .pairs
-            .insert(StoreCache::pair_key(app_id, a, b), dialog.id.clone());
-        self.cache
-            .dialogs
-            .fill(seen, dialog.id.clone(), Arc::new(dialog.clone()));
         self.batch.submit_behind(Write::EnsurePrivateDialog(pair)).await?;
         Ok(dialog)
     }

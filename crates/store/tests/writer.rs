@@ -654,6 +654,47 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
     .await
 }
 
+/// A pair's dialog made before the caches forgot it (a restart, an eviction) stays its first sender's
+/// when the other member writes first afterwards: the pair's first message after that does not know
+/// whether the row exists, so what it passes on is never cached as the dialog, and the owner-only force
+/// delete stays the owner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pair_dialog_keeps_its_owner_when_the_other_member_writes_first_after_a_restart() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let (app, users) = app_with_users(&core, "owner", 2).await;
+        let (owner, other) = (users[0], users[1]);
+        let id = palaver_proto::private_dialog_id(app, owner, other).to_string();
+        core.store
+            .private_dialog_for_message(app, owner, other, &id, START)
+            .await
+            .unwrap();
+        assert_eq!(core.dialogs().get(app, &id).await.unwrap().user_id, owner);
+        store.forget_cached();
+        for n in 1..=2 {
+            core.store
+                .private_dialog_for_message(app, other, owner, &id, START + n)
+                .await
+                .unwrap();
+        }
+        let dialog = core.dialogs().get(app, &id).await.unwrap();
+        assert_eq!((dialog.user_id, dialog.created_at), (owner, START));
+        let ids = std::slice::from_ref(&id);
+        let refused = core.dialogs().delete(app, ids, other, true).await.unwrap();
+        assert_eq!(refused.forbidden, ids);
+        let deleted = core.dialogs().delete(app, ids, owner, true).await.unwrap();
+        assert_eq!(deleted.deleted, ids);
+        // Deleted, the pair's next message makes it again, its sender's now.
+        core.store
+            .private_dialog_for_message(app, other, owner, &id, START + 3)
+            .await
+            .unwrap();
+        let remade = core.dialogs().get(app, &id).await.unwrap();
+        assert_eq!((remade.user_id, remade.created_at), (other, START + 3));
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
     with_both_stores(|store| async move {
