@@ -31,10 +31,16 @@ pub(crate) fn bind_all<'q>(mut query: AnyQuery<'q>, values: &[FilterValue]) -> A
 /// a transaction whose statement failed (it rolls the batch back and retries write by write), and the
 /// references these statements check are deferred to the commit (SQLite migration 15).
 pub(crate) fn or_fail(conn: &AnyConnection) -> &'static str {
-    match conn.backend_name() {
-        "SQLite" => " OR FAIL",
-        _ => "",
+    if is_sqlite(conn) {
+        " OR FAIL"
+    } else {
+        ""
     }
+}
+
+/// Whether the connection is SQLite's (the other backend is PostgreSQL).
+fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
 }
 
 /// Bind parameters of a statement of many rows. SQLite gets anonymous `?`s: sqlx finds each named
@@ -48,7 +54,7 @@ pub(crate) struct Placeholders {
 impl Placeholders {
     pub(crate) fn for_connection(conn: &AnyConnection) -> Placeholders {
         Placeholders {
-            numbered: conn.backend_name() != "SQLite",
+            numbered: !is_sqlite(conn),
             next: 0,
         }
     }
