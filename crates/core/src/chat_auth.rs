@@ -1,6 +1,7 @@
 //! What the XMPP login needs from the accounts domain: a user's password may be the password itself or any
 //! live REST session token of that user (the "custom authentication provider" path of the chat guide).
 
+use crate::accounts::{LoginName, LoginRecord};
 use crate::credentials::{scram_keys, token_hash};
 use crate::model::{ScramKeys, Session};
 use crate::{Core, CoreResult};
@@ -27,17 +28,11 @@ impl ChatAuthService {
 
     /// The SCRAM material of a user of an existing application; None for unknown apps or users.
     pub async fn secrets(&self, app_id: i64, user_id: i64) -> CoreResult<Option<ChatSecrets>> {
-        if self.core.store.user(app_id, user_id).await?.is_none()
-            || self
-                .core
-                .users()
-                .ensure_not_blocked(app_id, user_id)
-                .await
-                .is_err()
-        {
-            return Ok(None);
-        }
-        let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
+        let Some(credentials) = self
+            .unblocked_user(app_id, user_id)
+            .await?
+            .and_then(|record| record.credentials)
+        else {
             return Ok(None);
         };
         let now = self.core.clock.now_millis();
@@ -119,20 +114,14 @@ impl ChatAuthService {
         user_id: i64,
         secret: &str,
     ) -> CoreResult<Option<Option<i64>>> {
-        if self
-            .core
-            .users()
-            .ensure_not_blocked(app_id, user_id)
-            .await
-            .is_err()
-        {
+        let Some(record) = self.unblocked_user(app_id, user_id).await? else {
             return Ok(None);
-        }
+        };
         let now = self.core.clock.now_millis();
         if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
             return Ok(Some(Some(session.id)));
         }
-        let Some(credentials) = self.core.store.credentials(app_id, user_id).await? else {
+        let Some(credentials) = record.credentials else {
             return Ok(None);
         };
         // The XMPP login throttles the whole exchange itself.
@@ -142,6 +131,16 @@ impl ChatAuthService {
             .verify(app_id, user_id, credentials, secret, None)
             .await?;
         Ok(valid.then_some(None))
+    }
+
+    /// A user of the app whom no operator blocked, with their credentials; None for anyone else.
+    async fn unblocked_user(&self, app_id: i64, user_id: i64) -> CoreResult<Option<LoginRecord>> {
+        let record = self
+            .core
+            .store
+            .login_record(app_id, LoginName::Id(user_id))
+            .await?;
+        Ok(record.filter(|record| !record.blocked))
     }
 
     /// Keeps a REST session alive while a chat session that logged in with its token is up. False when the

@@ -1,6 +1,7 @@
 //! Sessions: creating them (application, user, guest; plain or v3-signed), resolving a token to a caller
 //! with the sliding expiry, logging a user in and out of a session, destroying it.
 
+use crate::accounts::LoginName;
 use crate::credentials::{scram_keys, token_hash};
 use crate::events::Event;
 use crate::model::{App, IssuedSession, Profile, Session, User};
@@ -242,26 +243,19 @@ impl SessionService {
         credentials: &UserCredentials,
         origin: Option<IpAddr>,
     ) -> CoreResult<User> {
-        let (user, name, password) = match credentials {
-            UserCredentials::Login { login, password } => (
-                self.core.store.user_by_login(app_id, login).await?,
-                login,
-                password,
-            ),
-            UserCredentials::Email { email, password } => (
-                self.core.store.user_by_email(app_id, email).await?,
-                email,
-                password,
-            ),
+        let (name, password, lookup) = match credentials {
+            UserCredentials::Login { login, password } => (login, password, LoginName::Login(login)),
+            UserCredentials::Email { email, password } => (email, password, LoginName::Email(email)),
             UserCredentials::Guest { .. } => return Err(CoreError::Unauthorized),
         };
+        let record = self.core.store.login_record(app_id, lookup).await?;
         // The throttle knows a user by the name a chat login uses for them, so both ways in count together.
-        let throttle_name = match &user {
-            Some(user) => format!("{}-{app_id}", user.id),
+        let throttle_name = match &record {
+            Some(record) => format!("{}-{app_id}", record.user.id),
             None => format!("{}@{app_id}", name.to_lowercase()),
         };
         let throttle_as = origin.map(|address| (address, throttle_name.as_str()));
-        let Some(user) = user.filter(|u| !u.is_guest) else {
+        let Some(record) = record.filter(|record| !record.user.is_guest) else {
             if let Some((address, name)) = throttle_as {
                 let delay = self.core.password_gate.throttle.delay(address, name);
                 tokio::time::sleep(delay).await;
@@ -269,22 +263,18 @@ impl SessionService {
             }
             return Err(CoreError::Unauthorized);
         };
-        let credentials = self
-            .core
-            .store
-            .credentials(app_id, user.id)
-            .await?
-            .ok_or(CoreError::Unauthorized)?;
+        let credentials = record.credentials.ok_or(CoreError::Unauthorized)?;
         let valid = self
             .core
             .passwords()
-            .verify(app_id, user.id, credentials, password, throttle_as)
+            .verify(app_id, record.user.id, credentials, password, throttle_as)
             .await?;
-        if valid {
-            self.core.users().ensure_not_blocked(app_id, user.id).await?;
-            Ok(user)
-        } else {
+        if !valid {
             Err(CoreError::Unauthorized)
+        } else if record.blocked {
+            Err(crate::users::blocked_user())
+        } else {
+            Ok(record.user)
         }
     }
 

@@ -262,15 +262,6 @@ impl UserService {
         }
     }
 
-    /// Refuses a user an operator blocked: the one check before a session is made for him or he logs in to
-    /// chat.
-    pub async fn ensure_not_blocked(&self, app_id: i64, user_id: i64) -> CoreResult<()> {
-        match self.core.store.admin().blocked_at(app_id, user_id).await? {
-            Some(_) => Err(CoreError::Forbidden("This user is blocked".into())),
-            None => Ok(()),
-        }
-    }
-
     async fn change_password(
         &self,
         app_id: i64,
@@ -434,6 +425,11 @@ impl ProfilePatch {
         set(&mut profile.user_tags, &self.user_tags);
         set(&mut profile.timezone, &self.timezone);
     }
+}
+
+/// What a user an operator blocked gets instead of a new REST session (chat logins just fail).
+pub(crate) fn blocked_user() -> CoreError {
+    CoreError::Forbidden("This user is blocked".into())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::user_query::{order_by, where_clause};
 use crate::writes::{Write, Written};
 use crate::SqlStore;
 use async_trait::async_trait;
-use palaver_core::accounts::{AccountStore, UserQuery};
+use palaver_core::accounts::{AccountStore, LoginName, LoginRecord, UserQuery};
 use palaver_core::model::{App, Credentials, Profile, ScramKeys, Session, User};
 use palaver_core::{StoreError, StoreResult};
 use sqlx::any::AnyArguments;
@@ -388,6 +388,37 @@ impl AccountStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(rows::credentials).transpose()?)
+    }
+
+    async fn login_record(&self, app_id: i64, name: LoginName<'_>) -> StoreResult<Option<LoginRecord>> {
+        let key = match name {
+            LoginName::Id(_) => "id",
+            LoginName::Login(_) => "login_lower",
+            LoginName::Email(_) => "email_lower",
+        };
+        let sql = format!(
+            "SELECT {}, {}, b.blocked_at FROM users u \
+             LEFT JOIN credentials c ON c.user_id = u.id \
+             LEFT JOIN blocked_users b ON b.user_id = u.id AND b.app_id = u.app_id \
+             WHERE u.app_id = $1 AND u.{key} = $2",
+            rows::qualified("u", USER_COLUMNS),
+            rows::qualified("c", CREDENTIAL_COLUMNS),
+        );
+        let query = sqlx::query(&sql).bind(app_id);
+        let query = match name {
+            LoginName::Id(id) => query.bind(id),
+            LoginName::Login(login) => query.bind(login.to_lowercase()),
+            LoginName::Email(email) => query.bind(email.to_lowercase()),
+        };
+        let Some(row) = query.fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let has_credentials = row.try_get::<Option<String>, _>("password_hash")?.is_some();
+        Ok(Some(LoginRecord {
+            user: rows::user(&row)?,
+            credentials: has_credentials.then(|| rows::credentials(&row)).transpose()?,
+            blocked: row.try_get::<Option<i64>, _>("blocked_at")?.is_some(),
+        }))
     }
 
     async fn set_credentials(&self, app_id: i64, user_id: i64, credentials: &Credentials) -> StoreResult<()> {

@@ -15,6 +15,15 @@ pub(crate) const USER_COLUMNS: &str = "id, app_id, login, email, full_name, phon
 pub(crate) const CREDENTIAL_COLUMNS: &str = "password_hash, scram_salt, scram_iterations, sha1_stored_key, \
     sha1_server_key, sha256_stored_key, sha256_server_key";
 
+/// `columns` (a list as above) each prefixed with the table alias `table`, for joins.
+pub(crate) fn qualified(table: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{table}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) const SESSION_COLUMNS: &str = "id, app_id, user_id, token_hash, scram_salt, scram_iterations, \
     sha1_stored_key, sha1_server_key, sha256_stored_key, sha256_server_key, token_sealed, nonce, ts, created_at, \
     updated_at, expires_at, ttl";

@@ -1,6 +1,6 @@
 //! One set of behaviour tests, run against both backends: the embedded SQLite database and PostgreSQL.
 
-use palaver_core::accounts::{UserCondition, UserField, UserQuery};
+use palaver_core::accounts::{LoginName, LoginRecord, UserCondition, UserField, UserQuery};
 use palaver_core::clock::ManualClock;
 use palaver_core::model::{DialogType, Profile};
 use palaver_core::query::{FilterOp, FilterValue};
@@ -705,6 +705,109 @@ async fn credentials_are_found_and_replaced_only_under_the_users_own_application
         assert_eq!(password_hash(&core, app, user).await, "replaced");
         // The other users keep theirs.
         assert_eq!(password_hash(&core, app, users[0]).await, own.password_hash);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_login_record_holds_the_user_their_credentials_and_their_block_in_one_read() {
+    with_both_stores(|store| async move {
+        let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+        let app = core.apps().create("record").await.unwrap();
+        let other = core.apps().create("record-other").await.unwrap();
+        let profile = Profile {
+            login: Some("Record-Alice".into()),
+            email: Some("Alice@Example.org".into()),
+            ..Profile::default()
+        };
+        let alice = core
+            .users()
+            .signup(app.id, profile, Some("password1".into()))
+            .await
+            .unwrap();
+        let bob = core
+            .users()
+            .signup(
+                app.id,
+                Profile {
+                    login: Some("record-bob".into()),
+                    ..Profile::default()
+                },
+                Some("password2".into()),
+            )
+            .await
+            .unwrap();
+        let credentials = core.store.credentials(app.id, alice.id).await.unwrap();
+        assert!(credentials.is_some());
+        let expected = LoginRecord {
+            user: alice.clone(),
+            credentials: credentials.clone(),
+            blocked: false,
+        };
+        // By id, and by login and e-mail in any case.
+        for name in [
+            LoginName::Id(alice.id),
+            LoginName::Login("record-alice"),
+            LoginName::Login("RECORD-ALICE"),
+            LoginName::Email("alice@example.ORG"),
+        ] {
+            assert_eq!(
+                core.store.login_record(app.id, name).await.unwrap(),
+                Some(expected.clone()),
+                "{name:?}"
+            );
+        }
+        // Never another application's user, nor a user who is not there.
+        for (app_id, name) in [
+            (other.id, LoginName::Id(alice.id)),
+            (other.id, LoginName::Login("record-alice")),
+            (app.id, LoginName::Id(bob.id + 1000)),
+            (app.id, LoginName::Email("bob@example.org")),
+        ] {
+            assert_eq!(
+                core.store.login_record(app_id, name).await.unwrap(),
+                None,
+                "{app_id} {name:?}"
+            );
+        }
+        // A block is the blocked user's alone, and is gone once lifted.
+        core.store
+            .admin()
+            .set_blocked(app.id, alice.id, true, START)
+            .await
+            .unwrap();
+        let blocked = core
+            .store
+            .login_record(app.id, LoginName::Id(alice.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(blocked.blocked);
+        assert_eq!(blocked.credentials, credentials);
+        let bob_record = core
+            .store
+            .login_record(app.id, LoginName::Login("record-bob"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((bob_record.user.id, bob_record.blocked), (bob.id, false));
+        assert_eq!(
+            bob_record.credentials,
+            core.store.credentials(app.id, bob.id).await.unwrap()
+        );
+        assert_ne!(bob_record.credentials, credentials);
+        core.store
+            .admin()
+            .set_blocked(app.id, alice.id, false, START)
+            .await
+            .unwrap();
+        assert_eq!(
+            core.store
+                .login_record(app.id, LoginName::Id(alice.id))
+                .await
+                .unwrap(),
+            Some(expected)
+        );
     })
     .await
 }
