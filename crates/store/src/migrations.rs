@@ -78,6 +78,12 @@ const SQLITE: &[Script] = &[
         "deferred_references",
         include_str!("../migrations/sqlite/0015_deferred_references.sql"),
     ),
+    // Dialogs no longer indexed by their last update, which every message moves.
+    (
+        16,
+        "dialog_updates_unindexed",
+        include_str!("../migrations/sqlite/0016_dialog_updates_unindexed.sql"),
+    ),
 ];
 const POSTGRES: &[Script] = &[
     (
@@ -137,6 +143,12 @@ const POSTGRES: &[Script] = &[
         13,
         "messages_unique_by_id",
         include_str!("../migrations/postgres/0013_messages_unique_by_id.sql"),
+    ),
+    // Dialogs no longer indexed by their last update, which every message moves.
+    (
+        14,
+        "dialog_updates_unindexed",
+        include_str!("../migrations/postgres/0014_dialog_updates_unindexed.sql"),
     ),
 ];
 
@@ -305,6 +317,64 @@ mod tests {
                 "messages_pkey"
             ]
         );
+        store.close().await;
+        drop_postgres_schema(&schema).await.unwrap();
+    }
+
+    /// The indexes of the dialogs table before the last migration and after it.
+    async fn dialog_indexes_around_the_last_migration(
+        store: &crate::SqlStore,
+        scripts: &'static [Script],
+        list: &str,
+    ) -> (Vec<String>, Vec<String>) {
+        let pool = store.writer().clone();
+        let before_last = scripts[scripts.len() - 2].0;
+        migrate_to(&pool, scripts, before_last).await;
+        let before = names(&pool, list).await;
+        store.migrate().await.unwrap();
+        (before, names(&pool, list).await)
+    }
+
+    fn without_update_index(before: &[String]) -> Vec<String> {
+        assert!(
+            before.iter().any(|name| name == "dialogs_app_updated"),
+            "{before:?}"
+        );
+        before
+            .iter()
+            .filter(|name| *name != "dialogs_app_updated")
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn dialogs_lose_the_index_every_message_moved_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::connect(&crate::sqlite_url(dir.path())).await.unwrap();
+        let (before, after) = dialog_indexes_around_the_last_migration(
+            &store,
+            SQLITE,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dialogs' ORDER BY name",
+        )
+        .await;
+        assert_eq!(after, without_update_index(&before));
+        assert!(after.iter().any(|name| name == "dialogs_broadcast"), "{after:?}");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn dialogs_lose_the_index_every_message_moved_on_postgres() {
+        let (url, schema) = fresh_postgres_schema().await.expect("PostgreSQL for tests");
+        let store = crate::connect(&url).await.unwrap();
+        let (before, after) = dialog_indexes_around_the_last_migration(
+            &store,
+            POSTGRES,
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'dialogs' AND schemaname = current_schema() \
+             ORDER BY indexname",
+        )
+        .await;
+        assert_eq!(after, without_update_index(&before));
+        assert!(after.iter().any(|name| name == "dialogs_broadcast"), "{after:?}");
         store.close().await;
         drop_postgres_schema(&schema).await.unwrap();
     }
