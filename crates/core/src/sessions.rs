@@ -272,7 +272,8 @@ impl SessionService {
         if !valid {
             Err(CoreError::Unauthorized)
         } else if record.blocked {
-            Err(crate::users::blocked_user())
+            // An operator blocked the user (chat logins just fail).
+            Err(CoreError::Forbidden("This user is blocked".into()))
         } else {
             Ok(record.user)
         }

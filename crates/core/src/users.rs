@@ -427,11 +427,6 @@ impl ProfilePatch {
     }
 }
 
-/// What a user an operator blocked gets instead of a new REST session (chat logins just fail).
-pub(crate) fn blocked_user() -> CoreError {
-    CoreError::Forbidden("This user is blocked".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,17 +321,17 @@ mod tests {
         drop_postgres_schema(&schema).await.unwrap();
     }
 
-    /// The indexes of the dialogs table before the last migration and after it.
-    async fn dialog_indexes_around_the_last_migration(
+    /// The indexes of the dialogs table before migration `version` and after it.
+    async fn dialog_indexes_around(
         store: &crate::SqlStore,
         scripts: &'static [Script],
+        version: i64,
         list: &str,
     ) -> (Vec<String>, Vec<String>) {
         let pool = store.writer().clone();
-        let before_last = scripts[scripts.len() - 2].0;
-        migrate_to(&pool, scripts, before_last).await;
+        migrate_to(&pool, scripts, version - 1).await;
         let before = names(&pool, list).await;
-        store.migrate().await.unwrap();
+        migrate_to(&pool, scripts, version).await;
         (before, names(&pool, list).await)
     }
 
@@ -351,9 +351,10 @@ mod tests {
     async fn dialogs_lose_the_index_every_message_moved_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::connect(&crate::sqlite_url(dir.path())).await.unwrap();
-        let (before, after) = dialog_indexes_around_the_last_migration(
+        let (before, after) = dialog_indexes_around(
             &store,
             SQLITE,
+            16,
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'dialogs' ORDER BY name",
         )
         .await;
@@ -366,9 +367,10 @@ mod tests {
     async fn dialogs_lose_the_index_every_message_moved_on_postgres() {
         let (url, schema) = fresh_postgres_schema().await.expect("PostgreSQL for tests");
         let store = crate::connect(&url).await.unwrap();
-        let (before, after) = dialog_indexes_around_the_last_migration(
+        let (before, after) = dialog_indexes_around(
             &store,
             POSTGRES,
+            14,
             "SELECT indexname::text FROM pg_indexes WHERE tablename = 'dialogs' AND schemaname = current_schema() \
              ORDER BY indexname",
         )
