@@ -4,6 +4,7 @@
 //! sequence number and scheduled time, so latency (HDR histograms) and loss are exact. Results come out
 //! as JSON and PNG charts.
 
+pub mod backlog;
 pub mod charts;
 pub mod link;
 pub mod load;

@@ -1,6 +1,7 @@
 //! Offered load in steps: each step sends at a fixed rate for a fixed time on the open-loop clock, then
 //! waits for the stragglers (up to a drain period) and tallies deliveries, losses and latency.
 
+use crate::backlog::BacklogProbe;
 use crate::report::Step;
 use crate::schedule::OpenLoop;
 use crate::swarm::Swarm;
@@ -22,6 +23,8 @@ pub struct Steps {
     pub stop_on_failure: bool,
     /// Generator threads, to tell when the generator is the limit.
     pub threads: usize,
+    /// The server's backlog, read after each step: a step that leaves more fails.
+    pub backlog: Option<BacklogProbe>,
 }
 
 /// Composes send number `seq` due at `due`: which client sends it and its bytes.
@@ -100,6 +103,16 @@ async fn run_step(
     let latency = recorder.step_latency(first_seq).summary();
     let bounces = recorder.bounces() - bounces_before;
     let errors = recorder.errors() - errors_before;
+    let (server_backlog, keeping_up) = match &steps.backlog {
+        None => (None, true),
+        Some(probe) => match probe.read().await {
+            Ok(backlog) => (Some(backlog), backlog <= probe.max),
+            Err(error) => {
+                eprintln!("server backlog unknown: {error:#}");
+                (None, false)
+            }
+        },
+    };
     Step {
         offered_rate: rate,
         duration_s: sending.as_secs_f64(),
@@ -111,6 +124,11 @@ async fn run_step(
         max_send_lag_ms: max_lag.as_secs_f64() * 1000.0,
         generator_cpu_percent: cpu_percent,
         generator_limited: cpu_percent > 90.0 * steps.threads as f64,
-        passed: deliveries.lost == 0 && bounces == 0 && errors == 0 && latency.p99_ms <= steps.max_p99_ms,
+        server_backlog,
+        passed: deliveries.lost == 0
+            && bounces == 0
+            && errors == 0
+            && latency.p99_ms <= steps.max_p99_ms
+            && keeping_up,
     }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use palaver_bench::backlog::BacklogProbe;
 use palaver_bench::link::{Endpoint, Transport};
 use palaver_bench::load::Steps;
 use palaver_bench::report::Report;
@@ -111,6 +112,16 @@ struct StepArgs {
     /// Smallest message body in bytes.
     #[arg(long, default_value_t = 64)]
     body_size: usize,
+    /// The server's Prometheus page: after each step its backlog gauge is read, and a step that leaves a
+    /// larger backlog than `--max-backlog` fails (the server acknowledged more than it kept up with).
+    #[arg(long)]
+    backlog_url: Option<String>,
+    /// The gauge that counts the server's backlog.
+    #[arg(long, default_value = "palaver_store_queue_depth")]
+    backlog_metric: String,
+    /// The largest backlog a passing step may leave.
+    #[arg(long, default_value_t = 16384.0)]
+    max_backlog: f64,
 }
 
 #[derive(Subcommand)]
@@ -370,6 +381,11 @@ fn steps_of(args: &StepArgs, threads: usize) -> Steps {
         max_p99_ms: args.max_p99_ms,
         stop_on_failure: !args.keep_going,
         threads,
+        backlog: args.backlog_url.as_ref().map(|url| BacklogProbe {
+            url: url.clone(),
+            metric: args.backlog_metric.clone(),
+            max: args.max_backlog,
+        }),
     }
 }
 
@@ -440,10 +456,11 @@ fn write_report(
     }
     for step in &report.steps {
         println!(
-            "{} {} {:>6.0} msg/s offered: {:.0}/s delivered, lost {}, bounces {}, errors {}, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, generator {:.0}% CPU{}",
+            "{} {} {:>6.0} msg/s offered: {:.0}/s delivered, lost {}, bounces {}, errors {}, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, generator {:.0}% CPU{}{}",
             report.target, report.scenario, step.offered_rate, step.delivered_rate, step.deliveries.lost,
             step.bounces, step.errors, step.latency.p50_ms, step.latency.p99_ms, step.latency.p999_ms,
             step.latency.max_ms, step.generator_cpu_percent,
+            step.server_backlog.map(|b| format!(", server backlog {b:.0}")).unwrap_or_default(),
             if step.generator_limited { " (generator-limited)" } else { "" }
         );
     }

@@ -41,7 +41,9 @@ pub struct Step {
     pub generator_cpu_percent: f64,
     /// The generator's thread(s) were nearly saturated: the figures may be the generator's limit.
     pub generator_limited: bool,
-    /// No loss, no bounce, no error and p99 within the limit.
+    /// The server's backlog after the step, when a probe was given (`backlog.rs`).
+    pub server_backlog: Option<f64>,
+    /// No loss, no bounce, no error, p99 within the limit, and (with a probe) the server's backlog too.
     pub passed: bool,
 }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+use palaver_bench::backlog::BacklogProbe;
 use palaver_bench::link::{Endpoint, Transport};
 use palaver_bench::load::Steps;
 use palaver_bench::report::Step;
@@ -45,6 +46,7 @@ fn steps(rate: f64) -> Steps {
         max_p99_ms: f64::INFINITY,
         stop_on_failure: false,
         threads: 1,
+        backlog: None,
     }
 }
 
@@ -204,11 +206,21 @@ async fn every_scenario_runs_without_loss_against_the_server() {
         (Transport::WebSocket, false),
     ] {
         let target = Arc::new(target(&server, app, &auth_key, &accounts, transport));
+        // With history, the step also reads the server's writer queue once it is over: what the server
+        // acknowledged and has not committed yet.
+        let backlog = save_to_history.then(|| BacklogProbe {
+            url: format!("{}/metrics", server.http),
+            metric: "palaver_store_queue_depth".into(),
+            max: 16_384.0,
+        });
         let report = chat::run(
             target,
             chat::ChatConfig {
                 users: 20,
-                steps: steps(40.0),
+                steps: Steps {
+                    backlog: backlog.clone(),
+                    ..steps(40.0)
+                },
                 save_to_history,
                 body_size: 64,
                 common: common.clone(),
@@ -219,6 +231,16 @@ async fn every_scenario_runs_without_loss_against_the_server() {
         assert_eq!(report.logins[0].succeeded, 20, "{:?}", report.logins);
         assert_eq!(report.steps.len(), 1);
         assert_all_delivered(&report.steps[0], 40, 1);
+        // The writer keeps up with 40 messages: its queue is read, and holds less than a batch.
+        let server_backlog = report.steps[0].server_backlog;
+        match backlog {
+            Some(_) => assert!(
+                server_backlog.is_some_and(|b| (0.0..16_384.0).contains(&b)),
+                "{server_backlog:?}"
+            ),
+            None => assert_eq!(server_backlog, None),
+        }
+        assert!(report.steps[0].passed, "{:?}", report.steps[0]);
     }
 
     // (c) two groups of five: each message reaches all five occupants, the sender too.
