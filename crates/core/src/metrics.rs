@@ -46,7 +46,8 @@ pub const PUSH_SENDS: &str = "palaver_push_sends_total";
 pub const STORE_WRITE_DURATION: &str = "palaver_store_write_seconds";
 /// Histogram: writes in one batch.
 pub const STORE_BATCH_SIZE: &str = "palaver_store_batch_size";
-/// Gauge: writes waiting for the batch writer.
+/// Gauge: writes waiting for the batch writer behind the batch it is on, as of that batch's start (near
+/// zero while it keeps up; growing from batch to batch when it falls behind).
 pub const STORE_QUEUE_DEPTH: &str = "palaver_store_queue_depth";
 /// Histogram: time from a message's arrival until it is durable and handed to its recipients.
 pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
@@ -149,7 +150,7 @@ pub fn describe() {
     describe_gauge!(
         STORE_QUEUE_DEPTH,
         Unit::Count,
-        "Writes waiting for the batch writer"
+        "Writes waiting behind the batch the writer is on, as of its start"
     );
     describe_gauge!(
         PASSWORD_CHECKS_RUNNING,
