@@ -42,7 +42,8 @@ pub fn gauge_value(page: &str, metric: &str) -> Option<f64> {
         // The name must end here: `x_total` is not a sample of `x`.
         let value = match rest.chars().next() {
             Some(' ') => rest,
-            Some('{') => rest.split_once('}').map_or("", |(_, after)| after),
+            // Label values may hold `}`; the value and timestamp after the labels never do.
+            Some('{') => rest.rsplit_once('}').map_or("", |(_, after)| after),
             _ => continue,
         };
         if let Some(Ok(value)) = value.split_whitespace().next().map(str::parse::<f64>) {
@@ -75,6 +76,12 @@ jobs{kind=\"b\"} 3.5 1700000000
     #[test]
     fn samples_with_labels_are_added_up_and_timestamps_ignored() {
         assert_eq!(gauge_value(PAGE, "jobs"), Some(5.5));
+    }
+
+    #[test]
+    fn a_brace_inside_a_label_value_does_not_end_the_labels() {
+        let page = "jobs{kind=\"}\",queue=\"a b\"} 4 1700000000\n";
+        assert_eq!(gauge_value(page, "jobs"), Some(4.0));
     }
 
     #[test]
