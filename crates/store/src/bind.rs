@@ -39,7 +39,7 @@ pub(crate) fn or_fail(conn: &AnyConnection) -> &'static str {
 }
 
 /// Whether the connection is SQLite's (the other backend is PostgreSQL).
-fn is_sqlite(conn: &AnyConnection) -> bool {
+pub(crate) fn is_sqlite(conn: &AnyConnection) -> bool {
     conn.backend_name() == "SQLite"
 }
 

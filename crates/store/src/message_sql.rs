@@ -10,7 +10,7 @@
 //! lock up front (no stale read snapshot to upgrade). Under that lock a plain read of "not yet read" is
 //! exact, so every message is counted once.
 
-use crate::bind::{bind_all, or_fail, Placeholders};
+use crate::bind::{bind_all, is_sqlite, or_fail, Placeholders};
 use crate::filter_sql::{comparison_sql, like_escape, text_of};
 use crate::rows::{self, MESSAGE_COLUMNS};
 use crate::writes::{Write, Written};
@@ -453,6 +453,8 @@ pub(crate) async fn save_messages_in(
 }
 
 async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> StoreResult<Vec<bool>> {
+    // On SQLite the statement returns nothing: see `inserted_on_sqlite`.
+    let sqlite = is_sqlite(conn);
     let sql = Placeholders::for_connection(conn).rows(
         &format!(
             "INSERT{} INTO messages (id, app_id, dialog_id, sender_id, recipient_id, body, attachments, \
@@ -461,7 +463,10 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
         ),
         chunk.len(),
         11,
-        " ON CONFLICT DO NOTHING RETURNING id, dialog_id, sender_id",
+        match sqlite {
+            true => " ON CONFLICT DO NOTHING",
+            false => " ON CONFLICT DO NOTHING RETURNING id, dialog_id, sender_id",
+        },
     );
     let mut insert = sqlx::query(&sql);
     for m in chunk {
@@ -478,16 +483,16 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
             .bind(m.created_at)
             .bind(m.updated_at);
     }
-    let mut inserted = std::collections::HashSet::new();
-    for row in insert.fetch_all(&mut *conn).await? {
-        let key: (String, String, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        inserted.insert(key);
-    }
-    // A message named twice in the chunk was inserted once, by its first occurrence.
-    let stored: Vec<bool> = chunk
-        .iter()
-        .map(|m| inserted.remove(&(m.id.clone(), m.dialog_id.clone(), m.sender_id)))
-        .collect();
+    let stored = match sqlite {
+        true => {
+            let inserted = insert.execute(&mut *conn).await?.rows_affected() as usize;
+            inserted_on_sqlite(conn, chunk, inserted).await?
+        }
+        false => {
+            let rows = insert.fetch_all(&mut *conn).await?;
+            which_inserted(chunk, &rows)?
+        }
+    };
     let saved: Vec<&ChatMessage> = chunk
         .iter()
         .zip(&stored)
@@ -499,6 +504,44 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
         unhide_for_viewers_in(conn, &saved).await?;
     }
     Ok(stored)
+}
+
+/// Which messages of `chunk` the SQLite statement that just ran inserted, knowing it inserted
+/// `inserted` rows. The batching writer's transaction holds SQLite's one write lock, and `seq`
+/// (`AUTOINCREMENT`) gives every new row a number above any the table ever had, so the rows the
+/// statement inserted are the table's newest `inserted`: when that is all of the chunk (no message was
+/// already in history, none twice in it) nothing needs reading back, otherwise those rows are read.
+/// Returning the rows from the statement instead cost SQLite a temporary table for them, and the
+/// driver a row handed across threads and decoded, with about a dozen allocations a message: 1-1 chat
+/// with history took 209,000 instructions a message under callgrind with it, 192,000 without
+/// (docs/benchmarks.md, "December 6, eleventh sitting").
+async fn inserted_on_sqlite(
+    conn: &mut AnyConnection,
+    chunk: &[&ChatMessage],
+    inserted: usize,
+) -> StoreResult<Vec<bool>> {
+    if inserted == chunk.len() {
+        return Ok(vec![true; chunk.len()]);
+    }
+    let rows = sqlx::query("SELECT id, dialog_id, sender_id FROM messages ORDER BY seq DESC LIMIT $1")
+        .bind(inserted as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    which_inserted(chunk, &rows)
+}
+
+/// For each message of `chunk`, whether it is among `rows` (id, dialog id and sender of the rows a
+/// statement inserted). A message named twice in the chunk was inserted once, by its first occurrence.
+fn which_inserted(chunk: &[&ChatMessage], rows: &[AnyRow]) -> StoreResult<Vec<bool>> {
+    let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+    for row in rows {
+        let key: (String, String, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        inserted.insert(key);
+    }
+    Ok(chunk
+        .iter()
+        .map(|m| inserted.remove(&(m.id.clone(), m.dialog_id.clone(), m.sender_id)))
+        .collect())
 }
 
 /// Each dialog's last message becomes the last of `saved` in it. The dialogs are listed in id order, so
@@ -1047,5 +1090,90 @@ impl MessageStore for SqlStore {
             .iter()
             .map(|row| row.try_get("id"))
             .collect::<sqlx::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{app_with_users, with_both_stores};
+    use palaver_core::dialogs::DialogStore;
+    use palaver_core::{Core, CoreSettings};
+    use std::sync::Arc;
+
+    fn message(app_id: i64, dialog_id: &str, sender_id: i64, recipient_id: i64, n: usize) -> ChatMessage {
+        ChatMessage {
+            id: format!("m{n:05}"),
+            app_id,
+            dialog_id: dialog_id.to_owned(),
+            sender_id,
+            recipient_id,
+            body: Some(format!("message {n}")),
+            attachments: serde_json::json!([]),
+            custom: serde_json::Map::new(),
+            date_sent: 1_700_000_000,
+            created_at: 1_700_000_000_000 + n as i64,
+            updated_at: 1_700_000_000_000 + n as i64,
+        }
+    }
+
+    /// A run that mixes new messages, a message history already has and one named twice, spread over
+    /// more than one statement: each is answered for itself, and only the new ones count.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_answers_each_message_whether_it_was_new() {
+        with_both_stores(|store| async move {
+            let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
+            let (app, users) = app_with_users(&core, "runs", 2).await;
+            let (a, b) = (users[0], users[1]);
+            let dialog = palaver_proto::private_dialog_id(app, a, b).to_string();
+            store.private_dialog(app, a, b, &dialog, 1).await.unwrap();
+            let old = message(app, &dialog, a, b, 0);
+            assert!(store.save_message(&old).await.unwrap());
+
+            // Chunk one: new, old, new, the first new again, then new ones to its end; chunk two: a
+            // new one, the old one again, a new one of chunk one again, and a last new one.
+            let mut run = vec![
+                message(app, &dialog, a, b, 1),
+                old.clone(),
+                message(app, &dialog, b, a, 2),
+                message(app, &dialog, a, b, 1),
+            ];
+            run.extend((3..SAVE_CHUNK - 1).map(|n| message(app, &dialog, a, b, n)));
+            let last = SAVE_CHUNK + 10;
+            run.extend([
+                message(app, &dialog, b, a, SAVE_CHUNK + 1),
+                old.clone(),
+                message(app, &dialog, b, a, 2),
+                message(app, &dialog, b, a, last),
+            ]);
+            let mut expected = vec![true, false, true, false];
+            expected.extend((3..SAVE_CHUNK - 1).map(|_| true));
+            expected.extend([true, false, false, true]);
+            assert_eq!(run.len(), SAVE_CHUNK + 4, "the run spans two statements");
+
+            let mut tx = store.pool.begin().await.unwrap();
+            let refs: Vec<&ChatMessage> = run.iter().collect();
+            let stored = save_messages_in(&mut tx, &refs).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(stored, expected);
+
+            let new = expected.iter().filter(|&&s| s).count() as i64;
+            let row = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM messages WHERE dialog_id = $1) AS n, last_message_id, \
+                 (SELECT unread_count FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2) AS unread_b \
+                 FROM dialogs WHERE id = $1",
+            )
+            .bind(&dialog)
+            .bind(b)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+            assert_eq!(row.get::<i64, _>("n"), new + 1);
+            assert_eq!(row.get::<String, _>("last_message_id"), format!("m{last:05}"));
+            // `b` is sent everything new from `a`: chunk one's but message 2, plus the old one.
+            let from_a = (1..SAVE_CHUNK - 1).filter(|&n| n != 2).count() as i64 + 1;
+            assert_eq!(row.get::<i64, _>("unread_b"), from_a);
+        })
+        .await
     }
 }
