@@ -20,6 +20,7 @@
 //! The journal is a series of segment files; a full segment is deleted once every line in it is
 //! committed. `/metrics` shows the lines and bytes appended and how many lines wait for the database.
 
+use metrics::{Counter, Gauge};
 use palaver_core::metrics as names;
 use palaver_core::model::ChatMessage;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,10 @@ pub(crate) struct Journaled {
 pub(crate) struct Journal {
     dir: PathBuf,
     segments: Mutex<Segments>,
+    /// Lines and bytes appended, looked up in the metrics recorder once: the `counter!` macro builds
+    /// its key, searches the registry and allocates a handle on every call.
+    lines: Counter,
+    bytes: Counter,
 }
 
 struct Segments {
@@ -68,6 +73,8 @@ struct Segments {
     /// holds.
     full: VecDeque<(u64, u64)>,
     line: Vec<u8>,
+    /// Lines the database has not committed yet, on `/metrics`.
+    pending_gauge: Gauge,
 }
 
 impl Journal {
@@ -112,11 +119,14 @@ impl Journal {
             applied,
             full,
             line: Vec::with_capacity(512),
+            pending_gauge: metrics::gauge!(names::HISTORY_JOURNAL_PENDING),
         };
         segments.publish_pending();
         let journal = Journal {
             dir: dir.to_path_buf(),
             segments: Mutex::new(segments),
+            lines: metrics::counter!(names::HISTORY_JOURNAL_LINES),
+            bytes: metrics::counter!(names::HISTORY_JOURNAL_BYTES),
         };
         Ok((journal, found))
     }
@@ -139,8 +149,8 @@ impl Journal {
         s.file.write_all(&s.line)?;
         s.bytes += s.line.len() as u64;
         s.next_seq += 1;
-        metrics::counter!(names::HISTORY_JOURNAL_LINES).increment(1);
-        metrics::counter!(names::HISTORY_JOURNAL_BYTES).increment(s.line.len() as u64);
+        self.lines.increment(1);
+        self.bytes.increment(s.line.len() as u64);
         s.publish_pending();
         Ok(seq)
     }
@@ -177,7 +187,7 @@ impl Segments {
     }
 
     fn publish_pending(&self) {
-        metrics::gauge!(names::HISTORY_JOURNAL_PENDING).set(self.pending() as f64);
+        self.pending_gauge.set(self.pending() as f64);
     }
 }
 

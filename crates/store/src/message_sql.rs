@@ -645,9 +645,17 @@ async fn count_group_unread_in(conn: &mut AnyConnection, group: &[&ChatMessage])
     Ok(())
 }
 
-/// Broadcast dialogs have no member rows: those who deleted one for themselves see it again.
+/// Broadcast dialogs have no member rows: those who deleted one for themselves see it again. Private
+/// messages (those with a recipient) are in no broadcast dialog, so 1-1 chat skips the statement.
 async fn unhide_for_viewers_in(conn: &mut AnyConnection, saved: &[&ChatMessage]) -> StoreResult<()> {
-    let mut dialogs: Vec<&str> = saved.iter().map(|m| m.dialog_id.as_str()).collect();
+    let mut dialogs: Vec<&str> = saved
+        .iter()
+        .filter(|m| m.recipient_id == 0)
+        .map(|m| m.dialog_id.as_str())
+        .collect();
+    if dialogs.is_empty() {
+        return Ok(());
+    }
     dialogs.sort_unstable();
     dialogs.dedup();
     let sql = Placeholders::for_connection(conn).rows(
