@@ -45,8 +45,9 @@ pub struct GroupMessage {
 #[derive(Debug, Clone)]
 pub struct Accepted {
     pub dialog: Dialog,
-    /// Unix seconds: the client's value or the server's receive time.
-    pub date_sent: i64,
+    /// The message as accepted, in its dialog: `date_sent` is the client's value or the server's
+    /// receive time (Unix seconds), `created_at` the receive time (also when not saved to history).
+    pub message: ChatMessage,
     /// False when history already had this message (a resend).
     pub stored_now: bool,
 }
@@ -116,30 +117,20 @@ impl MessageService {
                     .await?
             }
         };
-        let date_sent = message.date_sent.unwrap_or(now / 1000);
-        let mut stored_now = false;
-        if message.save_to_history {
-            stored_now = store
-                .save_message(&ChatMessage {
-                    id: message.id,
-                    app_id: message.app_id,
-                    dialog_id: dialog.id.clone(),
-                    sender_id: message.sender_id,
-                    recipient_id: message.recipient_id,
-                    body: message.body,
-                    attachments: message.attachments,
-                    custom: message.custom,
-                    date_sent,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .await?;
-        }
-        Ok(Accepted {
-            dialog,
-            date_sent,
-            stored_now,
-        })
+        let accepted = ChatMessage {
+            id: message.id,
+            app_id: message.app_id,
+            dialog_id: dialog.id.clone(),
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+            body: message.body,
+            attachments: message.attachments,
+            custom: message.custom,
+            date_sent: message.date_sent.unwrap_or(now / 1000),
+            created_at: now,
+            updated_at: now,
+        };
+        self.keep(dialog, accepted, message.save_to_history).await
     }
 
     /// Accepts a group message: the sender must be allowed to post to the dialog (occupant, subscriber, or
@@ -151,30 +142,36 @@ impl MessageService {
             .for_posting(message.app_id, &message.dialog_id, message.sender_id)
             .await?;
         let now = self.core.clock.now_millis();
-        let date_sent = message.date_sent.unwrap_or(now / 1000);
-        let mut stored_now = false;
-        if message.save_to_history {
-            stored_now = self
-                .core
-                .store
-                .save_message(&ChatMessage {
-                    id: message.id,
-                    app_id: message.app_id,
-                    dialog_id: dialog.id.clone(),
-                    sender_id: message.sender_id,
-                    recipient_id: 0,
-                    body: message.body,
-                    attachments: message.attachments,
-                    custom: message.custom,
-                    date_sent,
-                    created_at: now,
-                    updated_at: now,
-                })
-                .await?;
-        }
+        let accepted = ChatMessage {
+            id: message.id,
+            app_id: message.app_id,
+            dialog_id: dialog.id.clone(),
+            sender_id: message.sender_id,
+            recipient_id: 0,
+            body: message.body,
+            attachments: message.attachments,
+            custom: message.custom,
+            date_sent: message.date_sent.unwrap_or(now / 1000),
+            created_at: now,
+            updated_at: now,
+        };
+        self.keep(dialog, accepted, message.save_to_history).await
+    }
+
+    /// The end of accepting a message: saved to history when asked.
+    async fn keep(
+        &self,
+        dialog: Dialog,
+        message: ChatMessage,
+        save_to_history: bool,
+    ) -> CoreResult<Accepted> {
+        let stored_now = match save_to_history {
+            true => self.core.store.save_message(&message).await?,
+            false => false,
+        };
         Ok(Accepted {
             dialog,
-            date_sent,
+            message,
             stored_now,
         })
     }

@@ -372,26 +372,14 @@ impl World {
                 id: id.into(),
                 dialog_id: None,
                 body: body.map(str::to_owned),
-                attachments: attachments.clone(),
+                attachments,
                 custom: Default::default(),
                 date_sent: None,
                 save_to_history: true,
             })
             .await
             .unwrap();
-        ChatMessage {
-            id: id.into(),
-            app_id: self.app,
-            dialog_id: accepted.dialog.id,
-            sender_id: from,
-            recipient_id: to,
-            body: body.map(str::to_owned),
-            attachments,
-            custom: Default::default(),
-            date_sent: accepted.date_sent,
-            created_at: 0,
-            updated_at: 0,
-        }
+        accepted.message
     }
 
     fn alert(&self, message: &ChatMessage, recipients: &[i64], silent: bool) -> Event {

@@ -509,7 +509,12 @@ async fn private_dialogs_are_made_once_and_messages_counted_unread() {
             .await
             .unwrap();
         assert!(first.stored_now);
-        assert_eq!(first.date_sent, START / 1000);
+        assert_eq!(first.message.date_sent, START / 1000);
+        // The message as accepted, in the pair's dialog, ready for a chat alert.
+        assert_eq!(first.message.id, "6b068f315f6662378a000001");
+        assert_eq!(first.message.dialog_id, first.dialog.id);
+        assert_eq!((first.message.sender_id, first.message.recipient_id), (a, b));
+        assert_eq!(first.message.created_at, START);
         assert_eq!(first.dialog.kind, DialogType::Private);
         assert_eq!(first.dialog.occupants, vec![a, b]);
         assert!(first.dialog.id.bytes().any(|c| c.is_ascii_alphabetic()));

@@ -123,10 +123,10 @@ async fn accept(
         date_sent,
         save_to_history: save,
     };
-    let accepted = shared.core.messages().accept_group(submitted.clone()).await?;
+    let accepted = shared.core.messages().accept_group(submitted).await?;
     let extra = message.extra_params_mut();
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
-    extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
+    extra_params::ensure_value(extra, "date_sent", &accepted.message.date_sent.to_string());
     if accepted.dialog.kind != DialogType::Broadcast {
         let members = shared
             .core
@@ -135,23 +135,9 @@ async fn accept(
             .await?;
         // Privacy lists: no alert for members who will not get the message either.
         let members = policy::room_recipients(shared, room.app_id, sender, members).await;
-        let now = shared.core.clock.now_millis();
-        let alerted = ChatMessage {
-            id: submitted.id,
-            app_id: submitted.app_id,
-            dialog_id: accepted.dialog.id.clone(),
-            sender_id: sender,
-            recipient_id: 0,
-            body: submitted.body,
-            attachments: submitted.attachments,
-            custom: submitted.custom,
-            date_sent: accepted.date_sent,
-            created_at: now,
-            updated_at: now,
-        };
         let kind = accepted.dialog.kind;
         let alert = Box::new(Alert {
-            message: alerted,
+            message: accepted.message,
             dialog: accepted.dialog,
             members,
             silent,

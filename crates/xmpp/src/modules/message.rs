@@ -265,26 +265,12 @@ async fn accept(
         date_sent,
         save_to_history,
     };
-    let accepted = shared.core.messages().accept_private(submitted.clone()).await?;
+    let accepted = shared.core.messages().accept_private(submitted).await?;
     let extra = message.extra_params_mut();
     extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
-    extra_params::ensure_value(extra, "date_sent", &accepted.date_sent.to_string());
-    let now = shared.core.clock.now_millis();
-    let alerted = ChatMessage {
-        id: submitted.id,
-        app_id: submitted.app_id,
-        dialog_id: accepted.dialog.id.clone(),
-        sender_id: submitted.sender_id,
-        recipient_id: submitted.recipient_id,
-        body: submitted.body,
-        attachments: submitted.attachments,
-        custom: submitted.custom,
-        date_sent: accepted.date_sent,
-        created_at: now,
-        updated_at: now,
-    };
+    extra_params::ensure_value(extra, "date_sent", &accepted.message.date_sent.to_string());
     Ok(Box::new(Alert {
-        message: alerted,
+        message: accepted.message,
         dialog: accepted.dialog,
         silent,
     }))
