@@ -1181,6 +1181,31 @@ mod tests {
             // `b` is sent everything new from `a`: chunk one's but message 2, plus the old one.
             let from_a = (1..SAVE_CHUNK - 1).filter(|&n| n != 2).count() as i64 + 1;
             assert_eq!(row.get::<i64, _>("unread_b"), from_a);
+
+            // A run of only new messages, a whole chunk and a few more: on SQLite nothing is read
+            // back, and every one is new.
+            let fresh: Vec<ChatMessage> = (0..SAVE_CHUNK + 3)
+                .map(|n| message(app, &dialog, a, b, 1_000 + n))
+                .collect();
+            let mut tx = store.pool.begin().await.unwrap();
+            let refs: Vec<&ChatMessage> = fresh.iter().collect();
+            let stored = save_messages_in(&mut tx, &refs).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(stored, vec![true; fresh.len()]);
+            let (n, unread_b): (i64, i64) = {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM messages WHERE dialog_id = $1) AS n, \
+                     (SELECT unread_count FROM dialog_occupants WHERE dialog_id = $1 AND user_id = $2) AS u",
+                )
+                .bind(&dialog)
+                .bind(b)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+                (row.get("n"), row.get("u"))
+            };
+            assert_eq!(n, new + 1 + fresh.len() as i64);
+            assert_eq!(unread_b, from_a + fresh.len() as i64);
         })
         .await
     }
