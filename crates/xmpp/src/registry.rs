@@ -287,11 +287,12 @@ impl Registry {
                 ..SharedState::default()
             }),
         };
+        // Most users have one session: room for exactly one (a growing `Vec` would reserve four).
         self.users
             .write()
             .expect("lock poisoned")
             .entry(user)
-            .or_default()
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(handle.clone());
         handle.announce();
         (handle, rx)

@@ -97,7 +97,7 @@ impl XmppServer {
 
 #[async_trait]
 impl ConnectionHandler for XmppServer {
-    async fn handle(&self, transport: Transport) {
+    async fn handle(&self, transport: Box<Transport>) {
         self.shared.active.fetch_add(1, Ordering::AcqRel);
         let _counted = crate::metrics::ConnectionMetric::open(transport.kind());
         crate::session::run(self.shared.clone(), self.dispatcher.clone(), transport).await;
@@ -109,7 +109,7 @@ impl ConnectionHandler for XmppServer {
     /// Over the per-address limit: the client's stream header is awaited (briefly), answered with ours and
     /// a `policy-violation` stream error, and the stream closed; the client's own close is awaited too, so
     /// closing the socket does not reset the connection before the client has read why.
-    async fn refuse(&self, mut transport: Transport) {
+    async fn refuse(&self, mut transport: Box<Transport>) {
         let wait = REFUSAL_WAIT;
         let _ = tokio::time::timeout(wait, transport.next()).await;
         let _ = transport

@@ -84,8 +84,8 @@ struct Collect(mpsc::UnboundedSender<Transport>);
 
 #[async_trait::async_trait]
 impl ConnectionHandler for Collect {
-    async fn handle(&self, transport: Transport) {
-        let _ = self.0.send(transport);
+    async fn handle(&self, transport: Box<Transport>) {
+        let _ = self.0.send(*transport);
     }
 }
 

@@ -32,13 +32,17 @@ pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REFUSING: usize = 32;
 
 /// Receives every connection once its transport is ready (after the TLS and WebSocket handshakes).
+///
+/// The transport comes boxed: a future keeps its arguments for its whole life, so a `Transport` passed
+/// by value (200 bytes) would stay in the handler's future, and in each future it is handed on to, beside
+/// the session that finally owns it — for as long as the connection lives.
 #[async_trait::async_trait]
 pub trait ConnectionHandler: Send + Sync + 'static {
-    async fn handle(&self, transport: Transport);
+    async fn handle(&self, transport: Box<Transport>);
 
     /// A connection over the per-address limit, handshakes done: tell the client why, then close. The
     /// default closes it without a word.
-    async fn refuse(&self, transport: Transport) {
+    async fn refuse(&self, transport: Box<Transport>) {
         drop(transport);
     }
 }
@@ -93,7 +97,7 @@ pub async fn serve_websocket(
             match tokio::time::timeout(timeout, Box::pin(handshake)).await {
                 Ok(Ok(ws)) => {
                     let refused = slot.is_refusal();
-                    let transport = Transport::from_websocket(ws, peer, Some(slot));
+                    let transport = Box::new(Transport::from_websocket(ws, peer, Some(slot)));
                     if refused {
                         handler.refuse(transport).await
                     } else {
@@ -128,7 +132,7 @@ pub async fn serve_tcp(
             match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok((io, encrypted))) => {
                     let refused = slot.is_refusal();
-                    let transport = Transport::from_tcp(io, peer, encrypted, timeout, Some(slot));
+                    let transport = Box::new(Transport::from_tcp(io, peer, encrypted, timeout, Some(slot)));
                     if refused {
                         handler.refuse(transport).await
                     } else {
