@@ -41,8 +41,12 @@ enum State {
 
 pub(crate) struct StreamParser {
     framing: Framing,
-    /// Boxed: rxml's parser state is large and transports are moved around.
-    parser: Box<Parser>,
+    /// Boxed: rxml's parser state is large and transports are moved around. `None` while the connection
+    /// idles (see [`StreamParser::hibernate`]); the next bytes make it again.
+    parser: Option<Box<Parser>>,
+    /// TCP: the stream header as it arrived (with the XML declaration before it), to bring a new parser
+    /// to where the dropped one was: inside the stream's root, with the prefixes the header declared.
+    header: Vec<u8>,
     input: Vec<u8>,
     pos: usize,
     /// Open elements below the stream root (TCP) or the document root (WebSocket).
@@ -68,7 +72,8 @@ impl StreamParser {
     pub(crate) fn new(framing: Framing, max_element_bytes: usize) -> Self {
         StreamParser {
             framing,
-            parser: Box::new(new_parser()),
+            parser: Some(Box::new(new_parser())),
+            header: Vec::new(),
             input: Vec::new(),
             pos: 0,
             stack: Vec::new(),
@@ -136,8 +141,54 @@ impl StreamParser {
     /// `MAX_TOKEN_LENGTH`) or the input buffer until the next read: both go back to the allocator, so a
     /// connection that waits holds neither. They come back with the next bytes.
     fn rest(&mut self) {
-        self.parser.release_temporaries();
+        if let Some(parser) = &mut self.parser {
+            parser.release_temporaries();
+        }
         self.input = Vec::new();
+    }
+
+    /// For a connection that has been quiet a while: between top-level elements with every byte read,
+    /// the parser is dropped with everything it holds (about 1.5 KB: rxml's parser, its namespace stack,
+    /// the stream header's prefixes) and so is the element stack's buffer. The next bytes that are not
+    /// whitespace make a new parser; over TCP it first parses the stream header again, so that it is
+    /// where the old one was. Not done after every read: that would parse the header once a stanza.
+    /// Returns whether it dropped the parser now.
+    pub(crate) fn hibernate(&mut self) -> bool {
+        if self.parser.is_none() || self.state != State::Open || !self.idle || self.pos < self.input.len() {
+            return false;
+        }
+        self.parser = None;
+        self.stack = Vec::new();
+        self.input = Vec::new();
+        self.pos = 0;
+        true
+    }
+
+    /// Whether the parser is dropped until the next bytes (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_hibernating(&self) -> bool {
+        self.parser.is_none()
+    }
+
+    /// A parser in the state the dropped one was in between top-level elements.
+    fn revive(&self) -> Result<Box<Parser>, TransportError> {
+        let mut parser = Box::new(new_parser());
+        if self.framing == Framing::Fragments {
+            return Ok(parser);
+        }
+        let mut header = &self.header[..];
+        loop {
+            match parser.parse(&mut header, false) {
+                Ok(Some(Event::StartElement(..))) if header.is_empty() => return Ok(parser),
+                Ok(Some(Event::XmlDeclaration(..))) => {}
+                // The same bytes parsed before: anything else is a defect here, not the peer's.
+                _ => {
+                    return Err(TransportError::NotWellFormed(
+                        "the stream header could not be parsed again".into(),
+                    ))
+                }
+            }
+        }
     }
 
     /// The next complete event from the input fed so far, or `None` if more input is needed.
@@ -169,11 +220,23 @@ impl StreamParser {
             if self.pos < self.input.len() {
                 self.idle = false;
             }
+            if self.parser.is_none() {
+                if self.pos == self.input.len() {
+                    self.release_input();
+                    return Ok(None);
+                }
+                self.parser = Some(self.revive()?);
+            }
+            let parser = self.parser.as_mut().expect("made above");
             // Parsed even when the input is used up: `<x/>` yields its end event from rxml's queue.
             let mut rest = &self.input[self.pos..];
             let before = rest.len();
-            let result = self.parser.parse(&mut rest, false);
+            let result = parser.parse(&mut rest, false);
             let used = before - rest.len();
+            if self.state == State::Header && self.framing == Framing::Stream {
+                self.header
+                    .extend_from_slice(&self.input[self.pos..self.pos + used]);
+            }
             self.pos += used;
             self.element_bytes += used;
             // Checked before the event is used, so no element grows past the limit (plus one read).
@@ -258,7 +321,9 @@ impl StreamParser {
                     Framing::Stream => Inbound::Stanza(element),
                     Framing::Fragments => {
                         // Each element is a document of its own: the next one needs a fresh parser.
-                        *self.parser = new_parser();
+                        if let Some(parser) = &mut self.parser {
+                            **parser = new_parser();
+                        }
                         fragment(element)
                     }
                 }))
@@ -278,6 +343,7 @@ impl StreamParser {
         self.state = State::Open;
         self.idle = true;
         self.element_bytes = 0;
+        self.header.shrink_to_fit();
         Ok(Inbound::Open(header(attrs)))
     }
 }
