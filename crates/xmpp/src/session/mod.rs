@@ -53,14 +53,20 @@ pub fn run(
                         "user",
                         tracing::field::display(format_args!("{}-{}", user.user_id, user.app_id)),
                     );
-                    online::run(shared, dispatcher, *transport, bound)
+                    online::run(shared, dispatcher, unboxed(transport), bound)
                 }
                 Ok(Ok(negotiate::Outcome::Resume { session, h, previd })) => {
-                    return Box::pin(resume::hand_over(*transport, session, h, previd)).await;
+                    return Box::pin(resume::hand_over(unboxed(transport), session, h, previd)).await;
                 }
                 Ok(Ok(negotiate::Outcome::Finished)) => return,
             }
         };
         online.await
     }
+}
+
+/// Moves the transport out of its box and frees the box now: `*transport` would leave the emptied box
+/// allocated until the future that captured it ends, which for a session is the connection's life.
+fn unboxed(transport: Box<Transport>) -> Transport {
+    *transport
 }
