@@ -97,12 +97,14 @@ fn tcp_split_at_every_byte_boundary() {
     assert_eq!(render(&parse_all(Framing::Stream, &one_by_one).unwrap()), whole);
 }
 
+/// A WebSocket session's frames, RFC 7395: open, a stanza, a stream-management nonza, close.
+const FRAGMENTS: &str = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>\
+                         <message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>\
+                         <r xmlns='urn:xmpp:sm:3'/><close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>";
+
 #[test]
 fn fragments_split_at_every_byte_boundary() {
-    let input = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>\
-                 <message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>\
-                 <r xmlns='urn:xmpp:sm:3'/><close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>";
-    let bytes = input.as_bytes();
+    let bytes = FRAGMENTS.as_bytes();
     let whole = render(&parse_all(Framing::Fragments, &[bytes]).unwrap());
     assert_eq!(whole.len(), 4, "{whole:?}");
     for split in 0..=bytes.len() {
@@ -532,10 +534,7 @@ fn hibernating_between_any_two_reads_changes_nothing_the_stream_yields() {
 
 #[test]
 fn hibernating_between_fragments_changes_nothing_they_yield() {
-    let input = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>\
-                 <message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>\
-                 <r xmlns='urn:xmpp:sm:3'/><close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>";
-    let bytes = input.as_bytes();
+    let bytes = FRAGMENTS.as_bytes();
     let whole = render(&parse_all(Framing::Fragments, &[bytes]).unwrap());
     let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
     let (items, dropped) = parse_hibernating(Framing::Fragments, &one_by_one).unwrap();
