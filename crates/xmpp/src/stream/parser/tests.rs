@@ -489,9 +489,8 @@ fn parse_hibernating(framing: Framing, chunks: &[&[u8]]) -> Result<(Vec<Inbound>
     for chunk in chunks {
         parser.feed(chunk);
         out.extend(drain(&mut parser)?);
-        parser.hibernate();
-        if parser.is_hibernating() {
-            assert_eq!(parser.stack.capacity(), 0);
+        if parser.hibernate() {
+            assert!(parser.is_hibernating() && parser.stack.capacity() == 0);
             dropped += 1;
         }
     }
