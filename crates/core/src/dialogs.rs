@@ -1006,17 +1006,11 @@ pub trait DialogStore: Send + Sync {
     ) -> StoreResult<(Dialog, bool)>;
     /// The same for a message between them, which only needs the dialog's id, type and members (the
     /// rest of what it returns may be a new dialog's, for a pair whose row was made earlier): a pair with
-    /// no dialog gets one with `new_id` (which must be `private_dialog_id` of the pair, so that every node
-    /// makes the same), written behind: stored with or before the next write that is waited for (the
-    /// message's own history row, if any), and seen by readers a few milliseconds later.
-    async fn private_dialog_for_message(
-        &self,
-        app_id: i64,
-        a: i64,
-        b: i64,
-        new_id: &str,
-        now: i64,
-    ) -> StoreResult<Dialog>;
+    /// no dialog gets one under the pair's own id (`palaver_proto::private_dialog_id`, so that every node
+    /// makes the same; derived only when the pair is not known already), written behind: stored with or
+    /// before the next write that is waited for (the message's own history row, if any), and seen by
+    /// readers a few milliseconds later.
+    async fn private_dialog_for_message(&self, app_id: i64, a: i64, b: i64, now: i64) -> StoreResult<Dialog>;
     /// Inserts a dialog with its member rows and admins.
     async fn create_dialog(&self, dialog: &NewDialog) -> StoreResult<Dialog>;
     /// One page of the dialogs the user sees, and how many there are in all.

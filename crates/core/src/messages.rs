@@ -6,7 +6,6 @@ use crate::events::Event;
 use crate::model::{ChatMessage, Dialog, DialogType};
 use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult};
-use palaver_proto::private_dialog_id;
 use serde_json::{Map, Value};
 
 /// A 1-1 message as the sender submitted it.
@@ -105,15 +104,8 @@ impl MessageService {
                 dialog
             }
             None => {
-                let new_id = private_dialog_id(app_id, sender, recipient).to_string();
                 store
-                    .private_dialog_for_message(
-                        message.app_id,
-                        message.sender_id,
-                        message.recipient_id,
-                        &new_id,
-                        now,
-                    )
+                    .private_dialog_for_message(message.app_id, message.sender_id, message.recipient_id, now)
                     .await?
             }
         };

@@ -72,7 +72,7 @@ async fn first_message_dialog(
     let id = palaver_proto::private_dialog_id(app, sender, recipient).to_string();
     let dialog = core
         .store
-        .private_dialog_for_message(app, sender, recipient, &id, now)
+        .private_dialog_for_message(app, sender, recipient, now)
         .await
         .unwrap();
     (id, dialog)
@@ -501,7 +501,7 @@ async fn a_first_message_names_the_pairs_own_dialog_and_its_row_follows() {
         // The other side, and the same side again: the same dialog, nothing written twice.
         let again = core
             .store
-            .private_dialog_for_message(app, b, a, &id, START + 1)
+            .private_dialog_for_message(app, b, a, START + 1)
             .await
             .unwrap();
         assert_eq!(again.id, id);
@@ -559,10 +559,11 @@ async fn a_pair_whose_dialog_has_another_id_keeps_it() {
         let derived = palaver_proto::private_dialog_id(app, a, b).to_string();
         let found = core
             .store
-            .private_dialog_for_message(app, b, a, &derived, START + 1)
+            .private_dialog_for_message(app, b, a, START + 1)
             .await
             .unwrap();
         assert_eq!(found.id, old.id, "the pair keeps its dialog");
+        assert_ne!(found.id, derived, "not one under the pair's own id");
         // A new pair in the same database is made at once, under its own id.
         let other = palaver_proto::private_dialog_id(app, a, users[1]).to_string();
         let (made, new) = core
@@ -616,7 +617,7 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
         let list = |user_id| dialog_list(app, user_id);
         let first = palaver_proto::private_dialog_id(app, a, b).to_string();
         core.store
-            .private_dialog_for_message(app, a, b, &first, START)
+            .private_dialog_for_message(app, a, b, START)
             .await
             .unwrap();
         // Listed at once, though its row was left behind its message.
@@ -626,7 +627,7 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
         // A member's setting reaches the row of a dialog just left behind.
         let second = palaver_proto::private_dialog_id(app, a, c).to_string();
         core.store
-            .private_dialog_for_message(app, c, a, &second, START + 1)
+            .private_dialog_for_message(app, c, a, START + 1)
             .await
             .unwrap();
         core.store.set_dialog_hidden(&second, c, true).await.unwrap();
@@ -639,7 +640,7 @@ async fn reads_and_changes_see_the_dialogs_left_behind() {
         // A deletion right after a first message removes it for good.
         let third = palaver_proto::private_dialog_id(app, b, c).to_string();
         core.store
-            .private_dialog_for_message(app, b, c, &third, START + 2)
+            .private_dialog_for_message(app, b, c, START + 2)
             .await
             .unwrap();
         assert!(core.store.delete_dialog(app, &third).await.unwrap());
@@ -666,14 +667,14 @@ async fn a_pair_dialog_keeps_its_owner_when_the_other_member_writes_first_after_
         let (owner, other) = (users[0], users[1]);
         let id = palaver_proto::private_dialog_id(app, owner, other).to_string();
         core.store
-            .private_dialog_for_message(app, owner, other, &id, START)
+            .private_dialog_for_message(app, owner, other, START)
             .await
             .unwrap();
         assert_eq!(core.dialogs().get(app, &id).await.unwrap().user_id, owner);
         store.forget_cached();
         for n in 1..=2 {
             core.store
-                .private_dialog_for_message(app, other, owner, &id, START + n)
+                .private_dialog_for_message(app, other, owner, START + n)
                 .await
                 .unwrap();
         }
@@ -686,7 +687,7 @@ async fn a_pair_dialog_keeps_its_owner_when_the_other_member_writes_first_after_
         assert_eq!(deleted.deleted, ids);
         // Deleted, the pair's next message makes it again, its sender's now.
         core.store
-            .private_dialog_for_message(app, other, owner, &id, START + 3)
+            .private_dialog_for_message(app, other, owner, START + 3)
             .await
             .unwrap();
         let remade = core.dialogs().get(app, &id).await.unwrap();
@@ -703,7 +704,7 @@ async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
         let (kept, others) = app_with_users(&core, "kept", 2).await;
         let id = palaver_proto::private_dialog_id(gone, users[0], users[1]).to_string();
         core.store
-            .private_dialog_for_message(gone, users[0], users[1], &id, START)
+            .private_dialog_for_message(gone, users[0], users[1], START)
             .await
             .unwrap();
         // The app goes while its pair's dialog still waits to be written: that write fails alone (the
@@ -711,7 +712,7 @@ async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
         assert!(core.store.admin().delete_app(gone).await.unwrap());
         let other = palaver_proto::private_dialog_id(kept, others[0], others[1]).to_string();
         core.store
-            .private_dialog_for_message(kept, others[0], others[1], &other, START + 1)
+            .private_dialog_for_message(kept, others[0], others[1], START + 1)
             .await
             .unwrap();
         let list = dialog_list(kept, others[0]);
@@ -739,6 +740,15 @@ async fn a_dialog_left_behind_for_an_app_deleted_meanwhile_leaves_no_row() {
             count("SELECT COUNT(*) FROM dialog_occupants WHERE dialog_id = $1", id).await,
             0
         );
+        // The kept app's pair is written under its own id.
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM dialog_occupants WHERE dialog_id = $1",
+                other
+            )
+            .await,
+            2
+        );
     })
     .await
 }
@@ -756,7 +766,7 @@ async fn a_store_closed_right_after_first_messages_keeps_their_dialogs() {
         for (n, (a, b)) in [(0, 1), (0, 2), (1, 2)].into_iter().enumerate() {
             let id = palaver_proto::private_dialog_id(app, users[a], users[b]).to_string();
             core.store
-                .private_dialog_for_message(app, users[a], users[b], &id, START + n as i64)
+                .private_dialog_for_message(app, users[a], users[b], START + n as i64)
                 .await
                 .unwrap();
             ids.push(id);
