@@ -478,7 +478,7 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
             .bind(m.recipient_id)
             .bind(m.body.as_deref())
             .bind(m.attachments.to_string())
-            .bind(serde_json::Value::Object(m.custom.clone()).to_string())
+            .bind(custom_json(&m.custom))
             .bind(m.date_sent)
             .bind(m.created_at)
             .bind(m.updated_at);
@@ -504,6 +504,12 @@ async fn save_chunk_in(conn: &mut AnyConnection, chunk: &[&ChatMessage]) -> Stor
         unhide_for_viewers_in(conn, &saved).await?;
     }
     Ok(stored)
+}
+
+/// A message's custom parameters as the JSON text its row keeps, written from the map itself (wrapping
+/// it in a `Value` first copied every key and value).
+fn custom_json(custom: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::to_string(custom).expect("a JSON object with string keys always serializes")
 }
 
 /// Which messages of `chunk` the SQLite statement that just ran inserted, knowing it inserted
