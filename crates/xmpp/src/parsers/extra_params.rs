@@ -154,7 +154,9 @@ fn append_json(parent: &mut Element, params: &Map<String, Value>) {
                 parent.append_child(child);
             }
             other => {
-                if let Some(text) = scalar(other).filter(|t| !t.is_empty()) {
+                // Empty once what XML cannot carry is dropped (a value of control characters): no leaf,
+                // as for an empty value; an element holding empty text would not read back the same.
+                if let Some(text) = scalar(other).map(xml::xml_chars).filter(|t| !t.is_empty()) {
                     parent.append_child(xml::with_text(xml::element(key, ns::CLIENT), text));
                 }
             }
