@@ -770,26 +770,22 @@ impl DialogStore for SqlStore {
         }
         // A pair that has a dialog has it under its own id, which is what the cache knows it by.
         let key = StoreCache::pair_key(app_id, a, b);
-        if let Some(id) = self.cache.pairs.get(&key) {
-            // Its row exists or is on its way: the dialog as read, or else what the message needs of it.
-            return Ok(match self.cache.dialogs.get(&id) {
-                Some(dialog) if dialog.app_id == app_id => Dialog::clone(&dialog),
-                _ => new_private_dialog(&PairDialog {
-                    app_id,
-                    a,
-                    b,
-                    new_id: id,
-                    now,
-                }),
-            });
-        }
+        let known = self.cache.pairs.get(&key);
+        let is_known = known.is_some();
         let pair = PairDialog {
             app_id,
             a,
             b,
-            new_id: own_id(),
+            new_id: known.unwrap_or_else(own_id),
             now,
         };
+        if is_known {
+            // Its row exists or is on its way: the dialog as read, or else what the message needs of it.
+            return Ok(match self.cache.dialogs.get(&pair.new_id) {
+                Some(dialog) if dialog.app_id == app_id => Dialog::clone(&dialog),
+                _ => new_private_dialog(&pair),
+            });
+        }
         // Made sure of behind the message; the pair is known from here on, so its next messages write
         // nothing (a failed write forgets it, writer.rs). The dialog itself is not cached: its row may
         // be older than this message (made before a restart, or by the other member), with another

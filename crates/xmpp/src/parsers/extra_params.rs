@@ -157,7 +157,9 @@ fn append_json(parent: &mut Element, params: &Map<String, Value>) {
                 // Empty once what XML cannot carry is dropped (a value of control characters): no leaf,
                 // as for an empty value; an element holding empty text would not read back the same.
                 if let Some(text) = scalar(other).map(xml::xml_chars).filter(|t| !t.is_empty()) {
-                    parent.append_child(xml::with_text(xml::element(key, ns::CLIENT), text));
+                    let mut leaf = xml::element(key, ns::CLIENT);
+                    leaf.append_text(text);
+                    parent.append_child(leaf);
                 }
             }
         }
