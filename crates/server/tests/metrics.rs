@@ -430,12 +430,21 @@ async fn counters_move_by_exactly_what_the_traffic_did() {
     assert!(!after.text.contains(&token));
 }
 
-/// The bytes of history's journal on disk (SQLite's `palaver.db.history/` in the data directory).
+/// The bytes of lines in history's journal on disk (SQLite's `palaver.db.history/` in the data
+/// directory): each segment's lines, up to the zeros that fill it to its reserved size.
 fn journal_bytes_on_disk(w: &World) -> u64 {
     let dir = w.server.data_dir.path().join("palaver.db.history");
     std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .map(|entry| {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let lines = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |last| last + 1);
+            assert!(
+                bytes[lines..].iter().all(|&b| b == 0),
+                "only zeros after the lines"
+            );
+            lines as u64
+        })
         .sum()
 }
 
