@@ -284,7 +284,9 @@ impl Rules {
 /// `Core`.
 #[derive(Default)]
 pub struct RulesCache {
-    entries: RwLock<HashMap<(i64, i64), Arc<Rules>>>,
+    /// Looked up several times for every message: hashed with foldhash, not SipHash (the keys are ids
+    /// the server assigns, so nobody can choose them to collide).
+    entries: RwLock<foldhash::HashMap<(i64, i64), Arc<Rules>>>,
     /// Bumped by every invalidation, so a load that raced with a change is not cached.
     generation: AtomicU64,
 }

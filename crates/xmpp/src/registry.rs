@@ -6,7 +6,6 @@ use crate::stream::Transport;
 use crate::xml::Element;
 use palaver_core::cluster::{Peers, SessionState};
 use palaver_proto::UserJid;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::Notify;
@@ -250,7 +249,9 @@ impl SessionHandle {
 /// The live sessions of this node, and in a cluster what the other nodes announced of theirs.
 #[derive(Default)]
 pub struct Registry {
-    users: RwLock<HashMap<UserJid, Vec<SessionHandle>>>,
+    /// Looked up several times for every message: hashed with foldhash, not SipHash (user ids are
+    /// assigned by the server, so nobody can choose them to collide).
+    users: RwLock<foldhash::HashMap<UserJid, Vec<SessionHandle>>>,
     next_id: AtomicU64,
     peers: OnceLock<Arc<dyn Peers>>,
 }
