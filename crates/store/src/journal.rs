@@ -323,14 +323,20 @@ mod tests {
         assert_eq!(journal.append(&message(1)).unwrap(), 42);
     }
 
+    /// A journal opened in `dir` with lines 1 and 2 appended, and its segment's path.
+    fn with_two_lines(dir: &Path) -> (Journal, PathBuf) {
+        let (journal, _) = Journal::open(dir, 0).unwrap();
+        journal.append(&message(1)).unwrap();
+        journal.append(&message(2)).unwrap();
+        let (_, path) = segment_files(dir).unwrap().pop().unwrap();
+        (journal, path)
+    }
+
     #[test]
     fn a_torn_last_line_ends_its_segment() {
         let dir = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
-        journal.append(&message(1)).unwrap();
-        journal.append(&message(2)).unwrap();
+        let (journal, path) = with_two_lines(dir.path());
         drop(journal);
-        let (_, path) = segment_files(dir.path()).unwrap().pop().unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         // The lines, then zeros to the segment's end: the torn line goes where the next one would.
         let whole = bytes.iter().rposition(|&b| b == b'\n').unwrap() + 1;
@@ -383,11 +389,8 @@ mod tests {
     #[test]
     fn a_line_is_in_the_file_once_appended_and_the_zeros_after_it_are_no_line() {
         let dir = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
-        journal.append(&message(1)).unwrap();
-        journal.append(&message(2)).unwrap();
+        let (journal, path) = with_two_lines(dir.path());
         // Read while the journal is still open: the lines are in the file, not in a buffer of ours.
-        let (_, path) = segment_files(dir.path()).unwrap().pop().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(
             bytes.len(),
