@@ -770,16 +770,18 @@ impl DialogStore for SqlStore {
         }
         // A pair that has a dialog has it under its own id, which is what the cache knows it by.
         let key = StoreCache::pair_key(app_id, a, b);
-        let known = self.cache.pairs.get(&key);
-        let is_known = known.is_some();
+        let (new_id, known) = match self.cache.pairs.get(&key) {
+            Some(id) => (id, true),
+            None => (own_id(), false),
+        };
         let pair = PairDialog {
             app_id,
             a,
             b,
-            new_id: known.unwrap_or_else(own_id),
+            new_id,
             now,
         };
-        if is_known {
+        if known {
             // Its row exists or is on its way: the dialog as read, or else what the message needs of it.
             return Ok(match self.cache.dialogs.get(&pair.new_id) {
                 Some(dialog) if dialog.app_id == app_id => Dialog::clone(&dialog),

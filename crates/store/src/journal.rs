@@ -164,7 +164,7 @@ impl Journal {
         s.bytes += len;
         s.next_seq += 1;
         self.lines.increment(1);
-        self.bytes.increment(s.line.len() as u64);
+        self.bytes.increment(len as u64);
         s.publish_pending();
         Ok(seq)
     }
