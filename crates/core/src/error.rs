@@ -48,6 +48,10 @@ impl From<StoreError> for CoreError {
 pub enum Denial {
     /// Not an occupant of the dialog (or, for a public dialog, not a subscriber).
     NotMember,
+    /// The sender's own default privacy list blocks the recipient (a two-way block).
+    BlockedBySender,
+    /// The recipient's default privacy list blocks the sender.
+    BlockedByRecipient,
     /// Any other rule, in the words the client reads.
     Rule(String),
 }
@@ -56,6 +60,8 @@ impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Denial::NotMember => f.write_str("You are not a member of this dialog"),
+            Denial::BlockedBySender => f.write_str("You have blocked this user"),
+            Denial::BlockedByRecipient => f.write_str("The recipient does not accept your messages"),
             Denial::Rule(text) => f.write_str(text),
         }
     }

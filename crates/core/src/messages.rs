@@ -5,7 +5,7 @@
 use crate::events::Event;
 use crate::model::{ChatMessage, Dialog, DialogType};
 use crate::privacy::Kind;
-use crate::{Core, CoreError, CoreResult};
+use crate::{Core, CoreError, CoreResult, Denial};
 use serde_json::{Map, Value};
 
 /// A 1-1 message as the sender submitted it.
@@ -70,23 +70,21 @@ impl MessageService {
                 "You cannot send a message to yourself".into(),
             ));
         }
-        if store.user(message.app_id, message.recipient_id).await?.is_none() {
-            return Err(CoreError::NotFound);
-        }
         // Privacy lists before anything is stored: a refused message leaves no trace (no history row,
-        // no unread count).
+        // no unread count). This is the one check of a 1-1 message's lists, for REST and XMPP alike.
         let privacy = self.core.privacy();
         let (app_id, sender, recipient) = (message.app_id, message.sender_id, message.recipient_id);
         if privacy
             .blocks(app_id, sender, recipient, Kind::MessageOut)
             .await?
         {
-            return Err(CoreError::Forbidden("You have blocked this user".into()));
+            return Err(CoreError::Forbidden(Denial::BlockedBySender));
         }
         if privacy.blocks(app_id, recipient, sender, Kind::Message).await? {
-            return Err(CoreError::Forbidden(
-                "The recipient does not accept your messages".into(),
-            ));
+            return Err(CoreError::Forbidden(Denial::BlockedByRecipient));
+        }
+        if store.user(message.app_id, message.recipient_id).await?.is_none() {
+            return Err(CoreError::NotFound);
         }
         let now = self.core.clock.now_millis();
         let dialog = match &message.dialog_id {

@@ -6,7 +6,7 @@ use palaver_core::clock::ManualClock;
 use palaver_core::model::Profile;
 use palaver_core::privacy::{Action, Kind, PrivacyItem, PrivacyList, PrivacyNames, Stanzas};
 use palaver_core::store::prelude::*;
-use palaver_core::{Core, CoreError, CoreSettings};
+use palaver_core::{Core, CoreError, CoreSettings, Denial};
 use palaver_store::testing::{drop_postgres_schema, fresh_postgres_schema, with_both_stores};
 use std::future::Future;
 use std::sync::Arc;
@@ -610,7 +610,10 @@ async fn refused_messages_are_never_stored() {
         };
         // The owner blocks the peer's messages one way: the peer's message is refused...
         let refused = f.core.history().create(send(peer, owner, "let me in")).await;
-        assert!(matches!(refused, Err(CoreError::Forbidden(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(CoreError::Forbidden(Denial::BlockedByRecipient))),
+            "{refused:?}"
+        );
         // ...while the owner still writes to the peer, in the pair's one private dialog.
         let (sent, dialog) = f.core.history().create(send(owner, peer, "hello")).await.unwrap();
         assert_eq!(sent.message.body.as_deref(), Some("hello"));
@@ -640,7 +643,10 @@ async fn refused_messages_are_never_stored() {
             .await
             .unwrap();
         let refused = f.core.history().create(send(owner, peer, "still?")).await;
-        assert!(matches!(refused, Err(CoreError::Forbidden(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(CoreError::Forbidden(Denial::BlockedBySender))),
+            "{refused:?}"
+        );
         let (_, unread_peer) = (0, f.core.history().unread(app, peer, None).await.unwrap().0);
         assert_eq!(unread_peer, 1);
     })

@@ -2,10 +2,10 @@
 //! docs/protocol.md#xmpp-privacy-lists): only the **default** list is enforced, whether its owner is online
 //! or not. The privacy module manages the lists; the chat, presence, roster and last-activity modules and
 //! the router ask here. Hooks:
-//! * 1-1 messages (`message_refused`, before the message is stored): a message from a user the recipient
-//!   blocks gets `service-unavailable` (503, "Service not available."); a message to a user the sender
-//!   blocks two-way gets `not-acceptable` (406). Typing notifications, markers and errors are dropped
-//!   quietly.
+//! * 1-1 messages (`message_refused`, before the message is stored; content messages in the core, as it
+//!   accepts them): a message from a user the recipient blocks gets `service-unavailable` (503, "Service
+//!   not available."); a message to a user the sender blocks two-way gets `not-acceptable` (406). Typing
+//!   notifications, markers and errors are dropped quietly.
 //! * iqs routed to a session (`iq_refused`): the same, for requests; results and errors are dropped.
 //! * directed presence (`presence_blocked`): dropped quietly both ways (`presence-in`/`presence-out`).
 //! * group messages (`room_recipients`, in the room delivery): a member whose list blocks the sender gets
@@ -16,15 +16,11 @@
 use crate::context::Context;
 use crate::parsers::{Iq, Message, MessageType};
 use crate::shared::Shared;
-use crate::stanza::{self, Condition};
+use crate::stanza_error::StanzaError;
+use palaver_core::{CoreError, Denial};
 use palaver_proto::UserJid;
 
 pub use palaver_core::privacy::Kind;
-
-/// The text of the error a blocked sender gets; the SDKs hand it to the app as `info`.
-pub const BLOCKED_TEXT: &str = "Service not available.";
-/// The text of the error the owner of a two-way block gets when writing to the blocked user.
-pub const BLOCKING_TEXT: &str = "You have blocked this user.";
 
 /// Whether `owner`'s default list blocks this kind of 1-1 traffic with `peer` (`Kind::Message`, `Iq`,
 /// `PresenceIn`: from `peer` to `owner`; `PresenceOut`, `MessageOut`, `IqOut`: from `owner` to `peer`).
@@ -95,20 +91,36 @@ pub async fn room_audience(shared: &Shared, app_id: i64, sender: i64, users: Vec
 /// Checks a 1-1 message from this session's user to `recipient` before anything else happens to it. When
 /// blocked, answers the sender (unless the message is an error, a typing notification or a marker) and
 /// returns true: the message must then be dropped — not stored, delivered, carbon-copied or pushed.
+/// Content messages are not checked here: the core checks them as it accepts them (`accept_private`,
+/// for REST and XMPP alike), and its refusal maps to the same error.
 pub async fn message_refused(ctx: &mut Context<'_>, message: &Message, recipient: UserJid) -> bool {
-    let sender = ctx.user();
-    let shared = ctx.shared;
-    let refusal = if blocks(shared, sender, recipient, Kind::MessageOut).await {
-        (Condition::NotAcceptable, BLOCKING_TEXT)
-    } else if blocks(shared, recipient, sender, Kind::Message).await {
-        (Condition::ServiceUnavailable, BLOCKED_TEXT)
-    } else {
+    let Some(denial) = refusal(ctx.shared, ctx.user(), recipient, Kind::MessageOut, Kind::Message).await
+    else {
         return false;
     };
     if !message.is_type(&MessageType::Error) && !is_automatic(message) {
-        ctx.reply(stanza::refuse(message, refusal.0, refusal.1)).await;
+        ctx.reply(StanzaError::from(&CoreError::Forbidden(denial)).refuse(message))
+            .await;
     }
     true
+}
+
+/// Why `sender` may not send `recipient` this kind of 1-1 traffic (`outgoing` checked in the sender's
+/// list, `incoming` in the recipient's), if he may not.
+async fn refusal(
+    shared: &Shared,
+    sender: UserJid,
+    recipient: UserJid,
+    outgoing: Kind,
+    incoming: Kind,
+) -> Option<Denial> {
+    if blocks(shared, sender, recipient, outgoing).await {
+        Some(Denial::BlockedBySender)
+    } else if blocks(shared, recipient, sender, incoming).await {
+        Some(Denial::BlockedByRecipient)
+    } else {
+        None
+    }
 }
 
 /// Typing notifications and delivery/read markers: the SDKs send them by themselves (v6 a `received`
@@ -121,17 +133,12 @@ fn is_automatic(message: &Message) -> bool {
 /// Checks an iq from this session's user to a session of `recipient`. Blocked requests are answered
 /// with an error, blocked results and errors dropped; true when the iq must not be routed.
 pub async fn iq_refused(ctx: &mut Context<'_>, iq: &Iq, recipient: UserJid) -> bool {
-    let sender = ctx.user();
-    let shared = ctx.shared;
-    let refusal = if blocks(shared, sender, recipient, Kind::IqOut).await {
-        (Condition::NotAcceptable, BLOCKING_TEXT)
-    } else if blocks(shared, recipient, sender, Kind::Iq).await {
-        (Condition::ServiceUnavailable, BLOCKED_TEXT)
-    } else {
+    let Some(denial) = refusal(ctx.shared, ctx.user(), recipient, Kind::IqOut, Kind::Iq).await else {
         return false;
     };
     if iq.is_request() {
-        ctx.reply(stanza::refuse(iq, refusal.0, refusal.1)).await;
+        ctx.reply(StanzaError::from(&CoreError::Forbidden(denial)).refuse(iq))
+            .await;
     }
     true
 }

@@ -15,6 +15,11 @@ pub struct StanzaError {
     pub text: String,
 }
 
+/// The text of the error a blocked sender gets; the SDKs hand it to the app as `info`.
+pub const BLOCKED_TEXT: &str = "Service not available.";
+/// The text of the error the owner of a two-way block gets when writing to the blocked user.
+pub const BLOCKING_TEXT: &str = "You have blocked this user.";
+
 impl StanzaError {
     pub fn new(condition: Condition, text: impl Into<String>) -> StanzaError {
         StanzaError {
@@ -41,6 +46,13 @@ impl From<&CoreError> for StanzaError {
             CoreError::NeedUser => Condition::Forbidden,
             // Not a member 406, other refusals 403 (docs/protocol.md#xmpp-group-messages).
             CoreError::Forbidden(Denial::NotMember) => Condition::NotAcceptable,
+            // Privacy lists (docs/protocol.md#xmpp-privacy-lists): in the words the SDKs hand the app.
+            CoreError::Forbidden(Denial::BlockedBySender) => {
+                return StanzaError::new(Condition::NotAcceptable, BLOCKING_TEXT);
+            }
+            CoreError::Forbidden(Denial::BlockedByRecipient) => {
+                return StanzaError::new(Condition::ServiceUnavailable, BLOCKED_TEXT);
+            }
             CoreError::Forbidden(Denial::Rule(_)) => Condition::Forbidden,
             CoreError::NotFound => Condition::ItemNotFound,
             CoreError::Invalid(_) => Condition::BadRequest,
@@ -87,6 +99,16 @@ mod tests {
                 CoreError::not_member(),
                 Condition::NotAcceptable,
                 "You are not a member of this dialog",
+            ),
+            (
+                CoreError::Forbidden(Denial::BlockedBySender),
+                Condition::NotAcceptable,
+                "You have blocked this user.",
+            ),
+            (
+                CoreError::Forbidden(Denial::BlockedByRecipient),
+                Condition::ServiceUnavailable,
+                "Service not available.",
             ),
             (
                 CoreError::Forbidden("Only the owner and admins may post to a broadcast dialog".into()),

@@ -24,10 +24,13 @@ pub async fn to_user(mut ctx: Context<'_>, message: Message, user: UserJid, reso
         let reply = stanza::refuse(&message, Condition::ItemNotFound, "No such user");
         return ctx.reply(reply).await;
     }
-    if policy::message_refused(&mut ctx, &message, user).await {
+    let kind = message.kind();
+    // A chat message with content has its privacy lists checked by the core as it accepts it.
+    let accepted_by_core = matches!(kind, MessageType::Chat | MessageType::Normal) && message.is_content();
+    if !accepted_by_core && policy::message_refused(&mut ctx, &message, user).await {
         return;
     }
-    match message.kind() {
+    match kind {
         MessageType::Chat | MessageType::Normal => private(ctx, message, user, resource).await,
         MessageType::Groupchat => {
             let reply = stanza::refuse(
