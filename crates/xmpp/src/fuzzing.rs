@@ -107,7 +107,7 @@ fn round_trip(element: &Element, framing: Framing) {
         Framing::Fragments => "",
     };
     let (mut events, error) = parse(framing, &[header.as_bytes(), text.as_bytes()]);
-    // rxml caps one token (a name or an attribute value) at a few KiB; an element built from REST JSON
+    // The stream parser caps a name or an attribute value at 4 KiB; an element built from REST JSON
     // may hold a longer value. Clients' parsers take it; Palaver's own parser would refuse it as too
     // large, which is its limit working, not a broken stanza.
     if matches!(error, Some(TransportError::PolicyViolation)) {

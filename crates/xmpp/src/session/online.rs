@@ -25,11 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A session that has sent no stanza for this long gives its parser's memory back at its next tick (see
-/// `Transport::hibernate`): most connections of a chat app idle most of the time, and one that is
-/// talking is never this quiet, so it never pays to make the parser again.
-const QUIET_BEFORE_HIBERNATING: Duration = Duration::from_secs(1);
-
 /// Why the online loop stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum End {
@@ -441,13 +436,6 @@ impl Session {
             self.send(ping).await;
             if self.sm.is_enabled() && self.sm.unacked_len() > 0 {
                 self.send_nonza(StreamManagement::request()).await;
-            }
-        }
-        if now.duration_since(self.last_inbound) >= QUIET_BEFORE_HIBERNATING {
-            if let Some(transport) = &mut self.transport {
-                if transport.hibernate() {
-                    tracing::debug!(jid = %self.full_jid, "quiet: the stream parser is let go until the next stanza");
-                }
             }
         }
         if let Some(session_id) = self.auth.token_session {

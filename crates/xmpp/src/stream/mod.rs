@@ -188,16 +188,6 @@ impl Transport {
         }
     }
 
-    /// The connection has been quiet a while: between stanzas, the XML parser's memory goes back to the
-    /// allocator until the next bytes arrive (a new parser then resumes where it was). Nothing is lost:
-    /// with a stanza half received it keeps everything. Returns whether it let go of the parser now.
-    pub fn hibernate(&mut self) -> bool {
-        match &mut self.inner {
-            Inner::WebSocket(ws) => ws.hibernate(),
-            Inner::Tcp(tcp) => tcp.hibernate(),
-        }
-    }
-
     /// Bytes the last stanza `next` returned took on the wire (for the byte-rate shaper).
     pub fn last_stanza_bytes(&self) -> usize {
         match &self.inner {

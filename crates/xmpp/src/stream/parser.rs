@@ -1,23 +1,27 @@
 //! Incremental parser turning bytes into stream events, shared by both transports.
 //!
-//! rxml's namespace-resolving `Parser` does the XML work (restricted XML: no DTD, comments, PIs or custom
-//! entities; full namespace well-formedness). Elements are built here without declared prefixes, so
-//! re-serializing them can never trip minidom's prefix assertions and always yields namespace-complete XML.
+//! Two steps. `scan` follows the bytes as they arrive and says where the current top-level item (the
+//! stream header, a stanza, the stream's close) ends, refusing early what restricted XML forbids and
+//! what is nested too deeply; once an item is complete, `tree` builds it with quick-xml and checks the
+//! rest of well-formedness and namespaces. Elements are built without declared prefixes, so
+//! re-serializing them can never trip minidom's prefix assertions and always yields namespace-complete
+//! XML. Between items the parser holds no buffer: only the declarations the TCP stream header made.
+
+mod scan;
+mod tree;
 
 use minidom::Element;
-use rxml::error::EndOrError;
-use rxml::{AttrMap, Event, Namespace, Options, Parse, Parser, WithOptions};
+use rxml::{AttrMap, Namespace};
 
 use super::{Inbound, StreamHeader, TransportError};
 use crate::ns;
+use scan::{Item, Scanner};
 
 /// Deeper trees are refused: minidom drops and serializes elements recursively.
 const MAX_DEPTH: usize = 64;
 
-/// The longest name or attribute value, in bytes (longer text is simply read in pieces). rxml reserves
-/// this much per connection up front, so it is kept near what the protocol needs: a full JID is at most
-/// 3,071 bytes (RFC 7622), and its default of 8 KiB was the largest single item of an idle session's
-/// memory.
+/// The longest name or attribute value, in bytes (text may be longer). A full JID is at most 3,071 bytes
+/// (RFC 7622).
 const MAX_TOKEN_LENGTH: usize = 4096;
 
 /// How top-level elements are delimited.
@@ -41,49 +45,40 @@ enum State {
 
 pub(crate) struct StreamParser {
     framing: Framing,
-    /// Boxed: rxml's parser state is large and transports are moved around. `None` while the connection
-    /// idles (see [`StreamParser::hibernate`]); the next bytes make it again.
-    parser: Option<Box<Parser>>,
-    /// TCP: the stream header as it arrived (with the XML declaration before it), to bring a new parser
-    /// to where the dropped one was: inside the stream's root, with the prefixes the header declared.
-    header: Vec<u8>,
+    /// TCP: the declarations of the stream header, in scope for every stanza.
+    scope: Vec<tree::Binding>,
+    /// TCP: the stream header's name as written (`stream:stream`), which its end tag must repeat.
+    header_name: Box<[u8]>,
     input: Vec<u8>,
+    /// Where the current top-level item starts in `input` (or, between items, the first unread byte).
     pos: usize,
-    /// Open elements below the stream root (TCP) or the document root (WebSocket).
-    stack: Vec<Element>,
+    scanner: Scanner,
     state: State,
-    /// No top-level element in progress: whitespace here is dropped without reaching the parser.
+    /// No top-level item in progress: whitespace here is dropped without being scanned.
     idle: bool,
-    /// Bytes consumed by the current top-level element (or stream header).
-    element_bytes: usize,
+    /// An XML declaration may come next: at the start of the TCP stream or of any WebSocket element.
+    declaration_allowed: bool,
     max_element_bytes: usize,
     /// Bytes of the last complete top-level element (for the byte-rate shaper).
     last_element_bytes: usize,
-}
-
-fn new_parser() -> Parser {
-    Parser::with_options(Options {
-        max_token_length: MAX_TOKEN_LENGTH,
-        ..Options::default()
-    })
 }
 
 impl StreamParser {
     pub(crate) fn new(framing: Framing, max_element_bytes: usize) -> Self {
         StreamParser {
             framing,
-            parser: Some(Box::new(new_parser())),
-            header: Vec::new(),
+            scope: Vec::new(),
+            header_name: Box::default(),
             input: Vec::new(),
             pos: 0,
-            stack: Vec::new(),
+            scanner: Scanner::new(),
             state: match framing {
                 Framing::Stream => State::Header,
                 Framing::Fragments => State::Open,
             },
             // Whitespace before a header is dropped too: a keep-alive may precede the restarted stream.
             idle: true,
-            element_bytes: 0,
+            declaration_allowed: true,
             max_element_bytes,
             last_element_bytes: 0,
         }
@@ -123,6 +118,10 @@ impl StreamParser {
     pub(crate) fn feed(&mut self, data: &[u8]) {
         if self.pos == self.input.len() {
             self.release_input();
+        } else if self.pos > 0 {
+            // Only the item in progress is kept: what came before it is parsed.
+            self.input.drain(..self.pos);
+            self.pos = 0;
         }
         self.input.extend_from_slice(data);
     }
@@ -137,60 +136,6 @@ impl StreamParser {
         self.pos = 0;
     }
 
-    /// Between top-level elements with every byte read, nothing needs the parser's scratch buffer (up to
-    /// `MAX_TOKEN_LENGTH`) or the input buffer until the next read: both go back to the allocator, so a
-    /// connection that waits holds neither. They come back with the next bytes.
-    fn rest(&mut self) {
-        if let Some(parser) = &mut self.parser {
-            parser.release_temporaries();
-        }
-        self.input = Vec::new();
-    }
-
-    /// For a connection that has been quiet a while: between top-level elements with every byte read,
-    /// the parser is dropped with everything it holds (about 1.5 KB: rxml's parser, its namespace stack,
-    /// the stream header's prefixes) and so is the element stack's buffer. The next bytes that are not
-    /// whitespace make a new parser; over TCP it first parses the stream header again, so that it is
-    /// where the old one was. Not done after every read: that would parse the header once a stanza.
-    /// Returns whether it dropped the parser now.
-    pub(crate) fn hibernate(&mut self) -> bool {
-        if self.parser.is_none() || self.state != State::Open || !self.idle || self.pos < self.input.len() {
-            return false;
-        }
-        self.parser = None;
-        self.stack = Vec::new();
-        self.input = Vec::new();
-        self.pos = 0;
-        true
-    }
-
-    /// Whether the parser is dropped until the next bytes (for tests).
-    #[cfg(test)]
-    pub(crate) fn is_hibernating(&self) -> bool {
-        self.parser.is_none()
-    }
-
-    /// A parser in the state the dropped one was in between top-level elements.
-    fn revive(&self) -> Result<Box<Parser>, TransportError> {
-        let mut parser = Box::new(new_parser());
-        if self.framing == Framing::Fragments {
-            return Ok(parser);
-        }
-        let mut header = &self.header[..];
-        loop {
-            match parser.parse(&mut header, false) {
-                Ok(Some(Event::StartElement(..))) if header.is_empty() => return Ok(parser),
-                Ok(Some(Event::XmlDeclaration(..))) => {}
-                // The same bytes parsed before: anything else is a defect here, not the peer's.
-                _ => {
-                    return Err(TransportError::NotWellFormed(
-                        "the stream header could not be parsed again".into(),
-                    ))
-                }
-            }
-        }
-    }
-
     /// The next complete event from the input fed so far, or `None` if more input is needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, TransportError> {
         match self.state {
@@ -202,7 +147,6 @@ impl StreamParser {
             Ok(item) => Ok(item),
             Err(err) => {
                 self.state = State::Failed;
-                self.stack.clear();
                 self.input = Vec::new();
                 self.pos = 0;
                 Err(err)
@@ -213,117 +157,85 @@ impl StreamParser {
     fn parse_next(&mut self) -> Result<Option<Inbound>, TransportError> {
         loop {
             if self.idle {
-                while self.pos < self.input.len() && is_xml_space(self.input[self.pos]) {
+                while self.pos < self.input.len() && scan::is_space(self.input[self.pos]) {
                     self.pos += 1;
                 }
-            }
-            if self.pos < self.input.len() {
-                self.idle = false;
-            }
-            if self.parser.is_none() {
                 if self.pos == self.input.len() {
-                    self.release_input();
+                    // Between items with every byte read: no buffer is held until the next read.
+                    self.input = Vec::new();
+                    self.pos = 0;
                     return Ok(None);
                 }
-                self.parser = Some(self.revive()?);
+                if self.input[self.pos] != b'<' {
+                    return Err(TransportError::NotWellFormed(
+                        "character data at the stream level".into(),
+                    ));
+                }
+                self.idle = false;
+                self.scanner = Scanner::new();
             }
-            let parser = self.parser.as_mut().expect("made above");
-            // Parsed even when the input is used up: `<x/>` yields its end event from rxml's queue.
-            let mut rest = &self.input[self.pos..];
-            let before = rest.len();
-            let result = parser.parse(&mut rest, false);
-            let used = before - rest.len();
-            if self.state == State::Header && self.framing == Framing::Stream {
-                self.header
-                    .extend_from_slice(&self.input[self.pos..self.pos + used]);
-            }
-            self.pos += used;
-            self.element_bytes += used;
-            // Checked before the event is used, so no element grows past the limit (plus one read).
-            if self.element_bytes > self.max_element_bytes {
+            // The TCP header is an item of its own; over WebSocket the top element's start tag is
+            // looked at before the rest arrives (an RFC 6120 header there never ends).
+            let stop_at_start_tag = self.state == State::Header || self.framing == Framing::Fragments;
+            let item = &self.input[self.pos..];
+            let found = self
+                .scanner
+                .scan(item, stop_at_start_tag, self.declaration_allowed)?;
+            // Checked before the item is used, so no element grows past the limit (plus one read).
+            if self.scanner.offset() > self.max_element_bytes {
                 return Err(TransportError::PolicyViolation);
             }
-            match result {
-                Ok(Some(event)) => {
-                    if let Some(item) = self.handle(event)? {
-                        return Ok(Some(item));
-                    }
-                }
-                Err(EndOrError::NeedMoreData) => {
-                    if self.pos == self.input.len() {
-                        self.release_input();
-                        if self.idle {
-                            self.rest();
-                        }
-                        return Ok(None);
-                    }
-                    if used == 0 {
-                        return Ok(None);
-                    }
-                }
-                Err(EndOrError::Error(err)) => return Err(xml_error(err)),
-                // Only reported with at_eof, which is never passed.
-                Ok(None) => return Err(TransportError::Closed),
+            let Some((kind, len)) = found else {
+                return Ok(None);
+            };
+            if kind == Item::StartTag && self.state == State::Open {
+                // WebSocket: the top element's start tag, its element still open.
+                self.check_fragment_start(&item[..len])?;
+                continue;
+            }
+            let start = self.pos;
+            self.pos += len;
+            self.idle = true;
+            if let Some(inbound) = self.complete(kind, start, len)? {
+                return Ok(Some(inbound));
             }
         }
     }
 
-    fn handle(&mut self, event: Event) -> Result<Option<Inbound>, TransportError> {
-        match event {
-            Event::XmlDeclaration(..) => Ok(None),
-            Event::StartElement(_, (namespace, name), attrs) => {
-                if self.state == State::Header {
-                    return self.stream_header(&namespace, name.as_str(), &attrs).map(Some);
-                }
-                if self.framing == Framing::Fragments && self.stack.is_empty() && namespace == ns::STREAM {
-                    // An RFC 6120 stream header over WebSocket (pre-RFC 7395 framing).
-                    return Err(TransportError::InvalidNamespace(namespace.to_string()));
-                }
-                if self.stack.len() >= MAX_DEPTH {
-                    return Err(TransportError::TooDeep(MAX_DEPTH));
-                }
-                // Unqualified elements belong to the stream's content namespace: TCP clients declare it only
-                // on the stream header, some WebSocket clients omit it.
-                let ns = if namespace.is_none() {
-                    ns::CLIENT
-                } else {
-                    namespace.as_str()
-                };
-                let mut element = Element::bare(name.as_str(), ns);
-                *element.attrs_mut() = attrs;
-                self.stack.push(element);
+    /// A complete top-level item of `len` bytes at `start` of the input.
+    fn complete(&mut self, kind: Item, start: usize, len: usize) -> Result<Option<Inbound>, TransportError> {
+        let bytes = &self.input[start..start + len];
+        match (kind, self.state) {
+            (Item::Declaration, _) => {
+                tree::declaration(bytes)?;
+                self.declaration_allowed = false;
                 Ok(None)
             }
-            Event::Text(_, text) => match self.stack.last_mut() {
-                Some(parent) => {
-                    parent.append_text(text);
-                    Ok(None)
+            (Item::StartTag, _) => self.stream_header(start, len).map(Some),
+            (Item::EndTag, State::Open) if self.framing == Framing::Stream => {
+                let name = bytes[2..len - 1].trim_ascii_end();
+                if *name != *self.header_name {
+                    return Err(TransportError::NotWellFormed(
+                        "the end tag does not match the stream header".into(),
+                    ));
                 }
-                // Stream level (TCP): whitespace was skipped before parsing, so this is real character data.
-                None if text.bytes().all(is_xml_space) => Ok(None),
-                None => Err(TransportError::NotWellFormed(
-                    "character data at the stream level".into(),
-                )),
-            },
-            Event::EndElement(_) => {
-                let Some(element) = self.stack.pop() else {
-                    self.state = State::Closed;
-                    return Ok(Some(Inbound::Close));
-                };
-                if let Some(parent) = self.stack.last_mut() {
-                    parent.append_child(element);
-                    return Ok(None);
-                }
-                self.last_element_bytes = self.element_bytes;
-                self.element_bytes = 0;
-                self.idle = true;
+                self.state = State::Closed;
+                Ok(Some(Inbound::Close))
+            }
+            (Item::EndTag, _) => Err(TransportError::NotWellFormed(
+                "end tag without a start tag".into(),
+            )),
+            (Item::Element, State::Header) => {
+                Err(TransportError::NotWellFormed("expected the stream header".into()))
+            }
+            (Item::Element, _) => {
+                let element = tree::element(bytes, &self.scope)?;
+                self.last_element_bytes = len;
                 Ok(Some(match self.framing {
                     Framing::Stream => Inbound::Stanza(element),
                     Framing::Fragments => {
-                        // Each element is a document of its own: the next one needs a fresh parser.
-                        if let Some(parser) = &mut self.parser {
-                            **parser = new_parser();
-                        }
+                        // Each element is a document of its own, which may start with a declaration.
+                        self.declaration_allowed = true;
                         fragment(element)
                     }
                 }))
@@ -331,20 +243,33 @@ impl StreamParser {
         }
     }
 
-    fn stream_header(
-        &mut self,
-        namespace: &Namespace<'static>,
-        name: &str,
-        attrs: &AttrMap,
-    ) -> Result<Inbound, TransportError> {
-        if *namespace != ns::STREAM || name != "stream" {
-            return Err(TransportError::InvalidNamespace(format!("{{{namespace}}}{name}")));
+    /// WebSocket: an RFC 6120 stream header (pre-RFC 7395 framing) is refused as soon as it is seen.
+    fn check_fragment_start(&self, tag: &[u8]) -> Result<(), TransportError> {
+        let (opened, _) = tree::start_tag(tag)?;
+        match opened.namespace == ns::STREAM {
+            true => Err(TransportError::InvalidNamespace(opened.namespace)),
+            false => Ok(()),
         }
+    }
+
+    fn stream_header(&mut self, start: usize, len: usize) -> Result<Inbound, TransportError> {
+        let bytes = &self.input[start..start + len];
+        let (opened, declared) = tree::start_tag(bytes)?;
+        if opened.namespace != ns::STREAM || opened.name != "stream" {
+            return Err(TransportError::InvalidNamespace(format!(
+                "{{{}}}{}",
+                opened.namespace, opened.name
+            )));
+        }
+        let name_len = bytes[1..]
+            .iter()
+            .position(|&b| scan::is_space(b) || b == b'>' || b == b'/')
+            .unwrap_or(0);
+        self.header_name = bytes[1..1 + name_len].into();
+        self.scope = declared;
         self.state = State::Open;
-        self.idle = true;
-        self.element_bytes = 0;
-        self.header.shrink_to_fit();
-        Ok(Inbound::Open(header(attrs)))
+        self.declaration_allowed = false;
+        Ok(Inbound::Open(header(&opened.attrs)))
     }
 }
 
@@ -368,25 +293,8 @@ fn header(attrs: &AttrMap) -> StreamHeader {
     }
 }
 
-fn is_xml_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn xml_error(err: rxml::Error) -> TransportError {
-    match err {
-        // rxml's own token/event length caps: an oversized name, attribute value or tag.
-        rxml::Error::RestrictedXml("long name or reference" | "event too long") => {
-            TransportError::PolicyViolation
-        }
-        rxml::Error::RestrictedXml(what) => TransportError::RestrictedXml(what.into()),
-        rxml::Error::UndeclaredEntity => TransportError::RestrictedXml("undeclared entity".into()),
-        // `<!` not followed by `--` or `[CDATA[`: a DTD declaration (`<!DOCTYPE`, `<!ENTITY`, …).
-        rxml::Error::InvalidSyntax("malformed cdata or comment section start") => {
-            TransportError::RestrictedXml("DTD".into())
-        }
-        other => TransportError::NotWellFormed(other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rxml_agreement;

@@ -46,10 +46,6 @@ impl TcpTransport {
         self.encrypted
     }
 
-    pub(crate) fn hibernate(&mut self) -> bool {
-        self.parser.hibernate()
-    }
-
     pub(crate) fn last_stanza_bytes(&self) -> usize {
         self.parser.last_element_bytes()
     }

@@ -53,10 +53,6 @@ impl WsTransport {
         self.encrypted
     }
 
-    pub(crate) fn hibernate(&mut self) -> bool {
-        self.parser.hibernate()
-    }
-
     pub(crate) fn last_stanza_bytes(&self) -> usize {
         self.parser.last_element_bytes()
     }
