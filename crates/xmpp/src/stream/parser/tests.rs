@@ -551,3 +551,53 @@ fn a_stanza_split_across_reads_keeps_only_its_own_bytes() {
     }
     assert_eq!(yielded, 2000);
 }
+
+#[test]
+fn attributes_and_declarations_are_bounded_per_element_and_in_scope() {
+    let parse = |text: String| parse_all(Framing::Fragments, &[text.as_bytes()]);
+    let attrs = |n: usize| (0..n).map(|i| format!(" a{i}='v'")).collect::<String>();
+    assert_eq!(parse(format!("<message{}/>", attrs(256))).unwrap().len(), 1);
+    assert!(matches!(
+        parse(format!("<message{}/>", attrs(257))),
+        Err(TransportError::PolicyViolation)
+    ));
+    // Declarations count as attributes of their element, and in scope across elements.
+    let declarations = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!(" xmlns:p{i}='urn:p{i}'"))
+            .collect::<String>()
+    };
+    let nested = format!(
+        "<message{}><x{}><y p0:a='1' p299:b='2'/></x></message>",
+        declarations(0, 150),
+        declarations(150, 150)
+    );
+    assert!(matches!(parse(nested), Err(TransportError::PolicyViolation)));
+    let within = format!(
+        "<message{}><x{}><p0:y p0:a='1' p199:b='2'/></x></message>",
+        declarations(0, 100),
+        declarations(100, 100)
+    );
+    let items = parse(within).unwrap();
+    let Inbound::Stanza(message) = &items[0] else {
+        panic!("{items:?}")
+    };
+    let y = message.children().next().unwrap().children().next().unwrap();
+    assert_eq!((y.name(), y.ns()), ("y", "urn:p0".to_string()));
+    assert_eq!(y.attr_ns("urn:p0", "a"), Some("1"));
+    assert_eq!(y.attr_ns("urn:p199", "b"), Some("2"));
+    // One prefix declared twice in a tag, or one attribute written twice, is not well-formed.
+    for twice in [
+        "<message xmlns:a='urn:a' xmlns:a='urn:b'/>",
+        "<message xmlns='urn:a' xmlns='urn:a'/>",
+        "<message a='1' a='1'/>",
+        "<message xmlns:x='urn:x' xmlns:y='urn:x' x:a='1' y:a='2'/>",
+    ] {
+        let error = parse(twice.to_string()).unwrap_err();
+        assert_eq!(
+            error.stream_condition(),
+            Some("not-well-formed"),
+            "{twice}: {error}"
+        );
+    }
+}

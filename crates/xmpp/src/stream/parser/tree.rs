@@ -22,6 +22,12 @@ use crate::ns;
 use crate::stream::TransportError;
 use crate::xml_write::any_byte;
 
+/// The most attributes (namespace declarations included) one element may have, and the most
+/// declarations in scope at once. No stanza comes near either; they bound the work a hostile one can
+/// cause, since attributes are checked for duplicates and prefixes looked up among the declarations.
+const MAX_ATTRIBUTES: usize = 256;
+const MAX_DECLARATIONS: usize = 256;
+
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
@@ -41,8 +47,9 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// Adds a declaration, refusing what the namespaces recommendation forbids.
-    fn declare(&mut self, prefix: Option<&str>, ns: String) -> Result<(), TransportError> {
+    /// Adds a declaration made by the tag whose declarations start at `tag_start`, refusing a second
+    /// one of the same prefix there and what the namespaces recommendation forbids.
+    fn declare(&mut self, tag_start: usize, prefix: Option<&str>, ns: String) -> Result<(), TransportError> {
         let reserved = match prefix {
             Some("xmlns") => true,
             Some("xml") => ns != XML_NS,
@@ -50,6 +57,15 @@ impl Scope<'_> {
         };
         if reserved || (prefix.is_some() && ns.is_empty()) {
             return Err(not_well_formed("reserved or empty namespace declaration"));
+        }
+        if self.declared[tag_start..]
+            .iter()
+            .any(|b| b.prefix.as_deref() == prefix)
+        {
+            return Err(not_well_formed("duplicate attribute"));
+        }
+        if self.inherited.len() + self.declared.len() >= MAX_DECLARATIONS {
+            return Err(TransportError::PolicyViolation);
         }
         self.declared.push(Binding {
             prefix: prefix.map(str::to_owned),
@@ -203,11 +219,14 @@ pub(super) fn declaration(bytes: &[u8]) -> Result<(), TransportError> {
 }
 
 /// A tag's attributes in order, raw names and values as the application sees them, each checked to
-/// follow white space (quick-xml also takes `a='1'b='2'`).
+/// follow white space (quick-xml also takes `a='1'b='2'`). Not checked for duplicates here: quick-xml's
+/// check compares each name with every one before it, so the callers check (`open` by expanded name).
 fn attributes<'t>(
     tag: &'t BytesStart<'_>,
 ) -> impl Iterator<Item = Result<(&'t [u8], String), TransportError>> + 't {
-    tag.attributes().map(move |attribute| {
+    let mut attributes = tag.attributes();
+    attributes.with_checks(false);
+    attributes.map(move |attribute| {
         let attribute = attribute.map_err(|e| not_well_formed(&e.to_string()))?;
         let key = attribute.key.into_inner();
         let at = key.as_ptr() as usize - tag.as_ptr() as usize;
@@ -228,14 +247,18 @@ fn open(tag: &BytesStart<'_>, scope: &mut Scope<'_>) -> Result<Opened, Transport
     let (prefix, name) = qualified_name(tag.name().into_inner())?;
     valid_name(name)?;
     // Declarations first: they apply to the tag's own name and attributes.
+    let tag_start = scope.declared.len();
     let mut plain = Vec::new();
-    for attribute in attributes(tag) {
+    for (count, attribute) in attributes(tag).enumerate() {
+        if count == MAX_ATTRIBUTES {
+            return Err(TransportError::PolicyViolation);
+        }
         let (key, value) = attribute?;
         match qualified_name(key)? {
-            (None, "xmlns") => scope.declare(None, value)?,
+            (None, "xmlns") => scope.declare(tag_start, None, value)?,
             (Some("xmlns"), declared) => {
                 valid_name(declared)?;
-                scope.declare(Some(declared), value)?
+                scope.declare(tag_start, Some(declared), value)?
             }
             (attr_prefix, attr_name) => plain.push((attr_prefix, attr_name, value)),
         }
@@ -247,6 +270,7 @@ fn open(tag: &BytesStart<'_>, scope: &mut Scope<'_>) -> Result<Opened, Transport
             Some(prefix) => Namespace::from(scope.resolve(Some(prefix))?.to_owned()),
         };
         let attr_name = NcName::try_from(attr_name).map_err(|e| not_well_formed(&e.to_string()))?;
+        // Unique by expanded name (which also catches the same name written twice).
         if attrs.insert(namespace, attr_name, value).is_some() {
             return Err(not_well_formed("duplicate attribute"));
         }
