@@ -578,7 +578,7 @@ async fn idle_clients_are_pinged_and_dead_ones_dropped() {
 }
 
 #[tokio::test]
-async fn quiet_sessions_let_their_parser_go_and_carry_on_where_they_were() {
+async fn quiet_sessions_carry_on_where_they_were() {
     // A tick every half second (half the ping timeout); no ping within the test.
     let w = world(
         Db::Sqlite,
@@ -591,23 +591,11 @@ async fn quiet_sessions_let_their_parser_go_and_carry_on_where_they_were() {
     let mut alice = Client::tcp(&w.server.c2s).await;
     alice.online("localhost", &w.node(w.alice), "alice-pass").await;
     let mut bob = w.online(w.bob, "bob-pass-1").await;
-    let quiet = |jid: &str| {
-        let log = w.server.log_text();
-        log.lines()
-            .filter(|line| line.contains("the stream parser is let go") && line.contains(jid))
-            .count()
-    };
-    for _ in 0..100 {
-        if quiet(&alice.jid) > 0 && quiet(&bob.jid) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(quiet(&alice.jid), 1, "the TCP session let its parser go once");
-    assert_eq!(quiet(&bob.jid), 1, "the WebSocket session let its parser go once");
+    // Quiet over a few of the sessions' ticks.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    // Both parse again from where they were: a whitespace keep-alive, then stanzas both ways, and the
-    // TCP stream's close, which only a parser inside `<stream:stream>` takes for one.
+    // Both parse on from where they were: a whitespace keep-alive, then stanzas both ways, and the TCP
+    // stream's close, which only a parser inside `<stream:stream>` takes for one.
     alice.send(" \n").await;
     alice.send(&w.chat(w.bob, "a1", "from alice")).await;
     let got = bob.expect(r#"id="a1""#).await;
