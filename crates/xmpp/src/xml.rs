@@ -1,5 +1,7 @@
 //! Stanzas are minidom `Element`s. These helpers keep building and reading them short.
 
+use std::sync::LazyLock;
+
 pub use minidom::Element;
 
 /// An empty element `<name xmlns="ns"/>`.
@@ -9,13 +11,24 @@ pub fn element(name: &str, ns: &str) -> Element {
 
 /// Sets (or replaces) an un-namespaced attribute. Attribute names here are static and valid.
 pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
-    let name: rxml::NcName = name
-        .try_into()
-        .expect("attribute names used by the server are valid NCNames");
+    let name = attribute_name(name);
     let value = xml_chars(value.into());
     // Replaces the value of an attribute of that name: one search of the map, not a lookup and then an
     // insert.
     element.attrs_mut().insert(rxml::Namespace::NONE, name, value);
+}
+
+/// The name as an `NcName`. The four every stanza carries are checked once per process and copied
+/// from there: checking a name costs more than copying it, and a 1-1 message sets six.
+fn attribute_name(name: &str) -> rxml::NcName {
+    static STANZA_ATTRIBUTES: LazyLock<[rxml::NcName; 4]> =
+        LazyLock::new(|| ["from", "to", "id", "type"].map(|name| name.try_into().expect("valid")));
+    match STANZA_ATTRIBUTES.iter().find(|known| known.as_str() == name) {
+        Some(known) => known.clone(),
+        None => name
+            .try_into()
+            .expect("attribute names used by the server are valid NCNames"),
+    }
 }
 
 /// Builder-style `set_attr`.
