@@ -189,8 +189,12 @@ impl StreamParser {
                 return Ok(None);
             };
             if kind == Item::StartTag && self.state == State::Open {
-                // WebSocket: the top element's start tag, its element still open.
-                self.check_fragment_start(&item[..len])?;
+                // WebSocket: the top element's start tag, its element still open. Only one named like
+                // a stream header is parsed now (such a header never ends); every element's namespace
+                // is checked once it is built.
+                if looks_like_stream_header(&item[..len]) {
+                    self.check_fragment_start(&item[..len])?;
+                }
                 continue;
             }
             let start = self.pos;
@@ -236,6 +240,9 @@ impl StreamParser {
                     Framing::Fragments => {
                         // Each element is a document of its own, which may start with a declaration.
                         self.declaration_allowed = true;
+                        if element.has_ns(ns::STREAM) {
+                            return Err(TransportError::InvalidNamespace(ns::STREAM.into()));
+                        }
                         fragment(element)
                     }
                 }))
@@ -244,6 +251,7 @@ impl StreamParser {
     }
 
     /// WebSocket: an RFC 6120 stream header (pre-RFC 7395 framing) is refused as soon as it is seen.
+    /// Over WebSocket no element may be in the streams namespace.
     fn check_fragment_start(&self, tag: &[u8]) -> Result<(), TransportError> {
         let (opened, _) = tree::start_tag(tag)?;
         match opened.namespace == ns::STREAM {
@@ -261,16 +269,28 @@ impl StreamParser {
                 opened.namespace, opened.name
             )));
         }
-        let name_len = bytes[1..]
-            .iter()
-            .position(|&b| scan::is_space(b) || b == b'>' || b == b'/')
-            .unwrap_or(0);
-        self.header_name = bytes[1..1 + name_len].into();
+        self.header_name = tag_name(bytes).into();
         self.scope = declared;
         self.state = State::Open;
         self.declaration_allowed = false;
         Ok(Inbound::Open(header(&opened.attrs)))
     }
+}
+
+/// A start tag's name as written (`stream:stream` of `<stream:stream xmlns:stream='…'>`).
+fn tag_name(tag: &[u8]) -> &[u8] {
+    let name = &tag[1..];
+    let end = name
+        .iter()
+        .position(|&b| scan::is_space(b) || b == b'>' || b == b'/')
+        .unwrap_or(name.len());
+    &name[..end]
+}
+
+/// Whether a start tag's local name is `stream` (`<stream:stream …>`, `<stream …>`).
+fn looks_like_stream_header(tag: &[u8]) -> bool {
+    let name = tag_name(tag);
+    name == b"stream" || name.ends_with(b":stream")
 }
 
 fn fragment(element: Element) -> Inbound {
