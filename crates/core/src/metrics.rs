@@ -49,6 +49,10 @@ pub const STORE_BATCH_SIZE: &str = "palaver_store_batch_size";
 /// Gauge: writes waiting for the batch writer behind the batch it is on, as of that batch's start (near
 /// zero while it keeps up; growing from batch to batch when it falls behind).
 pub const STORE_QUEUE_DEPTH: &str = "palaver_store_queue_depth";
+/// Histogram: time one checkpoint of SQLite's write-ahead log takes (run beside the writer).
+pub const STORE_CHECKPOINT_DURATION: &str = "palaver_store_checkpoint_seconds";
+/// Gauge: pages in SQLite's write-ahead log at the last checkpoint.
+pub const STORE_CHECKPOINT_LOG_PAGES: &str = "palaver_store_checkpoint_log_pages";
 /// Histogram: time from a message's arrival until it is durable and handed to its recipients.
 pub const DELIVERY_DURATION: &str = "palaver_delivery_seconds";
 /// Counter: messages appended to history's journal (SQLite: acknowledged from there, committed behind).
@@ -104,7 +108,12 @@ pub mod label {
 }
 
 /// Histograms measured in seconds (the exporter gives them latency buckets).
-pub const SECONDS_HISTOGRAMS: [&str; 3] = [HTTP_REQUEST_DURATION, STORE_WRITE_DURATION, DELIVERY_DURATION];
+pub const SECONDS_HISTOGRAMS: [&str; 4] = [
+    HTTP_REQUEST_DURATION,
+    STORE_WRITE_DURATION,
+    STORE_CHECKPOINT_DURATION,
+    DELIVERY_DURATION,
+];
 
 /// Gives every metric its help text and unit. Call once, after the recorder is installed.
 pub fn describe() {
@@ -151,6 +160,16 @@ pub fn describe() {
         STORE_QUEUE_DEPTH,
         Unit::Count,
         "Writes waiting behind the batch the writer is on, as of its start"
+    );
+    describe_histogram!(
+        STORE_CHECKPOINT_DURATION,
+        Unit::Seconds,
+        "Time one checkpoint of the embedded database's write-ahead log takes"
+    );
+    describe_gauge!(
+        STORE_CHECKPOINT_LOG_PAGES,
+        Unit::Count,
+        "Pages in the embedded database's write-ahead log at the last checkpoint"
     );
     describe_gauge!(
         PASSWORD_CHECKS_RUNNING,
@@ -211,6 +230,8 @@ mod tests {
             STORE_WRITE_DURATION,
             STORE_BATCH_SIZE,
             STORE_QUEUE_DEPTH,
+            STORE_CHECKPOINT_DURATION,
+            STORE_CHECKPOINT_LOG_PAGES,
             DELIVERY_DURATION,
             HISTORY_JOURNAL_PENDING,
         ];

@@ -13,6 +13,7 @@ mod bind;
 mod admin_sql;
 mod blob_sql;
 mod cache;
+mod checkpoint;
 mod contact_sql;
 mod dialog_sql;
 mod filter_sql;
@@ -96,7 +97,7 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of_url(url).ok_or_else(|| OpenError::UnsupportedUrl(url.to_owned()))?;
     let options = || AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
-    let (readers, writer) = match backend {
+    let (readers, writer, checkpoints) = match backend {
         Backend::Sqlite => {
             if let Some(parent) = sqlite_file(url).and_then(|f| Path::new(f).parent().map(Path::to_path_buf))
             {
@@ -106,30 +107,47 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
                 }
             }
             // The writer first: it creates the file and switches it to WAL before any reader opens it.
-            // Its one connection is kept for the life of the store (an embedded database's connection
-            // does not go stale), so its thread, moved to batch scheduling here, is the writer's for good.
-            let writer = thread_scheduling::batch_scheduling_new_threads(
-                thread_scheduling::SQLITE_THREAD,
-                sqlite_pool(
-                    options()
-                        .max_connections(1)
-                        .min_connections(1)
-                        .max_lifetime(None)
-                        .idle_timeout(None),
-                    url,
-                    SqliteRole::Writer,
-                ),
-            )
-            .await?;
+            let writer = sqlite_connection_of_its_own(options(), url, SqliteRole::Writer).await?;
             let readers = sqlite_pool(options().max_connections(8), url, SqliteRole::Reader).await?;
-            (readers, writer)
+            // Checkpoints beside the writer, on a connection and thread of their own (in a file only:
+            // an in-memory database has no log).
+            let checkpoints = match sqlite_file(url) {
+                None => None,
+                Some(_) => {
+                    Some(sqlite_connection_of_its_own(options(), url, SqliteRole::Checkpointer).await?)
+                }
+            };
+            (readers, writer, checkpoints)
         }
         Backend::Postgres => {
             let pool = options().max_connections(16).connect(url).await?;
-            (pool.clone(), pool)
+            (pool.clone(), pool, None)
         }
     };
-    Ok(SqlStore::new(readers, writer, backend))
+    let store = SqlStore::new(readers, writer, backend);
+    Ok(match checkpoints {
+        Some(pool) => store.with_checkpointer(checkpoint::Checkpointer::start(pool)),
+        None => store,
+    })
+}
+
+/// A pool of one SQLite connection kept for the life of the store (an embedded database's connection
+/// does not go stale), its thread moved to batch scheduling (`thread_scheduling.rs`) for good.
+async fn sqlite_connection_of_its_own(
+    options: AnyPoolOptions,
+    url: &str,
+    role: SqliteRole,
+) -> Result<sqlx::AnyPool, sqlx::Error> {
+    let options = options
+        .max_connections(1)
+        .min_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None);
+    thread_scheduling::batch_scheduling_new_threads(
+        thread_scheduling::SQLITE_THREAD,
+        sqlite_pool(options, url, role),
+    )
+    .await
 }
 
 /// Which side of the SQLite store a connection is on: the writer gets the larger page cache.
@@ -137,6 +155,8 @@ pub async fn connect(url: &str) -> Result<SqlStore, OpenError> {
 enum SqliteRole {
     Writer,
     Reader,
+    /// Copies the write-ahead log into the file (`checkpoint.rs`): it reads the log, not the cache.
+    Checkpointer,
 }
 
 /// The page cache of the writer, in KiB: it holds the indexes that every new dialog and message
@@ -146,21 +166,12 @@ enum SqliteRole {
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 /// The page cache of each reader, in KiB (eight readers at most).
 const READER_CACHE_KIB: i64 = 16 * 1024;
-/// How many pages the write-ahead log grows to before a commit copies them into the database file
-/// (SQLite's default is 1,000, 4 MiB). A batch of new pairs' dialogs touches pages all over the dialog and
-/// member indexes and writes each of them to the log; a checkpoint then writes each page of the log once
-/// more, into the file, and syncs it. With a log several batches long, a page that several batches
-/// touched goes into the file once, and the file is synced once for all of them. Measured with the
-/// server on one core, alternated runs (docs/benchmarks.md, "December 6, seventh sitting"): 1-1 chat
-/// among new pairs at 14,000 msg/s for 40 s, the writer's thread 1,058 / 1,040 ticks at 1,000 pages
-/// and 806 / 910 at 65,536 (16,384 and 32,768 in between), 4.2 / 4.4 GB written against 2.6 / 3.1 GB;
-/// with history, 4,000 to 10,000 msg/s, 9 % less writer CPU and a third fewer bytes. The writer then
-/// keeps up where it fell behind: with 20 REST logins a second beside that chat, the logins' median went
-/// from 2.0 s to 0.11 s and the chat's p99 from 955 ms to 18 ms.
-const WAL_CHECKPOINT_PAGES: i64 = 65_536;
-/// What the log is cut back to after a checkpoint, in bytes: the log's usual size, so that it is not
-/// regrown for every batch, yet a log that a long read kept from being checkpointed does not stay large.
-const WAL_SIZE_LIMIT: i64 = WAL_CHECKPOINT_PAGES * 4096;
+/// The page cache of the checkpoints' connection, in KiB: SQLite's default.
+const CHECKPOINTER_CACHE_KIB: i64 = 2 * 1024;
+/// What the write-ahead log is cut back to when it starts again from its beginning, in bytes: the size a
+/// checkpoint lets it reach (`checkpoint.rs`), so that it is not regrown for every batch, yet a log that a
+/// long read kept from being checkpointed does not stay large.
+const WAL_SIZE_LIMIT: i64 = checkpoint::WRITER_CHECKPOINT_PAGES * 4096;
 
 async fn sqlite_pool(
     options: AnyPoolOptions,
@@ -181,6 +192,7 @@ async fn sqlite_pool(
                 let cache_kib = match role {
                     SqliteRole::Writer => WRITER_CACHE_KIB,
                     SqliteRole::Reader => READER_CACHE_KIB,
+                    SqliteRole::Checkpointer => CHECKPOINTER_CACHE_KIB,
                 };
                 let pragmas = [
                     "PRAGMA journal_mode = WAL".to_owned(),
@@ -190,7 +202,11 @@ async fn sqlite_pool(
                     "PRAGMA temp_store = MEMORY".to_owned(),
                     // Negative: a size in KiB rather than in pages.
                     format!("PRAGMA cache_size = -{cache_kib}"),
-                    format!("PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}"),
+                    // Most of the log is copied beside the writer (`checkpoint.rs`).
+                    format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        checkpoint::WRITER_CHECKPOINT_PAGES
+                    ),
                     format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"),
                 ];
                 for pragma in &pragmas {
@@ -249,7 +265,7 @@ mod tests {
         assert_eq!(pragma(store.writer(), "foreign_keys").await, 1);
         assert_eq!(
             pragma(store.writer(), "wal_autocheckpoint").await,
-            WAL_CHECKPOINT_PAGES
+            checkpoint::WRITER_CHECKPOINT_PAGES
         );
         assert_eq!(pragma(store.writer(), "journal_size_limit").await, WAL_SIZE_LIMIT);
         store.close().await;

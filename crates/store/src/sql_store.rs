@@ -2,6 +2,7 @@
 //! files, one `impl` of a core storage trait each) works with.
 
 use crate::cache::StoreCache;
+use crate::checkpoint::Checkpointer;
 use crate::journal::{Journal, Journaled};
 use crate::writer::BatchWriter;
 use crate::writes::{PairDialog, Write};
@@ -23,6 +24,8 @@ pub struct SqlStore {
     pub(crate) backend: Backend,
     /// Whether every private dialog's id comes from its pair (`dialog_sql`), found out on first use.
     pub(crate) private_ids_derived: Arc<tokio::sync::OnceCell<bool>>,
+    /// The write-ahead log's checkpoints (an SQLite file only).
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl SqlStore {
@@ -36,6 +39,15 @@ impl SqlStore {
             writer,
             backend,
             private_ids_derived: Arc::default(),
+            checkpointer: None,
+        }
+    }
+
+    /// The store, its write-ahead log checkpointed by `checkpointer` from here on.
+    pub(crate) fn with_checkpointer(self, checkpointer: Checkpointer) -> SqlStore {
+        SqlStore {
+            checkpointer: Some(Arc::new(checkpointer)),
+            ..self
         }
     }
 
@@ -83,10 +95,14 @@ impl SqlStore {
     }
 
     /// Commits every write left behind, then closes the pools: a store closed on shutdown keeps the
-    /// dialogs its last first messages left behind.
+    /// dialogs its last first messages left behind. The writer's connection closes last: SQLite then
+    /// checkpoints the log into the file and removes it.
     pub async fn close(&self) {
         if let Err(error) = self.batch.settle().await {
             tracing::warn!(%error, "writes left behind could not be committed on close");
+        }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
         }
         self.pool.close().await;
         self.writer.close().await;
