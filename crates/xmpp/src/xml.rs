@@ -11,11 +11,16 @@ pub fn element(name: &str, ns: &str) -> Element {
 
 /// Sets (or replaces) an un-namespaced attribute. Attribute names here are static and valid.
 pub fn set_attr(element: &mut Element, name: &str, value: impl Into<String>) {
+    set_attr_in(element.attrs_mut(), name, value);
+}
+
+/// `set_attr` on an element's attribute map.
+pub fn set_attr_in(attrs: &mut rxml::AttrMap, name: &str, value: impl Into<String>) {
     let name = attribute_name(name);
     let value = xml_chars(value.into());
     // Replaces the value of an attribute of that name: one search of the map, not a lookup and then an
     // insert.
-    element.attrs_mut().insert(rxml::Namespace::NONE, name, value);
+    attrs.insert(rxml::Namespace::NONE, name, value);
 }
 
 /// The name as an `NcName`. The four every stanza carries are checked once per process and copied

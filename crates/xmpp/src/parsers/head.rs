@@ -1,6 +1,7 @@
-//! What the three stanza kinds share: the addresses and id as written, every other attribute kept as it
-//! came, and the children in order. Reading a stanza moves its parts out of the element and writing it
-//! moves them back: no copy, and nothing the server does not understand is lost on the way through.
+//! What the three stanza kinds share: the addresses and id as written, every attribute kept as it came,
+//! and the children in order. Reading a stanza moves its parts out of the element and writing it moves
+//! them back, changing only the attributes that changed: nothing the server does not understand is lost
+//! on the way through, and a stanza passed on is not taken apart and put together again.
 
 use crate::ns;
 use crate::xml::{self, Element};
@@ -11,7 +12,8 @@ pub struct Head {
     pub from: Option<String>,
     pub to: Option<String>,
     pub id: Option<String>,
-    /// Every other attribute (`xml:lang`, anything a client adds), untouched.
+    /// The attributes as they came (`xml:lang`, anything a client adds, and also `from`, `to`, `id` and
+    /// `type`, for which the typed fields are what counts): writing the stanza sets only what differs.
     pub attrs: AttrMap,
 }
 
@@ -34,42 +36,32 @@ impl Head {
         if element.name() != name || !element.has_ns(ns::CLIENT) {
             return Err(ParseError::WrongElement(name));
         }
-        // One walk over the attributes, which a stanza has few of: four searches of the attribute map
-        // (each comparing names along two levels of trees) cost more.
-        let mut head = Head::default();
-        let mut type_ = None;
-        for ((namespace, name), value) in std::mem::take(element.attrs_mut()) {
-            let slot = match (namespace == Namespace::NONE, name.as_str()) {
-                (true, "from") => &mut head.from,
-                (true, "to") => &mut head.to,
-                (true, "id") => &mut head.id,
-                (true, "type") => &mut type_,
-                _ => {
-                    head.attrs.insert(namespace, name, value);
-                    continue;
-                }
-            };
-            *slot = Some(value);
-        }
+        // The attribute map stays whole: emptying it here and filling it again when the stanza was
+        // written took 6 % of the server's instructions in 1-1 chat (callgrind), most of them in the
+        // map's inserts.
+        let attrs = std::mem::take(element.attrs_mut());
+        let [from, to, id, type_] = stanza_attrs(&attrs).map(|value| value.cloned());
         let children = element.take_contents_as_children().collect();
-        Ok((head, type_, children))
+        Ok((Head { from, to, id, attrs }, type_, children))
     }
 
     /// Builds `<{name} xmlns="jabber:client">` with this head, type and children.
     pub fn build(self, name: &str, type_: Option<&str>, children: Vec<Element>) -> Element {
         let mut element = Element::bare(name, ns::CLIENT);
-        *element.attrs_mut() = self.attrs;
-        let type_ = type_.map(str::to_owned);
-        for (attr, value) in [
-            ("from", self.from),
-            ("to", self.to),
-            ("id", self.id),
-            ("type", type_),
-        ] {
-            if let Some(value) = value {
-                xml::set_attr(&mut element, attr, value);
+        let mut attrs = self.attrs;
+        let values = [self.from.as_deref(), self.to.as_deref(), self.id.as_deref(), type_];
+        let written = stanza_attrs(&attrs);
+        let changed: [bool; 4] = std::array::from_fn(|i| values[i] != written[i].map(String::as_str));
+        for ((attr, value), changed) in STANZA_ATTRS.into_iter().zip(values).zip(changed) {
+            match value {
+                _ if !changed => {}
+                Some(value) => xml::set_attr_in(&mut attrs, attr, value),
+                None => {
+                    attrs.remove(&Namespace::NONE, attr);
+                }
             }
         }
+        *element.attrs_mut() = attrs;
         for child in children {
             element.append_child(child);
         }
@@ -85,6 +77,23 @@ impl Head {
             attrs: AttrMap::default(),
         }
     }
+}
+
+/// The attributes of every stanza whose values the head reads and writes, in the order of `stanza_attrs`.
+const STANZA_ATTRS: [&str; 4] = ["from", "to", "id", "type"];
+
+/// The values of `STANZA_ATTRS` (in no namespace) in `attrs`, in one walk over the map: a stanza has
+/// few attributes, and four searches of the map (each comparing namespaces, then names) cost more.
+fn stanza_attrs(attrs: &AttrMap) -> [Option<&String>; 4] {
+    let mut values = [None; 4];
+    for ((namespace, name), value) in attrs {
+        if namespace.is_none() {
+            if let Some(slot) = STANZA_ATTRS.iter().position(|attr| *attr == name.as_str()) {
+                values[slot] = Some(value);
+            }
+        }
+    }
+    values
 }
 
 /// What the three stanza kinds share, for the code that answers any of them (error replies).

@@ -237,7 +237,7 @@ mod tests {
         let message = Message::try_from(original.clone()).unwrap();
         assert_eq!(message.type_, None);
         assert_eq!(message.head.id.as_deref(), Some("m2"));
-        assert_eq!(message.head.attrs.len(), 2);
+        assert_eq!(message.head.attrs.len(), 3);
         assert_eq!(Element::from(message), original);
     }
 
