@@ -79,7 +79,7 @@ impl Head {
     }
 }
 
-/// The attributes of every stanza whose values the head reads and writes, in the order of `stanza_attrs`.
+/// The attributes of every stanza whose values the head reads and writes, in `stanza_attrs`'s order.
 const STANZA_ATTRS: [&str; 4] = ["from", "to", "id", "type"];
 
 /// The values of `STANZA_ATTRS` (in no namespace) in `attrs`, in one walk over the map: a stanza has
@@ -87,11 +87,15 @@ const STANZA_ATTRS: [&str; 4] = ["from", "to", "id", "type"];
 fn stanza_attrs(attrs: &AttrMap) -> [Option<&String>; 4] {
     let mut values = [None; 4];
     for ((namespace, name), value) in attrs {
-        if namespace.is_none() {
-            if let Some(slot) = STANZA_ATTRS.iter().position(|attr| *attr == name.as_str()) {
-                values[slot] = Some(value);
-            }
-        }
+        let slot = match name.as_str() {
+            _ if !namespace.is_none() => continue,
+            "from" => 0,
+            "to" => 1,
+            "id" => 2,
+            "type" => 3,
+            _ => continue,
+        };
+        values[slot] = Some(value);
     }
     values
 }
