@@ -49,7 +49,12 @@ impl Head {
     pub fn build(self, name: &str, type_: Option<&str>, children: Vec<Element>) -> Element {
         let mut element = Element::bare(name, ns::CLIENT);
         let mut attrs = self.attrs;
-        let values = [self.from.as_deref(), self.to.as_deref(), self.id.as_deref(), type_];
+        let values = [
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.id.as_deref(),
+            type_,
+        ];
         let written = stanza_attrs(&attrs);
         let changed: [bool; 4] = std::array::from_fn(|i| values[i] != written[i].map(String::as_str));
         for ((attr, value), changed) in STANZA_ATTRS.into_iter().zip(values).zip(changed) {
