@@ -19,15 +19,14 @@ use sqlx::{AnyPool, Row};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
-/// The log's size, in pages, at which the writer's checkpoint is due (SQLite's `wal_autocheckpoint`). A
-/// batch of new pairs' dialogs touches pages all over the dialog and member indexes and writes each of
-/// them to the log; with a log several batches long, the log is started over less often and the file
-/// synced less often. Measured with the server on one
-/// core, alternated runs, when SQLite ran the checkpoints in the writer (docs/benchmarks.md, "December
-/// 6, seventh sitting"): 1-1 chat among new pairs at 14,000 msg/s for 40 s, the writer's thread 1,058 /
-/// 1,040 ticks at 1,000 pages and 806 / 910 at 65,536 (16,384 and 32,768 in between), 4.2 / 4.4 GB
-/// written against 2.6 / 3.1 GB; with history, 4,000 to 10,000 msg/s, 9 % less writer CPU and a third
-/// fewer bytes.
+/// The log's size, in pages, at which the writer's checkpoint is due (SQLite's `wal_autocheckpoint`;
+/// its default is 1,000). A batch of new pairs' dialogs touches pages all over the dialog and member
+/// indexes and writes each of them to the log; with a log several batches long, the log is started over
+/// and the file synced less often. Measured with the server on one core, alternated runs, when the
+/// writer ran the whole checkpoint (docs/benchmarks.md, "December 6, seventh sitting"): 1-1 chat among
+/// new pairs at 14,000 msg/s for 40 s, the writer's thread 1,058 / 1,040 ticks at 1,000 pages and
+/// 806 / 910 at 65,536 (16,384 and 32,768 in between), 4.2 / 4.4 GB written against 2.6 / 3.1 GB; with
+/// history, 4,000 to 10,000 msg/s, 9 % less writer CPU and a third fewer bytes.
 pub(crate) const WRITER_CHECKPOINT_PAGES: i64 = 65_536;
 
 /// How often the log is copied from here: a second's writes are what the writer's checkpoint has left
