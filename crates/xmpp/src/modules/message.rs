@@ -5,6 +5,7 @@
 use crate::context::Context;
 use crate::parsers::carbons::Sent;
 use crate::parsers::extra_params;
+use crate::parsers::signal::Classification;
 use crate::parsers::{Message, MessageType, Signal};
 use crate::policy;
 use crate::router;
@@ -25,13 +26,17 @@ pub async fn to_user(mut ctx: Context<'_>, message: Message, user: UserJid, reso
         return ctx.reply(reply).await;
     }
     let kind = message.kind();
+    let classification = message.classification();
     // A chat message with content has its privacy lists checked by the core as it accepts it.
-    let accepted_by_core = matches!(kind, MessageType::Chat | MessageType::Normal) && message.is_content();
+    let accepted_by_core =
+        matches!(kind, MessageType::Chat | MessageType::Normal) && classification.is_content();
     if !accepted_by_core && policy::message_refused(&mut ctx, &message, user).await {
         return;
     }
     match kind {
-        MessageType::Chat | MessageType::Normal => private(ctx, message, user, resource).await,
+        MessageType::Chat | MessageType::Normal => {
+            private(ctx, message, classification, user, resource).await
+        }
         MessageType::Groupchat => {
             let reply = stanza::refuse(
                 &message,
@@ -77,10 +82,18 @@ fn deliver_live(shared: &Shared, message: Element, user: UserJid, resource: Opti
     }
 }
 
-async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid, resource: Option<String>) {
+/// A chat or normal message; `classification` is its children's, worked out by the caller (accepting
+/// it adds only `extraParams`, which changes neither what it is nor whether it is only typing).
+async fn private(
+    mut ctx: Context<'_>,
+    mut message: Message,
+    classification: Classification,
+    recipient: UserJid,
+    resource: Option<String>,
+) {
     let arrived = std::time::Instant::now();
     let shared = ctx.shared;
-    let content = message.is_content();
+    let content = classification.is_content();
     let outcome = if content {
         accept(&mut ctx, &mut message, recipient).await.map(Some)
     } else {
@@ -94,7 +107,7 @@ async fn private(mut ctx: Context<'_>, mut message: Message, recipient: UserJid,
         }
     };
     crate::metrics::message_routed(content, false);
-    let typing_only = message.is_typing_only();
+    let typing_only = classification.is_typing_only();
     let worth_keeping = message.worth_keeping();
     let chat = message.is_type(&MessageType::Chat);
     let carbons = chat && !message.refuses_carbons();
