@@ -23,12 +23,15 @@ pub fn set_attr_in(attrs: &mut rxml::AttrMap, name: &str, value: impl Into<Strin
     attrs.insert(rxml::Namespace::NONE, name, value);
 }
 
+/// The attributes every stanza kind has, in no namespace.
+pub(crate) const STANZA_ATTRIBUTES: [&str; 4] = ["from", "to", "id", "type"];
+
 /// The name as an `NcName`. The four every stanza carries are checked once per process and copied
 /// from there: checking a name costs more than copying it, and a 1-1 message sets six.
 fn attribute_name(name: &str) -> rxml::NcName {
-    static STANZA_ATTRIBUTES: LazyLock<[rxml::NcName; 4]> =
-        LazyLock::new(|| ["from", "to", "id", "type"].map(|name| name.try_into().expect("valid")));
-    match STANZA_ATTRIBUTES.iter().find(|known| known.as_str() == name) {
+    static CHECKED: LazyLock<[rxml::NcName; 4]> =
+        LazyLock::new(|| STANZA_ATTRIBUTES.map(|name| name.try_into().expect("valid")));
+    match CHECKED.iter().find(|known| known.as_str() == name) {
         Some(known) => known.clone(),
         None => name
             .try_into()

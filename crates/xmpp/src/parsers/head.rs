@@ -57,7 +57,7 @@ impl Head {
         ];
         let written = stanza_attrs(&attrs);
         let changed: [bool; 4] = std::array::from_fn(|i| values[i] != written[i].map(String::as_str));
-        for ((attr, value), changed) in STANZA_ATTRS.into_iter().zip(values).zip(changed) {
+        for ((attr, value), changed) in xml::STANZA_ATTRIBUTES.into_iter().zip(values).zip(changed) {
             match value {
                 _ if !changed => {}
                 Some(value) => xml::set_attr_in(&mut attrs, attr, value),
@@ -84,11 +84,9 @@ impl Head {
     }
 }
 
-/// The attributes of every stanza whose values the head reads and writes, in `stanza_attrs`'s order.
-const STANZA_ATTRS: [&str; 4] = ["from", "to", "id", "type"];
-
-/// The values of `STANZA_ATTRS` (in no namespace) in `attrs`, in one walk over the map: a stanza has
-/// few attributes, and four searches of the map (each comparing namespaces, then names) cost more.
+/// The values of `xml::STANZA_ATTRIBUTES` (in no namespace, in that order) in `attrs`, in one walk
+/// over the map: a stanza has few attributes, and four searches of the map (each comparing namespaces,
+/// then names) cost more.
 fn stanza_attrs(attrs: &AttrMap) -> [Option<&String>; 4] {
     let mut values = [None; 4];
     for ((namespace, name), value) in attrs {
