@@ -146,10 +146,15 @@ enum Scenario {
         #[command(flatten)]
         steps: StepArgs,
     },
-    /// Group fan-out (Palaver dialogs created over REST).
+    /// Group fan-out: Palaver's group dialogs (created over REST), or with `--muc` the rooms of any XMPP
+    /// server's multi-user chat service; every occupant joins its room.
     Group {
         #[arg(long, default_value_t = 10)]
         occupants: usize,
+        /// Rooms of the multi-user chat service at --muc-domain, each created by its first occupant's
+        /// join (Prosody, ejabberd), instead of Palaver's group dialogs.
+        #[arg(long)]
+        muc: bool,
         #[arg(long, default_value_t = 1)]
         groups: usize,
         #[arg(long)]
@@ -307,13 +312,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Scenario::Group {
                     occupants,
+                    muc,
                     groups,
                     save_to_history,
                     steps,
                 } => {
+                    let rooms = match muc {
+                        true => group::Rooms::Muc {
+                            service: target.muc_domain.clone(),
+                        },
+                        false => group::Rooms::Dialogs,
+                    };
                     group::run(
                         target,
                         group::GroupConfig {
+                            rooms,
                             occupants,
                             groups,
                             body_size: steps.body_size,
@@ -419,14 +432,18 @@ fn target_of(args: &TargetArgs, endpoint: Endpoint) -> anyhow::Result<Target> {
     })
 }
 
-/// Writes `{scenario}-{target}.json` and its charts into `dir`, and prints a one-line summary per step.
+/// Writes `{scenario}-{target}.json` (`group-{occupants}-{target}.json` for group fan-out, which runs at
+/// several sizes) and its charts into `dir`, and prints a one-line summary per step.
 fn write_report(
     report: &Report,
     dir: &std::path::Path,
     font: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let stem = format!("{}-{}", report.scenario, report.target);
+    let stem = match report.params.get("occupants") {
+        Some(occupants) => format!("{}-{occupants}-{}", report.scenario, report.target),
+        None => format!("{}-{}", report.scenario, report.target),
+    };
     let json_path = dir.join(format!("{stem}.json"));
     std::fs::write(&json_path, serde_json::to_string_pretty(report)?)?;
     eprintln!("report: {}", json_path.display());

@@ -1,6 +1,7 @@
 //! What the clients see, shared by all of them: every test message's body carries `{seq} {micros}` (its
 //! sequence number and its scheduled send time since the run's epoch), so a delivery gives its latency
 //! and marks its sequence number in the ledger. Error stanzas count as bounces; server pings are answered.
+//! Group rooms' joins and configurations (XEP-0045) are counted as the server confirms or refuses them.
 
 use crate::scan;
 use crate::stats::{Deliveries, Latency, Ledger};
@@ -13,7 +14,13 @@ pub struct Recorder {
     inner: Mutex<Inner>,
     bounces: AtomicU64,
     errors: AtomicU64,
+    rooms_joined: AtomicU64,
+    rooms_configured: AtomicU64,
+    rooms_refused: AtomicU64,
 }
+
+/// The id prefix of a room's configuration request, by which its answer is known.
+pub const ROOM_CONFIG_ID: &str = "bench-room-config-";
 
 struct Inner {
     ledger: Ledger,
@@ -43,6 +50,9 @@ impl Recorder {
             }),
             bounces: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            rooms_joined: AtomicU64::new(0),
+            rooms_configured: AtomicU64::new(0),
+            rooms_refused: AtomicU64::new(0),
         }
     }
 
@@ -93,6 +103,21 @@ impl Recorder {
         self.bounces.load(Ordering::Relaxed)
     }
 
+    /// Joins to a room the server confirmed: self-presences (status 110), one per joining client.
+    pub fn rooms_joined(&self) -> u64 {
+        self.rooms_joined.load(Ordering::Relaxed)
+    }
+
+    /// Room configurations the server accepted.
+    pub fn rooms_configured(&self) -> u64 {
+        self.rooms_configured.load(Ordering::Relaxed)
+    }
+
+    /// Joins and room configurations the server refused.
+    pub fn rooms_refused(&self) -> u64 {
+        self.rooms_refused.load(Ordering::Relaxed)
+    }
+
     /// Looks at one incoming stanza (or relay payload).
     pub fn on_stanza(&self, stanza: &[u8]) -> Reply {
         if scan::starts_with(stanza, "<message") {
@@ -101,6 +126,18 @@ impl Recorder {
             } else if let Some(body) = scan::child_text(stanza, "<body>", "</body>") {
                 self.on_body(body);
             }
+            Reply::None
+        } else if scan::starts_with(stanza, "<presence") {
+            self.on_presence(stanza);
+            Reply::None
+        } else if scan::starts_with(stanza, "<iq")
+            && scan::attr(stanza, "id").is_some_and(|id| id.starts_with(ROOM_CONFIG_ID.as_bytes()))
+        {
+            match scan::attr(stanza, "type") {
+                Some(b"result") => &self.rooms_configured,
+                _ => &self.rooms_refused,
+            }
+            .fetch_add(1, Ordering::Relaxed);
             Reply::None
         } else if scan::starts_with(stanza, "<iq")
             && scan::attr(stanza, "type") == Some(b"get")
@@ -113,6 +150,16 @@ impl Recorder {
             Reply::Send(format!("<iq type='result' id='{id}'{to} xmlns='jabber:client'/>").into_bytes())
         } else {
             Reply::None
+        }
+    }
+
+    /// A refused join, or the joining client's own presence in the room (status 110, quoted either way;
+    /// other occupants' presences carry no status 110).
+    fn on_presence(&self, stanza: &[u8]) {
+        if scan::attr(stanza, "type") == Some(b"error") {
+            self.rooms_refused.fetch_add(1, Ordering::Relaxed);
+        } else if scan::contains(stanza, "code='110'") || scan::contains(stanza, "code=\"110\"") {
+            self.rooms_joined.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -166,6 +213,40 @@ fn number(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_joins_and_configurations_are_counted_as_confirmed_or_refused() {
+        let recorder = Recorder::new(1);
+        let joined = [
+            // Palaver and Prosody quote with apostrophes, ejabberd with quotation marks.
+            "<presence from='r@muc.x/1' to='1@x/r'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' role='participant'/><status code='110'/></x></presence>",
+            "<presence xmlns=\"jabber:client\" from=\"r@c.x/n\"><x xmlns=\"http://jabber.org/protocol/muc#user\"><status code=\"201\"/><status code=\"110\"/></x></presence>",
+        ];
+        let not_joins = [
+            // Another occupant's join, and Palaver's status shim for the SDKs.
+            "<presence from='r@muc.x/2'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' role='participant'/></x></presence>",
+            "<presence from='r@muc.x/1'><xmlns><code>110</code></xmlns></presence>",
+        ];
+        for xml in joined.iter().chain(&not_joins) {
+            assert_eq!(recorder.on_stanza(xml.as_bytes()), Reply::None);
+        }
+        assert_eq!((recorder.rooms_joined(), recorder.rooms_refused()), (2, 0));
+        recorder.on_stanza(b"<presence type='error' from='r@c.x/n'><error type='cancel'><service-unavailable/></error></presence>");
+        let config =
+            |g: usize, kind: &str| format!("<iq type='{kind}' id='{ROOM_CONFIG_ID}{g}' from='r@c.x'/>");
+        recorder.on_stanza(config(0, "result").as_bytes());
+        recorder.on_stanza(config(1, "error").as_bytes());
+        recorder.on_stanza(b"<iq type='result' id='other'/>");
+        assert_eq!(
+            (
+                recorder.rooms_joined(),
+                recorder.rooms_configured(),
+                recorder.rooms_refused()
+            ),
+            (2, 1, 2)
+        );
+        assert_eq!((recorder.bounces(), recorder.errors()), (0, 0));
+    }
 
     #[test]
     fn deliveries_are_counted_per_step_and_bounces_apart() {

@@ -243,10 +243,12 @@ async fn every_scenario_runs_without_loss_against_the_server() {
         assert!(report.steps[0].passed, "{:?}", report.steps[0]);
     }
 
-    // (c) two groups of five: each message reaches all five occupants, the sender too.
+    // (c) two groups of five, every occupant joined to its dialog's room: each message reaches all five
+    // occupants, the sender too.
     let report = group::run(
         tcp.clone(),
         group::GroupConfig {
+            rooms: group::Rooms::Dialogs,
             occupants: 5,
             groups: 2,
             steps: steps(20.0),
