@@ -27,6 +27,22 @@ pub struct Steps {
     pub backlog: Option<BacklogProbe>,
 }
 
+impl Steps {
+    /// One step of `rate` messages a second for a second, with no bound on latency and up to 15 s for
+    /// late deliveries: a run that checks counts (nothing lost), such as the test suite's smoke runs.
+    pub fn one_second_at(rate: f64) -> Steps {
+        Steps {
+            rates: vec![rate],
+            step: Duration::from_secs(1),
+            drain: Duration::from_secs(15),
+            max_p99_ms: f64::INFINITY,
+            stop_on_failure: false,
+            threads: 1,
+            backlog: None,
+        }
+    }
+}
+
 /// Composes send number `seq` due at `due`: which client sends it and its bytes.
 pub trait Compose {
     fn compose(&mut self, seq: u64, due: Instant) -> (usize, Vec<u8>);

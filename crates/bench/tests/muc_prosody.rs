@@ -123,15 +123,6 @@ async fn group_rooms_are_created_joined_and_filled_on_prosody() {
         app: None,
         rest: None,
     });
-    let steps = Steps {
-        rates: vec![20.0],
-        step: Duration::from_secs(1),
-        drain: Duration::from_secs(15),
-        max_p99_ms: f64::INFINITY,
-        stop_on_failure: false,
-        threads: 1,
-        backlog: None,
-    };
     let report = group::run(
         target,
         group::GroupConfig {
@@ -140,7 +131,7 @@ async fn group_rooms_are_created_joined_and_filled_on_prosody() {
             },
             occupants,
             groups,
-            steps,
+            steps: Steps::one_second_at(20.0),
             save_to_history: false,
             body_size: 64,
             common: Common {

@@ -38,18 +38,6 @@ fn stdout_lines(output: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn steps(rate: f64) -> Steps {
-    Steps {
-        rates: vec![rate],
-        step: Duration::from_secs(1),
-        drain: Duration::from_secs(15),
-        max_p99_ms: f64::INFINITY,
-        stop_on_failure: false,
-        threads: 1,
-        backlog: None,
-    }
-}
-
 fn assert_all_delivered(step: &Step, sent: u64, copies: u64) {
     assert_eq!(step.deliveries.sent, sent, "{step:?}");
     assert_eq!(step.deliveries.expected, sent * copies, "{step:?}");
@@ -219,7 +207,7 @@ async fn every_scenario_runs_without_loss_against_the_server() {
                 users: 20,
                 steps: Steps {
                     backlog: backlog.clone(),
-                    ..steps(40.0)
+                    ..Steps::one_second_at(40.0)
                 },
                 save_to_history,
                 body_size: 64,
@@ -251,7 +239,7 @@ async fn every_scenario_runs_without_loss_against_the_server() {
             rooms: group::Rooms::Dialogs,
             occupants: 5,
             groups: 2,
-            steps: steps(20.0),
+            steps: Steps::one_second_at(20.0),
             save_to_history: true,
             body_size: 64,
             common: common.clone(),
@@ -364,7 +352,7 @@ async fn the_bare_relay_delivers_every_frame() {
         Endpoint::tcp(addr).with_loopback_sources(2),
         relay::RelayConfig {
             clients: 10,
-            steps: steps(200.0),
+            steps: Steps::one_second_at(200.0),
             body_size: 64,
             common: Common::default(),
         },
