@@ -121,6 +121,9 @@ pub trait AccountStore: Send + Sync {
         now: i64,
     ) -> StoreResult<Vec<User>>;
     async fn user(&self, app_id: i64, user_id: i64) -> StoreResult<Option<User>>;
+    /// Whether the app has this user: what a message's recipient is checked for, without copying the
+    /// profile out of the cache.
+    async fn user_exists(&self, app_id: i64, user_id: i64) -> StoreResult<bool>;
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, app_id: i64, email: &str) -> StoreResult<Option<User>>;
     /// Writes the whole profile (already patched by the caller) and bumps `updated_at`.

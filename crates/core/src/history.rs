@@ -568,7 +568,7 @@ impl HistoryService {
     /// Checks a system message (`POST /chat/Message/system`): the recipient must be a user of the app.
     /// Returns the new message id. Nothing is stored.
     pub async fn system_message(&self, app_id: i64, recipient_id: i64) -> CoreResult<String> {
-        if self.core.store.user(app_id, recipient_id).await?.is_none() {
+        if !self.core.store.user_exists(app_id, recipient_id).await? {
             return Err(CoreError::NotFound);
         }
         Ok(new_object_id().to_string())

@@ -83,7 +83,7 @@ impl MessageService {
         if privacy.blocks(app_id, recipient, sender, Kind::Message).await? {
             return Err(CoreError::Forbidden(Denial::BlockedByRecipient));
         }
-        if store.user(message.app_id, message.recipient_id).await?.is_none() {
+        if !store.user_exists(message.app_id, message.recipient_id).await? {
             return Err(CoreError::NotFound);
         }
         let now = self.core.clock.now_millis();

@@ -256,6 +256,13 @@ impl AccountStore for SqlStore {
         Ok(user)
     }
 
+    async fn user_exists(&self, app_id: i64, user_id: i64) -> StoreResult<bool> {
+        if self.cache.users.get(&(app_id, user_id)).is_some() {
+            return Ok(true);
+        }
+        Ok(self.user(app_id, user_id).await?.is_some())
+    }
+
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND login_lower = $2");
         let row = sqlx::query(&sql)

@@ -760,7 +760,7 @@ impl DialogStore for SqlStore {
     async fn private_dialog_for_message(&self, app_id: i64, a: i64, b: i64, now: i64) -> StoreResult<Dialog> {
         // The pair's own id is a SHA-256 (3 % of a message's instructions in callgrind): derived only for
         // a pair the cache does not know.
-        let own_id = || palaver_proto::private_dialog_id(app_id, a, b).to_string();
+        let own_id = || palaver_proto::private_dialog_id(app_id, a, b).into_string();
         if !self.private_ids_derived().await? {
             if let Some(dialog) = self.cached_private_dialog(app_id, a, b).await? {
                 return Ok(dialog);

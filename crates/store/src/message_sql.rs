@@ -1139,7 +1139,7 @@ mod tests {
             let core = Core::new(Arc::new(store.clone()), CoreSettings::default());
             let (app, users) = app_with_users(&core, "runs", 2).await;
             let (a, b) = (users[0], users[1]);
-            let dialog = palaver_proto::private_dialog_id(app, a, b).to_string();
+            let dialog = palaver_proto::private_dialog_id(app, a, b).into_string();
             store.private_dialog(app, a, b, &dialog, 1).await.unwrap();
             let old = message(app, &dialog, a, b, 0);
             assert!(store.save_message(&old).await.unwrap());
