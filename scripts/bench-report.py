@@ -30,16 +30,17 @@ def best(report):
     return max(passing, key=lambda s: s["offered_rate"]) if passing else None
 
 
-def best_cells(report, base):
-    """The cells of a report's highest passing step and its rate against `base`'s (Palaver's) step, or
-    "none passed"."""
+def best_cells(report, base, p999=False):
+    """The cells of a report's highest passing step (with its p99.9 before the max when `p999`) and its
+    rate against `base`'s (Palaver's) step, or "none passed"."""
     b = best(report)
     if b is None:
-        return ["none passed", "", "", "", "", ""]
+        return ["none passed"] + [""] * (6 if p999 else 5)
     ratio = f"{b['offered_rate'] / base['offered_rate']:.2f}×" if base else ""
     l = b["latency"]
-    return [f"{b['offered_rate']:.0f}", f"{b['delivered_rate']:.0f}", f"{l['p50_ms']:.2f}", f"{l['p99_ms']:.2f}",
-            f"{l['max_ms']:.1f}", ratio]
+    tail = [f"{l['p999_ms']:.2f}"] if p999 else []
+    return [f"{b['offered_rate']:.0f}", f"{b['delivered_rate']:.0f}", f"{l['p50_ms']:.2f}", f"{l['p99_ms']:.2f}"] + tail + [
+        f"{l['max_ms']:.1f}", ratio]
 
 
 def row(cells):
@@ -83,11 +84,7 @@ if chat:
     w("| target | highest passing rate (msg/s) | delivered/s | p50 ms | p99 ms | p99.9 ms | max ms | vs Palaver |")
     w("|---|---|---|---|---|---|---|---|")
     for r in chat:
-        cells = best_cells(r, base)
-        b = best(r)
-        # The chat table also has the p99.9, before the max.
-        cells.insert(4, f"{b['latency']['p999_ms']:.2f}" if b else "")
-        w(row([r["target"]] + cells))
+        w(row([r["target"]] + best_cells(r, base, p999=True)))
     w("")
     w("Every step:")
     w("")
@@ -181,7 +178,10 @@ if notes or fails:
         w(f"- {t} {s}: first login failure: `{n[:200]}`")
     w("")
 
-charts = sorted(os.path.basename(p) for p in glob.glob(os.path.join(results, "*.png")))
+# The charts the runner kept beside the page (it keeps only the largest group size's), not every chart
+# of the results: a link to one it removed would show nothing.
+charts_dir = os.path.join(os.path.dirname(os.path.abspath(target_md)), "benchmarks")
+charts = sorted(os.path.basename(p) for p in glob.glob(os.path.join(charts_dir, "*.png")))
 if charts:
     w("## Charts")
     w("")
