@@ -7,10 +7,17 @@
 //! queued and gives its buffer back once drained after a burst. (flume allocates lazily too, but cannot
 //! stop its senders while its receiver drains what is left, which a session that ends must do so that
 //! nothing queued is lost: see `close`.)
+//!
+//! The one receiver is woken through an `AtomicWaker`, not a `tokio::sync::Notify`: a session waits on
+//! its queue in a `select!` that a stanza from its socket wins most of the time, and each `recv` that a
+//! `Notify` made put a waiter on its list and each one dropped took it off again, under the list's
+//! lock (perf, 1-1 chat at 18,000 msg/s: 1.3 % of the server's samples). Registering a waker is a
+//! compare-and-swap, and a `recv` dropped unfinished leaves nothing to undo.
 
+use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
+use std::task::{Context, Poll};
 
 /// A drained queue keeps a buffer up to this many items; a larger one (after a burst) is given back.
 const KEPT_CAPACITY: usize = 16;
@@ -23,7 +30,7 @@ pub fn bounded<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>) {
             closed: false,
             senders: 1,
         }),
-        ready: Notify::new(),
+        ready: AtomicWaker::new(),
         capacity,
     });
     (
@@ -37,7 +44,7 @@ pub fn bounded<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>) {
 struct Shared<T> {
     state: Mutex<State<T>>,
     /// Wakes the receiver: an item was queued, or the last sender went away.
-    ready: Notify,
+    ready: AtomicWaker,
     capacity: usize,
 }
 
@@ -92,7 +99,7 @@ impl<T> QueueSender<T> {
         }
         state.items.push_back(item);
         drop(state);
-        self.shared.ready.notify_one();
+        self.shared.ready.wake();
         Ok(())
     }
 
@@ -118,7 +125,7 @@ impl<T> Drop for QueueSender<T> {
         let last = state.senders == 0;
         drop(state);
         if last {
-            self.shared.ready.notify_one();
+            self.shared.ready.wake();
         }
     }
 }
@@ -139,19 +146,20 @@ impl<T> QueueReceiver<T> {
     /// The next item; `None` once the queue is empty and closed or without senders. Cancel-safe: an item
     /// is taken only by a call that returns it.
     pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            {
-                let mut state = self.shared.lock();
-                if let Some(item) = Self::pop(&mut state) {
-                    return Some(item);
-                }
-                if state.closed || state.senders == 0 {
-                    return None;
-                }
-            }
-            // A wake-up given between the check above and this wait is kept as a permit, so none is missed.
-            self.shared.ready.notified().await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Registered before looking, so an item queued after the look wakes this task.
+        self.shared.ready.register(cx.waker());
+        let mut state = self.shared.lock();
+        if let Some(item) = Self::pop(&mut state) {
+            return Poll::Ready(Some(item));
         }
+        if state.closed || state.senders == 0 {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
     }
 
     /// The next item if one is queued.
@@ -215,6 +223,26 @@ mod tests {
         assert_eq!(rx.recv().await, Some("late"));
         drop(sender.await.unwrap());
         assert_eq!(rx.recv().await, None, "no sender is left");
+    }
+
+    #[tokio::test]
+    async fn a_recv_given_up_takes_nothing_and_the_next_one_is_woken() {
+        let (tx, mut rx) = bounded(8);
+        for _ in 0..3 {
+            let given_up = tokio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+            assert!(given_up.is_err(), "nothing is queued yet");
+        }
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx.try_send(7).unwrap();
+            tx.try_send(8).unwrap();
+            tx
+        });
+        assert_eq!(rx.recv().await, Some(7));
+        assert_eq!(rx.recv().await, Some(8));
+        let tx = sender.await.unwrap();
+        tx.try_send(9).unwrap();
+        assert_eq!(rx.try_recv(), Some(9));
     }
 
     #[tokio::test]
