@@ -136,6 +136,25 @@ fn bind_scram<'q>(
 /// Sets a user's `last_request_at` ($1) by application ($2) and id ($3).
 const TOUCH_USER: &str = "UPDATE users SET last_request_at = $1 WHERE app_id = $2 AND id = $3";
 
+/// A user the cache does not hold, read from the database and cached.
+async fn load_user(store: &SqlStore, app_id: i64, user_id: i64) -> StoreResult<Option<User>> {
+    let seen = store.cache.users.generation();
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(app_id)
+        .bind(user_id)
+        .fetch_optional(&store.pool)
+        .await?;
+    let user = row.as_ref().map(rows::user).transpose()?;
+    if let Some(user) = &user {
+        store
+            .cache
+            .users
+            .fill(seen, (app_id, user_id), Arc::new(user.clone()));
+    }
+    Ok(user)
+}
+
 /// Stores a new REST session inside the caller's transaction (the batching writer's) and, when it is a
 /// user's, sets the user's `last_request_at` to its creation time: a login is one commit, shared with
 /// the other writes of its batch, not two of its own.
@@ -238,29 +257,17 @@ impl AccountStore for SqlStore {
     }
 
     async fn user(&self, app_id: i64, user_id: i64) -> StoreResult<Option<User>> {
-        let key = (app_id, user_id);
-        if let Some(user) = self.cache.users.get(&key) {
+        if let Some(user) = self.cache.users.get(&(app_id, user_id)) {
             return Ok(Some(User::clone(&user)));
         }
-        let seen = self.cache.users.generation();
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE app_id = $1 AND id = $2");
-        let row = sqlx::query(&sql)
-            .bind(app_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let user = row.as_ref().map(rows::user).transpose()?;
-        if let Some(user) = &user {
-            self.cache.users.fill(seen, key, Arc::new(user.clone()));
-        }
-        Ok(user)
+        load_user(self, app_id, user_id).await
     }
 
     async fn user_exists(&self, app_id: i64, user_id: i64) -> StoreResult<bool> {
         if self.cache.users.get(&(app_id, user_id)).is_some() {
             return Ok(true);
         }
-        Ok(self.user(app_id, user_id).await?.is_some())
+        Ok(load_user(self, app_id, user_id).await?.is_some())
     }
 
     async fn user_by_login(&self, app_id: i64, login: &str) -> StoreResult<Option<User>> {
