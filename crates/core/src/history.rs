@@ -7,7 +7,7 @@
 //! their per-user state are kept.
 
 use crate::error::StoreResult;
-use crate::messages::{GroupMessage, PrivateMessage};
+use crate::messages::{GroupMessage, MessageContent, PrivateMessage};
 use crate::model::{ChatMessage, OfflineMessage};
 use crate::model::{Dialog, DialogType, DialogView, HistoryMessage, User};
 use crate::query::{FilterOp, FilterValue};
@@ -44,6 +44,18 @@ pub struct NewMessage {
     pub custom: Map<String, Value>,
     /// The client's Unix seconds, if it gave any.
     pub date_sent: Option<i64>,
+}
+
+/// What a REST-created message holds, under `id`: always saved to history.
+fn saved_content(new: &NewMessage, id: &str) -> MessageContent {
+    MessageContent {
+        id: id.to_owned(),
+        body: new.body.clone(),
+        attachments: new.attachments.clone(),
+        custom: new.custom.clone(),
+        date_sent: new.date_sent,
+        save_to_history: true,
+    }
 }
 
 /// `GET /chat/search` results.
@@ -203,12 +215,7 @@ impl HistoryService {
                             app_id: new.app_id,
                             sender_id: new.sender_id,
                             dialog_id: dialog_id.clone(),
-                            id: id.clone(),
-                            body: new.body.clone(),
-                            attachments: new.attachments.clone(),
-                            custom: new.custom.clone(),
-                            date_sent: new.date_sent,
-                            save_to_history: true,
+                            content: saved_content(&new, &id),
                         })
                         .await?
                         .dialog
@@ -250,13 +257,8 @@ impl HistoryService {
                 app_id: new.app_id,
                 sender_id: new.sender_id,
                 recipient_id,
-                id: id.to_owned(),
                 dialog_id,
-                body: new.body.clone(),
-                attachments: new.attachments.clone(),
-                custom: new.custom.clone(),
-                date_sent: new.date_sent,
-                save_to_history: true,
+                content: saved_content(new, id),
             })
             .await?;
         Ok(accepted.dialog)

@@ -8,16 +8,11 @@ use crate::privacy::Kind;
 use crate::{Core, CoreError, CoreResult, Denial};
 use serde_json::{Map, Value};
 
-/// A 1-1 message as the sender submitted it.
+/// What a sender wrote, the same whichever kind of dialog it goes to.
 #[derive(Debug, Clone)]
-pub struct PrivateMessage {
-    pub app_id: i64,
-    pub sender_id: i64,
-    pub recipient_id: i64,
+pub struct MessageContent {
     /// The client's message id.
     pub id: String,
-    /// The dialog the client named, if any.
-    pub dialog_id: Option<String>,
     pub body: Option<String>,
     pub attachments: Value,
     pub custom: Map<String, Value>,
@@ -26,18 +21,52 @@ pub struct PrivateMessage {
     pub save_to_history: bool,
 }
 
+impl MessageContent {
+    /// The message as accepted into `dialog` at `now` (Unix milliseconds): `date_sent` is the client's
+    /// value or the receive time in seconds, `created_at` the receive time; `recipient_id` 0 in a group
+    /// dialog.
+    fn accepted(
+        self,
+        dialog: &Dialog,
+        app_id: i64,
+        sender_id: i64,
+        recipient_id: i64,
+        now: i64,
+    ) -> ChatMessage {
+        ChatMessage {
+            id: self.id,
+            app_id,
+            dialog_id: dialog.id.clone(),
+            sender_id,
+            recipient_id,
+            body: self.body,
+            attachments: self.attachments,
+            custom: self.custom,
+            date_sent: self.date_sent.unwrap_or(now / 1000),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// A 1-1 message as the sender submitted it.
+#[derive(Debug, Clone)]
+pub struct PrivateMessage {
+    pub app_id: i64,
+    pub sender_id: i64,
+    pub recipient_id: i64,
+    /// The dialog the client named, if any.
+    pub dialog_id: Option<String>,
+    pub content: MessageContent,
+}
+
 /// A group message (group, public or broadcast dialog) as the sender submitted it.
 #[derive(Debug, Clone)]
 pub struct GroupMessage {
     pub app_id: i64,
     pub sender_id: i64,
     pub dialog_id: String,
-    pub id: String,
-    pub body: Option<String>,
-    pub attachments: Value,
-    pub custom: Map<String, Value>,
-    pub date_sent: Option<i64>,
-    pub save_to_history: bool,
+    pub content: MessageContent,
 }
 
 /// What became of an accepted message.
@@ -107,20 +136,8 @@ impl MessageService {
                     .await?
             }
         };
-        let accepted = ChatMessage {
-            id: message.id,
-            app_id: message.app_id,
-            dialog_id: dialog.id.clone(),
-            sender_id: message.sender_id,
-            recipient_id: message.recipient_id,
-            body: message.body,
-            attachments: message.attachments,
-            custom: message.custom,
-            date_sent: message.date_sent.unwrap_or(now / 1000),
-            created_at: now,
-            updated_at: now,
-        };
-        self.keep(dialog, accepted, message.save_to_history).await
+        self.keep(dialog, message.content, app_id, sender, recipient, now)
+            .await
     }
 
     /// Accepts a group message: the sender must be allowed to post to the dialog (occupant, subscriber, or
@@ -132,29 +149,22 @@ impl MessageService {
             .for_posting(message.app_id, &message.dialog_id, message.sender_id)
             .await?;
         let now = self.core.clock.now_millis();
-        let accepted = ChatMessage {
-            id: message.id,
-            app_id: message.app_id,
-            dialog_id: dialog.id.clone(),
-            sender_id: message.sender_id,
-            recipient_id: 0,
-            body: message.body,
-            attachments: message.attachments,
-            custom: message.custom,
-            date_sent: message.date_sent.unwrap_or(now / 1000),
-            created_at: now,
-            updated_at: now,
-        };
-        self.keep(dialog, accepted, message.save_to_history).await
+        self.keep(dialog, message.content, message.app_id, message.sender_id, 0, now)
+            .await
     }
 
-    /// The end of accepting a message: saved to history when asked.
+    /// The end of accepting a message into `dialog`: saved to history when asked.
     async fn keep(
         &self,
         dialog: Dialog,
-        message: ChatMessage,
-        save_to_history: bool,
+        content: MessageContent,
+        app_id: i64,
+        sender_id: i64,
+        recipient_id: i64,
+        now: i64,
     ) -> CoreResult<Accepted> {
+        let save_to_history = content.save_to_history;
+        let message = content.accepted(&dialog, app_id, sender_id, recipient_id, now);
         let stored_now = match save_to_history {
             true => self.core.store.save_message(&message).await?,
             false => false,

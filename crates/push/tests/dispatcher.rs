@@ -10,7 +10,7 @@ use axum::routing::post;
 use axum::{Form, Json, Router};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use palaver_core::events::Event;
-use palaver_core::messages::PrivateMessage;
+use palaver_core::messages::{MessageContent, PrivateMessage};
 use palaver_core::model::{ChatMessage, DialogType, Profile};
 use palaver_core::push::SubscriptionInput;
 use palaver_core::{Core, CoreSettings};
@@ -369,13 +369,15 @@ impl World {
                 app_id: self.app,
                 sender_id: from,
                 recipient_id: to,
-                id: id.into(),
                 dialog_id: None,
-                body: body.map(str::to_owned),
-                attachments,
-                custom: Default::default(),
-                date_sent: None,
-                save_to_history: true,
+                content: MessageContent {
+                    id: id.into(),
+                    body: body.map(str::to_owned),
+                    attachments,
+                    custom: Default::default(),
+                    date_sent: None,
+                    save_to_history: true,
+                },
             })
             .await
             .unwrap();

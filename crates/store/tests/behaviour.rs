@@ -494,13 +494,15 @@ async fn private_dialogs_are_made_once_and_messages_counted_unread() {
             app_id: app.id,
             sender_id: a,
             recipient_id: b,
-            id: id.to_owned(),
             dialog_id: dialog,
-            body: Some(format!("body {id}")),
-            attachments: serde_json::json!([{"type": "image", "uid": "u1"}]),
-            custom: serde_json::json!({"country": "NL"}).as_object().unwrap().clone(),
-            date_sent: None,
-            save_to_history: save,
+            content: palaver_core::messages::MessageContent {
+                id: id.to_owned(),
+                body: Some(format!("body {id}")),
+                attachments: serde_json::json!([{"type": "image", "uid": "u1"}]),
+                custom: serde_json::json!({"country": "NL"}).as_object().unwrap().clone(),
+                date_sent: None,
+                save_to_history: save,
+            },
         };
         let first = f
             .core

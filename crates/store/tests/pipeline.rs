@@ -4,7 +4,7 @@
 
 use palaver_core::dialogs::NewDialog;
 use palaver_core::events::Event;
-use palaver_core::messages::GroupMessage;
+use palaver_core::messages::{GroupMessage, MessageContent};
 use palaver_core::model::{ChatMessage, Dialog, DialogType};
 use palaver_core::online::OnlineDirectory;
 use palaver_core::{Core, CoreError, CoreSettings};
@@ -122,12 +122,14 @@ async fn alerts_go_to_members_without_an_active_session_and_broadcasts_need_righ
             app_id: app,
             sender_id: sender,
             dialog_id: broadcast.id.clone(),
-            id: format!("b{sender}"),
-            body: Some("news".into()),
-            attachments: json!([]),
-            custom: Map::new(),
-            date_sent: None,
-            save_to_history: true,
+            content: MessageContent {
+                id: format!("b{sender}"),
+                body: Some("news".into()),
+                attachments: json!([]),
+                custom: Map::new(),
+                date_sent: None,
+                save_to_history: true,
+            },
         };
         let refused = messages.accept_group(post(u[2])).await;
         assert!(matches!(refused, Err(CoreError::Forbidden(_))), "{refused:?}");

@@ -5,7 +5,6 @@
 //! (it died or hangs) are alerted even while the session directory still lists them.
 
 use crate::context::Context;
-use crate::parsers::extra_params;
 use crate::parsers::{Message, MessageType, Signal};
 use crate::policy;
 use crate::router;
@@ -16,7 +15,6 @@ use palaver_core::messages::GroupMessage;
 use palaver_core::model::{ChatMessage, Dialog, DialogType};
 use palaver_core::CoreError;
 use palaver_proto::RoomJid;
-use serde_json::Value;
 
 /// A message to a dialog room (or one of its occupants).
 pub async fn message(mut ctx: Context<'_>, mut message: Message, room: RoomJid, nick: Option<String>) {
@@ -101,32 +99,15 @@ async fn accept(
     room: &RoomJid,
     message: &mut Message,
 ) -> Result<(DialogType, Option<Box<Alert>>), CoreError> {
-    let id = message.ensure_id();
-    let (attachments, params, save, date_sent) = match message.extra_params() {
-        Some(extra) => {
-            let (attachments, params) = extra_params::to_json(extra);
-            let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
-            let date = extra_params::value(extra, "date_sent").and_then(|d| d.trim().parse::<i64>().ok());
-            (attachments, params, save, date)
-        }
-        None => (Vec::new(), Default::default(), false, None),
-    };
-    let silent = palaver_core::messages::is_silent(&params);
+    let (content, silent) = message.content();
     let submitted = GroupMessage {
         app_id: room.app_id,
         sender_id: sender,
         dialog_id: room.dialog_id.clone(),
-        id,
-        body: message.body(),
-        attachments: Value::Array(attachments),
-        custom: extra_params::custom(params),
-        date_sent,
-        save_to_history: save,
+        content,
     };
     let accepted = shared.core.messages().accept_group(submitted).await?;
-    let extra = message.extra_params_mut();
-    extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
-    extra_params::ensure_value(extra, "date_sent", &accepted.message.date_sent.to_string());
+    message.stamp_accepted(&accepted.dialog.id, accepted.message.date_sent);
     if accepted.dialog.kind != DialogType::Broadcast {
         let members = shared
             .core

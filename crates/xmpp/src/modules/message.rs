@@ -17,7 +17,6 @@ use palaver_core::messages::PrivateMessage;
 use palaver_core::model::{ChatMessage, Dialog};
 use palaver_core::CoreError;
 use palaver_proto::UserJid;
-use serde_json::Value;
 
 /// A message to a user of the domain (maybe one resource).
 pub async fn to_user(mut ctx: Context<'_>, message: Message, user: UserJid, resource: Option<String>) {
@@ -255,36 +254,18 @@ async fn accept(
     recipient: UserJid,
 ) -> Result<Box<Alert>, CoreError> {
     let shared = ctx.shared;
-    let id = message.ensure_id();
-    let body = message.body();
-    let (attachments, params, save_to_history, dialog_id, date_sent) = match message.extra_params() {
-        Some(extra) => {
-            let (attachments, params) = extra_params::to_json(extra);
-            let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
-            let dialog = extra_params::value(extra, "dialog_id").filter(|d| !d.trim().is_empty());
-            let date = extra_params::value(extra, "date_sent").and_then(|d| d.trim().parse::<i64>().ok());
-            (attachments, params, save, dialog, date)
-        }
-        None => (Vec::new(), Default::default(), false, None, None),
-    };
-    let silent = palaver_core::messages::is_silent(&params);
+    let (content, silent) = message.content();
+    let dialog_id = message.param("dialog_id").filter(|d| !d.trim().is_empty());
     let sender = ctx.user();
     let submitted = PrivateMessage {
         app_id: sender.app_id,
         sender_id: sender.user_id,
         recipient_id: recipient.user_id,
-        id,
         dialog_id,
-        body,
-        attachments: Value::Array(attachments),
-        custom: extra_params::custom(params),
-        date_sent,
-        save_to_history,
+        content,
     };
     let accepted = shared.core.messages().accept_private(submitted).await?;
-    let extra = message.extra_params_mut();
-    extra_params::ensure_value(extra, "dialog_id", &accepted.dialog.id);
-    extra_params::ensure_value(extra, "date_sent", &accepted.message.date_sent.to_string());
+    message.stamp_accepted(&accepted.dialog.id, accepted.message.date_sent);
     Ok(Box::new(Alert {
         message: accepted.message,
         dialog: accepted.dialog,

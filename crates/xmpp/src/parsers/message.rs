@@ -7,6 +7,7 @@ use super::head::{Head, ParseError};
 use super::signal::{Classification, Signal};
 use crate::ns;
 use crate::xml::{self, Element};
+use palaver_core::messages::MessageContent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageType {
@@ -161,6 +162,41 @@ impl Message {
         }
     }
 
+    /// What the sender wrote, as ConnectyCube's SDKs send it: the id (generated when the client gave
+    /// none), the body, and from `extraParams` the attachments, the custom parameters,
+    /// `save_to_history` and `date_sent`; with whether it asks for no chat alert (`silent`). The same
+    /// for 1-1 and group messages.
+    pub fn content(&mut self) -> (MessageContent, bool) {
+        let id = self.ensure_id();
+        let (attachments, params, save_to_history, date_sent) = match self.extra_params() {
+            Some(extra) => {
+                let (attachments, params) = extra_params::to_json(extra);
+                let save = extra_params::value(extra, "save_to_history").is_some_and(|v| v.trim() == "1");
+                let date = extra_params::value(extra, "date_sent").and_then(|d| d.trim().parse::<i64>().ok());
+                (attachments, params, save, date)
+            }
+            None => (Vec::new(), Default::default(), false, None),
+        };
+        let silent = palaver_core::messages::is_silent(&params);
+        let content = MessageContent {
+            id,
+            body: self.body(),
+            attachments: serde_json::Value::Array(attachments),
+            custom: extra_params::custom(params),
+            date_sent,
+            save_to_history,
+        };
+        (content, silent)
+    }
+
+    /// Adds what the recipient's SDK needs of an accepted message to `extraParams`: its dialog and its
+    /// `date_sent`, each unless the sender gave it.
+    pub fn stamp_accepted(&mut self, dialog_id: &str, date_sent: i64) {
+        let extra = self.extra_params_mut();
+        extra_params::ensure_value(extra, "dialog_id", dialog_id);
+        extra_params::ensure_value(extra, "date_sent", &date_sent.to_string());
+    }
+
     /// XEP-0280 `<private/>` (or the SDKs' `<no-copy/>`): no carbons of this one.
     pub fn refuses_carbons(&self) -> bool {
         self.payloads
@@ -239,6 +275,50 @@ mod tests {
         assert_eq!(message.head.id.as_deref(), Some("m2"));
         assert_eq!(message.head.attrs.len(), 3);
         assert_eq!(Element::from(message), original);
+    }
+
+    #[test]
+    fn content_reads_the_body_and_extra_params_and_the_stamp_keeps_what_the_sender_gave() {
+        let mut message = parse(
+            r#"<message xmlns="jabber:client" type="chat" id="m7"><body>hi &amp; bye</body><extraParams><save_to_history>1</save_to_history><date_sent> 1700000000 </date_sent><silent>1</silent><country>NL</country><attachment type="image" uid="u1"/></extraParams></message>"#,
+        );
+        let (content, silent) = message.content();
+        assert_eq!(content.id, "m7");
+        assert_eq!(content.body.as_deref(), Some("hi & bye"));
+        assert!(content.save_to_history);
+        assert_eq!(content.date_sent, Some(1_700_000_000));
+        assert!(silent);
+        assert_eq!(content.custom.get("country"), Some(&serde_json::json!("NL")));
+        assert_eq!(
+            content.custom.len(),
+            1,
+            "only the custom parameter: {:?}",
+            content.custom
+        );
+        assert_eq!(
+            content.attachments,
+            serde_json::json!([{"type": "image", "uid": "u1"}])
+        );
+        message.stamp_accepted("d1", 1_800_000_000);
+        assert_eq!(message.param("dialog_id").as_deref(), Some("d1"));
+        assert_eq!(
+            message.param("date_sent").as_deref(),
+            Some(" 1700000000 "),
+            "the sender's is kept"
+        );
+
+        let mut bare = parse(r#"<message xmlns="jabber:client" type="chat"><body>x</body></message>"#);
+        let (content, silent) = bare.content();
+        assert_eq!(content.id.len(), 24, "an id is made");
+        assert!(!content.save_to_history && !silent);
+        assert_eq!(
+            (content.date_sent, content.attachments),
+            (None, serde_json::json!([]))
+        );
+        assert!(content.custom.is_empty());
+        bare.stamp_accepted("d2", 1_800_000_000);
+        assert_eq!(bare.param("date_sent").as_deref(), Some("1800000000"));
+        assert_eq!(bare.param("dialog_id").as_deref(), Some("d2"));
     }
 
     #[test]
