@@ -4,11 +4,12 @@
 use crate::queue::{self, QueueReceiver, QueueSender, TrySendError};
 use crate::stream::Transport;
 use crate::xml::Element;
+use futures_util::task::AtomicWaker;
 use palaver_core::cluster::{Peers, SessionState};
 use palaver_proto::UserJid;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use tokio::sync::Notify;
+use std::task::Poll;
 
 /// Something for a session to do on behalf of another part of the server. Boxed, so a queue's buffer
 /// holds pointers, not elements.
@@ -59,8 +60,10 @@ struct SharedState {
     /// but counts as offline for chat alerts.
     inactive: AtomicBool,
     carbons: AtomicBool,
-    /// Set when the session must end (slow consumer, token revoked, replaced).
-    kill: Notify,
+    /// Wakes the session's task, the one waiter of `killed`, when the session must end (slow consumer,
+    /// token revoked, replaced). A waker, not a `Notify`: the session polls `killed` on every turn of
+    /// its loop, and a `Notify`'s waiter is checked under its list's lock at each poll.
+    kill: AtomicWaker,
     killed: AtomicBool,
     /// Why, when the reason is worth telling the client (the stream error's text).
     kill_reason: OnceLock<&'static str>,
@@ -189,14 +192,14 @@ impl SessionHandle {
 
     pub fn kill(&self) {
         self.state.killed.store(true, Ordering::Release);
-        self.state.kill.notify_one();
+        self.state.kill.wake();
     }
 
     /// Like `kill`, recording why (the first reason given wins). True only for the call that killed it.
     pub fn kill_because(&self, reason: &'static str) -> bool {
         let _ = self.state.kill_reason.set(reason);
         let first = !self.state.killed.swap(true, Ordering::AcqRel);
-        self.state.kill.notify_one();
+        self.state.kill.wake();
         first
     }
 
@@ -209,12 +212,20 @@ impl SessionHandle {
         self.state.killed.load(Ordering::Acquire)
     }
 
-    /// Resolves when `kill` is called.
+    /// Resolves when `kill` is called. For the session's own task only: one waiter at a time.
     pub async fn killed(&self) {
-        if self.is_killed() {
-            return;
-        }
-        self.state.kill.notified().await;
+        std::future::poll_fn(|cx| {
+            if self.is_killed() {
+                return Poll::Ready(());
+            }
+            // Registered before looking again, so a kill in between wakes this task.
+            self.state.kill.register(cx.waker());
+            match self.is_killed() {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
     }
 
     pub fn full_jid(&self, domain: &str) -> String {
@@ -431,6 +442,29 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn killed_wakes_its_waiter_once_killed_even_after_a_wait_given_up() {
+        let registry = Registry::default();
+        let user = UserJid {
+            user_id: 7,
+            app_id: 1,
+        };
+        let (handle, _rx) = registry.register(user, "res".into(), None, 1);
+        let given_up = tokio::time::timeout(std::time::Duration::from_millis(5), handle.killed()).await;
+        assert!(given_up.is_err(), "not killed yet");
+        let killer = handle.clone();
+        let kill = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            killer.kill_because("replaced")
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), handle.killed())
+            .await
+            .expect("the kill wakes the waiting task");
+        assert!(kill.await.unwrap(), "the first kill");
+        assert_eq!(handle.kill_reason(), Some("replaced"));
+        handle.killed().await;
+    }
 
     #[tokio::test]
     async fn sessions_register_deliver_and_leave() {
