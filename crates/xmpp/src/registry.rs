@@ -191,13 +191,18 @@ impl SessionHandle {
     }
 
     pub fn kill(&self) {
-        self.state.killed.store(true, Ordering::Release);
-        self.state.kill.wake();
+        self.mark_killed();
     }
 
     /// Like `kill`, recording why (the first reason given wins). True only for the call that killed it.
     pub fn kill_because(&self, reason: &'static str) -> bool {
         let _ = self.state.kill_reason.set(reason);
+        self.mark_killed()
+    }
+
+    /// Sets the flag, then wakes the session (`killed` looks at the flag after registering its waker).
+    /// True only for the call that set it.
+    fn mark_killed(&self) -> bool {
         let first = !self.state.killed.swap(true, Ordering::AcqRel);
         self.state.kill.wake();
         first
