@@ -12,6 +12,15 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
+/// Random bytes in a session token; the token is their lowercase hex.
+const TOKEN_BYTES: usize = 20;
+
+/// Whether `secret` has the shape of the tokens this server issues (lowercase hex of `TOKEN_BYTES`
+/// bytes). A secret of any other shape is no session's token, so nothing needs to look one up.
+pub fn could_be_token(secret: &str) -> bool {
+    secret.len() == 2 * TOKEN_BYTES && secret.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Who is calling: the application of the token and, for a user session, the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
@@ -97,6 +106,9 @@ impl SessionService {
 
     /// Resolves a `CB-Token` to its caller and slides the expiry forward.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Caller> {
+        if !could_be_token(token) {
+            return Err(CoreError::SessionRequired);
+        }
         let now = self.core.clock.now_millis();
         let session = self
             .core
@@ -309,7 +321,7 @@ impl SessionService {
         ttl: i64,
         now: i64,
     ) -> CoreResult<IssuedSession> {
-        let token = random_hex_token(20);
+        let token = random_hex_token(TOKEN_BYTES);
         let (token_scram, token_sealed) = match &user {
             Some(user) => self.token_secret(app_id, user.id, &token).await?,
             None => (None, None),
@@ -357,5 +369,30 @@ impl SessionService {
             .await
             .map_err(|e| CoreError::Rejected(e.to_string()))?;
         Ok((Some(keys), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_have_the_token_shape_and_other_secrets_do_not() {
+        for _ in 0..100 {
+            assert!(could_be_token(&random_hex_token(TOKEN_BYTES)));
+        }
+        assert!(could_be_token(&"0".repeat(40)));
+        for secret in [
+            String::new(),
+            "benchpass".to_owned(),
+            "a".repeat(39),
+            "a".repeat(41),
+            "A".repeat(40),
+            "g".repeat(40),
+            " ".repeat(40),
+            "é".repeat(20),
+        ] {
+            assert!(!could_be_token(&secret), "{secret:?}");
+        }
     }
 }

@@ -656,6 +656,30 @@ async fn chat_logins_accept_the_password_or_a_live_token() {
             auth.check_secret(app.id, user.id, &issued.token).await.unwrap(),
             Some(Some(issued.session.id))
         );
+        assert!(palaver_core::sessions::could_be_token(&issued.token));
+
+        // A password that has a token's shape is looked up as a token, found to be none, and still
+        // checked as the password.
+        let hex_password = "0123456789abcdef0123456789abcdef01234567";
+        assert!(palaver_core::sessions::could_be_token(hex_password));
+        let hex_user = f
+            .core
+            .users()
+            .signup(app.id, profile("hex", None), Some(hex_password.into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            auth.check_secret(app.id, hex_user.id, hex_password)
+                .await
+                .unwrap(),
+            Some(None)
+        );
+        assert_eq!(
+            auth.check_secret(app.id, hex_user.id, &issued.token)
+                .await
+                .unwrap(),
+            None
+        );
 
         let secrets = auth.secrets(app.id, user.id).await.unwrap().unwrap();
         assert_eq!(secrets.tokens.len(), 1);
