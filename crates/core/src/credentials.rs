@@ -1,6 +1,7 @@
 //! Turning secrets into what the store keeps: argon2id hashes, and SCRAM keys (RFC 5802 / RFC 7677).
 
 use crate::model::{Credentials, ScramKeys};
+use crate::salted_password;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use hmac::{Hmac, KeyInit, Mac};
@@ -91,8 +92,7 @@ pub fn scram_keys(secret: &str, salt: &[u8], iterations: u32) -> ScramKeys {
 
 /// (StoredKey, ServerKey) for SCRAM-SHA-1.
 pub fn scram_sha1_keys(secret: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
-    let mut salted = [0u8; 20];
-    pbkdf2::pbkdf2_hmac::<Sha1>(secret.as_bytes(), salt, iterations, &mut salted);
+    let salted = salted_password::sha1(secret.as_bytes(), salt, iterations);
     let client_key = hmac_sha1(&salted, b"Client Key");
     let server_key = hmac_sha1(&salted, b"Server Key");
     (Sha1::digest(client_key).to_vec(), server_key)
@@ -100,8 +100,7 @@ pub fn scram_sha1_keys(secret: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, 
 
 /// (StoredKey, ServerKey) for SCRAM-SHA-256.
 pub fn scram_sha256_keys(secret: &str, salt: &[u8], iterations: u32) -> (Vec<u8>, Vec<u8>) {
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(secret.as_bytes(), salt, iterations, &mut salted);
+    let salted = salted_password::sha256(secret.as_bytes(), salt, iterations);
     let client_key = hmac_sha256(&salted, b"Client Key");
     let server_key = hmac_sha256(&salted, b"Server Key");
     (Sha256::digest(client_key).to_vec(), server_key)

@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod privacy;
 pub mod push;
 pub mod query;
+mod salted_password;
 pub mod sessions;
 pub mod signature;
 pub mod store;
