@@ -4,10 +4,13 @@
 //! Every password login pays one of these (4,096 iterations or more), so it is built for that loop: the
 //! HMAC key's inner and outer blocks are compressed once, and each iteration hashes a message of fixed
 //! size, which is exactly two calls of the hash's compression function from those two states. The
-//! generic HMAC and PBKDF2 crates copy and re-pad a hasher for each of the 8,192 calls; profiled on a
-//! PLAIN login storm that bookkeeping was a third of the derivation's time. The compression functions
-//! are the `sha1` and `sha2` crates' own (with the CPU's SHA instructions where it has them); the
-//! tests hold the results to the `pbkdf2` crate's and to the RFCs' test vectors.
+//! generic HMAC and PBKDF2 crates copy and re-pad a hasher for each of the 8,192 calls. What that costs
+//! depends on the CPU (docs/benchmarks.md, the ninth and nineteenth sittings): on one AMD EPYC this loop
+//! timed the same as `pbkdf2::pbkdf2_hmac`, on another 20 % faster, where perf had put a third of a
+//! PLAIN login's derivation outside the compression function; in debug builds, which compile the
+//! crates' generic code unoptimised into this crate, it is three times faster. The compression
+//! functions are the `sha1` and `sha2` crates' own (with the CPU's SHA instructions where it has them);
+//! the tests hold the results to the `pbkdf2` crate's and to the RFCs' test vectors.
 
 use ::sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -32,20 +35,20 @@ const BLOCK: usize = 64;
 
 /// What PBKDF2 needs of a hash with 64-byte blocks, big-endian words and a 64-bit length: its initial
 /// state of `W` words and its compression function. The output is the whole state.
-struct Hash<const W: usize> {
+struct Sha<const W: usize> {
     initial: [u32; W],
     compress: fn(&mut [u32; W], &[[u8; BLOCK]]),
 }
 
 /// FIPS 180-4's initial hash values.
-const SHA256: Hash<8> = Hash {
+const SHA256: Sha<8> = Sha {
     initial: [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ],
     compress: sha2::block_api::compress256,
 };
 
-const SHA1: Hash<5> = Hash {
+const SHA1: Sha<5> = Sha {
     initial: [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0],
     compress: ::sha1::block_api::compress,
 };
@@ -61,7 +64,7 @@ fn long_key_hashed(secret: &[u8], hash: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
 
 /// T1 = U1 ^ U2 ^ … ^ Uc into `out` (the state's bytes, `4 × W` long), with U1 = HMAC(key, salt ‖ 1)
 /// and each further U the HMAC of the one before.
-fn derive<const W: usize>(hash: &Hash<W>, key: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+fn derive<const W: usize>(hash: &Sha<W>, key: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
     let inner = hash.keyed(key, 0x36);
     let outer = hash.keyed(key, 0x5c);
     let mut first = Vec::with_capacity(salt.len() + 4);
@@ -80,7 +83,7 @@ fn derive<const W: usize>(hash: &Hash<W>, key: &[u8], salt: &[u8], iterations: u
     }
 }
 
-impl<const W: usize> Hash<W> {
+impl<const W: usize> Sha<W> {
     /// The state after the key's block XOR `pad` (HMAC's inner or outer block).
     fn keyed(&self, key: &[u8], pad: u8) -> [u32; W] {
         let mut block = [pad; BLOCK];
