@@ -2,9 +2,8 @@
 //! live REST session token of that user (the "custom authentication provider" path of the chat guide).
 
 use crate::accounts::{LoginName, LoginRecord};
-use crate::credentials::{scram_keys, token_hash};
+use crate::credentials::scram_keys;
 use crate::model::{ScramKeys, Session};
-use crate::sessions;
 use crate::{Core, CoreResult};
 
 /// Every secret a user may log in to chat with, as SCRAM keys under the user's one salt.
@@ -118,12 +117,9 @@ impl ChatAuthService {
         let Some(record) = self.unblocked_user(app_id, user_id).await? else {
             return Ok(None);
         };
-        // A password not shaped like a token is not looked up as one: one read fewer a login.
-        if sessions::could_be_token(secret) {
-            let now = self.core.clock.now_millis();
-            if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
-                return Ok(Some(Some(session.id)));
-            }
+        let now = self.core.clock.now_millis();
+        if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
+            return Ok(Some(Some(session.id)));
         }
         let Some(credentials) = record.credentials else {
             return Ok(None);
@@ -170,7 +166,8 @@ impl ChatAuthService {
         secret: &str,
         now: i64,
     ) -> CoreResult<Option<Session>> {
-        let session = self.core.store.session_by_token_hash(&token_hash(secret)).await?;
+        // A password without a token's shape costs no read (`SessionService::by_token`).
+        let session = self.core.sessions().by_token(secret).await?;
         Ok(session.filter(|s| s.app_id == app_id && s.user_id == Some(user_id) && s.expires_at > now))
     }
 }

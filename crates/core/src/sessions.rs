@@ -104,16 +104,20 @@ impl SessionService {
             .await
     }
 
+    /// The session a token names, expired or not. A secret without a token's shape names none and costs
+    /// no read: REST tokens and chat passwords (which may be tokens) are both looked up here.
+    pub(crate) async fn by_token(&self, token: &str) -> CoreResult<Option<Session>> {
+        if !could_be_token(token) {
+            return Ok(None);
+        }
+        Ok(self.core.store.session_by_token_hash(&token_hash(token)).await?)
+    }
+
     /// Resolves a `CB-Token` to its caller and slides the expiry forward.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Caller> {
-        if !could_be_token(token) {
-            return Err(CoreError::SessionRequired);
-        }
         let now = self.core.clock.now_millis();
         let session = self
-            .core
-            .store
-            .session_by_token_hash(&token_hash(token))
+            .by_token(token)
             .await?
             .filter(|s| s.expires_at > now)
             .ok_or(CoreError::SessionRequired)?;
@@ -137,12 +141,7 @@ impl SessionService {
     /// The session behind a token, as `GET /session` shows it.
     pub async fn current(&self, token: &str) -> CoreResult<(Session, Option<User>)> {
         let caller = self.authenticate(token).await?;
-        let session = self
-            .core
-            .store
-            .session_by_token_hash(&token_hash(token))
-            .await?
-            .ok_or(CoreError::SessionRequired)?;
+        let session = self.by_token(token).await?.ok_or(CoreError::SessionRequired)?;
         let user = match caller.user_id {
             Some(id) => self.core.store.user(caller.app_id, id).await?,
             None => None,

@@ -220,10 +220,7 @@ impl SessionHandle {
     /// Resolves when `kill` is called. For the session's own task only: one waiter at a time.
     pub async fn killed(&self) {
         std::future::poll_fn(|cx| {
-            if self.is_killed() {
-                return Poll::Ready(());
-            }
-            // Registered before looking again, so a kill in between wakes this task.
+            // Registered before looking, so a kill in between wakes this task.
             self.state.kill.register(cx.waker());
             match self.is_killed() {
                 true => Poll::Ready(()),
