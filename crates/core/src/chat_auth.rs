@@ -119,6 +119,8 @@ impl ChatAuthService {
         };
         let now = self.core.clock.now_millis();
         if let Some(session) = self.live_token(app_id, user_id, secret, now).await? {
+            // A login with the token is a use of it, like a REST request.
+            self.core.sessions().extend_if_due(&session, now).await?;
             return Ok(Some(Some(session.id)));
         }
         let Some(credentials) = record.credentials else {
@@ -143,16 +145,14 @@ impl ChatAuthService {
         Ok(record.filter(|record| !record.blocked))
     }
 
-    /// Keeps a REST session alive while a chat session that logged in with its token is up. False when the
-    /// session is gone (destroyed or expired), so the chat session should end too.
+    /// Keeps a REST session alive while a chat session that logged in with its token is up (the chat
+    /// session's use of the token, under the REST rule of `SessionService::extend_if_due`). False when
+    /// the session is gone (destroyed or expired), so the chat session should end too.
     pub async fn keep_token_alive(&self, session_id: i64) -> CoreResult<bool> {
         let now = self.core.clock.now_millis();
         match self.core.store.session_by_id(session_id).await? {
             Some(session) if session.expires_at > now => {
-                self.core
-                    .store
-                    .extend_session(session.id, now, now + session.ttl)
-                    .await?;
+                self.core.sessions().extend_if_due(&session, now).await?;
                 Ok(true)
             }
             _ => Ok(false),

@@ -113,24 +113,24 @@ impl SessionService {
         Ok(self.core.store.session_by_token_hash(&token_hash(token)).await?)
     }
 
+    /// A use of a live session's token slides its expiry to a whole lifetime from `now`, but writing on
+    /// every use would make every read a write: it is extended only once the gain is worth it (a minute,
+    /// or a tenth of a short lifetime). True when it was.
+    pub(crate) async fn extend_if_due(&self, session: &Session, now: i64) -> CoreResult<bool> {
+        let slack = (session.ttl / 10).min(60_000);
+        if now + session.ttl - session.expires_at <= slack {
+            return Ok(false);
+        }
+        self.core
+            .store
+            .extend_session(session.id, now, now + session.ttl)
+            .await?;
+        Ok(true)
+    }
+
     /// Resolves a `CB-Token` to its caller and slides the expiry forward.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Caller> {
-        let now = self.core.clock.now_millis();
-        let session = self
-            .by_token(token)
-            .await?
-            .filter(|s| s.expires_at > now)
-            .ok_or(CoreError::SessionRequired)?;
-        let ttl = session.ttl;
-        // Writing on every request would make every read a write: extend only once the gain is worth it
-        // (a minute, or a tenth of a short lifetime).
-        let slack = (ttl / 10).min(60_000);
-        if now + ttl - session.expires_at > slack {
-            self.core.store.extend_session(session.id, now, now + ttl).await?;
-            if let Some(user_id) = session.user_id {
-                self.core.store.touch_user(session.app_id, user_id, now).await?;
-            }
-        }
+        let session = self.live_session(token).await?;
         Ok(Caller {
             app_id: session.app_id,
             session_id: session.id,
@@ -138,12 +138,29 @@ impl SessionService {
         })
     }
 
+    /// The live session a `CB-Token` names, as it is after this use of the token slid its expiry.
+    async fn live_session(&self, token: &str) -> CoreResult<Session> {
+        let now = self.core.clock.now_millis();
+        let mut session = self
+            .by_token(token)
+            .await?
+            .filter(|s| s.expires_at > now)
+            .ok_or(CoreError::SessionRequired)?;
+        if self.extend_if_due(&session, now).await? {
+            session.updated_at = now;
+            session.expires_at = now + session.ttl;
+            if let Some(user_id) = session.user_id {
+                self.core.store.touch_user(session.app_id, user_id, now).await?;
+            }
+        }
+        Ok(session)
+    }
+
     /// The session behind a token, as `GET /session` shows it.
     pub async fn current(&self, token: &str) -> CoreResult<(Session, Option<User>)> {
-        let caller = self.authenticate(token).await?;
-        let session = self.by_token(token).await?.ok_or(CoreError::SessionRequired)?;
-        let user = match caller.user_id {
-            Some(id) => self.core.store.user(caller.app_id, id).await?,
+        let session = self.live_session(token).await?;
+        let user = match session.user_id {
+            Some(id) => self.core.store.user(session.app_id, id).await?,
             None => None,
         };
         Ok((session, user))

@@ -185,6 +185,20 @@ async fn user_sessions_log_in_by_login_and_email_and_expire_sliding() {
         sessions.authenticate(&issued.token).await.unwrap();
         f.clock.advance(90 * 60 * 1000);
         sessions.authenticate(&issued.token).await.unwrap();
+        // `GET /session` shows the session as this use of the token left it, as stored.
+        f.clock.advance(60 * 1000 + 1);
+        let (shown, user) = sessions.current(&issued.token).await.unwrap();
+        let now = START + 181 * 60 * 1000 + 1;
+        assert_eq!(
+            (shown.updated_at, shown.expires_at),
+            (now, now + 2 * 60 * 60 * 1000)
+        );
+        assert_eq!(user.unwrap().id, alice.id);
+        let stored = f.core.store.session_by_id(shown.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.updated_at, stored.expires_at),
+            (shown.updated_at, shown.expires_at)
+        );
         f.clock.advance(2 * 60 * 60 * 1000 + 1);
         assert!(matches!(
             sessions.authenticate(&issued.token).await,
@@ -657,6 +671,33 @@ async fn chat_logins_accept_the_password_or_a_live_token() {
             Some(Some(issued.session.id))
         );
         assert!(palaver_core::sessions::could_be_token(&issued.token));
+
+        // A chat login with the token is a use of it: the session slides to a whole lifetime from the
+        // login, but only once a minute has passed since it last did (no write for a fresh token).
+        let expires_at = |f: &Fixture| {
+            let store = f.core.store.clone();
+            let id = issued.session.id;
+            async move { store.session_by_id(id).await.unwrap().unwrap().expires_at }
+        };
+        let ttl = 2 * 60 * 60 * 1000;
+        assert_eq!(expires_at(&f).await, START + ttl);
+        f.clock.advance(50_000);
+        auth.check_secret(app.id, user.id, &issued.token).await.unwrap();
+        assert_eq!(
+            expires_at(&f).await,
+            START + ttl,
+            "within the minute: not extended"
+        );
+        f.clock.advance(20_000);
+        auth.check_secret(app.id, user.id, &issued.token).await.unwrap();
+        assert_eq!(expires_at(&f).await, START + 70_000 + ttl);
+        // The same rule while chat keeps the token alive.
+        f.clock.advance(30_000);
+        assert!(auth.keep_token_alive(issued.session.id).await.unwrap());
+        assert_eq!(expires_at(&f).await, START + 70_000 + ttl);
+        f.clock.advance(40_000);
+        assert!(auth.keep_token_alive(issued.session.id).await.unwrap());
+        assert_eq!(expires_at(&f).await, START + 140_000 + ttl);
 
         // A password that has a token's shape is looked up as a token, found to be none, and still
         // checked as the password.

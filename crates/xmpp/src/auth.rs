@@ -65,6 +65,16 @@ impl CredentialLookup for CoreCredentials {
         }
     }
 
+    async fn token_used(&self, session_id: i64) -> bool {
+        match self.core.chat_auth().keep_token_alive(session_id).await {
+            Ok(alive) => alive,
+            Err(error) => {
+                tracing::error!(%error, "keeping a login token alive failed");
+                false
+            }
+        }
+    }
+
     async fn plain(&self, username: &str, password: &str) -> Option<Authenticated> {
         let user = UserJid::parse_node(username)?;
         match self

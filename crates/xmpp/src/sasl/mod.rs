@@ -106,7 +106,13 @@ pub trait CredentialLookup: Send + Sync {
         None
     }
     /// Checks a PLAIN password, which may be the user's password or any live session token of that user.
+    /// A token that checks out counts as used (its REST session kept alive).
     async fn plain(&self, username: &str, password: &str) -> Option<Authenticated>;
+    /// A SCRAM proof made with the token of REST session `session_id` checked out: the token counts as
+    /// used (its session kept alive). False when the session is gone meanwhile, which fails the login.
+    async fn token_used(&self, _session_id: i64) -> bool {
+        true
+    }
 }
 
 /// What to send after a step.

@@ -182,6 +182,11 @@ impl ScramServer {
                 }
             }
         }
+        if let Some(session_id) = matched.as_ref().and_then(|keys| keys.token_session) {
+            if !credentials.token_used(session_id).await {
+                matched = None;
+            }
+        }
         match (matched, pending.user) {
             (Some(keys), Some(user)) => {
                 let signature = self.hash.hmac(&keys.server_key, auth_message.as_bytes());
@@ -337,11 +342,14 @@ mod tests {
     const SHA256_SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
 
     /// RFC user "user" (password "pencil") with a live session token, whose keys are known up front or
-    /// (`sealed`) derived when asked, counted in `derived`; every other name is unknown.
+    /// (`sealed`) derived when asked, counted in `derived`; every other name is unknown. Tokens used are
+    /// recorded in `used`; the session `gone` ends between the lookup and the proof.
     struct Fake {
         with_token: bool,
         sealed: bool,
         derived: std::sync::atomic::AtomicUsize,
+        used: std::sync::Mutex<Vec<i64>>,
+        gone: Option<i64>,
     }
 
     impl Fake {
@@ -350,6 +358,8 @@ mod tests {
                 with_token,
                 sealed,
                 derived: std::sync::atomic::AtomicUsize::new(0),
+                used: std::sync::Mutex::new(Vec::new()),
+                gone: None,
             }
         }
     }
@@ -409,6 +419,10 @@ mod tests {
                 "newer-token"
             };
             Some(derive_pair(secret, hash, Some(session_id)))
+        }
+        async fn token_used(&self, session_id: i64) -> bool {
+            self.used.lock().unwrap().push(session_id);
+            self.gone != Some(session_id)
         }
         async fn plain(&self, _: &str, _: &str) -> Option<Authenticated> {
             None
@@ -573,6 +587,48 @@ mod tests {
 
             let step = exchange_with(&lookup, mechanism, "wrong", "n,,n=user,r=0123456789abcdef").await;
             assert_eq!(failure(step), SaslFailure::NotAuthorized);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_login_uses_the_token_and_fails_if_its_session_ended_meanwhile() {
+        for sealed in [false, true] {
+            let lookup = Fake::new(true, sealed);
+            let step = exchange_with(
+                &lookup,
+                Mechanism::ScramSha256,
+                "pencil",
+                "n,,n=user,r=0123456789abcdef",
+            )
+            .await;
+            assert!(matches!(step, SaslStep::Success { .. }), "{step:?}");
+            assert!(
+                lookup.used.lock().unwrap().is_empty(),
+                "a password login uses no token"
+            );
+            let step = exchange_with(
+                &lookup,
+                Mechanism::ScramSha256,
+                TOKEN,
+                "n,,n=user,r=0123456789abcdef",
+            )
+            .await;
+            assert!(matches!(step, SaslStep::Success { .. }), "{step:?}");
+            assert_eq!(*lookup.used.lock().unwrap(), [TOKEN_SESSION]);
+
+            let lookup = Fake {
+                gone: Some(TOKEN_SESSION),
+                ..Fake::new(true, sealed)
+            };
+            let step = exchange_with(
+                &lookup,
+                Mechanism::ScramSha1,
+                TOKEN,
+                "n,,n=user,r=0123456789abcdef",
+            )
+            .await;
+            assert_eq!(failure(step), SaslFailure::NotAuthorized);
+            assert_eq!(*lookup.used.lock().unwrap(), [TOKEN_SESSION]);
         }
     }
 

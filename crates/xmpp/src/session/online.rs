@@ -25,6 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How often a session that logged in with a REST session token checks that the session still lives,
+/// keeping it alive.
+const TOKEN_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Why the online loop stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum End {
@@ -149,7 +153,8 @@ impl Session {
             auth: bound.auth,
             last_inbound: Instant::now(),
             ping: None,
-            next_token_check: Instant::now(),
+            // The login itself used the token and found its session live.
+            next_token_check: Instant::now() + TOKEN_CHECK_INTERVAL,
             shared,
             _counted: bound.counted,
         };
@@ -440,7 +445,7 @@ impl Session {
         }
         if let Some(session_id) = self.auth.token_session {
             if now >= self.next_token_check {
-                self.next_token_check = now + Duration::from_secs(60);
+                self.next_token_check = now + TOKEN_CHECK_INTERVAL;
                 match self.shared.core.chat_auth().keep_token_alive(session_id).await {
                     Ok(true) => {}
                     Ok(false) => {
